@@ -1,0 +1,75 @@
+# TTAI: every entry point a developer or CI needs. Only Python 3.11+, node and make must already exist;
+# uv and every Python dependency are installed here on first use.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+ENV ?= dev
+CDK_VERSION := 2.1148.1
+PYTEST_ARGS ?=
+
+export UV_PYTHON_DOWNLOADS := never
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help install dev test lint typecheck unit integration infra e2e synth layer deploy bench migrate clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+install: $(VENV)/.synced ## install uv and every dependency (idempotent)
+
+dev: install ## run the whole system locally (moto + dev server on http://127.0.0.1:8787)
+	$(BIN)/python -m local.dev
+
+lint: install ## ruff lint + format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install ## mypy --strict
+	$(BIN)/mypy
+
+unit: install ## unit tests (no sockets)
+	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+integration: install ## integration tests (moto server, real HTTP)
+	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
+
+infra: install ## synth of every environment, template assertions, cdk-nag, cfn-lint
+	$(BIN)/pytest tests/infra $(PYTEST_ARGS)
+
+e2e: install ## the dev server end to end over real HTTP
+	$(BIN)/pytest tests/e2e $(PYTEST_ARGS)
+
+test: lint typecheck ## everything CI runs: lint, types, unit, integration, infra, e2e
+	$(BIN)/pytest tests $(PYTEST_ARGS)
+
+layer: install ## build the Lambda layer for arm64 (cached by its inputs)
+	$(BIN)/python -m infra.layer_build
+
+synth: install ## synthesize dev, staging and prod into cdk.out/ (offline, no credentials)
+	rm -rf cdk.out
+	CDK_OUTDIR=cdk.out $(BIN)/python app.py
+	@echo "synthesized into cdk.out/"
+
+deploy: install ## deploy one environment: make deploy ENV=staging (needs AWS credentials)
+	npx --yes aws-cdk@$(CDK_VERSION) deploy --app "$(BIN)/python app.py" -c env=$(ENV) --require-approval broadening "$(ENV)/*"
+
+bench: install ## measured budgets, printed as a table
+	$(BIN)/python -m benchmarks
+
+clean: ## remove build output, caches and the virtualenv
+	rm -rf $(VENV) $(TOOLS) build cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The api function (HTTP API integration)."""

@@ -1,0 +1,47 @@
+"""The HTTP API's Lambda REQUEST authorizer (payload 2.0, simple responses): verify, then look up the session."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ttai.auth.sessions import SessionStore
+from ttai.env import Env
+from ttai.errors import Unauthorized
+from ttai.observability import logger
+
+DENY: dict[str, Any] = {"isAuthorized": False}
+
+
+def bearer_token(event: dict[str, Any]) -> str | None:
+    """The token from ``Authorization: Bearer <token>`` (identity source first, then the header itself)."""
+    sources = event.get("identitySource") or []
+    header = sources[0] if sources else (event.get("headers") or {}).get("authorization")
+    if not isinstance(header, str):
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def authorize(env: Env, event: dict[str, Any]) -> dict[str, Any]:
+    """Allow with the caller's identity as context, or deny. Signature and expiry are checked before any I/O,
+    so forged and expired tokens cost no AWS call; only a well-signed token costs one session lookup."""
+    token = bearer_token(event)
+    if token is None:
+        logger.info("denied", extra={"reason": "no bearer token", "route": event.get("routeKey")})
+        return DENY
+    try:
+        claims = SessionStore(env).verify(token)
+    except Unauthorized as exc:
+        logger.info("denied", extra={"reason": str(exc), "route": event.get("routeKey")})
+        return DENY
+    logger.append_keys(user_id=claims.user_id)
+    return {
+        "isAuthorized": True,
+        "context": {
+            "user_id": claims.user_id,
+            "session_id": claims.session_id,
+            "scopes": " ".join(sorted(claims.scopes)),
+        },
+    }

@@ -1,0 +1,134 @@
+"""The Worker-style ``env``: settings validated once from TTAI_* variables, bindings built on first use."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ttai.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from ttai.bindings.kv import KVNamespace
+
+SECRET_PREFIX = "TTAI_SECRET_"  # noqa: S105 - a variable-name prefix, not a secret
+_CACHE_LOCK = threading.Lock()
+_ENVS: dict[tuple[tuple[str, str], ...], Env] = {}
+
+
+class Settings(BaseModel):
+    """What a function is told by its environment. Bindings are optional: a function has only what it is given."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    environment: Literal["local", "dev", "staging", "prod"]
+    kv_table: str | None = Field(default=None, min_length=3, max_length=255)
+    kv_overflow_bucket: str | None = Field(default=None, min_length=3, max_length=63)
+    secret_ids: Mapping[str, str] = Field(default_factory=dict)
+    region: str | None = None
+    endpoint_url: str | None = None
+
+    @field_validator("secret_ids")
+    @classmethod
+    def _secret_names(cls, value: Mapping[str, str]) -> Mapping[str, str]:
+        for name, secret_id in value.items():
+            if not name or not secret_id:
+                raise ValueError(f"secret {name!r} has an empty name or id")
+        return value
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> Settings:
+        if "TTAI_ENVIRONMENT" not in environ:
+            raise ConfigurationError("TTAI_ENVIRONMENT is not set: is this running outside a TTAI function?")
+        try:
+            return cls(
+                environment=environ["TTAI_ENVIRONMENT"],
+                kv_table=environ.get("TTAI_KV_TABLE") or None,
+                kv_overflow_bucket=environ.get("TTAI_KV_OVERFLOW_BUCKET") or None,
+                secret_ids={
+                    name.removeprefix(SECRET_PREFIX): value
+                    for name, value in environ.items()
+                    if name.startswith(SECRET_PREFIX)
+                },
+                region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or None,
+                endpoint_url=environ.get("AWS_ENDPOINT_URL") or None,
+            )
+        except ValidationError as exc:
+            raise ConfigurationError(f"invalid TTAI_* environment: {exc}") from exc
+
+
+def _relevant(environ: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(
+        sorted(
+            (k, v)
+            for k, v in environ.items()
+            if k.startswith("TTAI_") or k in {"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL"}
+        )
+    )
+
+
+class Env:
+    """Bindings by their Worker names (``env.KV``) plus ``env.secret(name)``; clients made once per container."""
+
+    def __init__(self, settings: Settings, *, clients: Mapping[str, Any] | None = None) -> None:
+        self.settings = settings
+        self._clients = dict(clients or {})
+        self._secrets: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Env:
+        """The Env for these variables (``os.environ`` by default), validated once and reused."""
+        environ = os.environ if environ is None else environ
+        key = _relevant(environ)
+        with _CACHE_LOCK:
+            env = _ENVS.get(key)
+            if env is None:
+                env = _ENVS[key] = cls(Settings.from_environ(environ))
+            return env
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            from ttai import aws  # noqa: PLC0415 - boto3 loads on first use, not at import
+
+            self._clients[service] = aws.client(service, self.settings.endpoint_url, self.settings.region)
+        return self._clients[service]
+
+    @cached_property
+    def KV(self) -> KVNamespace:
+        from ttai.bindings.kv import KVNamespace  # noqa: PLC0415
+
+        table = self._require(self.settings.kv_table, "KV", "TTAI_KV_TABLE")
+        bucket = self.settings.kv_overflow_bucket
+        return KVNamespace(
+            table,
+            overflow_bucket=bucket,
+            dynamodb=self.client("dynamodb"),
+            s3=self.client("s3") if bucket else None,
+        )
+
+    def secret(self, name: str) -> str:
+        """The secret's current value, fetched from Secrets Manager once per container."""
+        if name in self._secrets:
+            return self._secrets[name]
+        secret_id = self.settings.secret_ids.get(name)
+        if not secret_id:
+            raise ConfigurationError(f"secret {name} is not bound: set {SECRET_PREFIX}{name} to its ARN")
+        with self._lock:
+            if name not in self._secrets:
+                response = self.client("secretsmanager").get_secret_value(SecretId=secret_id)
+                value = response.get("SecretString")
+                if not value:
+                    raise ConfigurationError(f"secret {name} ({secret_id}) has no string value")
+                self._secrets[name] = value
+        return self._secrets[name]
+
+    @staticmethod
+    def _require(value: str | None, binding: str, variable: str) -> str:
+        if not value:
+            raise ConfigurationError(f"binding {binding} is not available here: {variable} is not set")
+        return value

@@ -1,0 +1,1 @@
+"""The HTTP API: the Powertools resolver, its routes, and how errors become responses."""

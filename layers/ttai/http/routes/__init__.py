@@ -1,0 +1,1 @@
+"""Route modules: parse, call one service, return a model."""

@@ -1,0 +1,80 @@
+"""Quotes, option chains and company info under /api/v1."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+from urllib.parse import unquote
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from pydantic import BaseModel, TypeAdapter
+
+from ttai.http import deps
+from ttai.http.principal import current_principal
+from ttai.http.validation import parse
+from ttai.models.market import (
+    MAX_SYMBOLS_PER_REQUEST,
+    CompanyInfo,
+    OptionChain,
+    Quote,
+    QuoteBatch,
+    QuotesResponse,
+    Symbol,
+    SymbolList,
+)
+
+router = Router()  # type: ignore[no-untyped-call]
+_SYMBOL: TypeAdapter[str] = TypeAdapter(Symbol)
+_SYMBOLS: TypeAdapter[list[str]] = TypeAdapter(SymbolList)
+SymbolPath = Annotated[str, Path(max_length=64, description="ticker or OCC option symbol")]
+
+
+class Stored(BaseModel):
+    stored: int
+
+
+@router.get("/quotes", summary="Current quotes for up to 500 symbols")
+def get_quotes(
+    symbols: Annotated[str, Query(max_length=MAX_SYMBOLS_PER_REQUEST * 22, description="comma-separated symbols")],
+) -> QuotesResponse:
+    current_principal(router)
+    return deps.market().quotes(parse(_SYMBOLS, symbols, ("query", "symbols")))
+
+
+@router.get("/quotes/<symbol>", summary="The current quote for one symbol")
+def get_quote(symbol: SymbolPath) -> Quote:
+    current_principal(router)
+    return deps.market().quote(parse(_SYMBOL, unquote(symbol), ("path", "symbol")))
+
+
+@router.put("/quotes", summary="Ingest quotes into the hot tier (service scope)")
+def put_quotes(batch: QuoteBatch) -> Stored:
+    current_principal(router).require("service")
+    return Stored(stored=deps.market().ingest_quotes(batch))
+
+
+@router.get("/chains/<symbol>", summary="The option chain of a symbol, for one expiration or all")
+def get_chain(symbol: SymbolPath, expiration: Annotated[date | None, Query()] = None) -> OptionChain:
+    current_principal(router)
+    return deps.market().chain(parse(_SYMBOL, unquote(symbol), ("path", "symbol")), expiration)
+
+
+@router.put("/chains", summary="Ingest an option chain into the warm tier (service scope)")
+def put_chain(chain: OptionChain) -> Stored:
+    current_principal(router).require("service")
+    deps.market().ingest_chain(chain)
+    return Stored(stored=1)
+
+
+@router.get("/company/<symbol>", summary="Company information for a symbol")
+def get_company(symbol: SymbolPath) -> CompanyInfo:
+    current_principal(router)
+    return deps.market().company(parse(_SYMBOL, unquote(symbol), ("path", "symbol")))
+
+
+@router.put("/company", summary="Ingest company information into the cold tier (service scope)")
+def put_company(info: CompanyInfo) -> Stored:
+    current_principal(router).require("service")
+    deps.market().ingest_company(info)
+    return Stored(stored=1)

@@ -1,0 +1,1 @@
+"""Pydantic models every edge validates against."""

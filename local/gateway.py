@@ -1,0 +1,274 @@
+"""API Gateway HTTP API on one machine: HTTP requests become payload-2.0 events for the authorizer and api function.
+
+It behaves as the deployed API does where callers can see it: no Authorization header -> 401 without calling
+the authorizer; a denial -> 403; an authorizer result cached per token for the configured TTL; a function that
+raises -> 500 with API Gateway's body; the authorizer's context reaches the api function under
+``requestContext.authorizer.lambda``.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import json as jsonlib
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+from urllib.parse import parse_qsl, quote, urlencode
+
+ACCOUNT_ID = "000000000000"
+API_ID = "localapi"
+STAGE = "$default"
+# Routes deployed without the authorizer; everything else goes through it (infra/ declares the same set).
+PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset({("GET", "/health")})
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+class Response(NamedTuple):
+    status: int
+    headers: dict[str, str]
+    body: Any  # parsed JSON when the response is JSON, else text
+
+
+@dataclass
+class LambdaContext:
+    """The parts of the Lambda context object Powertools and our handlers read."""
+
+    function_name: str
+    memory_limit_in_mb: int = 512
+    timeout_seconds: float = 10.0
+    function_version: str = "$LATEST"
+
+    def __post_init__(self) -> None:
+        self.aws_request_id = str(uuid.uuid4())
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:{ACCOUNT_ID}:function:{self.function_name}"
+        self.log_group_name = f"/aws/lambda/{self.function_name}"
+        self.log_stream_name = f"local/{self.aws_request_id}"
+        self._deadline = time.monotonic() + self.timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class LocalFunction:
+    """One function's handler, invoked like Lambda does: one event at a time per execution environment."""
+
+    def __init__(self, name: str, module: str, attribute: str = "handler") -> None:
+        self.name = name
+        self._module = module
+        self._attribute = attribute
+        self._handler: Handler | None = None
+        self._lock = threading.Lock()
+        self.invocations = 0
+
+    def __call__(self, event: dict[str, Any]) -> Any:
+        with self._lock:
+            if self._handler is None:
+                self._handler = getattr(importlib.import_module(self._module), self._attribute)
+            self.invocations += 1
+            return self._handler(event, LambdaContext(function_name=self.name))
+
+
+class LocalGateway:
+    def __init__(
+        self,
+        *,
+        authorizer_cache_ttl: int = 300,
+        authorizer: LocalFunction | None = None,
+        api: LocalFunction | None = None,
+    ) -> None:
+        self.authorizer = authorizer or LocalFunction("ttai-authorizer", "functions.authorizer.index")
+        self.api = api or LocalFunction("ttai-api", "functions.api.index")
+        self.authorizer_cache_ttl = authorizer_cache_ttl
+        self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._cache_lock = threading.Lock()
+
+    # ------------------------------------------------------------- entry points
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        query: Mapping[str, str | Iterable[str]] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        body: str | bytes | None = None,
+    ) -> Response:
+        """A request as a client would make it (``json`` is serialized; ``token`` becomes a Bearer header)."""
+        all_headers = {k.lower(): v for k, v in (headers or {}).items()}
+        if token is not None:
+            all_headers["authorization"] = f"Bearer {token}"
+        raw_body: bytes | None = body.encode() if isinstance(body, str) else body
+        if json is not None:
+            raw_body = jsonlib.dumps(json).encode()
+            all_headers.setdefault("content-type", "application/json")
+        pairs: list[tuple[str, str]] = []
+        for name, value in (query or {}).items():
+            values = [value] if isinstance(value, str) else list(value)
+            pairs += [(name, v) for v in values]
+        return self.handle(method, quote(path, safe="/%"), urlencode(pairs), all_headers, raw_body)
+
+    def handle(
+        self,
+        method: str,
+        raw_path: str,
+        raw_query: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        source_ip: str = "127.0.0.1",
+    ) -> Response:
+        """A request as it arrives on the wire; returns what API Gateway would send back."""
+        method = method.upper()
+        headers = {k.lower(): v for k, v in headers.items()}
+        route_key = f"{method} /health" if (method, raw_path) in PUBLIC_ROUTES else "ANY /{proxy+}"
+        context = self._request_context(method, raw_path, headers, source_ip, route_key)
+        authorizer_context = None
+        if (method, raw_path) not in PUBLIC_ROUTES:
+            identity = headers.get("authorization")
+            if not identity:
+                return _gateway_error(401, "Unauthorized")
+            try:
+                verdict = self._authorize(identity, method, raw_path, raw_query, headers, context, route_key)
+            except Exception:  # noqa: BLE001 - API Gateway turns any authorizer failure into a 500
+                traceback.print_exc()
+                return _gateway_error(500, "Internal Server Error")
+            if not verdict.get("isAuthorized"):
+                return _gateway_error(403, "Forbidden")
+            authorizer_context = {"lambda": dict(verdict.get("context") or {})}
+        event = self._event(method, raw_path, raw_query, headers, body, context, route_key)
+        if authorizer_context is not None:
+            event["requestContext"]["authorizer"] = authorizer_context
+        try:
+            result = self.api(event)
+        except Exception:  # noqa: BLE001 - an unhandled function error is a 500 from API Gateway
+            traceback.print_exc()
+            return _gateway_error(500, "Internal Server Error")
+        return _to_response(result)
+
+    # ----------------------------------------------------------------- events
+
+    def _authorize(
+        self,
+        identity: str,
+        method: str,
+        raw_path: str,
+        raw_query: str,
+        headers: Mapping[str, str],
+        context: dict[str, Any],
+        route_key: str,
+    ) -> dict[str, Any]:
+        now = time.monotonic()
+        with self._cache_lock:
+            cached = self._cache.get(identity)
+            if cached and cached[0] > now:
+                return cached[1]
+        event = {
+            "version": "2.0",
+            "type": "REQUEST",
+            "routeArn": f"arn:aws:execute-api:us-east-1:{ACCOUNT_ID}:{API_ID}/{STAGE}/{method}{raw_path}",
+            "identitySource": [identity],
+            "routeKey": route_key,
+            "rawPath": raw_path,
+            "rawQueryString": raw_query,
+            "headers": dict(headers),
+            "queryStringParameters": _query_parameters(raw_query),
+            "requestContext": context,
+        }
+        verdict = self.authorizer(event)
+        if not isinstance(verdict, dict):
+            raise TypeError("authorizer returned a non-object response")
+        if self.authorizer_cache_ttl > 0:
+            with self._cache_lock:
+                self._cache[identity] = (now + self.authorizer_cache_ttl, verdict)
+        return verdict
+
+    def _request_context(
+        self, method: str, raw_path: str, headers: Mapping[str, str], source_ip: str, route_key: str
+    ) -> dict[str, Any]:
+        now = datetime.now(UTC)
+        return {
+            "accountId": ACCOUNT_ID,
+            "apiId": API_ID,
+            "domainName": headers.get("host", "127.0.0.1"),
+            "domainPrefix": API_ID,
+            "http": {
+                "method": method,
+                "path": raw_path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": headers.get("user-agent", ""),
+            },
+            "requestId": uuid.uuid4().hex,
+            "routeKey": route_key,
+            "stage": STAGE,
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(now.timestamp() * 1000),
+        }
+
+    def _event(
+        self,
+        method: str,
+        raw_path: str,
+        raw_query: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        context: dict[str, Any],
+        route_key: str,
+    ) -> dict[str, Any]:
+        event: dict[str, Any] = {
+            "version": "2.0",
+            "routeKey": route_key,
+            "rawPath": raw_path,
+            "rawQueryString": raw_query,
+            "headers": dict(headers),
+            "requestContext": context,
+            "isBase64Encoded": False,
+        }
+        cookies = headers.get("cookie")
+        if cookies:
+            event["cookies"] = [c.strip() for c in cookies.split(";")]
+        params = _query_parameters(raw_query)
+        if params:
+            event["queryStringParameters"] = params
+        if route_key.endswith("{proxy+}"):
+            event["pathParameters"] = {"proxy": raw_path.lstrip("/")}
+        if body:
+            try:
+                event["body"] = body.decode("utf-8")
+            except UnicodeDecodeError:
+                event["body"] = base64.b64encode(body).decode("ascii")
+                event["isBase64Encoded"] = True
+        return event
+
+
+def _query_parameters(raw_query: str) -> dict[str, str] | None:
+    """Payload 2.0 joins repeated parameters with commas."""
+    params: dict[str, list[str]] = {}
+    for name, value in parse_qsl(raw_query, keep_blank_values=True):
+        params.setdefault(name, []).append(value)
+    return {name: ",".join(values) for name, values in params.items()} or None
+
+
+def _gateway_error(status: int, message: str) -> Response:
+    return Response(status, {"content-type": "application/json"}, {"message": message})
+
+
+def _to_response(result: Any) -> Response:
+    if not isinstance(result, dict) or "statusCode" not in result:
+        # Payload 2.0 lets a function return a bare body: API Gateway sends it as JSON with 200.
+        return Response(200, {"content-type": "application/json"}, result)
+    headers = {k.lower(): str(v) for k, v in (result.get("headers") or {}).items()}
+    raw = result.get("body") or ""
+    if result.get("isBase64Encoded"):
+        raw = base64.b64decode(raw).decode("utf-8", errors="replace")
+    body: Any = raw
+    if "json" in headers.get("content-type", "") and raw:
+        body = jsonlib.loads(raw)
+    return Response(int(result["statusCode"]), headers, body)
