@@ -1,0 +1,121 @@
+"""``make dev``: the local stack plus an HTTP server on 127.0.0.1 that plays API Gateway for the functions.
+
+Prints the URL and development tokens, writes them (and the stack's variables) to a state file so that
+``ttai token`` can mint more, and stops cleanly on Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import FrameType
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+from local.gateway import LocalGateway
+from local.stack import LocalStack
+
+DEFAULT_PORT = 8787  # wrangler dev's port, so Worker habits carry over
+DEFAULT_STATE_FILE = Path(".local/dev.json")
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+
+
+class GatewayRequestHandler(BaseHTTPRequestHandler):
+    gateway: ClassVar[LocalGateway]
+    server_version = "ttai-dev"
+    protocol_version = "HTTP/1.1"
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        if length > MAX_BODY_BYTES:
+            self._reply(413, {"content-type": "application/json"}, {"message": "Request Entity Too Large"})
+            return
+        body = self.rfile.read(length) if length else None
+        url = urlsplit(self.path)
+        response = self.gateway.handle(
+            self.command, url.path, url.query, dict(self.headers.items()), body, self.client_address[0]
+        )
+        self._reply(response.status, response.headers, response.body)
+
+    def _reply(self, status: int, headers: dict[str, str], body: Any) -> None:
+        payload = body if isinstance(body, str) else json.dumps(body)
+        raw = payload.encode("utf-8")
+        self.send_response(status)
+        for name, value in headers.items():
+            if name not in {"content-length", "connection", "transfer-encoding"}:
+                self.send_header(name, value)
+        self.send_header("content-length", str(len(raw)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(raw)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:
+        sys.stderr.write(f"{self.address_string()} {format % args}\n")
+
+
+def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make dev", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--state-file", type=Path, default=DEFAULT_STATE_FILE)
+    parser.add_argument("--authorizer-cache-ttl", type=int, default=300, help="seconds, as deployed")
+    args = parser.parse_args(argv)
+
+    started = time.monotonic()
+    stack = LocalStack(authorizer_cache_ttl=args.authorizer_cache_ttl)
+    stack.start()
+    try:
+        assert stack.gateway is not None
+        GatewayRequestHandler.gateway = stack.gateway
+        server = ThreadingHTTPServer((args.host, args.port), GatewayRequestHandler)
+    except BaseException:
+        stack.stop()
+        raise
+    url = f"http://{args.host}:{server.server_address[1]}"
+    user_token = stack.token_for("dev-user")
+    service_token = stack.token_for("quote-streamer", scopes=("service",))
+    args.state_file.parent.mkdir(parents=True, exist_ok=True)
+    args.state_file.write_text(
+        json.dumps(
+            {"url": url, "environ": stack.environ, "user_token": user_token, "service_token": service_token},
+            indent=2,
+        )
+    )
+    args.state_file.chmod(0o600)
+    print(
+        f"TTAI dev server on {url} (ready in {time.monotonic() - started:.1f} s)\n"
+        f"  user token (dev-user):           {user_token}\n"
+        f"  service token (quote-streamer):  {service_token}\n"
+        f"  more tokens:                     .venv/bin/ttai token USER_ID [--scope service|admin]\n"
+        f"  try: curl {url}/health\n"
+        f"       curl -H 'Authorization: Bearer $TOKEN' '{url}/api/v1/quotes?symbols=AAPL,MSFT'\n"
+        "Ctrl-C stops it.",
+        flush=True,
+    )
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        print("\nstopping", flush=True)
+    finally:
+        server.server_close()
+        stack.stop()
+        args.state_file.unlink(missing_ok=True)
+    print("stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
