@@ -43,7 +43,7 @@ class SessionStore:
         self._env.KV.put(
             CacheKeys.session(user_id, claims.session_id),
             json.dumps(record),
-            expiration=claims.expires_at,
+            expiration_ttl=ttl,
         )
         return OpenedSession(claims=claims, token=tokens.issue(self._env.secret(JWT_SECRET), claims))
 

@@ -403,10 +403,14 @@ class KVNamespace:
         names = {"#s": lay.shard_attr, "#k": lay.key_attr, "#e": lay.ttl_attr, "#m": "m"}
         values: dict[str, Any] = {":s": {"N": str(shard)}, ":now": {"N": str(int(now))}}
         condition = "#s = :s"
+        evaluate = limit
         if after is not None and prefix is not None:
             condition += " AND #k BETWEEN :a AND :hi"
             values[":a"] = {"S": after}
             values[":hi"] = {"S": _successor(prefix)}
+            # BETWEEN includes the cursor's own key, which Limit counts: with limit 1 the shard holding it would
+            # return only that key, and the page would repeat the same cursor forever. Evaluate one more.
+            evaluate = limit + 1
         elif after is not None:
             condition += " AND #k > :a"
             values[":a"] = {"S": after}
@@ -423,7 +427,7 @@ class KVNamespace:
             ProjectionExpression="#k, #e, #m",
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
-            Limit=limit,
+            Limit=evaluate,
         )
         keys = []
         for item in response.get("Items", []):

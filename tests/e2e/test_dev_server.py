@@ -1,0 +1,129 @@
+"""`make dev` as a developer uses it: a real process, real HTTP on loopback, Ctrl-C to stop."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local.stack import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+STARTUP_LIMIT_S = 60  # generous: this checks that it comes up; the 5 s budget is measured by `make bench`
+
+
+@dataclass
+class DevServer:
+    process: subprocess.Popen[str]
+    url: str
+    port: int
+    state: dict[str, Any]
+    state_file: Path
+
+
+def call(url: str, method: str = "GET", token: str | None = None, body: Any = None) -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - loopback http only
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def wait_for_health(url: str, process: subprocess.Popen[str], limit: float) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        if process.poll() is not None:
+            raise AssertionError(f"dev server exited early with {process.returncode}")
+        try:
+            if call(f"{url}/health")[0] == 200:
+                return time.monotonic() - started
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"/health did not answer within {limit} s")
+
+
+@pytest.fixture(scope="module")
+def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+    port = free_port()
+    state_file = tmp_path_factory.mktemp("dev") / "state.json"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local.dev", "--port", str(port), "--state-file", str(state_file)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_health(url, process, STARTUP_LIMIT_S)
+        yield DevServer(process, url, port, json.loads(state_file.read_text()), state_file)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def test_health_answers_without_a_token(dev_server: DevServer) -> None:
+    assert call(f"{dev_server.url}/health") == (200, {"status": "ok"})
+
+
+def test_a_quote_put_with_a_service_token_is_readable_with_a_user_token(dev_server: DevServer) -> None:
+    quote = {"symbol": "TSLA", "last": 250.5, "volume": 1000, "updated_at": "2026-11-20T15:00:00-05:00"}
+    status, body = call(
+        f"{dev_server.url}/api/v1/quotes", "PUT", dev_server.state["service_token"], {"quotes": [quote]}
+    )
+    assert (status, body) == (200, {"stored": 1})
+    status, body = call(f"{dev_server.url}/api/v1/quotes/TSLA", token=dev_server.state["user_token"])
+    assert status == 200
+    assert (body["symbol"], body["last"], body["volume"]) == ("TSLA", 250.5, 1000)
+
+
+def test_a_user_token_cannot_ingest(dev_server: DevServer) -> None:
+    quote = {"symbol": "TSLA", "last": 1.0, "updated_at": "2026-11-20T15:00:00Z"}
+    status, body = call(f"{dev_server.url}/api/v1/quotes", "PUT", dev_server.state["user_token"], {"quotes": [quote]})
+    assert status == 403
+    assert body["error"]["code"] == "forbidden"
+
+
+def test_requests_without_a_token_are_refused(dev_server: DevServer) -> None:
+    assert call(f"{dev_server.url}/api/v1/quotes/TSLA")[0] == 401
+
+
+def test_the_ttai_command_mints_a_working_token_on_the_running_stack(dev_server: DevServer) -> None:
+    minted = subprocess.run(
+        [sys.executable, "-m", "local.cli", "--state-file", str(dev_server.state_file), "token", "user-9"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.strip()
+    assert call(f"{dev_server.url}/api/v1/quotes/NONE", token=minted)[0] == 404
+
+
+def test_ctrl_c_stops_it_cleanly(dev_server: DevServer) -> None:
+    # Runs last in this module: it ends the shared server.
+    dev_server.process.send_signal(signal.SIGINT)
+    output, _ = dev_server.process.communicate(timeout=30)
+    assert dev_server.process.returncode == 0, output
+    assert "stopped" in output
+    assert not dev_server.state_file.exists()
+    with socket.socket() as sock:
+        assert sock.connect_ex(("127.0.0.1", dev_server.port)) != 0, "the port is still open"

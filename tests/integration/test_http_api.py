@@ -1,0 +1,221 @@
+"""The market-data routes end to end: API Gateway v2 events, authorizer, resolver, KV on moto."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from local.aws_calls import CallCounter
+from local.stack import LocalStack
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[LocalStack]:
+    with LocalStack() as local:
+        yield local
+
+
+@pytest.fixture(scope="module")
+def user(stack: LocalStack) -> str:
+    return stack.token_for("user-1")
+
+
+@pytest.fixture(scope="module")
+def service(stack: LocalStack) -> str:
+    return stack.token_for("quote-streamer", scopes=("service",))
+
+
+def quote(symbol: str, last: float = 100.0, at: str = "2026-11-20T15:00:00Z", **extra: Any) -> dict[str, Any]:
+    return {"symbol": symbol, "last": last, "updated_at": at, **extra}
+
+
+def test_a_quote_ingested_by_a_service_is_readable_by_a_user(stack: LocalStack, user: str, service: str) -> None:
+    status, _, body = stack.http(
+        "PUT", "/api/v1/quotes", token=service, json={"quotes": [quote("msft", 410.25, bid=410.2, ask=410.3)]}
+    )
+    assert (status, body) == (200, {"stored": 1})
+    status, _, body = stack.http("GET", "/api/v1/quotes/MSFT", token=user)
+    assert status == 200
+    assert body["symbol"] == "MSFT"
+    assert body["last"] == 410.25
+    assert (body["bid"], body["ask"]) == (410.2, 410.3)
+
+
+def test_the_newest_quote_of_a_symbol_wins_within_a_batch(stack: LocalStack, user: str, service: str) -> None:
+    batch = [quote("NVDA", 2.0, "2026-11-20T15:00:02Z"), quote("NVDA", 1.0, "2026-11-20T15:00:01Z")]
+    assert stack.http("PUT", "/api/v1/quotes", token=service, json={"quotes": batch}).body == {"stored": 1}
+    assert stack.http("GET", "/api/v1/quotes/NVDA", token=user).body["last"] == 2.0
+
+
+def test_an_ingested_quote_lives_in_the_hot_tier_and_is_gone_once_expired(
+    stack: LocalStack, user: str, service: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stack.http("PUT", "/api/v1/quotes", token=service, json={"quotes": [quote("AMD", 150.0)]})
+    item = stack.client("dynamodb").get_item(TableName=stack.environ["TTAI_KV_TABLE"], Key={"k": {"S": "quote:AMD"}})
+    expires = int(item["Item"]["exp"]["N"])
+    assert 59 <= expires - time.time() <= 61
+    monkeypatch.setattr(time, "time", lambda: expires + 0.5)
+    status, _, body = stack.http("GET", "/api/v1/quotes/AMD", token=user)
+    assert status == 404
+    assert "AMD" in body["error"]["message"]
+    # DynamoDB has not swept it: the item is still stored, yet invisible.
+    assert "Item" in stack.client("dynamodb").get_item(
+        TableName=stack.environ["TTAI_KV_TABLE"], Key={"k": {"S": "quote:AMD"}}
+    )
+
+
+def test_bulk_quotes_report_hits_and_misses_in_one_round_trip_per_hundred(
+    stack: LocalStack, user: str, service: str
+) -> None:
+    symbols = [f"B{i:03d}" for i in range(150)]
+    cached = symbols[::2]
+    stack.http("PUT", "/api/v1/quotes", token=service, json={"quotes": [quote(s) for s in cached]})
+    with CallCounter(stack.env.client("dynamodb")) as calls:
+        status, _, body = stack.http("GET", "/api/v1/quotes", token=user, query={"symbols": ",".join(symbols)})
+    assert status == 200
+    assert sorted(body["quotes"]) == sorted(cached)
+    assert sorted(body["missing"]) == sorted(set(symbols) - set(cached))
+    assert calls.by_operation() == {"BatchGetItem": 2}  # the authorizer's session read is cached
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "field"),
+    [
+        ("/api/v1/quotes/A$$L", None, "path.symbol"),
+        ("/api/v1/quotes/TOOLONGSYMBOL", None, "path.symbol"),
+        ("/api/v1/quotes/AAPL%20%20241399C00190000", None, "path.symbol"),
+        ("/api/v1/quotes", {"symbols": ""}, "query.symbols"),
+        ("/api/v1/quotes", {"symbols": ",".join(f"S{i}" for i in range(501))}, "query.symbols"),
+        ("/api/v1/quotes", {"symbols": "AAPL,bad symbol"}, "query.symbols"),
+        ("/api/v1/chains/AAPL", {"expiration": "next friday"}, "query.expiration"),
+    ],
+)
+def test_bad_symbols_and_filters_get_a_422_naming_the_field(
+    stack: LocalStack, user: str, path: str, query: dict[str, str] | None, field: str
+) -> None:
+    status, _, body = stack.http("GET", path, token=user, query=query)
+    assert status == 422
+    assert body["error"]["code"] == "validation_error"
+    assert any(f["field"].startswith(field) for f in body["error"]["fields"]), body
+
+
+def test_a_missing_symbols_parameter_is_a_422(stack: LocalStack, user: str) -> None:
+    status, _, body = stack.http("GET", "/api/v1/quotes", token=user)
+    assert status == 422
+    assert any("symbols" in f["field"] for f in body["error"]["fields"])
+
+
+@pytest.mark.parametrize(
+    ("description", "payload"),
+    [
+        ("no quotes", {"quotes": []}),
+        ("extra field", {"quotes": [quote("ZZA", extra_field=1)]}),
+        ("negative price", {"quotes": [quote("ZZB", -1.0)]}),
+        ("naive timestamp", {"quotes": [quote("ZZC", at="2026-11-20T15:00:00")]}),
+        ("price as text", {"quotes": [quote("ZZD", "cheap")]}),  # type: ignore[arg-type]
+        ("bad symbol", {"quotes": [quote("ZZ E")]}),
+        ("huge symbol", {"quotes": [quote("Z" * 10_000)]}),
+        ("too many", {"quotes": [quote(f"Q{i}") for i in range(501)]}),
+        ("not a list", {"quotes": quote("ZZF")}),
+    ],
+)
+def test_bad_quote_batches_get_a_422_and_write_nothing(
+    stack: LocalStack, service: str, description: str, payload: dict[str, Any]
+) -> None:
+    with CallCounter(stack.env.client("dynamodb")) as calls:
+        status, _, body = stack.http("PUT", "/api/v1/quotes", token=service, json=payload)
+    assert status == 422, description
+    assert body["error"]["fields"], description
+    assert not {"PutItem", "BatchWriteItem"} & set(calls.by_operation()), description
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_non_finite_prices_are_refused(stack: LocalStack, service: str, literal: str) -> None:
+    body = '{"quotes": [{"symbol": "ZZN", "last": %s, "updated_at": "2026-11-20T15:00:00Z"}]}' % literal  # noqa: UP031
+    status, _, _ = stack.http(
+        "PUT", "/api/v1/quotes", token=service, body=body, headers={"content-type": "application/json"}
+    )
+    assert status == 422
+    assert stack.env.KV.get("quote:ZZN") is None
+
+
+def test_a_body_that_is_not_json_is_a_4xx(stack: LocalStack, service: str) -> None:
+    status, _, _ = stack.http(
+        "PUT", "/api/v1/quotes", token=service, body="{not json", headers={"content-type": "application/json"}
+    )
+    assert 400 <= status < 500
+
+
+def test_option_symbols_round_trip_in_canonical_form(stack: LocalStack, user: str, service: str) -> None:
+    compact = "SPY250117P00500000"
+    stack.http("PUT", "/api/v1/quotes", token=service, json={"quotes": [quote(compact, 3.5)]})
+    status, _, body = stack.http("GET", "/api/v1/quotes/SPY   250117P00500000", token=user)
+    assert status == 200
+    assert body["symbol"] == "SPY   250117P00500000"
+
+
+def test_chains_per_expiration_and_for_all(stack: LocalStack, user: str, service: str) -> None:
+    contract = {
+        "symbol": "AAPL  261218C00200000",
+        "option_type": "call",
+        "strike": 200.0,
+        "expiration": "2026-12-18",
+        "bid": 5.1,
+        "ask": 5.3,
+        "delta": 0.45,
+    }
+    chain = {
+        "symbol": "AAPL",
+        "expiration": "2026-12-18",
+        "contracts": [contract],
+        "updated_at": "2026-11-20T15:00:00Z",
+    }
+    assert stack.http("PUT", "/api/v1/chains", token=service, json=chain).status == 200
+    status, _, body = stack.http("GET", "/api/v1/chains/AAPL", token=user, query={"expiration": "2026-12-18"})
+    assert status == 200
+    assert body["contracts"][0]["delta"] == 0.45
+    assert stack.http("GET", "/api/v1/chains/AAPL", token=user).status == 404  # no all-expirations chain yet
+    stored = stack.client("dynamodb").get_item(
+        TableName=stack.environ["TTAI_KV_TABLE"], Key={"k": {"S": "chain:AAPL:2026-12-18"}}
+    )["Item"]
+    assert 299 <= int(stored["exp"]["N"]) - time.time() <= 301  # warm tier: 5 minutes
+
+
+def test_company_info_lives_in_the_cold_tier(stack: LocalStack, user: str, service: str) -> None:
+    info = {"symbol": "IBM", "name": "International Business Machines", "updated_at": "2026-11-20T15:00:00Z"}
+    assert stack.http("PUT", "/api/v1/company", token=service, json=info).status == 200
+    assert stack.http("GET", "/api/v1/company/ibm", token=user).body["name"] == info["name"]
+    stored = stack.client("dynamodb").get_item(
+        TableName=stack.environ["TTAI_KV_TABLE"], Key={"k": {"S": "company:IBM"}}
+    )["Item"]
+    assert 86_399 <= int(stored["exp"]["N"]) - time.time() <= 86_401
+    assert stack.http("GET", "/api/v1/company/ORCL", token=user).status == 404
+
+
+def test_a_cache_hit_costs_one_get_item(stack: LocalStack, user: str, service: str) -> None:
+    stack.http("PUT", "/api/v1/quotes", token=service, json={"quotes": [quote("KO", 60.0)]})
+    stack.http("GET", "/api/v1/quotes/KO", token=user)  # warm the authorizer cache
+    with CallCounter(stack.env.client("dynamodb"), stack.env.client("s3")) as calls:
+        assert stack.http("GET", "/api/v1/quotes/KO", token=user).status == 200
+    assert calls.by_operation() == {"GetItem": 1}
+
+
+def test_unknown_routes_are_404_after_authorization(stack: LocalStack, user: str) -> None:
+    assert stack.http("GET", "/api/v1/nothing-here", token=user).status == 404
+    assert stack.http("GET", "/api/v1/nothing-here").status == 401
+
+
+def test_openapi_document_describes_the_routes(stack: LocalStack, user: str) -> None:
+    status, headers, body = stack.http("GET", "/openapi.json", token=user)
+    assert status == 200
+    assert headers["content-type"].startswith("application/json")
+    spec = body if isinstance(body, dict) else json.loads(body)
+    assert spec["openapi"].startswith("3.")
+    for path in ("/health", "/api/v1/quotes", "/api/v1/quotes/{symbol}", "/api/v1/chains/{symbol}"):
+        assert path in spec["paths"], path
+    assert "put" in spec["paths"]["/api/v1/quotes"]
+    assert "Quote" in spec["components"]["schemas"]
