@@ -219,3 +219,11 @@ def test_openapi_document_describes_the_routes(stack: LocalStack, user: str) -> 
         assert path in spec["paths"], path
     assert "put" in spec["paths"]["/api/v1/quotes"]
     assert "Quote" in spec["components"]["schemas"]
+
+
+def test_a_cached_value_from_an_older_schema_is_a_miss_not_a_500(stack: LocalStack, user: str) -> None:
+    stack.env.KV.put("quote:OLD", json.dumps({"price": 1.0}), expiration_ttl=60)
+    status, _, body = stack.http("GET", "/api/v1/quotes/OLD", token=user)
+    assert status == 404
+    status, _, body = stack.http("GET", "/api/v1/quotes", token=user, query={"symbols": "OLD"})
+    assert (status, body) == (200, {"quotes": {}, "missing": ["OLD"]})

@@ -3,10 +3,27 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from ttai.errors import NotFound
 from ttai.models.market import CompanyInfo, OptionChain, Quote, QuoteBatch, QuotesResponse
+from ttai.observability import logger
 from ttai.services.cache import CacheService
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _cached(model: type[M], key: str, value: Any) -> M | None:
+    """A cached value as ``model``; one written under an older schema counts as a miss instead of a 500."""
+    if value is None:
+        return None
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        logger.warning("discarding a cached value that no longer fits its model", extra={"key": key, "error": str(exc)})
+        return None
 
 
 class MarketDataService:
@@ -14,17 +31,17 @@ class MarketDataService:
         self.cache = cache
 
     def quotes(self, symbols: list[str]) -> QuotesResponse:
-        found = self.cache.get_quotes(symbols)
+        found = {s: _cached(Quote, s, v) for s, v in self.cache.get_quotes(symbols).items()}
         return QuotesResponse(
-            quotes={s: Quote.model_validate(v) for s, v in found.items() if v is not None},
-            missing=[s for s, v in found.items() if v is None],
+            quotes={s: q for s, q in found.items() if q is not None},
+            missing=[s for s, q in found.items() if q is None],
         )
 
     def quote(self, symbol: str) -> Quote:
-        value = self.cache.get_quote(symbol)
-        if value is None:
+        quote = _cached(Quote, symbol, self.cache.get_quote(symbol))
+        if quote is None:
             raise NotFound(f"no current quote for {symbol}")
-        return Quote.model_validate(value)
+        return quote
 
     def ingest_quotes(self, batch: QuoteBatch) -> int:
         """Store the newest quote per symbol in the hot tier; returns how many symbols were written."""
@@ -37,21 +54,23 @@ class MarketDataService:
         return len(latest)
 
     def chain(self, symbol: str, expiration: date | None) -> OptionChain:
-        value = self.cache.get_chain(symbol, expiration.isoformat() if expiration else None)
-        if value is None:
+        chain = _cached(
+            OptionChain, symbol, self.cache.get_chain(symbol, expiration.isoformat() if expiration else None)
+        )
+        if chain is None:
             which = f"expiring {expiration.isoformat()}" if expiration else "for all expirations"
             raise NotFound(f"no current option chain for {symbol} {which}")
-        return OptionChain.model_validate(value)
+        return chain
 
     def ingest_chain(self, chain: OptionChain) -> None:
         expiration = chain.expiration.isoformat() if chain.expiration else None
         self.cache.set_chain(chain.symbol, chain.model_dump(mode="json"), expiration)
 
     def company(self, symbol: str) -> CompanyInfo:
-        value = self.cache.get_company(symbol)
-        if value is None:
+        info = _cached(CompanyInfo, symbol, self.cache.get_company(symbol))
+        if info is None:
             raise NotFound(f"no company information for {symbol}")
-        return CompanyInfo.model_validate(value)
+        return info
 
     def ingest_company(self, info: CompanyInfo) -> None:
         self.cache.set_company(info.symbol, info.model_dump(mode="json"))

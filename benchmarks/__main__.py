@@ -1,0 +1,33 @@
+"""``make bench``: measured budgets, printed as one table (and written as JSON to build/bench.json)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from benchmarks import aws_calls, cold_start, dev_start, sizes
+from benchmarks.report import Row, print_table
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> int:
+    rows: list[Row] = []
+    rows += cold_start.run()
+    rows += dev_start.run()
+    rows += aws_calls.run()
+    rows += sizes.run()
+    print_table(rows)
+    out = ROOT / "build" / "bench.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps([row.as_dict() for row in rows], indent=2))
+    failed = [row for row in rows if row.ok is False]
+    if failed:
+        print(f"\n{len(failed)} budget(s) missed: {', '.join(r.name for r in failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,45 @@
+"""Seconds from starting ``make dev``'s server to its first answer on /health."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from benchmarks.report import Row
+from local.stack import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+BUDGET_S = 5.0
+
+
+def measure() -> float:
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.monotonic()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "local.dev", "--port", str(port), "--state-file", f"{tmp}/state.json"],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            while time.monotonic() - started < 60:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as response:
+                        if response.status == 200:
+                            return time.monotonic() - started
+                except OSError:
+                    time.sleep(0.05)
+            raise RuntimeError("the dev server did not answer /health within 60 s")
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def run() -> list[Row]:
+    seconds = measure()
+    return [Row("make dev", "start to first /health", seconds, "s", f"<= {BUDGET_S:.0f} s", seconds <= BUDGET_S)]
