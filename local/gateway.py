@@ -58,11 +58,11 @@ class LambdaContext:
 class LocalFunction:
     """One function's handler, invoked like Lambda does: one event at a time per execution environment."""
 
-    def __init__(self, name: str, module: str, attribute: str = "handler") -> None:
+    def __init__(self, name: str, module: str, attribute: str = "handler", *, handler: Handler | None = None) -> None:
         self.name = name
         self._module = module
         self._attribute = attribute
-        self._handler: Handler | None = None
+        self._handler: Handler | None = handler
         self._lock = threading.Lock()
         self.invocations = 0
 
