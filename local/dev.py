@@ -70,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--state-file", type=Path, default=DEFAULT_STATE_FILE)
-    parser.add_argument("--authorizer-cache-ttl", type=int, default=300, help="seconds, as deployed")
+    parser.add_argument("--authorizer-cache-ttl", type=int, default=60, help="seconds, as in staging and prod")
     args = parser.parse_args(argv)
 
     started = time.monotonic()

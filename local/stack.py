@@ -42,7 +42,7 @@ class LocalStack:
         *,
         name: str | None = None,
         port: int | None = None,
-        authorizer_cache_ttl: int = 300,
+        authorizer_cache_ttl: int = 60,
         secret_values: Mapping[str, str] | None = None,
     ) -> None:
         self.name = name or f"ttai-local-{uuid.uuid4().hex[:8]}"

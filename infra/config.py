@@ -1,0 +1,156 @@
+"""Per-environment settings, read from the `environments` key of cdk.json's context and validated once."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from infra.paths import CDK_JSON
+
+EnvironmentName = Literal["dev", "staging", "prod"]
+
+# The only values CloudWatch Logs accepts for RetentionInDays.
+ALLOWED_LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+
+# API Gateway HTTP APIs end an integration after 30 s, so a longer function timeout would be dead time.
+MAX_API_FUNCTION_TIMEOUT_SECONDS = 29
+# API Gateway waits at most 10 s for a Lambda authorizer.
+MAX_AUTHORIZER_TIMEOUT_SECONDS = 10
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class ConfigError(ValueError):
+    """cdk.json names an unknown environment or holds settings that do not validate."""
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class FunctionSettings(_Settings):
+    """Sizing of one Lambda function."""
+
+    memory_mb: int = Field(ge=128, le=10240)
+    timeout_seconds: int = Field(ge=1, le=900)
+
+
+class FunctionsSettings(_Settings):
+    api: FunctionSettings
+    authorizer: FunctionSettings
+
+    @model_validator(mode="after")
+    def _timeouts_fit_api_gateway(self) -> FunctionsSettings:
+        if self.api.timeout_seconds > MAX_API_FUNCTION_TIMEOUT_SECONDS:
+            msg = (
+                f"functions.api.timeout_seconds must be at most {MAX_API_FUNCTION_TIMEOUT_SECONDS}: "
+                "API Gateway ends the integration after 30 s"
+            )
+            raise ValueError(msg)
+        if self.authorizer.timeout_seconds > MAX_AUTHORIZER_TIMEOUT_SECONDS:
+            msg = (
+                f"functions.authorizer.timeout_seconds must be at most {MAX_AUTHORIZER_TIMEOUT_SECONDS}: "
+                "API Gateway waits 10 s for an authorizer"
+            )
+            raise ValueError(msg)
+        return self
+
+
+class ApiSettings(_Settings):
+    """The HTTP API's default stage and its authorizer."""
+
+    throttle_rate_limit: float = Field(gt=0, le=10_000)
+    throttle_burst_limit: int = Field(gt=0, le=5_000)
+    # How long API Gateway reuses an authorizer answer: also how long a revoked session still gets through.
+    authorizer_cache_ttl_seconds: int = Field(ge=0, le=3600)
+
+
+class AlarmSettings(_Settings):
+    enabled: bool
+    email: str | None = None
+
+    @field_validator("email")
+    @classmethod
+    def _looks_like_an_address(cls, value: str | None) -> str | None:
+        if value is not None and not _EMAIL.match(value):
+            msg = f"alarms.email {value!r} is not an email address"
+            raise ValueError(msg)
+        return value
+
+
+class EnvironmentConfig(_Settings):
+    """Everything that differs between dev, staging and prod."""
+
+    name: EnvironmentName
+    # No account means an environment-agnostic stack: synth never needs to know (or ask AWS) which account.
+    account: str | None = Field(default=None, pattern=r"^\d{12}$")
+    region: str = Field(default="us-east-1", pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
+    removal_policy: Literal["retain", "destroy"]
+    deletion_protection: bool
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+    log_retention_days: int
+    functions: FunctionsSettings
+    api: ApiSettings
+    alarms: AlarmSettings
+    # Read by the issues that add EventBridge schedules: off means the schedules exist but are disabled.
+    schedules_enabled: bool
+    # Not a choice: losing the KV namespace to a bad write must be recoverable in every environment.
+    point_in_time_recovery: Literal[True] = True
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _cloudwatch_accepts(cls, value: int) -> int:
+        if value not in ALLOWED_LOG_RETENTION_DAYS:
+            allowed = ", ".join(str(days) for days in ALLOWED_LOG_RETENTION_DAYS)
+            msg = f"log_retention_days must be one of CloudWatch's values ({allowed}), not {value}"
+            raise ValueError(msg)
+        return value
+
+    @property
+    def retain(self) -> bool:
+        """Whether stateful resources outlive their stack (they do everywhere but in throwaway environments)."""
+        return self.removal_policy == "retain"
+
+
+def known_environments(app_context: dict[str, Any]) -> list[str]:
+    environments = app_context.get("environments")
+    if not isinstance(environments, dict) or not environments:
+        msg = "cdk.json context has no 'environments' object: nothing to synthesize"
+        raise ConfigError(msg)
+    return list(environments)
+
+
+def load_environment(app_context: dict[str, Any], name: str) -> EnvironmentConfig:
+    """Validate the settings of environment `name`; an unknown name is an error that lists the known ones."""
+    known = known_environments(app_context)
+    if name not in known:
+        msg = f"unknown environment {name!r}: cdk.json defines {', '.join(known)}"
+        raise ConfigError(msg)
+    raw = app_context["environments"][name]
+    if not isinstance(raw, dict):
+        msg = f"environment {name!r} in cdk.json must be an object, not {type(raw).__name__}"
+        raise ConfigError(msg)
+    if raw.get("name", name) != name:
+        msg = f"environment {name!r} in cdk.json says its name is {raw['name']!r}"
+        raise ConfigError(msg)
+    try:
+        return EnvironmentConfig.model_validate({**raw, "name": name})
+    except ValidationError as exc:
+        msg = f"environment {name!r} in cdk.json is invalid:\n{exc}"
+        raise ConfigError(msg) from exc
+
+
+def read_cdk_context(root: Path) -> dict[str, Any]:
+    """The `context` object of cdk.json: what the CDK CLI would hand the app, for runs without the CLI."""
+    document = json.loads((root / CDK_JSON).read_text(encoding="utf-8"))
+    context = document.get("context", {})
+    if not isinstance(context, dict):
+        msg = f"{CDK_JSON}: 'context' must be an object"
+        raise ConfigError(msg)
+    return context

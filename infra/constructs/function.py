@@ -1,0 +1,93 @@
+"""The defaults every TTAI Lambda function shares, in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from infra.config import EnvironmentConfig, FunctionSettings
+from infra.constructs._policy import log_group
+from infra.nag import acknowledge
+from infra.paths import FUNCTIONS_DIR
+
+_APPLICATION_LOG_LEVELS = {
+    "DEBUG": lambda_.ApplicationLogLevel.DEBUG,
+    "INFO": lambda_.ApplicationLogLevel.INFO,
+    "WARNING": lambda_.ApplicationLogLevel.WARN,
+    "ERROR": lambda_.ApplicationLogLevel.ERROR,
+}
+
+
+class TtaiFunction(Construct):
+    """A function from functions/<name>/index.py, with its own role and its own log group.
+
+    The role has no AWSLambdaBasicExecutionRole: that managed policy lets a function write to any log group
+    in the account, so the role gets write access to its own log group only.
+    """
+
+    RUNTIME = lambda_.Runtime.PYTHON_3_14
+    ARCHITECTURE = lambda_.Architecture.ARM_64
+    HANDLER = "index.handler"
+    METRICS_NAMESPACE = "TTAI"
+    # Each function's asset is its own folder, without bytecode left by local runs.
+    ASSET_EXCLUDE = ("__pycache__", "**/__pycache__", "*.pyc", "**/*.pyc")
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        name: str,
+        description: str,
+        config: EnvironmentConfig,
+        settings: FunctionSettings,
+        layer: lambda_.ILayerVersion,
+        root: Path,
+        environment: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.name = name
+        self.log_group = log_group(self, "Logs", config)
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"ttai-{name} in {config.name}: only what this function needs",
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description=description,
+            runtime=self.RUNTIME,
+            architecture=self.ARCHITECTURE,
+            handler=self.HANDLER,
+            code=lambda_.Code.from_asset(str(root / FUNCTIONS_DIR / name), exclude=list(self.ASSET_EXCLUDE)),
+            layers=[layer],
+            role=self.role,
+            memory_size=settings.memory_mb,
+            timeout=cdk.Duration.seconds(settings.timeout_seconds),
+            tracing=lambda_.Tracing.ACTIVE,
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=_APPLICATION_LOG_LEVELS[config.log_level],
+            system_log_level_v2=lambda_.SystemLogLevel.INFO,
+            log_group=self.log_group,
+            environment={
+                "TTAI_ENVIRONMENT": config.name,
+                "POWERTOOLS_SERVICE_NAME": f"ttai-{name}",
+                "POWERTOOLS_LOG_LEVEL": config.log_level,
+                "POWERTOOLS_METRICS_NAMESPACE": self.METRICS_NAMESPACE,
+                **(environment or {}),
+            },
+        )
+        self.log_group.grant_write(self.role)
+        acknowledge(
+            self.role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "Active tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, which support no "
+            "resource-level permissions, so X-Ray only accepts Resource '*'.",
+        )

@@ -1,0 +1,207 @@
+"""Builds the shared Lambda layer (runtime dependencies for arm64 Python 3.14, plus `ttai`) without Docker.
+
+Run `python -m infra.layer_build` to build it (if its inputs changed) and print its directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from infra.paths import LAYER_SOURCE_DIR, PROJECT_ROOT
+
+TARGET_PYTHON_VERSION = "3.14"
+TARGET_PLATFORM = "aarch64-manylinux_2_28"
+# Bump when the recipe below changes in a way the hashed inputs cannot see.
+RECIPE_VERSION = "1"
+
+LAYER_BUILD_DIR = "build/layer"
+COMPLETE_MARKER = ".complete"
+REQUIREMENTS_FILE = "requirements.txt"
+# Files next to python/ that record how the layer was built; they stay out of the deployed zip.
+BUILD_RECORDS = (COMPLETE_MARKER, REQUIREMENTS_FILE)
+
+# The Lambda Python runtime provides the AWS SDK; shipping it would only grow the layer and pin an old SDK.
+PROVIDED_BY_RUNTIME = frozenset({"boto3", "botocore", "s3transfer"})
+
+# A half-built directory this old cannot belong to a build still running.
+_ABANDONED_AFTER_SECONDS = 3600
+_SKIPPED_NAMES = frozenset({"__pycache__"})
+_REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+class LayerBuildError(RuntimeError):
+    """uv is missing or failed to export or install the layer's requirements."""
+
+
+def find_uv(root: Path) -> str:
+    """uv from $UV, else from PATH, else the copy the Makefile installs under .tools/."""
+    if configured := os.environ.get("UV"):
+        return configured
+    if on_path := shutil.which("uv"):
+        return on_path
+    bundled = root / ".tools" / "bin" / "uv"
+    if bundled.is_file():
+        return str(bundled)
+    msg = "uv not found: set UV to its path, put it on PATH, or install it under .tools/bin/"
+    raise LayerBuildError(msg)
+
+
+def _source_files(directory: Path) -> Iterator[Path]:
+    for path in sorted(directory.rglob("*")):
+        relative = path.relative_to(directory)
+        if path.is_file() and path.suffix != ".pyc" and not _SKIPPED_NAMES.intersection(relative.parts):
+            yield path
+
+
+def inputs_hash(root: Path) -> str:
+    """Digest of everything the layer's contents depend on: a new digest means a new build."""
+    digest = hashlib.sha256()
+    recipe = f"recipe={RECIPE_VERSION};python={TARGET_PYTHON_VERSION};platform={TARGET_PLATFORM};"
+    digest.update(recipe.encode())
+    provided = ",".join(sorted(PROVIDED_BY_RUNTIME))
+    digest.update(f"excluded={provided};".encode())
+    inputs = [root / "uv.lock", root / "pyproject.toml", *_source_files(root / LAYER_SOURCE_DIR)]
+    for path in inputs:
+        content = path.read_bytes()
+        # Length-prefixed so that moving bytes between a name and a body changes the digest.
+        name = path.relative_to(root).as_posix().encode()
+        digest.update(b"%d:%s%d:" % (len(name), name, len(content)))
+        digest.update(content)
+    return digest.hexdigest()[:32]
+
+
+def runtime_requirements(exported: str) -> str:
+    """The exported requirement lines minus what the Lambda runtime already provides."""
+    kept = []
+    for line in exported.splitlines():
+        match = _REQUIREMENT_NAME.match(line)
+        if match and re.sub(r"[-_.]+", "-", match.group(1)).lower() in PROVIDED_BY_RUNTIME:
+            continue
+        if line.strip():
+            kept.append(line.strip())
+    return "\n".join(kept) + "\n"
+
+
+def _run(command: list[str], cwd: Path) -> str:
+    try:
+        # The command is built here from constants and paths; nothing comes from user input.
+        completed = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=True)  # noqa: S603
+    except FileNotFoundError as exc:
+        msg = f"cannot run {command[0]}: {exc}"
+        raise LayerBuildError(msg) from exc
+    except subprocess.CalledProcessError as exc:
+        msg = f"{' '.join(command[:3])} failed with exit code {exc.returncode}:\n{exc.stderr}"
+        raise LayerBuildError(msg) from exc
+    return completed.stdout
+
+
+def _prune_bytecode(directory: Path) -> None:
+    for cache in sorted(directory.rglob("__pycache__"), reverse=True):
+        shutil.rmtree(cache)
+    for compiled in directory.rglob("*.pyc"):
+        compiled.unlink()
+
+
+def _build(root: Path, out: Path) -> None:
+    uv = find_uv(root)
+    exported = _run(
+        [
+            uv, "export", "--frozen", "--no-dev", "--no-default-groups", "--no-emit-project",
+            "--no-hashes", "--no-header", "--no-annotate",
+        ],
+        cwd=root,
+    )  # fmt: skip
+    requirements = out / REQUIREMENTS_FILE
+    requirements.write_text(runtime_requirements(exported), encoding="utf-8")
+    site = out / "python"
+    _run(
+        [
+            uv, "pip", "install", "--target", str(site),
+            "--python-platform", TARGET_PLATFORM, "--python-version", TARGET_PYTHON_VERSION,
+            # The export is the complete pinned set; resolving again could pull the filtered SDK back in.
+            "--only-binary", ":all:", "--no-deps", "--link-mode", "copy",
+            "-r", str(requirements),
+        ],
+        cwd=root,
+    )  # fmt: skip
+    shutil.copytree(root / LAYER_SOURCE_DIR, site / "ttai", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    _prune_bytecode(site)
+
+
+def _remove_stale(base: Path, keep: str) -> None:
+    for child in base.iterdir():
+        # A .tmp- directory may be another process's build in progress: only clear it once clearly abandoned.
+        in_progress = child.name.startswith(".tmp-") and (
+            time.time() - child.stat().st_mtime < _ABANDONED_AFTER_SECONDS
+        )
+        if child.name == keep or in_progress:
+            continue
+        if child.is_dir():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+
+
+def ensure_layer(root: Path = PROJECT_ROOT) -> Path:
+    """The layer directory for the current inputs (holding `python/`), built first if it does not exist."""
+    root = root.resolve()
+    digest = inputs_hash(root)
+    base = root / LAYER_BUILD_DIR
+    target = base / digest
+    if (target / COMPLETE_MARKER).is_file():
+        return target
+    base.mkdir(parents=True, exist_ok=True)
+    print(f"building Lambda layer {target.relative_to(root)} ...", file=sys.stderr)
+    staging = Path(tempfile.mkdtemp(prefix=f".tmp-{digest}-", dir=base))
+    try:
+        _build(root, staging)
+        (staging / COMPLETE_MARKER).write_text(f"{digest}\n", encoding="utf-8")
+        # mkdtemp makes the directory private; Lambda reads layers as another user.
+        staging.chmod(0o755)
+        if target.exists() and not (target / COMPLETE_MARKER).is_file():
+            shutil.rmtree(target)  # debris of a build that died between mkdir and marker (older recipe)
+        try:
+            staging.rename(target)  # atomic: readers see no layer or a whole one
+        except OSError:
+            if not (target / COMPLETE_MARKER).is_file():
+                raise
+            # A concurrent build of the same inputs won the rename; its result is identical.
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    _remove_stale(base, keep=digest)
+    return target
+
+
+def zipped_size(directory: Path, exclude: tuple[str, ...] = BUILD_RECORDS) -> int:
+    """Bytes of `directory` zipped with deflate, as deployed: without build records and without bytecode."""
+    with tempfile.TemporaryFile() as buffer:
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for path in _source_files(directory):
+                relative = path.relative_to(directory).as_posix()
+                if relative not in exclude:
+                    archive.write(path, relative)
+        return buffer.tell()
+
+
+def main() -> int:
+    try:
+        print(ensure_layer(PROJECT_ROOT))
+    except LayerBuildError as exc:
+        print(f"layer build failed: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,380 @@
+"""Properties of the synthesized Ttai stack in every environment: storage, functions, API, least privilege."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from infra.config import EnvironmentConfig
+from infra.constructs.http_api import HttpApi
+from infra.paths import FUNCTIONS_DIR, PROJECT_ROOT
+from infra.storage_layout import StorageLayout
+from tests.infra._template import (
+    as_list,
+    referenced_ids,
+    resources,
+    role_id,
+    statements_of_role,
+    the_resource,
+    ttai_function_ids,
+    ttai_functions,
+)
+
+pytestmark = pytest.mark.slow
+
+DYNAMODB_WRITES = {
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:PartiQLInsert",
+    "dynamodb:PartiQLUpdate",
+    "dynamodb:PartiQLDelete",
+}
+
+
+def _table_id(template: Template) -> str:
+    return the_resource(template, "AWS::DynamoDB::Table")[0]
+
+
+def _overflow_bucket_id(template: Template) -> str:
+    buckets = resources(template, "AWS::S3::Bucket")
+    logging_buckets = [lid for lid, bucket in buckets.items() if "LoggingConfiguration" in bucket["Properties"]]
+    assert len(logging_buckets) == 1, "only the overflow bucket logs its access"
+    return logging_buckets[0]
+
+
+class TestCacheTable:
+    def test_table_is_on_demand_with_ttl_pitr_and_encryption(self, template: Template, layout: StorageLayout):
+        _, table = the_resource(template, "AWS::DynamoDB::Table")
+        properties = table["Properties"]
+        assert properties["BillingMode"] == "PAY_PER_REQUEST"
+        assert properties["TimeToLiveSpecification"] == {"AttributeName": layout.kv.ttl_attribute, "Enabled": True}
+        assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        assert properties["SSESpecification"]["SSEEnabled"] is True
+        assert properties["KeySchema"] == [{"AttributeName": layout.kv.partition_key.name, "KeyType": "HASH"}]
+
+    def test_list_index_matches_storage_json(self, template: Template, layout: StorageLayout):
+        _, table = the_resource(template, "AWS::DynamoDB::Table")
+        index = layout.kv.list_index
+        [gsi] = table["Properties"]["GlobalSecondaryIndexes"]
+        assert gsi["IndexName"] == index.name
+        assert gsi["KeySchema"] == [
+            {"AttributeName": index.partition_key.name, "KeyType": "HASH"},
+            {"AttributeName": index.sort_key.name, "KeyType": "RANGE"},
+        ]
+        assert gsi["Projection"] == {
+            "ProjectionType": "INCLUDE",
+            "NonKeyAttributes": list(index.non_key_attributes),
+        }
+        types = {a["AttributeName"]: a["AttributeType"] for a in table["Properties"]["AttributeDefinitions"]}
+        assert types[index.partition_key.name] == "N"
+        assert types[index.sort_key.name] == "S"
+
+    def test_removal_and_deletion_protection_follow_the_environment(
+        self, template: Template, config: EnvironmentConfig
+    ):
+        _, table = the_resource(template, "AWS::DynamoDB::Table")
+        assert table["DeletionPolicy"] == ("Retain" if config.retain else "Delete")
+        assert table["Properties"]["DeletionProtectionEnabled"] is config.deletion_protection
+
+
+class TestBuckets:
+    def test_every_bucket_is_encrypted_private_and_tls_only(self, template: Template):
+        buckets = resources(template, "AWS::S3::Bucket")
+        assert buckets
+        policies = resources(template, "AWS::S3::BucketPolicy")
+        for logical_id, bucket in buckets.items():
+            properties = bucket["Properties"]
+            [rule] = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+            assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in {"AES256", "aws:kms"}
+            assert properties["PublicAccessBlockConfiguration"] == {
+                "BlockPublicAcls": True,
+                "BlockPublicPolicy": True,
+                "IgnorePublicAcls": True,
+                "RestrictPublicBuckets": True,
+            }
+            denies_plain_http = [
+                statement
+                for policy in policies.values()
+                if policy["Properties"]["Bucket"] == {"Ref": logical_id}
+                for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+                if statement["Effect"] == "Deny"
+                and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+                and statement["Action"] == "s3:*"
+            ]
+            assert denies_plain_http, f"{logical_id} accepts requests without TLS"
+
+    def test_overflow_expires_tagged_objects_under_the_prefix(self, template: Template, layout: StorageLayout):
+        bucket = resources(template, "AWS::S3::Bucket")[_overflow_bucket_id(template)]
+        rules = {rule["Id"]: rule for rule in bucket["Properties"]["LifecycleConfiguration"]["Rules"]}
+        expiring = [rule for rule in rules.values() if "TagFilters" in rule]
+        assert sorted(rule["ExpirationInDays"] for rule in expiring) == sorted(layout.kv.overflow_expiry_days)
+        for rule in expiring:
+            assert rule["Status"] == "Enabled"
+            assert rule["Prefix"] == layout.kv.overflow_prefix
+            assert rule["TagFilters"] == [
+                {"Key": layout.kv.overflow_expiry_tag, "Value": str(rule["ExpirationInDays"])}
+            ]
+        aborts = [rule for rule in rules.values() if "AbortIncompleteMultipartUpload" in rule]
+        assert [rule["AbortIncompleteMultipartUpload"] for rule in aborts] == [{"DaysAfterInitiation": 1}]
+        assert "VersioningConfiguration" not in bucket["Properties"]
+
+    def test_overflow_logs_access_to_the_log_bucket(self, template: Template):
+        overflow_id = _overflow_bucket_id(template)
+        bucket = resources(template, "AWS::S3::Bucket")[overflow_id]
+        destination = bucket["Properties"]["LoggingConfiguration"]["DestinationBucketName"]
+        log_bucket_id = destination["Ref"]
+        assert log_bucket_id != overflow_id
+        assert log_bucket_id in resources(template, "AWS::S3::Bucket")
+
+
+class TestFunctions:
+    def test_both_functions_exist(self, template: Template):
+        assert set(ttai_functions(template)) == {"api", "authorizer"}
+
+    def test_every_function_uses_the_house_defaults(self, template: Template, config: EnvironmentConfig):
+        log_groups = resources(template, "AWS::Logs::LogGroup")
+        for name, function in ttai_functions(template).items():
+            properties = function["Properties"]
+            settings = getattr(config.functions, name)
+            assert properties["Architectures"] == ["arm64"]
+            assert properties["Runtime"] == "python3.14"
+            assert properties["Handler"] == "index.handler"
+            assert properties["TracingConfig"] == {"Mode": "Active"}
+            assert properties["MemorySize"] == settings.memory_mb
+            assert properties["Timeout"] == settings.timeout_seconds
+            logging = properties["LoggingConfig"]
+            assert logging["LogFormat"] == "JSON"
+            assert logging["ApplicationLogLevel"] == {"WARNING": "WARN"}.get(config.log_level, config.log_level)
+            log_group = log_groups[logging["LogGroup"]["Ref"]]
+            assert log_group["Properties"]["RetentionInDays"] == config.log_retention_days
+            assert log_group["DeletionPolicy"] == ("Retain" if config.retain else "Delete")
+            variables = properties["Environment"]["Variables"]
+            assert variables["TTAI_ENVIRONMENT"] == config.name
+            assert variables["POWERTOOLS_SERVICE_NAME"] == f"ttai-{name}"
+            assert variables["POWERTOOLS_LOG_LEVEL"] == config.log_level
+            assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "TTAI"
+
+    def test_every_function_runs_with_the_shared_layer(self, template: Template):
+        layer_id, layer = the_resource(template, "AWS::Lambda::LayerVersion")
+        assert layer["Properties"]["CompatibleRuntimes"] == ["python3.14"]
+        assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+        for function in ttai_functions(template).values():
+            assert function["Properties"]["Layers"] == [{"Ref": layer_id}]
+
+    def test_functions_get_the_variables_the_runtime_reads(self, template: Template):
+        table_id = _table_id(template)
+        bucket_id = _overflow_bucket_id(template)
+        secret_id, _ = the_resource(template, "AWS::SecretsManager::Secret")
+        functions = ttai_functions(template)
+        api = functions["api"]["Properties"]["Environment"]["Variables"]
+        assert api["TTAI_KV_TABLE"] == {"Ref": table_id}
+        assert api["TTAI_KV_OVERFLOW_BUCKET"] == {"Ref": bucket_id}
+        assert api["TTAI_SECRET_JWT_SECRET"] == {"Ref": secret_id}
+        authorizer = functions["authorizer"]["Properties"]["Environment"]["Variables"]
+        assert authorizer["TTAI_KV_TABLE"] == {"Ref": table_id}
+        assert authorizer["TTAI_SECRET_JWT_SECRET"] == {"Ref": secret_id}
+        assert "TTAI_KV_OVERFLOW_BUCKET" not in authorizer
+
+    def test_no_role_carries_a_managed_policy(self, template: Template):
+        # AWSLambdaBasicExecutionRole would let a function write to every log group in the account.
+        for logical_id, role in resources(template, "AWS::IAM::Role").items():
+            managed = json.dumps(role["Properties"].get("ManagedPolicyArns", []))
+            assert "AWSLambdaBasicExecutionRole" not in managed, logical_id
+        for function in ttai_functions(template).values():
+            role = resources(template, "AWS::IAM::Role")[role_id(function)]
+            assert "ManagedPolicyArns" not in role["Properties"]
+
+    def test_each_function_has_its_own_role_that_writes_only_its_own_logs(self, template: Template):
+        functions = ttai_functions(template)
+        assert len({role_id(function) for function in functions.values()}) == len(functions)
+        for function in functions.values():
+            own_log_group = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+            log_statements = [
+                statement
+                for statement in statements_of_role(template, role_id(function))
+                if any(action.startswith("logs:") for action in as_list(statement["Action"]))
+            ]
+            assert log_statements
+            for statement in log_statements:
+                assert statement["Resource"] == {"Fn::GetAtt": [own_log_group, "Arn"]}
+
+
+class TestLeastPrivilege:
+    def test_authorizer_cannot_write_the_table_or_touch_the_bucket(self, template: Template):
+        statements = statements_of_role(template, role_id(ttai_functions(template)["authorizer"]))
+        actions = {action for statement in statements for action in as_list(statement["Action"])}
+        assert "dynamodb:GetItem" in actions
+        assert not actions & DYNAMODB_WRITES
+        assert not any(action in {"dynamodb:*", "*"} for action in actions)
+        assert not any(action.startswith("s3:") for action in actions)
+
+    def test_api_reaches_dynamodb_only_on_the_table_and_its_indexes(self, template: Template):
+        table_id = _table_id(template)
+        statements = statements_of_role(template, role_id(ttai_functions(template)["api"]))
+        dynamodb = [s for s in statements if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))]
+        assert dynamodb
+        for statement in dynamodb:
+            for resource in as_list(statement["Resource"]):
+                assert resource != "*"
+                assert referenced_ids(resource) == {table_id}
+                if "Fn::Join" in resource:
+                    assert resource["Fn::Join"][1][1:] == ["/index/*"]
+
+    def test_api_reaches_s3_only_under_the_overflow_prefix(self, template: Template, layout: StorageLayout):
+        bucket_id = _overflow_bucket_id(template)
+        statements = statements_of_role(template, role_id(ttai_functions(template)["api"]))
+        s3 = [s for s in statements if any(a.startswith("s3:") for a in as_list(s["Action"]))]
+        object_writes = {"s3:PutObject", "s3:PutObjectTagging", "s3:DeleteObject*"}
+        granted = {action for statement in s3 for action in as_list(statement["Action"])}
+        assert object_writes <= granted
+        for statement in s3:
+            for resource in as_list(statement["Resource"]):
+                assert referenced_ids(resource) == {bucket_id}
+                if "Fn::Join" in resource:
+                    assert resource["Fn::Join"][1][1:] == [f"/{layout.kv.overflow_prefix}*"]
+
+    def test_only_xray_is_granted_on_every_resource(self, template: Template):
+        for function in ttai_functions(template).values():
+            for statement in statements_of_role(template, role_id(function)):
+                if "*" in as_list(statement["Resource"]):
+                    assert all(action.startswith("xray:") for action in as_list(statement["Action"]))
+
+    def test_secrets_are_read_only_and_scoped(self, template: Template):
+        secret_id, _ = the_resource(template, "AWS::SecretsManager::Secret")
+        for function in ttai_functions(template).values():
+            secret_statements = [
+                statement
+                for statement in statements_of_role(template, role_id(function))
+                if any(action.startswith("secretsmanager:") for action in as_list(statement["Action"]))
+            ]
+            assert secret_statements
+            for statement in secret_statements:
+                assert set(as_list(statement["Action"])) <= {
+                    "secretsmanager:GetSecretValue",
+                    "secretsmanager:DescribeSecret",
+                }
+                assert statement["Resource"] == {"Ref": secret_id}
+
+
+class TestSecrets:
+    def test_jwt_secret_is_generated_per_environment(
+        self, template: Template, config: EnvironmentConfig, layout: StorageLayout
+    ):
+        spec = layout.secrets["JWT_SECRET"]
+        template.has_resource_properties(
+            "AWS::SecretsManager::Secret",
+            {
+                "Name": f"ttai/{config.name}/JWT_SECRET",
+                "GenerateSecretString": Match.object_like({"PasswordLength": spec.length, "ExcludePunctuation": True}),
+            },
+        )
+
+
+class TestHttpApi:
+    def test_every_route_but_the_public_ones_needs_the_authorizer(self, template: Template):
+        authorizer_id, _ = the_resource(template, "AWS::ApiGatewayV2::Authorizer")
+        public = {f"{method} {path}" for method, path in HttpApi.PUBLIC_ROUTES}
+        routes = {
+            route["Properties"]["RouteKey"]: route["Properties"]
+            for route in resources(template, "AWS::ApiGatewayV2::Route").values()
+        }
+        assert public <= set(routes)
+        assert f"ANY {HttpApi.PROXY_PATH}" in routes
+        for key, route in routes.items():
+            if key in public:
+                assert route["AuthorizationType"] == "NONE", key
+                assert "AuthorizerId" not in route
+            else:
+                assert route["AuthorizationType"] == "CUSTOM", key
+                assert route["AuthorizerId"] == {"Ref": authorizer_id}, key
+
+    def test_authorizer_is_a_cached_simple_request_authorizer(self, template: Template, config: EnvironmentConfig):
+        _, authorizer = the_resource(template, "AWS::ApiGatewayV2::Authorizer")
+        properties = authorizer["Properties"]
+        assert properties["AuthorizerType"] == "REQUEST"
+        assert properties["AuthorizerPayloadFormatVersion"] == "2.0"
+        assert properties["EnableSimpleResponses"] is True
+        assert properties["IdentitySource"] == [HttpApi.IDENTITY_SOURCE]
+        assert properties["AuthorizerResultTtlInSeconds"] == config.api.authorizer_cache_ttl_seconds
+        assert referenced_ids(properties["AuthorizerUri"]) == {ttai_function_ids(template)["authorizer"]}
+
+    def test_default_stage_is_throttled_and_access_logged_as_json(self, template: Template, config: EnvironmentConfig):
+        _, stage = the_resource(template, "AWS::ApiGatewayV2::Stage")
+        properties = stage["Properties"]
+        assert properties["StageName"] == "$default"
+        assert properties["AutoDeploy"] is True
+        assert properties["DefaultRouteSettings"] == {
+            "ThrottlingRateLimit": config.api.throttle_rate_limit,
+            "ThrottlingBurstLimit": config.api.throttle_burst_limit,
+        }
+        access = properties["AccessLogSettings"]
+        log_group_id = access["DestinationArn"]["Fn::GetAtt"][0]
+        log_group = resources(template, "AWS::Logs::LogGroup")[log_group_id]
+        assert log_group["Properties"]["RetentionInDays"] == config.log_retention_days
+        fields = json.loads(access["Format"])
+        assert fields["requestId"] == "$context.requestId"
+        assert fields["status"] == "$context.status"
+
+    def test_api_url_is_an_output(self, template: Template):
+        outputs = template.find_outputs("ApiUrl")
+        assert list(outputs) == ["ApiUrl"]
+        assert "execute-api" in json.dumps(outputs["ApiUrl"]["Value"])
+
+
+class TestAlarms:
+    def test_alarms_exist_only_where_enabled(self, template: Template, config: EnvironmentConfig):
+        alarms = resources(template, "AWS::CloudWatch::Alarm")
+        if not config.alarms.enabled:
+            assert alarms == {}
+            assert resources(template, "AWS::SNS::Topic") == {}
+            return
+        topic_id, topic = the_resource(template, "AWS::SNS::Topic")
+        assert "KmsMasterKeyId" in topic["Properties"]
+        metrics = {(alarm["Properties"]["Namespace"], alarm["Properties"]["MetricName"]) for alarm in alarms.values()}
+        assert metrics == {("AWS/Lambda", "Errors"), ("AWS/Lambda", "Throttles"), ("AWS/ApiGateway", "5xx")}
+        for alarm in alarms.values():
+            assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
+        topic_policy = the_resource(template, "AWS::SNS::TopicPolicy")[1]["Properties"]["PolicyDocument"]
+        assert any(
+            statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+            for statement in topic_policy["Statement"]
+        )
+        _, key = the_resource(template, "AWS::KMS::Key")
+        assert key["Properties"]["EnableKeyRotation"] is True
+
+
+class TestStages:
+    def test_one_stack_per_environment_named_after_it(self, synthesized):
+        for name, stage in synthesized.stages.items():
+            assert stage.stage_name == name
+            assert stage.stack.stack_name == f"ttai-{name}"
+            assert stage.stack.termination_protection is synthesized.configs[name].deletion_protection
+
+    def test_environment_differences(self, synthesized):
+        templates = synthesized.templates
+        prod_table = the_resource(templates["prod"], "AWS::DynamoDB::Table")[1]
+        dev_table = the_resource(templates["dev"], "AWS::DynamoDB::Table")[1]
+        assert prod_table["DeletionPolicy"] == "Retain"
+        assert prod_table["Properties"]["DeletionProtectionEnabled"] is True
+        assert dev_table["DeletionPolicy"] == "Delete"
+        assert dev_table["Properties"]["DeletionProtectionEnabled"] is False
+        assert resources(templates["prod"], "AWS::CloudWatch::Alarm")
+        assert not resources(templates["dev"], "AWS::CloudWatch::Alarm")
+
+    def test_function_assets_hold_only_their_own_folder(self, synthesized):
+        for template in synthesized.templates.values():
+            for name, function in ttai_functions(template).items():
+                asset_hash = function["Properties"]["Code"]["S3Key"].removesuffix(".zip")
+                asset = synthesized.outdir / f"asset.{asset_hash}"
+                shipped = {p.relative_to(asset).as_posix() for p in asset.rglob("*") if p.is_file()}
+                source = PROJECT_ROOT / FUNCTIONS_DIR / name
+                expected = {
+                    p.relative_to(source).as_posix()
+                    for p in source.rglob("*")
+                    if p.is_file() and p.suffix != ".pyc" and "__pycache__" not in p.parts
+                }
+                assert shipped == expected, name
