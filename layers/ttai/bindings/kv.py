@@ -295,7 +295,10 @@ class KVNamespace:
     ) -> None:
         """Extension for ingest: many small puts in BatchWriteItem calls of 25 (Workers has no bulk put).
 
-        Every value must fit in an item: a value that needs S3 raises before anything is written.
+        Every value must fit in an item: a value that needs S3 raises before anything is written. BatchWriteItem
+        cannot return the items it replaces, so if a key being overwritten held a value in S3, that object is
+        left to the bucket's lifecycle (it was tagged by its expiry); use put() for keys that may hold large
+        values without expiry.
         """
         now = time.time()
         expires = _expiry(expiration, expiration_ttl, now)
@@ -373,7 +376,11 @@ class KVNamespace:
         if prefix is not None:
             if not isinstance(prefix, str):
                 raise InvalidKey("list prefix must be a string")
-            if len(prefix.encode("utf-8")) > KEY_MAX_BYTES:
+            try:
+                size = len(prefix.encode("utf-8"))
+            except UnicodeEncodeError as exc:
+                raise InvalidKey("list prefix is not valid Unicode text") from exc
+            if size > KEY_MAX_BYTES:
                 raise KeyTooLong(f"list prefix is longer than {KEY_MAX_BYTES} bytes")
             prefix = prefix or None
         after = _decode_cursor(cursor, prefix) if cursor else None
@@ -404,10 +411,11 @@ class KVNamespace:
         values: dict[str, Any] = {":s": {"N": str(shard)}, ":now": {"N": str(int(now))}}
         condition = "#s = :s"
         evaluate = limit
-        if after is not None and prefix is not None:
+        upper = _successor(prefix) if prefix is not None else None
+        if after is not None and upper is not None:
             condition += " AND #k BETWEEN :a AND :hi"
             values[":a"] = {"S": after}
-            values[":hi"] = {"S": _successor(prefix)}
+            values[":hi"] = {"S": upper}
             # BETWEEN includes the cursor's own key, which Limit counts: with limit 1 the shard holding it would
             # return only that key, and the page would repeat the same cursor forever. Evaluate one more.
             evaluate = limit + 1
@@ -442,7 +450,10 @@ class KVNamespace:
                 )
             )
         last = response.get("LastEvaluatedKey")
-        return keys, (last[lay.key_attr]["S"] if last else None)
+        last_key: str | None = last[lay.key_attr]["S"] if last else None
+        if last_key is not None and prefix is not None and not last_key.startswith(prefix):
+            last_key = None  # stopped on the range's upper end (the prefix's successor): nothing of the prefix is left
+        return keys, last_key
 
     # ---------------------------------------------------------------- helpers
 
@@ -501,7 +512,10 @@ def _check_read_type(type_: str, *, bulk: bool) -> None:
 
 def _encode_value(value: object) -> bytes:
     if isinstance(value, str):
-        body = value.encode("utf-8")
+        try:
+            body = value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise UnsupportedValueType(f"a text value must be valid Unicode: {exc.reason}") from exc
     elif isinstance(value, bytes | bytearray | memoryview):
         body = bytes(value)
     else:
@@ -538,7 +552,7 @@ def _expiry(expiration: float | None, expiration_ttl: float | None, now: float) 
         return int(now) + ttl
     if expiration is not None:
         at = _seconds(expiration, "expiration")
-        if at < now + MIN_EXPIRATION_TTL:
+        if at < int(now) + MIN_EXPIRATION_TTL:  # whole seconds, as expiration_ttl stores them
             raise InvalidExpiration(
                 f"expiration {at} is invalid: it must be at least {MIN_EXPIRATION_TTL} seconds in the future"
             )
@@ -552,8 +566,8 @@ def _seconds(value: object, name: str) -> int:
     return int(value)
 
 
-def _successor(prefix: str) -> str:
-    """The smallest string greater than every string that starts with ``prefix``."""
+def _successor(prefix: str) -> str | None:
+    """The smallest string greater than every string that starts with ``prefix`` (None: no such string)."""
     chars = list(prefix)
     while chars:
         code = ord(chars.pop()) + 1
@@ -561,7 +575,7 @@ def _successor(prefix: str) -> str:
             code = _SURROGATES.stop
         if code <= 0x10FFFF:
             return "".join(chars) + chr(code)
-    return "\U0010ffff" * 2  # prefix was all U+10FFFF: nothing with it can be bounded tighter
+    return None  # the prefix is all U+10FFFF: no upper bound exists, so the query runs open-ended
 
 
 def _encode_cursor(after: str, prefix: str | None) -> str:
@@ -578,6 +592,8 @@ def _decode_cursor(cursor: str, prefix: str | None) -> str:
         raise InvalidListOptions("list cursor is not one this namespace issued") from exc
     if not isinstance(after, str) or issued_for != prefix:
         raise InvalidListOptions("list cursor was issued for a different prefix")
+    if prefix is not None and not after.startswith(prefix):
+        raise InvalidListOptions("list cursor is not one this namespace issued")
     return after
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol
 
-from ttai.bindings.kv import BULK_GET_MAX, KVNamespace, iter_all_keys
+from ttai.bindings.kv import BULK_GET_MAX, INLINE_VALUE_MAX_BYTES, KVNamespace, iter_all_keys
 
 
 class CacheTier(Enum):
@@ -175,14 +175,16 @@ class CacheService:
         return self.get(CacheKeys.user_analysis(user_id, symbol), CacheTier.ANALYSIS)
 
     def set_analysis(self, user_id: str, symbol: str, analysis: Any) -> None:
-        """Cache a user's latest analysis of a symbol, indexed by symbol so invalidation finds it (1 call)."""
-        self.kv.put_many(
-            {
-                CacheKeys.user_analysis(user_id, symbol): _dumps(analysis),
-                CacheKeys.analysis_index(symbol, user_id): "",
-            },
-            expiration_ttl=CacheTier.ANALYSIS.ttl,
-        )
+        """Cache a user's latest analysis of a symbol, indexed by symbol so invalidation finds it.
+
+        One BatchWriteItem; an analysis too large for an item goes through put(), which moves it to S3."""
+        key, value = CacheKeys.user_analysis(user_id, symbol), _dumps(analysis)
+        index = {CacheKeys.analysis_index(symbol, user_id): ""}
+        if len(value.encode("utf-8")) > INLINE_VALUE_MAX_BYTES:
+            self.kv.put(key, value, expiration_ttl=CacheTier.ANALYSIS.ttl)
+        else:
+            index[key] = value
+        self.kv.put_many(index, expiration_ttl=CacheTier.ANALYSIS.ttl)
 
     # ------------------------------------------------------------ invalidation
 

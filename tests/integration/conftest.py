@@ -1,0 +1,71 @@
+"""One moto-backed local stack for the integration session, and ways to look behind the bindings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from local.aws_calls import CallCounter
+from local.stack import LocalStack
+from ttai.bindings.kv import KVNamespace
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[LocalStack]:
+    """Started once (about a second); tests keep apart by key prefix (``key_prefix``), not by new stacks."""
+    with LocalStack() as local:
+        yield local
+
+
+@pytest.fixture
+def kv(stack: LocalStack) -> KVNamespace:
+    return stack.env.KV
+
+
+@pytest.fixture(scope="session")
+def raw_dynamodb(stack: LocalStack) -> Any:
+    """A client of its own, so its calls never show up in ``aws_calls``."""
+    return stack.client("dynamodb")
+
+
+@pytest.fixture(scope="session")
+def raw_s3(stack: LocalStack) -> Any:
+    return stack.client("s3")
+
+
+@pytest.fixture
+def aws_calls(stack: LocalStack) -> Iterator[CallCounter]:
+    """API calls the bindings make (DynamoDB and S3, by operation name) while the test runs."""
+    with CallCounter(stack.env.client("dynamodb"), stack.env.client("s3")) as counter:
+        yield counter
+
+
+@pytest.fixture
+def raw_item(stack: LocalStack, raw_dynamodb: Any) -> Callable[[str], dict[str, Any] | None]:
+    """The KV item as DynamoDB holds it (expired or not), or None."""
+    kv_layout = stack.layout.kv
+    table = stack.environ["TTAI_KV_TABLE"]
+
+    def read(key: str) -> dict[str, Any] | None:
+        response = raw_dynamodb.get_item(TableName=table, Key={kv_layout.key_attr: {"S": key}}, ConsistentRead=True)
+        item: dict[str, Any] | None = response.get("Item")
+        return item
+
+    return read
+
+
+@pytest.fixture
+def overflow_objects(stack: LocalStack, raw_s3: Any) -> Callable[[], set[str]]:
+    """Names of every object under the KV overflow prefix (compare before and after to see what a call wrote)."""
+    bucket = stack.environ["TTAI_KV_OVERFLOW_BUCKET"]
+    prefix = stack.layout.kv.overflow_prefix
+
+    def names() -> set[str]:
+        found: set[str] = set()
+        for page in raw_s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            found.update(obj["Key"] for obj in page.get("Contents", []))
+        return found
+
+    return names
