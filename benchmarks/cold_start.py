@@ -2,6 +2,11 @@
 
 Each sample is a fresh interpreter (what a Lambda cold start pays after the runtime's own start); samples of
 the function and the baseline alternate so that machine noise falls on both alike. Median of N.
+
+Both run with Lambda's view of the world: only the standard library, what the runtime provides (boto3 and its
+dependencies) and what the built layer contains can be imported. Without that, optional imports that find
+development packages here (PyJWT picks up ``cryptography`` from moto's dependencies) would be measured although
+they never happen on Lambda.
 """
 
 from __future__ import annotations
@@ -13,13 +18,28 @@ import sys
 from pathlib import Path
 
 from benchmarks.report import Row
+from infra.layer_build import ensure_layer
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = int(os.environ.get("BENCH_COLD_SAMPLES", "15"))
 BUDGET_RATIO = 1.3
 
+# What the Lambda Python runtime itself provides besides the standard library.
+RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six"})
+
 _TIMED = """
-import time
+import importlib.abc, sys, time
+
+class _LambdaImportScope(importlib.abc.MetaPathFinder):
+    allowed = frozenset({allowed!r})
+
+    def find_spec(self, name, path=None, target=None):
+        top = name.partition(".")[0]
+        if top in self.allowed or top in sys.stdlib_module_names or top.startswith("_"):
+            return None
+        raise ModuleNotFoundError(f"No module named {{name!r}} (not in the layer or the runtime)", name=name)
+
+sys.meta_path.insert(0, _LambdaImportScope())
 _t0 = time.perf_counter()
 {body}
 print((time.perf_counter() - _t0) * 1000)
@@ -58,13 +78,21 @@ def _environ() -> dict[str, str]:
         TTAI_SECRET_JWT_SECRET="arn:aws:secretsmanager:us-east-1:000000000000:secret:jwt",  # noqa: S106 - an ARN
         POWERTOOLS_SERVICE_NAME="bench",
         POWERTOOLS_METRICS_NAMESPACE="TTAI",
+        PYDANTIC_DISABLE_PLUGINS="__all__",  # as the stack sets it on every function
     )
     return env
 
 
-def _sample(body: str) -> float:
+def importable_on_lambda() -> frozenset[str]:
+    """Top-level names a function can import on Lambda: the layer's packages, the runtime's, its own folder."""
+    site = ensure_layer(ROOT) / "python"
+    layer = {p.name.removesuffix(".py") for p in site.iterdir() if not p.name.endswith(".dist-info")}
+    return frozenset(layer | RUNTIME_PROVIDED | {"functions"})
+
+
+def _sample(body: str, allowed: frozenset[str]) -> float:
     out = subprocess.run(
-        [sys.executable, "-c", _TIMED.format(body=body)],
+        [sys.executable, "-c", _TIMED.format(body=body, allowed=sorted(allowed))],
         capture_output=True,
         text=True,
         check=True,
@@ -77,12 +105,13 @@ def _sample(body: str) -> float:
 def measure() -> dict[str, float]:
     bodies = {"hello world (baseline)": BASELINE}
     bodies.update({name: FUNCTION.format(module=module) for name, module in FUNCTIONS.items()})
+    allowed = importable_on_lambda()
     for body in bodies.values():
-        _sample(body)  # warm the OS file cache and write bytecode once
+        _sample(body, allowed)  # warm the OS file cache and write bytecode once
     samples: dict[str, list[float]] = {name: [] for name in bodies}
     for _ in range(SAMPLES):
         for name, body in bodies.items():
-            samples[name].append(_sample(body))
+            samples[name].append(_sample(body, allowed))
     return {name: statistics.median(values) for name, values in samples.items()}
 
 

@@ -81,6 +81,9 @@ class TtaiFunction(Construct):
                 "POWERTOOLS_SERVICE_NAME": f"ttai-{name}",
                 "POWERTOOLS_LOG_LEVEL": config.log_level,
                 "POWERTOOLS_METRICS_NAMESPACE": self.METRICS_NAMESPACE,
+                # No pydantic plugins are used; without this pydantic scans every installed distribution's entry
+                # points the first time it builds a validator, on every cold start.
+                "PYDANTIC_DISABLE_PLUGINS": "__all__",
                 **(environment or {}),
             },
         )
