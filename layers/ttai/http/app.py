@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
@@ -32,6 +33,22 @@ def _field_errors(errors: Any) -> list[dict[str, Any]]:
     return fields
 
 
+# Typed errors the caller can act on: status and code; the message is the exception's own text.
+CLIENT_ERRORS: dict[type[Exception], tuple[HTTPStatus, str]] = {
+    NotFound: (HTTPStatus.NOT_FOUND, "not_found"),
+    Unauthorized: (HTTPStatus.UNAUTHORIZED, "unauthorized"),
+    Forbidden: (HTTPStatus.FORBIDDEN, "forbidden"),
+    BindingError: (HTTPStatus.BAD_REQUEST, "bad_request"),
+}
+
+
+def _client_error(status: HTTPStatus, code: str) -> Callable[[Exception], Response[Any]]:
+    def handle(exc: Exception) -> Response[Any]:
+        return _error(status, code, str(exc))
+
+    return handle
+
+
 def create_app() -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
     app.include_router(health.router)
@@ -54,21 +71,8 @@ def create_app() -> APIGatewayHttpResolver:
             fields=_field_errors(exc.errors()),
         )
 
-    @app.exception_handler(NotFound)
-    def not_found(exc: NotFound) -> Response[Any]:
-        return _error(HTTPStatus.NOT_FOUND, "not_found", str(exc))
-
-    @app.exception_handler(Unauthorized)
-    def unauthorized(exc: Unauthorized) -> Response[Any]:
-        return _error(HTTPStatus.UNAUTHORIZED, "unauthorized", str(exc))
-
-    @app.exception_handler(Forbidden)
-    def forbidden(exc: Forbidden) -> Response[Any]:
-        return _error(HTTPStatus.FORBIDDEN, "forbidden", str(exc))
-
-    @app.exception_handler(BindingError)
-    def bad_binding_input(exc: BindingError) -> Response[Any]:
-        return _error(HTTPStatus.BAD_REQUEST, "bad_request", str(exc))
+    for error_type, (status, code) in CLIENT_ERRORS.items():
+        app.exception_handler(error_type)(_client_error(status, code))
 
     @app.exception_handler(ConfigurationError)
     def misconfigured(exc: ConfigurationError) -> Response[Any]:
