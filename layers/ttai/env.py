@@ -13,8 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ttai.errors import ConfigurationError
 
 if TYPE_CHECKING:
+    from ttai.bindings.d1 import D1Database
     from ttai.bindings.kv import KVNamespace
 
+ENDPOINT_PREFIX = "AWS_ENDPOINT_URL_"
 SECRET_PREFIX = "TTAI_SECRET_"  # noqa: S105 - a variable-name prefix, not a secret
 _CACHE_LOCK = threading.Lock()
 _ENVS: dict[tuple[tuple[str, str], ...], Env] = {}
@@ -28,9 +30,15 @@ class Settings(BaseModel):
     environment: Literal["local", "dev", "staging", "prod"]
     kv_table: str | None = Field(default=None, min_length=3, max_length=255)
     kv_overflow_bucket: str | None = Field(default=None, min_length=3, max_length=63)
+    db_cluster_arn: str | None = Field(default=None, min_length=20)
+    db_secret_arn: str | None = Field(default=None, min_length=20)
+    db_name: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
     secret_ids: Mapping[str, str] = Field(default_factory=dict)
     region: str | None = None
     endpoint_url: str | None = None
+    # Per-service endpoints (AWS_ENDPOINT_URL_RDS_DATA...), as boto3 reads them: the local stack serves the
+    # Data API itself while moto serves the rest.
+    service_endpoint_urls: Mapping[str, str] = Field(default_factory=dict)
 
     @field_validator("secret_ids")
     @classmethod
@@ -49,6 +57,9 @@ class Settings(BaseModel):
                 environment=environ["TTAI_ENVIRONMENT"],
                 kv_table=environ.get("TTAI_KV_TABLE") or None,
                 kv_overflow_bucket=environ.get("TTAI_KV_OVERFLOW_BUCKET") or None,
+                db_cluster_arn=environ.get("TTAI_DB_CLUSTER_ARN") or None,
+                db_secret_arn=environ.get("TTAI_DB_SECRET_ARN") or None,
+                db_name=environ.get("TTAI_DB_NAME") or None,
                 secret_ids={
                     name.removeprefix(SECRET_PREFIX): value
                     for name, value in environ.items()
@@ -56,6 +67,11 @@ class Settings(BaseModel):
                 },
                 region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or None,
                 endpoint_url=environ.get("AWS_ENDPOINT_URL") or None,
+                service_endpoint_urls={
+                    name.removeprefix(ENDPOINT_PREFIX): value
+                    for name, value in environ.items()
+                    if name.startswith(ENDPOINT_PREFIX) and value
+                },
             )
         except ValidationError as exc:
             raise ConfigurationError(f"invalid TTAI_* environment: {exc}") from exc
@@ -66,7 +82,7 @@ def _relevant(environ: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
         sorted(
             (k, v)
             for k, v in environ.items()
-            if k.startswith("TTAI_") or k in {"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL"}
+            if k.startswith(("TTAI_", "AWS_ENDPOINT_URL")) or k in {"AWS_REGION", "AWS_DEFAULT_REGION"}
         )
     )
 
@@ -95,7 +111,9 @@ class Env:
         if service not in self._clients:
             from ttai import aws  # noqa: PLC0415 - boto3 loads on first use, not at import
 
-            self._clients[service] = aws.client(service, self.settings.endpoint_url, self.settings.region)
+            override = self.settings.service_endpoint_urls.get(service.upper().replace("-", "_"))
+            endpoint = override or self.settings.endpoint_url
+            self._clients[service] = aws.client(service, endpoint, self.settings.region)
         return self._clients[service]
 
     @cached_property
@@ -109,6 +127,17 @@ class Env:
             overflow_bucket=bucket,
             dynamodb=self.client("dynamodb"),
             s3=self.client("s3") if bucket else None,
+        )
+
+    @cached_property
+    def DB(self) -> D1Database:
+        from ttai.bindings.d1 import D1Database  # noqa: PLC0415
+
+        return D1Database(
+            self._require(self.settings.db_cluster_arn, "DB", "TTAI_DB_CLUSTER_ARN"),
+            self._require(self.settings.db_secret_arn, "DB", "TTAI_DB_SECRET_ARN"),
+            self._require(self.settings.db_name, "DB", "TTAI_DB_NAME"),
+            client=self.client("rds-data"),
         )
 
     def secret(self, name: str) -> str:

@@ -1,0 +1,1 @@
+"""The migrate function: applies database migrations on deploy."""

@@ -1,0 +1,448 @@
+"""Cloudflare D1's API over the RDS Data API (Aurora Serverless v2 PostgreSQL), synchronous.
+
+``db.prepare(sql).bind(*values)`` then ``first`` / ``all`` / ``run`` / ``raw``; ``db.batch([...])`` runs as one
+transaction. Placeholders are D1's (``?``, ``?NNN``); values cross as typed Data API parameters and come back
+as Python values (int, float, Decimal, bool, str, datetime, date, time, UUID, bytes, parsed JSON).
+
+Differences D1 users should know, each raised or documented rather than silently papered over:
+- ``meta.last_row_id`` is the first column of the last row an ``INSERT ... RETURNING`` gave back (PostgreSQL
+  has no rowid); otherwise None. ``meta.rows_read`` counts rows returned, not rows scanned.
+- A Data API response is at most 1 MiB: a bigger result raises ``D1ResponseTooLarge``; paginate.
+- A list or dict is bound as JSON (the Data API takes no array parameters for PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from datetime import time as clock_time
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ttai.bindings.sql import CompiledSql, SqlSyntaxError, compile_d1, split_statements
+from ttai.errors import BindingError, TtaiError
+
+_INT64 = range(-(2**63), 2**63)
+_SQLSTATE = re.compile(r"SQLState:\s*([0-9A-Z]{5})")
+_RESUME_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0)  # ~31 s: Aurora resumes from 0 ACU in about 15 s
+_TOO_LARGE = "response size limit"
+
+
+class D1Error(TtaiError):
+    """A statement failed in the database; carries PostgreSQL's message and SQLSTATE when it has them."""
+
+    def __init__(self, message: str, *, sqlstate: str | None = None) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+class D1ConstraintError(D1Error):
+    """Integrity constraint violation (SQLSTATE class 23): unique, foreign key, check, not null."""
+
+
+class D1QueryError(D1Error):
+    """The SQL itself is wrong (class 42): syntax, unknown table or column, type mismatch in the text."""
+
+
+class D1DataError(D1Error):
+    """A value the database cannot take (class 22): out of range, invalid text for a type."""
+
+
+class D1ConflictError(D1Error):
+    """Serialization failure or deadlock (class 40): safe to retry the whole transaction."""
+
+
+class D1ResponseTooLarge(D1Error):
+    """The result is over the Data API's 1 MiB response limit."""
+
+
+class D1Unavailable(D1Error):
+    """The database did not become available (still resuming after the retries allowed)."""
+
+
+class D1BindError(BindingError):
+    """Values that cannot be bound: wrong count, unsupported type, non-finite number, naive datetime."""
+
+
+@dataclass(frozen=True, slots=True)
+class D1Meta:
+    duration: float  # milliseconds, measured by the client
+    changes: int | None  # rows changed; None for statements run through BatchExecuteStatement
+    last_row_id: int | None
+    rows_read: int
+    rows_written: int
+    changed_db: bool
+    size_after: int | None = None  # D1 reports the database size; the Data API does not
+    served_by: str = "aurora-data-api"
+
+
+@dataclass(frozen=True, slots=True)
+class D1Result:
+    results: list[dict[str, Any]]
+    meta: D1Meta
+    success: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class D1ExecResult:
+    count: int
+    duration: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Raw:
+    columns: list[str]
+    rows: list[list[Any]]
+    updated: int
+    duration: float
+
+    def first(self, column: str | None) -> Any:
+        if not self.rows:
+            return None
+        row = dict(zip(self.columns, self.rows[0], strict=True))
+        if column is None:
+            return row
+        if column not in row:
+            raise D1QueryError(f"D1_COLUMN_NOTFOUND: column {column!r} is not in the result")
+        return row[column]
+
+
+class D1PreparedStatement:
+    def __init__(self, db: D1Database, compiled: CompiledSql, sql: str, values: tuple[Any, ...] = ()) -> None:
+        self._db = db
+        self._compiled = compiled
+        self.sql = sql
+        self.values = values
+
+    def bind(self, *values: Any) -> D1PreparedStatement:
+        """A new statement with these values (checked now, so a bad value fails here, not mid-batch)."""
+        if len(values) != self._compiled.parameter_count:
+            raise D1BindError(
+                f"wrong number of parameter bindings: the statement has {self._compiled.parameter_count} "
+                f"placeholder(s), {len(values)} value(s) were bound"
+            )
+        for position, value in enumerate(values, start=1):
+            encode_value(value, f"?{position}")
+        return D1PreparedStatement(self._db, self._compiled, self.sql, values)
+
+    def _parameters(self) -> list[dict[str, Any]]:
+        if len(self.values) != self._compiled.parameter_count:
+            raise D1BindError(
+                f"wrong number of parameter bindings: {self._compiled.parameter_count} needed, {len(self.values)} bound"
+            )
+        return [encode_value(v, f"p{i}") for i, v in enumerate(self.values, start=1)]
+
+    def all(self) -> D1Result:
+        return self._db._result(self, self._db._execute(self))
+
+    def run(self) -> D1Result:
+        """Same as ``all`` (as in current D1): the result carries rows if the statement returns any."""
+        return self.all()
+
+    def first(self, column: str | None = None) -> Any:
+        """The first row as a dict (None if there is none), or that row's ``column`` (D1 raises if absent)."""
+        return self._db._execute(self).first(column)
+
+    def raw(self, column_names: bool = False) -> list[list[Any]]:
+        raw = self._db._execute(self)
+        return [list(raw.columns), *raw.rows] if column_names else raw.rows
+
+
+class D1Database:
+    """A D1 database bound to an Aurora cluster through the Data API."""
+
+    def __init__(
+        self,
+        resource_arn: str,
+        secret_arn: str,
+        database: str,
+        *,
+        client: Any = None,
+        resume_delays: Sequence[float] = _RESUME_DELAYS,
+    ) -> None:
+        if not (resource_arn and secret_arn and database):
+            raise D1BindError("D1Database needs a cluster ARN, a secret ARN and a database name")
+        self.resource_arn = resource_arn
+        self.secret_arn = secret_arn
+        self.database = database
+        if client is None:
+            from ttai import aws  # noqa: PLC0415
+
+            client = aws.client("rds-data")
+        self._client = client
+        self._resume_delays = tuple(resume_delays)
+
+    def prepare(self, sql: str) -> D1PreparedStatement:
+        try:
+            compiled = compile_d1(sql)
+        except SqlSyntaxError as exc:
+            raise D1QueryError(f"cannot read the SQL: {exc}") from exc
+        return D1PreparedStatement(self, compiled, sql)
+
+    def exec(self, script: str) -> D1ExecResult:
+        """Run a script of statements without parameters, one after another (not in one transaction)."""
+        started = time.perf_counter()
+        statements = split_statements(script)
+        for statement in statements:
+            self._call("execute_statement", sql=statement)
+        return D1ExecResult(count=len(statements), duration=(time.perf_counter() - started) * 1000)
+
+    def batch(self, statements: Sequence[D1PreparedStatement]) -> list[D1Result]:
+        """Run the statements in one transaction: all take effect, or (on any failure) none.
+
+        When every statement is the same SQL and none returns rows, this is a single BatchExecuteStatement;
+        otherwise BeginTransaction, one ExecuteStatement per statement, CommitTransaction.
+        """
+        if not statements:
+            return []
+        if len({s.sql for s in statements}) == 1 and not statements[0]._compiled.returns_rows:
+            return self._batch_same_sql(statements)
+        transaction = self._call("begin_transaction")["transactionId"]
+        try:
+            results = [self._result(s, self._execute(s, transaction)) for s in statements]
+        except BaseException:
+            self._rollback(transaction)
+            raise
+        self._call("commit_transaction", transactionId=transaction)
+        return results
+
+    def transaction(self) -> D1Transaction:
+        """A transaction for statements that depend on each other's results (``with db.transaction() as tx``)."""
+        return D1Transaction(self)
+
+    # ----------------------------------------------------------------- internals
+
+    def _batch_same_sql(self, statements: Sequence[D1PreparedStatement]) -> list[D1Result]:
+        started = time.perf_counter()
+        first = statements[0]
+        parameter_sets = [s._parameters() for s in statements]
+        self._call("batch_execute_statement", sql=first._compiled.sql, parameterSets=parameter_sets)
+        duration = (time.perf_counter() - started) * 1000 / len(statements)
+        meta = D1Meta(duration=duration, changes=None, last_row_id=None, rows_read=0, rows_written=0, changed_db=True)
+        return [D1Result(results=[], meta=meta) for _ in statements]
+
+    def _execute(self, statement: D1PreparedStatement, transaction: str | None = None) -> _Raw:
+        extra: dict[str, Any] = {"transactionId": transaction} if transaction else {}
+        started = time.perf_counter()
+        response = self._call(
+            "execute_statement",
+            sql=statement._compiled.sql,
+            parameters=statement._parameters(),
+            includeResultMetadata=True,
+            **extra,
+        )
+        columns = [c.get("label") or c.get("name", "") for c in response.get("columnMetadata", [])]
+        types = [str(c.get("typeName", "")).lower() for c in response.get("columnMetadata", [])]
+        rows = [
+            [decode_field(f, t) for f, t in zip(record, types, strict=True)] for record in response.get("records", [])
+        ]
+        duration = (time.perf_counter() - started) * 1000
+        return _Raw(columns, rows, int(response.get("numberOfRecordsUpdated", 0)), duration)
+
+    def _result(self, statement: D1PreparedStatement, raw: _Raw) -> D1Result:
+        results = [dict(zip(raw.columns, row, strict=True)) for row in raw.rows]
+        last_row_id = None
+        if raw.rows and raw.columns and statement._compiled.sql.lstrip()[:6].lower() == "insert":
+            candidate = raw.rows[-1][0]
+            last_row_id = candidate if isinstance(candidate, int) and not isinstance(candidate, bool) else None
+        meta = D1Meta(
+            duration=raw.duration,
+            changes=raw.updated,
+            last_row_id=last_row_id,
+            rows_read=len(raw.rows),
+            rows_written=raw.updated,
+            changed_db=raw.updated > 0,
+        )
+        return D1Result(results=results, meta=meta)
+
+    def _call(self, operation: str, **params: Any) -> Any:
+        """One Data API call, retried only while the cluster resumes from auto-pause."""
+        request = {"resourceArn": self.resource_arn, "secretArn": self.secret_arn, **params}
+        if operation in {"execute_statement", "batch_execute_statement", "begin_transaction"}:
+            request["database"] = self.database
+        method = getattr(self._client, operation)
+        for attempt in range(len(self._resume_delays) + 1):
+            try:
+                response = method(**request)
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code", "")
+                if code == "DatabaseResumingException" and attempt < len(self._resume_delays):
+                    time.sleep(self._resume_delays[attempt])
+                    continue
+                raise _translate(exc) from exc
+            return response
+        raise D1Unavailable("the database is still resuming; try again shortly")  # pragma: no cover - loop exits above
+
+    def _rollback(self, transaction: str) -> None:
+        try:
+            self._call("rollback_transaction", transactionId=transaction)
+        except D1Error:
+            # The transaction may already be gone (it failed, or expired); the original error is what matters.
+            from ttai.observability import logger  # noqa: PLC0415
+
+            logger.warning("rollback failed after an error in a D1 batch", extra={"transaction": transaction})
+
+
+class D1Transaction:
+    """Statements run in one Data API transaction, committed on a clean exit and rolled back on an error."""
+
+    def __init__(self, db: D1Database) -> None:
+        self._db = db
+        self.transaction_id: str | None = None
+
+    def __enter__(self) -> D1Transaction:
+        self.transaction_id = self._db._call("begin_transaction")["transactionId"]
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        assert self.transaction_id is not None
+        if exc_type is None:
+            self._db._call("commit_transaction", transactionId=self.transaction_id)
+        else:
+            self._db._rollback(self.transaction_id)
+
+    def all(self, statement: D1PreparedStatement) -> D1Result:
+        return self._db._result(statement, self._db._execute(statement, self.transaction_id))
+
+    def exec(self, script: str) -> D1ExecResult:
+        """A parameterless script, statement by statement, inside this transaction (migrations)."""
+        started = time.perf_counter()
+        statements = split_statements(script)
+        for statement in statements:
+            self._db._call("execute_statement", sql=statement, transactionId=self.transaction_id)
+        return D1ExecResult(count=len(statements), duration=(time.perf_counter() - started) * 1000)
+
+    run = all
+
+    def first(self, statement: D1PreparedStatement, column: str | None = None) -> Any:
+        return self._db._execute(statement, self.transaction_id).first(column)
+
+
+# --------------------------------------------------------------------- values
+
+
+def encode_value(value: Any, name: str) -> dict[str, Any]:  # noqa: PLR0911, PLR0912 - one case per type
+    """A Python value as a Data API SqlParameter (typed, with a typeHint where the Data API needs one)."""
+    if value is None:
+        return {"name": name, "value": {"isNull": True}}
+    if isinstance(value, bool):
+        return {"name": name, "value": {"booleanValue": value}}
+    if isinstance(value, int):
+        if value not in _INT64:
+            raise D1BindError(f"{name}: integer {value} does not fit in 64 bits; bind a Decimal")
+        return {"name": name, "value": {"longValue": value}}
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise D1BindError(f"{name}: {value} is not a finite number")
+        return {"name": name, "value": {"doubleValue": value}}
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise D1BindError(f"{name}: {value} is not a finite decimal")
+        return {"name": name, "value": {"stringValue": format(value, "f")}, "typeHint": "DECIMAL"}
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise D1BindError(f"{name}: PostgreSQL text cannot hold NUL characters")
+        return {"name": name, "value": {"stringValue": value}}
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise D1BindError(f"{name}: a timezone-naive datetime is ambiguous; give it a time zone")
+        utc = value.astimezone(UTC)
+        return {"name": name, "value": {"stringValue": utc.strftime("%Y-%m-%d %H:%M:%S.%f")}, "typeHint": "TIMESTAMP"}
+    if isinstance(value, date):
+        return {"name": name, "value": {"stringValue": value.isoformat()}, "typeHint": "DATE"}
+    if isinstance(value, clock_time):
+        if value.tzinfo is not None:
+            raise D1BindError(f"{name}: times with a zone are not supported; bind a datetime")
+        return {"name": name, "value": {"stringValue": value.strftime("%H:%M:%S.%f")}, "typeHint": "TIME"}
+    if isinstance(value, uuid.UUID):
+        return {"name": name, "value": {"stringValue": str(value)}, "typeHint": "UUID"}
+    if isinstance(value, bytes | bytearray | memoryview):
+        return {"name": name, "value": {"blobValue": bytes(value)}}
+    if isinstance(value, dict | list | tuple):
+        try:
+            text = json.dumps(value, allow_nan=False, separators=(",", ":"))
+        except (TypeError, ValueError) as exc:
+            raise D1BindError(f"{name}: cannot bind as JSON: {exc}") from exc
+        return {"name": name, "value": {"stringValue": text}, "typeHint": "JSON"}
+    raise D1BindError(f"{name}: cannot bind a value of type {type(value).__name__}")
+
+
+_TIMESTAMP_FORMATS = ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S")
+
+
+def decode_field(field_value: dict[str, Any], type_name: str) -> Any:  # noqa: PLR0911 - one case per type
+    """A Data API Field as a Python value, using the column's PostgreSQL type name."""
+    if field_value.get("isNull"):
+        return None
+    if "arrayValue" in field_value:
+        return _decode_array(field_value["arrayValue"], type_name.lstrip("_"))
+    if "blobValue" in field_value:
+        return bytes(field_value["blobValue"])
+    for simple in ("longValue", "doubleValue", "booleanValue"):
+        if simple in field_value:
+            return field_value[simple]
+    text = field_value.get("stringValue")
+    if text is None:
+        return None
+    if type_name in {"numeric", "decimal"}:
+        return Decimal(text)
+    if type_name in {"json", "jsonb"}:
+        return json.loads(text)
+    if type_name == "uuid":
+        return uuid.UUID(text)
+    if type_name in {"timestamptz", "timestamp", "timestamp with time zone", "timestamp without time zone"}:
+        parsed = _parse_timestamp(text)
+        return parsed.replace(tzinfo=UTC) if "tz" in type_name or "with time zone" in type_name else parsed
+    if type_name == "date":
+        return date.fromisoformat(text)
+    if type_name in {"time", "time without time zone"}:
+        return clock_time.fromisoformat(text)
+    return text
+
+
+def _parse_timestamp(text: str) -> datetime:
+    for layout in _TIMESTAMP_FORMATS:
+        try:
+            return datetime.strptime(text, layout)  # noqa: DTZ007 - the zone is applied by the caller
+        except ValueError:
+            continue
+    return datetime.fromisoformat(text)
+
+
+def _decode_array(array: dict[str, Any], element_type: str) -> list[Any]:
+    if "arrayValues" in array:
+        return [_decode_array(a, element_type) for a in array["arrayValues"]]
+    for kind in ("longValues", "doubleValues", "booleanValues"):
+        if kind in array:
+            return list(array[kind])
+    if "stringValues" in array:
+        return [decode_field({"stringValue": s}, element_type) for s in array["stringValues"]]
+    return []
+
+
+def _translate(exc: ClientError) -> D1Error:
+    error = exc.response.get("Error", {})
+    code, message = str(error.get("Code", "")), str(error.get("Message", ""))
+    if _TOO_LARGE in message.lower():
+        return D1ResponseTooLarge(
+            "the result is over the Data API's 1 MiB response limit: select fewer columns or paginate "
+            f"(LIMIT with a keyset cursor). Database said: {message}"
+        )
+    if code == "DatabaseResumingException":
+        return D1Unavailable(f"the database is still resuming from auto-pause: {message}")
+    found = _SQLSTATE.search(message)
+    sqlstate = found.group(1) if found else None
+    kind: type[D1Error] = D1Error
+    if sqlstate:
+        kind = {"23": D1ConstraintError, "42": D1QueryError, "22": D1DataError, "40": D1ConflictError}.get(
+            sqlstate[:2], D1Error
+        )
+    return kind(f"{code}: {message}" if code else message, sqlstate=sqlstate)
