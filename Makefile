@@ -58,7 +58,7 @@ e2e: install ## the dev server end to end over real HTTP
 test: lint typecheck ## everything CI runs: lint, types, unit, integration, infra, e2e
 	$(BIN)/pytest tests $(PYTEST_ARGS)
 
-layer: install ## build the Lambda layer for arm64 (cached by its inputs)
+layer: install ## build the Lambda layers for arm64: shared, and the auth function's cryptography (cached by inputs)
 	$(BIN)/python -m infra.layer_build
 
 synth: install ## synthesize dev, staging and prod into cdk.out/ (offline, no credentials)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from infra.paths import CDK_JSON
 
@@ -22,8 +23,28 @@ ALLOWED_LOG_RETENTION_DAYS = (
 MAX_API_FUNCTION_TIMEOUT_SECONDS = 29
 # API Gateway waits at most 10 s for a Lambda authorizer.
 MAX_AUTHORIZER_TIMEOUT_SECONDS = 10
+# The deploy-time trigger waits for the migrate function from a helper function that runs at most 15 minutes.
+MAX_MIGRATE_TIMEOUT_SECONDS = 840
+# Aurora Serverless v2 capacity: 0 to 256 ACUs in steps of 0.5; a 0 ACU cluster pauses after 5 min to 24 h idle.
+MAX_DATABASE_CAPACITY_ACU = 256
+MIN_AUTO_PAUSE_MINUTES = 5
+MAX_AUTO_PAUSE_MINUTES = 24 * 60
+# What an environment with deletion protection keeps of its database at the very least.
+MIN_PROTECTED_BACKUP_RETENTION_DAYS = 7
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _https_url(value: str) -> str:
+    # The OAuth endpoints carry the client secret, the authorization code and the user's tokens.
+    parts = urlsplit(value)
+    if parts.scheme != "https" or not parts.hostname or parts.fragment or any(c.isspace() for c in value):
+        msg = f"{value!r} is not an https URL (https://host/path, no fragment)"
+        raise ValueError(msg)
+    return value
+
+
+HttpsUrl = Annotated[str, AfterValidator(_https_url)]
 
 
 class ConfigError(ValueError):
@@ -43,20 +64,31 @@ class FunctionSettings(_Settings):
 
 class FunctionsSettings(_Settings):
     api: FunctionSettings
+    # Signing in: GET /auth/login and GET /auth/callback, which calls TastyTrade's token and user endpoints.
+    auth: FunctionSettings
     authorizer: FunctionSettings
+    # Applies the database migrations on deploy; Aurora may first have to resume from a pause, so it needs time.
+    migrate: FunctionSettings
 
     @model_validator(mode="after")
     def _timeouts_fit_api_gateway(self) -> FunctionsSettings:
-        if self.api.timeout_seconds > MAX_API_FUNCTION_TIMEOUT_SECONDS:
-            msg = (
-                f"functions.api.timeout_seconds must be at most {MAX_API_FUNCTION_TIMEOUT_SECONDS}: "
-                "API Gateway ends the integration after 30 s"
-            )
-            raise ValueError(msg)
+        for name, settings in (("api", self.api), ("auth", self.auth)):
+            if settings.timeout_seconds > MAX_API_FUNCTION_TIMEOUT_SECONDS:
+                msg = (
+                    f"functions.{name}.timeout_seconds must be at most {MAX_API_FUNCTION_TIMEOUT_SECONDS}: "
+                    "API Gateway ends the integration after 30 s"
+                )
+                raise ValueError(msg)
         if self.authorizer.timeout_seconds > MAX_AUTHORIZER_TIMEOUT_SECONDS:
             msg = (
                 f"functions.authorizer.timeout_seconds must be at most {MAX_AUTHORIZER_TIMEOUT_SECONDS}: "
                 "API Gateway waits 10 s for an authorizer"
+            )
+            raise ValueError(msg)
+        if self.migrate.timeout_seconds > MAX_MIGRATE_TIMEOUT_SECONDS:
+            msg = (
+                f"functions.migrate.timeout_seconds must be at most {MAX_MIGRATE_TIMEOUT_SECONDS}: "
+                "the deploy-time trigger that waits for it runs at most 15 minutes"
             )
             raise ValueError(msg)
         return self
@@ -69,6 +101,39 @@ class ApiSettings(_Settings):
     throttle_burst_limit: int = Field(gt=0, le=5_000)
     # How long API Gateway reuses an authorizer answer: also how long a revoked session still gets through.
     authorizer_cache_ttl_seconds: int = Field(ge=0, le=3600)
+
+
+class OAuthEndpoints(_Settings):
+    """TastyTrade's OAuth endpoints for this environment: its sandbox outside prod, the live service in prod."""
+
+    authorize_url: HttpsUrl
+    token_url: HttpsUrl
+    userinfo_url: HttpsUrl
+
+
+class DatabaseSettings(_Settings):
+    """The Aurora Serverless v2 cluster: capacity, pausing, backups and what deleting it from the stack does."""
+
+    min_capacity_acu: float = Field(ge=0, le=MAX_DATABASE_CAPACITY_ACU, multiple_of=0.5)
+    max_capacity_acu: float = Field(ge=1, le=MAX_DATABASE_CAPACITY_ACU, multiple_of=0.5)
+    # Only with a 0 ACU minimum: how long the cluster stays up without connections before it pauses.
+    auto_pause_minutes: int | None = Field(default=None, ge=MIN_AUTO_PAUSE_MINUTES, le=MAX_AUTO_PAUSE_MINUTES)
+    backup_retention_days: int = Field(ge=1, le=35)
+    # snapshot: a final snapshot is taken when the cluster leaves the stack; retain: the cluster itself stays.
+    removal_policy: Literal["destroy", "snapshot", "retain"]
+
+    @model_validator(mode="after")
+    def _capacity_and_pausing_agree(self) -> DatabaseSettings:
+        if self.max_capacity_acu < self.min_capacity_acu:
+            msg = "database.max_capacity_acu must not be below database.min_capacity_acu"
+            raise ValueError(msg)
+        if self.min_capacity_acu == 0 and self.auto_pause_minutes is None:
+            msg = "database.auto_pause_minutes is required when database.min_capacity_acu is 0"
+            raise ValueError(msg)
+        if self.min_capacity_acu > 0 and self.auto_pause_minutes is not None:
+            msg = "database.auto_pause_minutes needs database.min_capacity_acu 0: only an idle 0 ACU cluster pauses"
+            raise ValueError(msg)
+        return self
 
 
 class AlarmSettings(_Settings):
@@ -97,6 +162,8 @@ class EnvironmentConfig(_Settings):
     log_retention_days: int
     functions: FunctionsSettings
     api: ApiSettings
+    oauth: OAuthEndpoints
+    database: DatabaseSettings
     alarms: AlarmSettings
     # Read by the issues that add EventBridge schedules: off means the schedules exist but are disabled.
     schedules_enabled: bool
@@ -111,6 +178,21 @@ class EnvironmentConfig(_Settings):
             msg = f"log_retention_days must be one of CloudWatch's values ({allowed}), not {value}"
             raise ValueError(msg)
         return value
+
+    @model_validator(mode="after")
+    def _protected_database_survives(self) -> EnvironmentConfig:
+        if not self.deletion_protection:
+            return self
+        if self.database.removal_policy == "destroy":
+            msg = "database.removal_policy cannot be 'destroy' in an environment with deletion_protection"
+            raise ValueError(msg)
+        if self.database.backup_retention_days < MIN_PROTECTED_BACKUP_RETENTION_DAYS:
+            msg = (
+                f"database.backup_retention_days must be at least {MIN_PROTECTED_BACKUP_RETENTION_DAYS} "
+                "in an environment with deletion_protection"
+            )
+            raise ValueError(msg)
+        return self
 
     @property
     def retain(self) -> bool:

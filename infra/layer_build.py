@@ -1,6 +1,8 @@
-"""Builds the shared Lambda layer (runtime dependencies for arm64 Python 3.14, plus `ttai`) without Docker.
+"""Builds the Lambda layers for arm64 Python 3.14 without Docker.
 
-Run `python -m infra.layer_build` to build it (if its inputs changed) and print its directory.
+The shared layer holds the runtime dependencies plus `ttai`; a group layer holds only one dependency group of
+pyproject.toml (the auth function's cryptography, which would push the shared layer past its size budget).
+Run `python -m infra.layer_build` to build every layer (if its inputs changed) and print their directories.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ TARGET_PLATFORM = "aarch64-manylinux_2_28"
 RECIPE_VERSION = "1"
 
 LAYER_BUILD_DIR = "build/layer"
+# The dependency groups that ship as layers of their own, each built under build/layer-<group>/.
+AUTH_LAYER_GROUP = "auth-layer"
+LAYER_GROUPS = (AUTH_LAYER_GROUP,)
 COMPLETE_MARKER = ".complete"
 REQUIREMENTS_FILE = "requirements.txt"
 # Files next to python/ that record how the layer was built; they stay out of the deployed zip.
@@ -37,6 +42,7 @@ PROVIDED_BY_RUNTIME = frozenset({"boto3", "botocore", "s3transfer"})
 _ABANDONED_AFTER_SECONDS = 3600
 _SKIPPED_NAMES = frozenset({"__pycache__"})
 _REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+_GROUP_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 
 class LayerBuildError(RuntimeError):
@@ -63,14 +69,34 @@ def _source_files(directory: Path) -> Iterator[Path]:
             yield path
 
 
-def inputs_hash(root: Path) -> str:
-    """Digest of everything the layer's contents depend on: a new digest means a new build."""
+def _checked_group(group: str | None) -> str | None:
+    # The name becomes part of a directory path and of a uv argument.
+    if group is not None and not _GROUP_NAME.match(group):
+        msg = f"{group!r} is not a dependency group name (lowercase letters, digits and single hyphens)"
+        raise LayerBuildError(msg)
+    return group
+
+
+def layer_build_dir(group: str | None = None) -> str:
+    """Where builds of one layer live (relative to the project): each in a directory named by its inputs hash."""
+    return LAYER_BUILD_DIR if _checked_group(group) is None else f"{LAYER_BUILD_DIR}-{group}"
+
+
+def inputs_hash(root: Path, group: str | None = None) -> str:
+    """Digest of everything the layer's contents depend on: a new digest means a new build.
+
+    A group layer depends on the lock and pyproject.toml only: editing `ttai` does not rebuild it.
+    """
     digest = hashlib.sha256()
     recipe = f"recipe={RECIPE_VERSION};python={TARGET_PYTHON_VERSION};platform={TARGET_PLATFORM};"
     digest.update(recipe.encode())
+    if _checked_group(group) is not None:
+        digest.update(f"group={group};".encode())
     provided = ",".join(sorted(PROVIDED_BY_RUNTIME))
     digest.update(f"excluded={provided};".encode())
-    inputs = [root / "uv.lock", root / "pyproject.toml", *_source_files(root / LAYER_SOURCE_DIR)]
+    inputs = [root / "uv.lock", root / "pyproject.toml"]
+    if group is None:
+        inputs.extend(_source_files(root / LAYER_SOURCE_DIR))
     for path in inputs:
         content = path.read_bytes()
         # Length-prefixed so that moving bytes between a name and a body changes the digest.
@@ -112,11 +138,13 @@ def _prune_bytecode(directory: Path) -> None:
         compiled.unlink()
 
 
-def _build(root: Path, out: Path) -> None:
+def _build(root: Path, out: Path, group: str | None) -> None:
     uv = find_uv(root)
+    # The shared layer ships the project's runtime dependencies; a group layer exactly one group's pins.
+    selection = ["--no-dev", "--no-default-groups"] if group is None else ["--only-group", group]
     exported = _run(
         [
-            uv, "export", "--frozen", "--no-dev", "--no-default-groups", "--no-emit-project",
+            uv, "export", "--frozen", *selection, "--no-emit-project",
             "--no-hashes", "--no-header", "--no-annotate",
         ],
         cwd=root,
@@ -134,7 +162,8 @@ def _build(root: Path, out: Path) -> None:
         ],
         cwd=root,
     )  # fmt: skip
-    shutil.copytree(root / LAYER_SOURCE_DIR, site / "ttai", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    if group is None:
+        shutil.copytree(root / LAYER_SOURCE_DIR, site / "ttai", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     _prune_bytecode(site)
 
 
@@ -152,11 +181,15 @@ def _remove_stale(base: Path, keep: str) -> None:
             child.unlink()
 
 
-def ensure_layer(root: Path = PROJECT_ROOT) -> Path:
-    """The layer directory for the current inputs (holding `python/`), built first if it does not exist."""
+def ensure_layer(root: Path = PROJECT_ROOT, group: str | None = None) -> Path:
+    """The layer directory for the current inputs (holding `python/`), built first if it does not exist.
+
+    Without `group` this is the shared layer; with it, the layer of that dependency group of pyproject.toml.
+    Each layer keeps only its current build: stale builds of the same layer are removed, other layers untouched.
+    """
     root = root.resolve()
-    digest = inputs_hash(root)
-    base = root / LAYER_BUILD_DIR
+    digest = inputs_hash(root, group)
+    base = root / layer_build_dir(group)
     target = base / digest
     if (target / COMPLETE_MARKER).is_file():
         return target
@@ -164,7 +197,7 @@ def ensure_layer(root: Path = PROJECT_ROOT) -> Path:
     print(f"building Lambda layer {target.relative_to(root)} ...", file=sys.stderr)
     staging = Path(tempfile.mkdtemp(prefix=f".tmp-{digest}-", dir=base))
     try:
-        _build(root, staging)
+        _build(root, staging, group)
         (staging / COMPLETE_MARKER).write_text(f"{digest}\n", encoding="utf-8")
         # mkdtemp makes the directory private; Lambda reads layers as another user.
         staging.chmod(0o755)
@@ -196,7 +229,8 @@ def zipped_size(directory: Path, exclude: tuple[str, ...] = BUILD_RECORDS) -> in
 
 def main() -> int:
     try:
-        print(ensure_layer(PROJECT_ROOT))
+        for group in (None, *LAYER_GROUPS):
+            print(ensure_layer(PROJECT_ROOT, group))
     except LayerBuildError as exc:
         print(f"layer build failed: {exc}", file=sys.stderr)
         return 1

@@ -10,13 +10,18 @@ from constructs import Construct
 from infra.config import EnvironmentConfig
 from infra.constructs.alarms import Alarms
 from infra.constructs.cache_table import CacheTable
+from infra.constructs.database import Database
 from infra.constructs.function import TtaiFunction
 from infra.constructs.http_api import HttpApi
+from infra.constructs.layer import PythonLayer
+from infra.constructs.migrations import Migrations
 from infra.constructs.secrets import Secrets
-from infra.constructs.shared_layer import SharedLayer
 from infra.storage_layout import StorageLayout
 
 SESSION_SECRET = "JWT_SECRET"  # noqa: S105 - the name of the secret, not its value
+# The secrets signing in reads: the session key, the key that seals stored TastyTrade tokens, and the OAuth client.
+SIGN_IN_SECRETS = (SESSION_SECRET, "TOKEN_ENCRYPTION_KEY", "TASTYTRADE_CLIENT_ID", "TASTYTRADE_CLIENT_SECRET")
+REDIRECT_URI_ENV = "TTAI_OAUTH_REDIRECT_URI"
 
 
 class TtaiStack(cdk.Stack):
@@ -28,6 +33,7 @@ class TtaiStack(cdk.Stack):
         config: EnvironmentConfig,
         layout: StorageLayout,
         layer_dir: Path,
+        auth_layer_dir: Path,
         root: Path,
     ) -> None:
         super().__init__(
@@ -39,7 +45,24 @@ class TtaiStack(cdk.Stack):
         )
         cache = CacheTable(self, "Cache", config=config, layout=layout.kv)
         secrets = Secrets(self, "Secrets", config=config, specs=layout.secrets)
-        layer = SharedLayer(self, "SharedLayer", config=config, layer_dir=layer_dir)
+        layer = PythonLayer(
+            self,
+            "SharedLayer",
+            config=config,
+            layer_dir=layer_dir,
+            description=f"ttai runtime for {config.name}: powertools, pydantic, pyjwt and the ttai package",
+        )
+        # cryptography alone is larger than the shared layer's budget allows, and only signing in needs it.
+        # CDK lists a function's layers sorted by construct path: this id sorts after SharedLayer, whose files
+        # therefore come first (the two layers share none).
+        auth_layer = PythonLayer(
+            self,
+            "SignInLayer",
+            config=config,
+            layer_dir=auth_layer_dir,
+            description=f"ttai sign-in dependencies for {config.name}: cryptography (AES-GCM, HKDF)",
+        )
+        database = Database(self, "Database", config=config)
 
         # The authorizer reads only small session records: the table, never the overflow bucket.
         authorizer = TtaiFunction(
@@ -49,32 +72,87 @@ class TtaiStack(cdk.Stack):
             description="Verifies the bearer token and its session for every non-public route",
             config=config,
             settings=config.functions.authorizer,
-            layer=layer.layer,
+            layers=[layer.layer],
             root=root,
             environment={**cache.environment(include_overflow=False), **secrets.environment(SESSION_SECRET)},
         )
         cache.grant_read(authorizer.function, include_overflow=False)
         secrets.grant_read(authorizer.function, SESSION_SECRET)
 
+        # The api function signs nothing (sessions are opened by auth, revoked by deleting their records), so it
+        # reads no secret of its own.
         api = TtaiFunction(
             self,
             "Api",
             name="api",
-            description="The HTTP API: every route of the data layer",
+            description="The HTTP API: every route of the data layer but signing in",
             config=config,
             settings=config.functions.api,
-            layer=layer.layer,
+            layers=[layer.layer],
             root=root,
-            environment={**cache.environment(), **secrets.environment(SESSION_SECRET)},
+            environment={**cache.environment(), **database.environment()},
         )
         cache.grant_read_write(api.function)
-        secrets.grant_read(api.function, SESSION_SECRET)
+        database.grant_data_api(api.function)
 
-        http_api = HttpApi(self, "Http", config=config, api_function=api, authorizer_function=authorizer)
+        # Sign-in state and session records are small: the table, never the overflow bucket.
+        auth = TtaiFunction(
+            self,
+            "Auth",
+            name="auth",
+            description="Signs users in with TastyTrade (OAuth code flow with PKCE) and opens their sessions",
+            config=config,
+            settings=config.functions.auth,
+            layers=[layer.layer, auth_layer.layer],
+            root=root,
+            environment={
+                **cache.environment(include_overflow=False),
+                **database.environment(),
+                **secrets.environment(*SIGN_IN_SECRETS),
+                "TTAI_OAUTH_AUTHORIZE_URL": config.oauth.authorize_url,
+                "TTAI_OAUTH_TOKEN_URL": config.oauth.token_url,
+                "TTAI_OAUTH_USERINFO_URL": config.oauth.userinfo_url,
+            },
+        )
+        cache.grant_read_write(auth.function, include_overflow=False)
+        database.grant_data_api(auth.function)
+        secrets.grant_read(auth.function, *SIGN_IN_SECRETS)
+
+        migrate = TtaiFunction(
+            self,
+            "Migrate",
+            name="migrate",
+            description="Applies the database migrations shipped in the layer; run by the stack on every deploy",
+            config=config,
+            settings=config.functions.migrate,
+            layers=[layer.layer],
+            root=root,
+            environment=database.environment(),
+        )
+        database.grant_data_api(migrate.function)
+        Migrations(self, "Migrations", config=config, migrate=migrate, database=database, layer=layer.layer)
+
+        http_api = HttpApi(
+            self, "Http", config=config, api_function=api, auth_function=auth, authorizer_function=authorizer
+        )
+        auth.function.add_environment(REDIRECT_URI_ENV, http_api.callback_url)
         if config.alarms.enabled:
-            Alarms(self, "Alarms", config=config, functions=(api, authorizer), http_api=http_api)
+            Alarms(self, "Alarms", config=config, functions=(api, auth, authorizer), http_api=http_api)
 
         cdk.CfnOutput(self, "ApiUrl", value=http_api.url, description="Base URL of the HTTP API")
+        cdk.CfnOutput(
+            self,
+            "OAuthRedirectUri",
+            value=http_api.callback_url,
+            description="Register this as the redirect URI of the TastyTrade OAuth client",
+        )
+        if secrets.operator_provided:
+            cdk.CfnOutput(
+                self,
+                "SecretsToProvide",
+                value=" ".join(secrets.secret_name(name) for name in secrets.operator_provided),
+                description="Secrets holding placeholders until the operator puts their issued values",
+            )
 
 
 class TtaiStage(cdk.Stage):
@@ -83,11 +161,26 @@ class TtaiStage(cdk.Stage):
     STACK_ID = "Ttai"
 
     def __init__(
-        self, scope: Construct, *, config: EnvironmentConfig, layout: StorageLayout, layer_dir: Path, root: Path
+        self,
+        scope: Construct,
+        *,
+        config: EnvironmentConfig,
+        layout: StorageLayout,
+        layer_dir: Path,
+        auth_layer_dir: Path,
+        root: Path,
     ) -> None:
         # Environment-agnostic unless cdk.json pins an account: synth then never needs to ask AWS which one.
         env = cdk.Environment(account=config.account, region=config.region) if config.account else None
         super().__init__(scope, config.name, env=env)
-        self.stack = TtaiStack(self, self.STACK_ID, config=config, layout=layout, layer_dir=layer_dir, root=root)
+        self.stack = TtaiStack(
+            self,
+            self.STACK_ID,
+            config=config,
+            layout=layout,
+            layer_dir=layer_dir,
+            auth_layer_dir=auth_layer_dir,
+            root=root,
+        )
         cdk.Tags.of(self).add("project", "ttai")
         cdk.Tags.of(self).add("environment", config.name)

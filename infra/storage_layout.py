@@ -41,6 +41,9 @@ class KvLayout(_Layout):
 class SecretSpec(_Layout):
     description: str
     length: int = Field(ge=16, le=4096)
+    # generated: the stack's random value is the secret. operator: a third party issues the value; the stack
+    # generates a placeholder of `length` characters that the operator overwrites after the first deploy.
+    provided_by: Literal["generated", "operator"] = "generated"
 
 
 class StorageLayout(_Layout):

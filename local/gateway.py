@@ -24,9 +24,37 @@ from urllib.parse import parse_qsl, quote, urlencode
 ACCOUNT_ID = "000000000000"
 API_ID = "localapi"
 STAGE = "$default"
-# Routes deployed without the authorizer; everything else goes through it (infra/ declares the same set).
-PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset({("GET", "/health")})
 Handler = Callable[[dict[str, Any], Any], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    method: str
+    path: str
+    function: str
+    authorized: bool
+
+    @property
+    def key(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+# The HTTP API's routes, in the order API Gateway prefers them (exact before greedy). infra/ declares the same
+# public routes; tests/infra/test_local_parity.py keeps the two in step.
+ROUTES = (
+    Route("GET", "/health", "api", authorized=False),
+    Route("GET", "/auth/login", "auth", authorized=False),
+    Route("GET", "/auth/callback", "auth", authorized=False),
+    Route("ANY", "/{proxy+}", "api", authorized=True),
+)
+PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset((r.method, r.path) for r in ROUTES if not r.authorized)
+
+
+def match_route(method: str, path: str) -> Route:
+    for route in ROUTES:
+        if route.path == "/{proxy+}" or (route.path == path and route.method in {method, "ANY"}):
+            return route
+    raise LookupError(path)  # unreachable: the greedy route matches everything
 
 
 class Response(NamedTuple):
@@ -81,9 +109,12 @@ class LocalGateway:
         authorizer_cache_ttl: int = 300,
         authorizer: LocalFunction | None = None,
         api: LocalFunction | None = None,
+        auth: LocalFunction | None = None,
     ) -> None:
         self.authorizer = authorizer or LocalFunction("ttai-authorizer", "functions.authorizer.index")
         self.api = api or LocalFunction("ttai-api", "functions.api.index")
+        self.auth = auth or LocalFunction("ttai-auth", "functions.auth.index")
+        self.functions = {"api": self.api, "auth": self.auth}
         self.authorizer_cache_ttl = authorizer_cache_ttl
         self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
         self._cache_lock = threading.Lock()
@@ -127,10 +158,11 @@ class LocalGateway:
         """A request as it arrives on the wire; returns what API Gateway would send back."""
         method = method.upper()
         headers = {k.lower(): v for k, v in headers.items()}
-        route_key = f"{method} /health" if (method, raw_path) in PUBLIC_ROUTES else "ANY /{proxy+}"
+        route = match_route(method, raw_path)
+        route_key = route.key
         context = self._request_context(method, raw_path, headers, source_ip, route_key)
         authorizer_context = None
-        if (method, raw_path) not in PUBLIC_ROUTES:
+        if route.authorized:
             identity = headers.get("authorization")
             if not identity:
                 return _gateway_error(401, "Unauthorized")
@@ -146,7 +178,7 @@ class LocalGateway:
         if authorizer_context is not None:
             event["requestContext"]["authorizer"] = authorizer_context
         try:
-            result = self.api(event)
+            result = self.functions[route.function](event)
         except Exception:  # noqa: BLE001 - an unhandled function error is a 500 from API Gateway
             traceback.print_exc()
             return _gateway_error(500, "Internal Server Error")

@@ -1,31 +1,44 @@
-"""The whole backend on one machine: moto server provisioned from storage.json, the functions invoked in-process.
+"""The whole backend on one machine, no AWS account: what the deployed stack has, started by code.
 
-``with LocalStack() as stack`` starts moto on a free loopback port, creates every resource the CDK stack
-creates (from the same layout file), seeds secrets, and exposes the variables a deployed function would see.
+``with LocalStack() as stack`` starts moto server (DynamoDB, S3, Secrets Manager) on a free loopback port, an
+embedded PostgreSQL behind a local RDS Data API endpoint, and a stand-in TastyTrade OAuth server; it provisions
+every resource from the same layout file the CDK constructs read, seeds the secrets, applies the migrations,
+and exposes the variables a deployed function would see. The functions run in-process, as Lambda would run them.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
 import socket
 import uuid
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import boto3
 from moto.server import ThreadedMotoServer
 
+from local.data_api import LocalDataApi
+from local.fake_oauth import FakeTastyTrade
 from local.gateway import LocalGateway, Response
+from local.postgres import EmbeddedPostgres
 from ttai.auth.sessions import SessionStore
+from ttai.bindings.d1 import D1Database
 from ttai.env import SECRET_PREFIX, Env
 from ttai.layout import StorageLayout, storage_layout
+from ttai.migrations import MigrationReport, apply
 
 REGION = "us-east-1"
+ACCOUNT_ID = "000000000000"
+DATABASE = "ttai"
 # moto accepts any credentials; fixed fake ones keep boto3 from searching the machine for real ones.
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}
+OAUTH_CLIENT_ID = "TASTYTRADE_CLIENT_ID"
+OAUTH_CLIENT_SECRET = "TASTYTRADE_CLIENT_SECRET"  # noqa: S105 - the secret's name
 
 
 def free_port() -> int:
@@ -35,7 +48,7 @@ def free_port() -> int:
 
 
 class LocalStack:
-    """moto server + every resource provisioned; ``environ`` is what a deployed function would see."""
+    """Everything provisioned and running; ``environ`` is what a deployed function would see."""
 
     def __init__(
         self,
@@ -44,17 +57,28 @@ class LocalStack:
         port: int | None = None,
         authorizer_cache_ttl: int = 60,
         secret_values: Mapping[str, str] | None = None,
+        public_url: str = "http://127.0.0.1:8787",
+        data_dir: Path | None = None,
     ) -> None:
+        """``data_dir`` keeps PostgreSQL's data between runs (``make dev``); tests use a temporary cluster."""
         self.name = name or f"ttai-local-{uuid.uuid4().hex[:8]}"
         self.port = port or free_port()
         self.endpoint_url = f"http://127.0.0.1:{self.port}"
+        self.public_url = public_url.rstrip("/")
         self.layout: StorageLayout = storage_layout()
+        self.cluster_arn = f"arn:aws:rds:{REGION}:{ACCOUNT_ID}:cluster:{self.name}"
         self._secret_values = dict(secret_values or {})
         self._authorizer_cache_ttl = authorizer_cache_ttl
+        self._data_dir = data_dir
         self._server: ThreadedMotoServer | None = None
         self._saved_environ: dict[str, str | None] = {}
+        self._databases: dict[str, str] = {}
         self.environ: dict[str, str] = {}
         self.gateway: LocalGateway | None = None
+        self.postgres: EmbeddedPostgres | None = None
+        self.data_api: LocalDataApi | None = None
+        self.oauth: FakeTastyTrade | None = None
+        self.migrations: MigrationReport | None = None
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -69,6 +93,13 @@ class LocalStack:
 
     def start(self) -> None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         base = {
@@ -82,11 +113,20 @@ class LocalStack:
             "POWERTOOLS_METRICS_NAMESPACE": "TTAI",
             "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
         }
-        self.environ = {**base, **powertools, "TTAI_ENVIRONMENT": "local", **self._provision(base)}
+        self.environ = {
+            **base,
+            **powertools,
+            "TTAI_ENVIRONMENT": "local",
+            **self._provision_cache(),
+            **self._provision_secrets(),
+            **self._provision_database(),
+            **self._provision_oauth(),
+        }
         # Handlers read os.environ exactly as on Lambda, so the stack's variables become the process's.
         for key, value in self.environ.items():
             self._saved_environ.setdefault(key, os.environ.get(key))
             os.environ[key] = value
+        self.migrations = apply(self.env.DB)
         self.gateway = LocalGateway(authorizer_cache_ttl=self._authorizer_cache_ttl)
 
     def stop(self) -> None:
@@ -96,6 +136,10 @@ class LocalStack:
             else:
                 os.environ[key] = value
         self._saved_environ.clear()
+        for service in (self.oauth, self.data_api, self.postgres):
+            if service is not None:
+                service.stop()
+        self.oauth = self.data_api = self.postgres = None
         if self._server is not None:
             self._server.stop()
             self._server = None
@@ -103,20 +147,22 @@ class LocalStack:
     # --------------------------------------------------------------- resources
 
     def client(self, service: str) -> Any:
-        """A boto3 client on this stack's moto server (for tests that look behind the bindings)."""
+        """A boto3 client on this stack (for tests that look behind the bindings)."""
+        endpoint = self.data_api.endpoint_url if service == "rds-data" and self.data_api else self.endpoint_url
         return boto3.client(  # type: ignore[call-overload]
             service,
-            endpoint_url=self.endpoint_url,
+            endpoint_url=endpoint,
             region_name=REGION,
             aws_access_key_id="local",
             aws_secret_access_key="local",  # noqa: S106 - moto's fake credentials
         )
 
-    def _provision(self, base: Mapping[str, str]) -> dict[str, str]:
+    def _provision_cache(self) -> dict[str, str]:
         kv = self.layout.kv
         table = f"{self.name}-kv"
         bucket = f"{self.name}-kv-overflow"
-        self.client("dynamodb").create_table(
+        dynamodb = self.client("dynamodb")
+        dynamodb.create_table(
             TableName=table,
             BillingMode="PAY_PER_REQUEST",
             AttributeDefinitions=[
@@ -135,17 +181,59 @@ class LocalStack:
                 }
             ],
         )
-        self.client("dynamodb").update_time_to_live(
+        dynamodb.update_time_to_live(
             TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": kv.ttl_attr}
         )
         self.client("s3").create_bucket(Bucket=bucket)
-        environ = {"TTAI_KV_TABLE": table, "TTAI_KV_OVERFLOW_BUCKET": bucket}
-        sm = self.client("secretsmanager")
+        return {"TTAI_KV_TABLE": table, "TTAI_KV_OVERFLOW_BUCKET": bucket}
+
+    def _provision_secrets(self) -> dict[str, str]:
+        environ = {}
+        secrets_manager = self.client("secretsmanager")
         for spec in self.layout.secrets:
             value = self._secret_values.get(spec.name) or secrets.token_urlsafe(spec.length)[: spec.length]
-            arn = sm.create_secret(Name=f"{self.name}/{spec.name}", SecretString=value)["ARN"]
+            self._secret_values[spec.name] = value
+            arn = secrets_manager.create_secret(Name=f"{self.name}/{spec.name}", SecretString=value)["ARN"]
             environ[f"{SECRET_PREFIX}{spec.name}"] = arn
         return environ
+
+    def _provision_database(self) -> dict[str, str]:
+        self.postgres = EmbeddedPostgres(self._data_dir)
+        self.postgres.start()
+        self._databases[DATABASE] = self.postgres.create_database(DATABASE)
+        # The Data API signs in with a secret; the local endpoint checks the ARN, as the service checks access.
+        db_secret = self.client("secretsmanager").create_secret(
+            Name=f"{self.name}/database",
+            SecretString=json.dumps({"engine": "postgres", "username": "postgres", "dbname": DATABASE}),
+        )["ARN"]
+        self.data_api = LocalDataApi(
+            self._databases.get, cluster_arn=self.cluster_arn, secret_arn=db_secret, default_database=DATABASE
+        )
+        self.data_api.start()
+        return {
+            "TTAI_DB_CLUSTER_ARN": self.cluster_arn,
+            "TTAI_DB_SECRET_ARN": db_secret,
+            "TTAI_DB_NAME": DATABASE,
+            "AWS_ENDPOINT_URL_RDS_DATA": self.data_api.endpoint_url,
+        }
+
+    def _provision_oauth(self) -> dict[str, str]:
+        self.oauth = FakeTastyTrade(self._secret_values[OAUTH_CLIENT_ID], self._secret_values[OAUTH_CLIENT_SECRET])
+        self.oauth.start()
+        return {
+            "TTAI_OAUTH_AUTHORIZE_URL": self.oauth.authorize_url,
+            "TTAI_OAUTH_TOKEN_URL": self.oauth.token_url,
+            "TTAI_OAUTH_USERINFO_URL": self.oauth.userinfo_url,
+            "TTAI_OAUTH_REDIRECT_URI": f"{self.public_url}/auth/callback",
+        }
+
+    def create_database(self, name: str) -> D1Database:
+        """Another, empty database on the same server and endpoint (for tests of migrations, backups...)."""
+        assert self.postgres is not None, "the stack is not started"
+        self._databases[name] = self.postgres.create_database(name)
+        return D1Database(
+            self.cluster_arn, self.environ["TTAI_DB_SECRET_ARN"], name, client=self.env.client("rds-data")
+        )
 
     # ----------------------------------------------------------------- helpers
 
@@ -153,10 +241,12 @@ class LocalStack:
     def env(self) -> Env:
         return Env.from_environ(self.environ)
 
+    def secret_value(self, name: str) -> str:
+        return self._secret_values[name]
+
     def token_for(self, user_id: str, scopes: Iterable[str] = (), ttl_seconds: int | None = None) -> str:
         """A signed session token for ``user_id`` whose session is recorded, as sign-in would leave it."""
-        store = SessionStore(self.env)
-        return store.open(user_id, scopes=tuple(scopes), ttl_seconds=ttl_seconds).token
+        return SessionStore(self.env).open(user_id, scopes=tuple(scopes), ttl_seconds=ttl_seconds).token
 
     def http(
         self,
@@ -169,6 +259,6 @@ class LocalStack:
         headers: Mapping[str, str] | None = None,
         body: str | bytes | None = None,
     ) -> Response:
-        """One request through the authorizer and the api function, as API Gateway v2 events."""
+        """One request through the authorizer and the functions, as API Gateway v2 events."""
         assert self.gateway is not None, "the stack is not started"
         return self.gateway.request(method, path, token=token, query=query, json=json, headers=headers, body=body)

@@ -136,10 +136,12 @@ class CacheTable(Construct):
             self.overflow.grant_read(grantee, self.overflow_objects)
             self._acknowledge_overflow_wildcards(grantee, _OBJECT_READ_ACTIONS)
 
-    def grant_read_write(self, grantee: iam.IGrantable) -> None:
-        """Read, write and delete items and their overflow values."""
+    def grant_read_write(self, grantee: iam.IGrantable, *, include_overflow: bool = True) -> None:
+        """Read, write and delete items; with include_overflow, also their overflow values."""
         self.table.grant_read_write_data(grantee)
         self._acknowledge_index_wildcard(grantee)
+        if not include_overflow:
+            return
         self.overflow.grant_read(grantee, self.overflow_objects)
         self.overflow.grant_put(grantee, self.overflow_objects)
         self.overflow.grant_delete(grantee, self.overflow_objects)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -46,7 +46,7 @@ class TtaiFunction(Construct):
         description: str,
         config: EnvironmentConfig,
         settings: FunctionSettings,
-        layer: lambda_.ILayerVersion,
+        layers: Sequence[lambda_.ILayerVersion],
         root: Path,
         environment: Mapping[str, str] | None = None,
     ) -> None:
@@ -67,7 +67,7 @@ class TtaiFunction(Construct):
             architecture=self.ARCHITECTURE,
             handler=self.HANDLER,
             code=lambda_.Code.from_asset(str(root / FUNCTIONS_DIR / name), exclude=list(self.ASSET_EXCLUDE)),
-            layers=[layer],
+            layers=list(layers),
             role=self.role,
             memory_size=settings.memory_mb,
             timeout=cdk.Duration.seconds(settings.timeout_seconds),

@@ -1,4 +1,4 @@
-"""The HTTP API: a throttled, access-logged default stage in front of the api function, behind the authorizer."""
+"""The HTTP API: a throttled, access-logged stage; sign-in goes to the auth function, all else to the api function."""
 
 from __future__ import annotations
 
@@ -53,10 +53,32 @@ class _AccessLogSettings:
         return self._format
 
 
-class HttpApi(Construct):
-    """Every route needs the session authorizer except the ones listed in PUBLIC_ROUTES."""
+# Why each public route may skip the authorizer (cdk-nag AwsSolutions-APIG4).
+_PUBLIC_ROUTE_REASONS = {
+    ("GET", "/health"): "load balancers and uptime checks call it without a session, and it returns no tenant data.",
+    ("GET", "/auth/login"): (
+        "signing in starts here, before the user has a token; it only stores a one-time state and redirects to "
+        "TastyTrade's authorization page, and returns no tenant data."
+    ),
+    ("GET", "/auth/callback"): (
+        "it is the OAuth redirect target TastyTrade sends the browser back to, before the user has a token; it "
+        "accepts only a code with a one-time state it issued and returns just the new session of the account "
+        "that signed in, no other tenant data."
+    ),
+}
 
-    PUBLIC_ROUTES = (("GET", "/health"),)
+
+class HttpApi(Construct):
+    """Every route needs the session authorizer except the ones listed in PUBLIC_ROUTES.
+
+    The sign-in routes go to the auth function, everything else (POST /auth/logout included) to the api function.
+    """
+
+    HEALTH_ROUTE = ("GET", "/health")
+    SIGN_IN_ROUTES = (("GET", "/auth/login"), ("GET", "/auth/callback"))
+    PUBLIC_ROUTES = (HEALTH_ROUTE, *SIGN_IN_ROUTES)
+    # Where TastyTrade sends the browser back with the authorization code: the OAuth redirect URI's path.
+    CALLBACK_PATH = "/auth/callback"
     IDENTITY_SOURCE = "$request.header.Authorization"
     PROXY_PATH = "/{proxy+}"
 
@@ -67,6 +89,7 @@ class HttpApi(Construct):
         *,
         config: EnvironmentConfig,
         api_function: TtaiFunction,
+        auth_function: TtaiFunction,
         authorizer_function: TtaiFunction,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -105,22 +128,22 @@ class HttpApi(Construct):
         )
 
         integration = integrations.HttpLambdaIntegration("Api", api_function.function)
+        sign_in = integrations.HttpLambdaIntegration("Auth", auth_function.function)
         for method, path in self.PUBLIC_ROUTES:
             for route in self.api.add_routes(
                 path=path,
                 methods=[apigwv2.HttpMethod(method)],
-                integration=integration,
+                integration=sign_in if (method, path) in self.SIGN_IN_ROUTES else integration,
                 authorizer=apigwv2.HttpNoneAuthorizer(),
             ):
                 acknowledge(
                     route,
                     "AwsSolutions-APIG4",
-                    f"{method} {path} is deliberately public: load balancers and uptime checks call it "
-                    "without a session, and it returns no tenant data.",
+                    f"{method} {path} is deliberately public: {_PUBLIC_ROUTE_REASONS[(method, path)]}",
                 )
         self.api.add_routes(path=self.PROXY_PATH, methods=[apigwv2.HttpMethod.ANY], integration=integration)
 
-        for function in (api_function, authorizer_function):
+        for function in (api_function, auth_function, authorizer_function):
             acknowledge(
                 function.function,
                 "Serverless-LambdaDLQ",
@@ -131,3 +154,9 @@ class HttpApi(Construct):
     @property
     def url(self) -> str:
         return self.stage.url
+
+    @property
+    def callback_url(self) -> str:
+        """The OAuth redirect URI. It names the API, not the stage, so a function may carry it without a cycle:
+        routes and integrations depend on the functions, the API resource itself on nothing."""
+        return f"{self.api.api_endpoint}{self.CALLBACK_PATH}"

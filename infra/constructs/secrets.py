@@ -1,4 +1,8 @@
-"""Secrets Manager secrets, one per entry of storage.json's `secrets`, generated at deploy time."""
+"""Secrets Manager secrets, one per entry of storage.json's `secrets`, generated at deploy time.
+
+A secret storage.json marks `"provided_by": "operator"` starts as a generated placeholder; the operator puts the
+real value (`aws secretsmanager put-secret-value`) after the first deploy, and later deploys leave it alone.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,19 @@ ROTATION_EXEMPTIONS = {
         "Rotating the session-signing key invalidates every live session at once. It is rolled over as a "
         "planned key-id change (old key kept for verification until its sessions expire), not on a schedule."
     ),
+    "TOKEN_ENCRYPTION_KEY": (
+        "Rotated by putting a new version by hand: the runtime still opens values sealed under the previous "
+        "version (AWSPREVIOUS) and re-seals them on their next use, so a schedule that rotated twice before every "
+        "stored token was re-sealed would orphan those tokens."
+    ),
+    "TASTYTRADE_CLIENT_ID": (
+        "Issued by TastyTrade for this OAuth client and changed only in TastyTrade's developer portal; there is "
+        "no API a rotation Lambda could call, so the operator puts each new value by hand."
+    ),
+    "TASTYTRADE_CLIENT_SECRET": (
+        "Issued and rotated in TastyTrade's developer portal, which offers no API a rotation Lambda could call; "
+        "the operator puts each new value by hand, right after regenerating it there."
+    ),
 }
 
 
@@ -32,12 +49,15 @@ class Secrets(Construct):
         self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, specs: Mapping[str, SecretSpec]
     ) -> None:
         super().__init__(scope, construct_id)
+        self._environment = config.name
         self.secrets: dict[str, secretsmanager.Secret] = {}
         for name, spec in specs.items():
+            # The generator runs once, at creation: later deploys keep the value (a placeholder an operator
+            # replaced included) as long as these generation settings do not change.
             secret = secretsmanager.Secret(
                 self,
                 name,
-                secret_name=f"ttai/{config.name}/{name}",
+                secret_name=self.secret_name(name),
                 description=spec.description,
                 generate_secret_string=secretsmanager.SecretStringGenerator(
                     password_length=spec.length, exclude_punctuation=True
@@ -47,6 +67,11 @@ class Secrets(Construct):
             if name in ROTATION_EXEMPTIONS:
                 acknowledge(secret, "AwsSolutions-SMG4", ROTATION_EXEMPTIONS[name])
             self.secrets[name] = secret
+        # What the operator must put after the first deploy: until then these hold random placeholders.
+        self.operator_provided = tuple(name for name, spec in specs.items() if spec.provided_by == "operator")
+
+    def secret_name(self, name: str) -> str:
+        return f"ttai/{self._environment}/{name}"
 
     def environment(self, *names: str) -> dict[str, str]:
         """The variables that tell a function where to read these secrets."""

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ttai.errors import ConfigurationError
 
 if TYPE_CHECKING:
+    from ttai.auth.oauth import OAuthSettings
     from ttai.bindings.d1 import D1Database
     from ttai.bindings.kv import KVNamespace
 
@@ -33,6 +34,10 @@ class Settings(BaseModel):
     db_cluster_arn: str | None = Field(default=None, min_length=20)
     db_secret_arn: str | None = Field(default=None, min_length=20)
     db_name: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+    oauth_authorize_url: str | None = Field(default=None, pattern=r"^https?://")
+    oauth_token_url: str | None = Field(default=None, pattern=r"^https?://")
+    oauth_userinfo_url: str | None = Field(default=None, pattern=r"^https?://")
+    oauth_redirect_uri: str | None = Field(default=None, pattern=r"^https?://")
     secret_ids: Mapping[str, str] = Field(default_factory=dict)
     region: str | None = None
     endpoint_url: str | None = None
@@ -60,6 +65,10 @@ class Settings(BaseModel):
                 db_cluster_arn=environ.get("TTAI_DB_CLUSTER_ARN") or None,
                 db_secret_arn=environ.get("TTAI_DB_SECRET_ARN") or None,
                 db_name=environ.get("TTAI_DB_NAME") or None,
+                oauth_authorize_url=environ.get("TTAI_OAUTH_AUTHORIZE_URL") or None,
+                oauth_token_url=environ.get("TTAI_OAUTH_TOKEN_URL") or None,
+                oauth_userinfo_url=environ.get("TTAI_OAUTH_USERINFO_URL") or None,
+                oauth_redirect_uri=environ.get("TTAI_OAUTH_REDIRECT_URI") or None,
                 secret_ids={
                     name.removeprefix(SECRET_PREFIX): value
                     for name, value in environ.items()
@@ -142,19 +151,46 @@ class Env:
 
     def secret(self, name: str) -> str:
         """The secret's current value, fetched from Secrets Manager once per container."""
-        if name in self._secrets:
-            return self._secrets[name]
+        value = self._secret_version(name, "AWSCURRENT")
+        if value is None:
+            raise ConfigurationError(f"secret {name} has no current value")
+        return value
+
+    def secret_versions(self, name: str) -> list[str]:
+        """The current value, then the previous one if the secret was rotated (for keys that must still open
+        what the old value sealed)."""
+        previous = self._secret_version(name, "AWSPREVIOUS")
+        return [self.secret(name), *([previous] if previous else [])]
+
+    def _secret_version(self, name: str, stage: str) -> str | None:
+        cache_key = f"{name}@{stage}"
+        if cache_key in self._secrets:
+            return self._secrets[cache_key] or None
         secret_id = self.settings.secret_ids.get(name)
         if not secret_id:
             raise ConfigurationError(f"secret {name} is not bound: set {SECRET_PREFIX}{name} to its ARN")
         with self._lock:
-            if name not in self._secrets:
-                response = self.client("secretsmanager").get_secret_value(SecretId=secret_id)
-                value = response.get("SecretString")
-                if not value:
-                    raise ConfigurationError(f"secret {name} ({secret_id}) has no string value")
-                self._secrets[name] = value
-        return self._secrets[name]
+            if cache_key not in self._secrets:
+                client = self.client("secretsmanager")
+                try:
+                    response = client.get_secret_value(SecretId=secret_id, VersionStage=stage)
+                except client.exceptions.ResourceNotFoundException:
+                    if stage == "AWSCURRENT":
+                        raise
+                    response = {}  # never rotated: there is no previous version
+                self._secrets[cache_key] = response.get("SecretString") or ""
+        return self._secrets[cache_key] or None
+
+    def oauth_settings(self) -> OAuthSettings:
+        from ttai.auth.oauth import OAuthSettings  # noqa: PLC0415
+
+        s = self.settings
+        return OAuthSettings(
+            authorize_url=self._require(s.oauth_authorize_url, "OAuth", "TTAI_OAUTH_AUTHORIZE_URL"),
+            token_url=self._require(s.oauth_token_url, "OAuth", "TTAI_OAUTH_TOKEN_URL"),
+            userinfo_url=self._require(s.oauth_userinfo_url, "OAuth", "TTAI_OAUTH_USERINFO_URL"),
+            redirect_uri=self._require(s.oauth_redirect_uri, "OAuth", "TTAI_OAUTH_REDIRECT_URI"),
+        )
 
     @staticmethod
     def _require(value: str | None, binding: str, variable: str) -> str:

@@ -18,7 +18,7 @@ from aws_cdk.assertions import Template
 
 from infra.application import build_app
 from infra.config import EnvironmentConfig, load_environment, read_cdk_context
-from infra.layer_build import ensure_layer
+from infra.layer_build import AUTH_LAYER_GROUP, ensure_layer
 from infra.paths import PROJECT_ROOT
 from infra.stack import TtaiStage
 from infra.storage_layout import StorageLayout, load_storage_layout
@@ -48,6 +48,11 @@ def layout() -> StorageLayout:
 @pytest.fixture(scope="session")
 def layer_dir() -> Path:
     return ensure_layer(PROJECT_ROOT)
+
+
+@pytest.fixture(scope="session")
+def auth_layer_dir() -> Path:
+    return ensure_layer(PROJECT_ROOT, AUTH_LAYER_GROUP)
 
 
 @pytest.fixture(scope="session")

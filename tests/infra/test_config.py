@@ -18,6 +18,19 @@ def _with(context: dict[str, Any], environment: str, **changes: Any) -> dict[str
     return changed
 
 
+def _with_database(context: dict[str, Any], environment: str, **changes: Any) -> dict[str, Any]:
+    database = {**context["environments"][environment]["database"], **changes}
+    return _with(context, environment, database={key: value for key, value in database.items() if value is not None})
+
+
+_FUNCTIONS = {
+    "api": {"memory_mb": 1024, "timeout_seconds": 20},
+    "auth": {"memory_mb": 512, "timeout_seconds": 15},
+    "authorizer": {"memory_mb": 512, "timeout_seconds": 5},
+    "migrate": {"memory_mb": 512, "timeout_seconds": 300},
+}
+
+
 def test_cdk_json_defines_the_three_environments(cdk_context):
     assert set(cdk_context["environments"]) == {"dev", "staging", "prod"}
     for name in cdk_context["environments"]:
@@ -35,6 +48,34 @@ def test_environments_differ_as_designed(cdk_context):
     )  # fmt: skip
     assert prod.alarms.enabled
     assert all(config.point_in_time_recovery for config in (dev, staging, prod))
+
+
+def test_databases_pause_outside_prod_and_prod_keeps_its_data(cdk_context):
+    dev, staging, prod = (load_environment(cdk_context, name).database for name in ("dev", "staging", "prod"))
+    for paused in (dev, staging):
+        assert paused.min_capacity_acu == 0
+        assert paused.auto_pause_minutes is not None
+    assert (dev.auto_pause_minutes, staging.auto_pause_minutes) == (10, 30)
+    assert prod.min_capacity_acu == 0.5
+    assert prod.auto_pause_minutes is None
+    assert (dev.removal_policy, staging.removal_policy, prod.removal_policy) == ("destroy", "snapshot", "retain")
+    assert prod.backup_retention_days >= 7
+
+
+def test_sign_in_uses_tastytrades_sandbox_outside_prod_and_the_live_service_in_prod(cdk_context):
+    sandbox = (
+        "https://cert-my.staging-tasty.works/auth.html",
+        "https://api.cert.tastyworks.com/oauth/token",
+        "https://api.cert.tastyworks.com/customers/me",
+    )
+    live = (
+        "https://my.tastytrade.com/auth.html",
+        "https://api.tastyworks.com/oauth/token",
+        "https://api.tastyworks.com/customers/me",
+    )
+    for name, expected in (("dev", sandbox), ("staging", sandbox), ("prod", live)):
+        oauth = load_environment(cdk_context, name).oauth
+        assert (oauth.authorize_url, oauth.token_url, oauth.userinfo_url) == expected, name
 
 
 def test_unknown_environment_names_the_known_ones(cdk_context):
@@ -55,8 +96,13 @@ def test_missing_environments_is_an_error():
         ({"removal_policy": "snapshot"}, "removal_policy"),
         ({"api": {"throttle_rate_limit": 1, "throttle_burst_limit": 1, "authorizer_cache_ttl_seconds": 3601}},
          "authorizer_cache_ttl_seconds"),
-        ({"functions": {"api": {"memory_mb": 512, "timeout_seconds": 60},
-                        "authorizer": {"memory_mb": 512, "timeout_seconds": 5}}}, "API Gateway ends"),
+        ({"functions": {**_FUNCTIONS, "api": {"memory_mb": 512, "timeout_seconds": 60}}}, "API Gateway ends"),
+        ({"functions": {**_FUNCTIONS, "migrate": {"memory_mb": 512, "timeout_seconds": 900}}},
+         "deploy-time trigger"),
+        ({"functions": {"api": _FUNCTIONS["api"], "authorizer": _FUNCTIONS["authorizer"]}}, "functions.migrate"),
+        ({"functions": {**_FUNCTIONS, "auth": {"memory_mb": 512, "timeout_seconds": 30}}},
+         "functions.auth.timeout_seconds must be at most 29"),
+        ({"functions": {key: value for key, value in _FUNCTIONS.items() if key != "auth"}}, "functions.auth"),
         ({"alarms": {"enabled": True, "email": "not-an-address"}}, "not an email address"),
         ({"account": "12345"}, "account"),
         ({"point_in_time_recovery": False}, "point_in_time_recovery"),
@@ -67,6 +113,61 @@ def test_invalid_settings_fail_with_the_setting_named(cdk_context, changes, comp
     with pytest.raises(ConfigError, match=r"environment 'dev' in cdk\.json is invalid") as caught:
         load_environment(_with(cdk_context, "dev", **changes), "dev")
     assert complaint in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("environment", "changes", "complaint"),
+    [
+        ("dev", {"min_capacity_acu": 0, "auto_pause_minutes": None}, "auto_pause_minutes is required"),
+        ("prod", {"min_capacity_acu": 0.5, "auto_pause_minutes": 10}, "only an idle 0 ACU cluster pauses"),
+        ("dev", {"auto_pause_minutes": 2}, "auto_pause_minutes"),
+        ("dev", {"min_capacity_acu": 0.25}, "min_capacity_acu"),
+        ("dev", {"max_capacity_acu": 512}, "max_capacity_acu"),
+        ("prod", {"min_capacity_acu": 4, "max_capacity_acu": 2}, "must not be below"),
+        ("dev", {"removal_policy": "forget"}, "removal_policy"),
+        ("dev", {"backup_retention_days": 36}, "backup_retention_days"),
+        ("prod", {"removal_policy": "destroy"}, "cannot be 'destroy' in an environment with deletion_protection"),
+        ("prod", {"backup_retention_days": 3}, "at least 7"),
+        ("dev", {"engine": "mysql"}, "Extra inputs are not permitted"),
+    ],
+)  # fmt: skip
+def test_invalid_database_settings_fail_with_the_setting_named(cdk_context, environment, changes, complaint):
+    with pytest.raises(ConfigError, match=rf"environment '{environment}' in cdk\.json is invalid") as caught:
+        load_environment(_with_database(cdk_context, environment, **changes), environment)
+    assert complaint in str(caught.value)
+
+
+_OAUTH = {
+    "authorize_url": "https://cert-my.staging-tasty.works/auth.html",
+    "token_url": "https://api.cert.tastyworks.com/oauth/token",
+    "userinfo_url": "https://api.cert.tastyworks.com/customers/me",
+}
+
+
+@pytest.mark.parametrize(
+    ("changes", "complaint"),
+    [
+        ({"token_url": "http://api.cert.tastyworks.com/oauth/token"}, "is not an https URL"),
+        ({"authorize_url": "cert-my.staging-tasty.works/auth.html"}, "is not an https URL"),
+        ({"userinfo_url": "https:///customers/me"}, "is not an https URL"),
+        ({"authorize_url": "https://my.tastytrade.com/auth.html#x"}, "is not an https URL"),
+        ({"token_url": "https://api.tastyworks.com/oauth/ token"}, "is not an https URL"),
+        ({"userinfo_url": None}, "oauth.userinfo_url"),
+        ({"client_secret": "never in cdk.json"}, "Extra inputs are not permitted"),
+    ],
+)  # fmt: skip
+def test_invalid_oauth_endpoints_fail_with_the_setting_named(cdk_context, changes, complaint):
+    oauth = {key: value for key, value in {**_OAUTH, **changes}.items() if value is not None}
+    with pytest.raises(ConfigError, match=r"environment 'dev' in cdk\.json is invalid") as caught:
+        load_environment(_with(cdk_context, "dev", oauth=oauth), "dev")
+    assert complaint in str(caught.value)
+
+
+def test_an_environment_without_oauth_endpoints_is_invalid(cdk_context):
+    context = copy.deepcopy(cdk_context)
+    del context["environments"]["prod"]["oauth"]
+    with pytest.raises(ConfigError, match=r"oauth\s+Field required"):
+        load_environment(context, "prod")
 
 
 def test_an_entry_cannot_claim_another_name(cdk_context):

@@ -1,4 +1,4 @@
-"""The layer build: arm64 wheels without the AWS SDK, the ttai package, rebuilt only when its inputs change."""
+"""The layer builds: arm64 wheels without the AWS SDK (plus ttai in the shared one), rebuilt only when inputs change."""
 
 from __future__ import annotations
 
@@ -9,36 +9,48 @@ from pathlib import Path
 
 import pytest
 
+import infra.layer_build
 from infra.layer_build import (
+    AUTH_LAYER_GROUP,
     COMPLETE_MARKER,
     LAYER_BUILD_DIR,
     REQUIREMENTS_FILE,
     LayerBuildError,
     ensure_layer,
     inputs_hash,
+    layer_build_dir,
     runtime_requirements,
     zipped_size,
 )
 
 LAYER_ZIP_BUDGET_BYTES = 5 * 1024 * 1024
 SDK = ("boto3", "botocore", "s3transfer")
+GROUP = "auth-layer"
+# ELF header: e_machine (offset 18, little-endian) is 183 for AArch64.
+ELF_MAGIC = b"\x7fELF"
+EM_AARCH64 = 183
 
 FAKE_UV = """\
 #!{python}
-# Stands in for uv: records each call, exports a requirement set with the SDK in it, "installs" one module.
+# Stands in for uv: records each call, exports a requirement set with the SDK in it (the project's runtime set, or
+# the group's with --only-group), "installs" one module per requirement.
 import json, pathlib, sys
 args = sys.argv[1:]
 with open({log!r}, "a") as log:
     log.write(json.dumps(args) + "\\n")
 if {fail!r} in args:
     sys.exit("uv: simulated failure")
-if args[0] == "export":
+if args[0] == "export" and "--only-group" in args:
+    print("boto3==1.40.0\\ncffi==2.1.1 ; platform_python_implementation != 'PyPy'\\ncryptography==50.0.2\\n")
+elif args[0] == "export":
     print("boto3==1.40.0\\nBotocore==1.40.0\\ns3transfer==0.14.0\\npydantic==2.12.0\\n")
 elif args[:2] == ["pip", "install"]:
     target = pathlib.Path(args[args.index("--target") + 1])
-    (target / "pydantic" / "__pycache__").mkdir(parents=True)
-    (target / "pydantic" / "__init__.py").write_text("")
-    (target / "pydantic" / "__pycache__" / "x.cpython-314.pyc").write_bytes(b"")
+    for line in pathlib.Path(args[args.index("-r") + 1]).read_text().splitlines():
+        module = line.split("==")[0]
+        (target / module / "__pycache__").mkdir(parents=True)
+        (target / module / "__init__.py").write_text("")
+        (target / module / "__pycache__" / "x.cpython-314.pyc").write_bytes(b"")
 """
 
 
@@ -139,6 +151,81 @@ def test_failed_install_leaves_no_layer_behind(project: Path, fake_uv):
     assert list((project / LAYER_BUILD_DIR).iterdir()) == []
 
 
+def test_group_layer_ships_only_its_group_and_not_ttai(project: Path, fake_uv):
+    log = fake_uv()
+    layer = ensure_layer(project, GROUP)
+    assert layer == project / "build" / f"layer-{GROUP}" / inputs_hash(project, GROUP)
+    assert (layer / COMPLETE_MARKER).is_file()
+    site = layer / "python"
+    assert sorted(p.name for p in site.iterdir()) == ["cffi", "cryptography"]
+    assert not (site / "ttai").exists()
+    assert not list(layer.rglob("__pycache__"))
+    export, install = _calls(log)
+    assert export[0] == "export"
+    assert export[export.index("--only-group") + 1] == GROUP
+    assert {"--frozen", "--no-emit-project", "--no-hashes"} <= set(export)
+    assert "--no-dev" not in export
+    command = shlex.join(install)
+    assert "--python-platform aarch64-manylinux_2_28" in command
+    assert "--python-version 3.14" in command
+    assert "--only-binary :all:" in command
+    assert (layer / REQUIREMENTS_FILE).read_text() == (
+        "cffi==2.1.1 ; platform_python_implementation != 'PyPy'\ncryptography==50.0.2\n"
+    )
+
+
+def test_group_hash_follows_the_lock_but_not_ttai(project: Path):
+    group, shared = inputs_hash(project, GROUP), inputs_hash(project)
+    assert group != shared
+    (project / "layers" / "ttai" / "__init__.py").write_text("VERSION = 2\n")
+    assert inputs_hash(project, GROUP) == group
+    assert inputs_hash(project) != shared
+    (project / "uv.lock").write_text("lock v2\n")
+    assert inputs_hash(project, GROUP) != group
+    assert inputs_hash(project, "other-group") != inputs_hash(project, GROUP)
+
+
+def test_second_group_call_does_not_rebuild(project: Path, fake_uv):
+    log = fake_uv()
+    layer = ensure_layer(project, GROUP)
+    marker_mtime = (layer / COMPLETE_MARKER).stat().st_mtime_ns
+    calls = len(_calls(log))
+    assert ensure_layer(project, GROUP) == layer
+    assert len(_calls(log)) == calls
+    assert (layer / COMPLETE_MARKER).stat().st_mtime_ns == marker_mtime
+
+
+def test_each_layer_drops_only_its_own_stale_builds(project: Path, fake_uv):
+    fake_uv()
+    shared, group = ensure_layer(project), ensure_layer(project, GROUP)
+    (project / "layers" / "ttai" / "__init__.py").write_text("VERSION = 2\n")
+    new_shared = ensure_layer(project)
+    assert not shared.exists()
+    assert ensure_layer(project, GROUP) == group
+    assert group.is_dir()
+    (project / "uv.lock").write_text("lock v2\n")
+    new_group = ensure_layer(project, GROUP)
+    assert sorted(p.name for p in (project / layer_build_dir(GROUP)).iterdir()) == [new_group.name]
+    assert sorted(p.name for p in (project / LAYER_BUILD_DIR).iterdir()) == [new_shared.name]
+
+
+@pytest.mark.parametrize("group", ["../escape", "Auth", "auth layer", "", "-x"])
+def test_a_group_name_that_is_no_dependency_group_is_refused(project: Path, fake_uv, group: str):
+    log = fake_uv()
+    with pytest.raises(LayerBuildError, match="not a dependency group name"):
+        ensure_layer(project, group)
+    assert _calls(log) == []
+    assert not (project / "build").exists()
+
+
+def test_main_builds_and_prints_every_layer(project: Path, fake_uv, monkeypatch, capsys):
+    fake_uv()
+    monkeypatch.setattr(infra.layer_build, "PROJECT_ROOT", project)
+    assert infra.layer_build.main() == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed == [str(ensure_layer(project)), str(ensure_layer(project, AUTH_LAYER_GROUP))]
+
+
 def test_zipped_size_leaves_out_build_records_and_bytecode(tmp_path: Path):
     (tmp_path / "python").mkdir()
     (tmp_path / "python" / "module.py").write_text("x = 1\n" * 1000)
@@ -174,3 +261,40 @@ class TestRealLayer:
 
     def test_fits_the_size_budget(self, layer_dir: Path):
         assert zipped_size(layer_dir) <= LAYER_ZIP_BUDGET_BYTES
+
+
+@pytest.mark.slow
+class TestRealAuthLayer:
+    def test_holds_cryptography_built_for_arm64(self, auth_layer_dir: Path):
+        site = auth_layer_dir / "python"
+        [rust] = list((site / "cryptography").rglob("_rust*.so"))
+        assert rust.name.endswith(".abi3.so")
+        header = rust.read_bytes()[:20]
+        assert header[:4] == ELF_MAGIC
+        assert int.from_bytes(header[18:20], "little") == EM_AARCH64
+        cffi_backends = [p.name for p in site.glob("_cffi_backend*.so")]
+        assert cffi_backends
+        assert all("cpython-314-aarch64" in name for name in cffi_backends), cffi_backends
+
+    def test_holds_neither_ttai_nor_the_sdk_nor_the_shared_dependencies(self, auth_layer_dir: Path):
+        site = auth_layer_dir / "python"
+        assert not (site / "ttai").exists()
+        for package in (*SDK, "pydantic", "aws_lambda_powertools"):
+            assert not (site / package).exists(), package
+        assert not list(site.rglob("__pycache__"))
+
+    def test_shares_no_file_with_the_shared_layer(self, auth_layer_dir: Path, layer_dir: Path):
+        def files(layer: Path) -> set[str]:
+            return {p.relative_to(layer).as_posix() for p in (layer / "python").rglob("*") if p.is_file()}
+
+        # uv leaves an empty lock file in every target; nothing else may be shadowed by the other layer.
+        assert files(auth_layer_dir) & files(layer_dir) <= {"python/.lock"}
+
+    def test_is_reused_while_its_inputs_are_unchanged(self, auth_layer_dir: Path):
+        marker = auth_layer_dir / COMPLETE_MARKER
+        before = marker.stat().st_mtime_ns
+        assert ensure_layer(auth_layer_dir.parents[2], AUTH_LAYER_GROUP) == auth_layer_dir
+        assert marker.stat().st_mtime_ns == before
+
+    def test_fits_the_size_budget(self, auth_layer_dir: Path):
+        assert zipped_size(auth_layer_dir) <= LAYER_ZIP_BUDGET_BYTES

@@ -9,9 +9,9 @@ import pytest
 from aws_cdk.assertions import Template
 
 from infra.constructs.http_api import HttpApi
-from local.gateway import PUBLIC_ROUTES
+from local.gateway import PUBLIC_ROUTES, ROUTES
 from local.stack import LocalStack
-from tests.infra._template import resources, the_resource
+from tests.infra._template import referenced_ids, resources, the_resource, ttai_function_ids
 from tests.infra.conftest import Synthesized
 
 
@@ -68,3 +68,14 @@ def test_the_public_routes_are_the_same_locally_and_deployed(dev_template: Templ
         if route["Properties"].get("AuthorizationType", "NONE") == "NONE"
     }
     assert unauthorized == set(PUBLIC_ROUTES)
+
+
+def test_each_route_reaches_the_same_function_locally_and_deployed(dev_template: Template) -> None:
+    names = {logical_id: name for name, logical_id in ttai_function_ids(dev_template).items()}
+    integrations = resources(dev_template, "AWS::ApiGatewayV2::Integration")
+    deployed = {}
+    for route in resources(dev_template, "AWS::ApiGatewayV2::Route").values():
+        integration_id = route["Properties"]["Target"]["Fn::Join"][1][1]["Ref"]
+        [function_id] = referenced_ids(integrations[integration_id]["Properties"]["IntegrationUri"])
+        deployed[route["Properties"]["RouteKey"]] = names[function_id]
+    assert deployed == {route.key: route.function for route in ROUTES}

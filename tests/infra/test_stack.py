@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
 
 from infra.config import EnvironmentConfig
 from infra.constructs.http_api import HttpApi
+from infra.constructs.secrets import ROTATION_EXEMPTIONS
 from infra.paths import FUNCTIONS_DIR, PROJECT_ROOT
 from infra.storage_layout import StorageLayout
 from tests.infra._template import (
+    Resource,
     as_list,
     referenced_ids,
     resources,
@@ -21,8 +24,15 @@ from tests.infra._template import (
     ttai_function_ids,
     ttai_functions,
 )
+from tests.infra.conftest import Synthesized
 
 pytestmark = pytest.mark.slow
+
+SECRET_ATTACHMENT = "AWS::SecretsManager::SecretTargetAttachment"
+SIGN_IN_SECRETS = ("JWT_SECRET", "TOKEN_ENCRYPTION_KEY", "TASTYTRADE_CLIENT_ID", "TASTYTRADE_CLIENT_SECRET")
+# What the api function must never read: it signs nothing, and a leak there must not expose the OAuth client or
+# the key that seals users' TastyTrade tokens.
+SIGN_IN_ONLY_SECRETS = ("TOKEN_ENCRYPTION_KEY", "TASTYTRADE_CLIENT_ID", "TASTYTRADE_CLIENT_SECRET")
 
 DYNAMODB_WRITES = {
     "dynamodb:PutItem",
@@ -37,6 +47,50 @@ DYNAMODB_WRITES = {
 
 def _table_id(template: Template) -> str:
     return the_resource(template, "AWS::DynamoDB::Table")[0]
+
+
+def _secret_id(template: Template, config: EnvironmentConfig, name: str) -> str:
+    [secret_id] = [
+        logical_id
+        for logical_id, secret in resources(template, "AWS::SecretsManager::Secret").items()
+        if secret["Properties"].get("Name") == f"ttai/{config.name}/{name}"
+    ]
+    return secret_id
+
+
+def _jwt_secret_id(template: Template, config: EnvironmentConfig) -> str:
+    return _secret_id(template, config, "JWT_SECRET")
+
+
+def _secrets_read_by(template: Template, function: str) -> list[Any]:
+    statements = statements_of_role(template, role_id(ttai_functions(template)[function]))
+    return [
+        resource
+        for statement in statements
+        if any(action.startswith("secretsmanager:") for action in as_list(statement["Action"]))
+        for resource in as_list(statement["Resource"])
+    ]
+
+
+def _layer_ids(template: Template, function: str) -> list[str]:
+    return [layer["Ref"] for layer in ttai_functions(template)[function]["Properties"]["Layers"]]
+
+
+def _layer_packages(synthesized: Synthesized, template: Template, layer_id: str) -> set[str]:
+    """Top-level names under python/ in the layer's staged asset, as Lambda will unpack it."""
+    layer = resources(template, "AWS::Lambda::LayerVersion")[layer_id]
+    asset = synthesized.outdir / f"asset.{layer['Properties']['Content']['S3Key'].removesuffix('.zip')}"
+    return {path.name for path in (asset / "python").iterdir()}
+
+
+def _integrated_function(template: Template, route: Resource) -> str:
+    """The name of our function a route's Lambda proxy integration invokes."""
+    integration_id = route["Properties"]["Target"]["Fn::Join"][1][1]["Ref"]
+    integration = resources(template, "AWS::ApiGatewayV2::Integration")[integration_id]["Properties"]
+    assert integration["IntegrationType"] == "AWS_PROXY"
+    names = {logical_id: name for name, logical_id in ttai_function_ids(template).items()}
+    [function_id] = referenced_ids(integration["IntegrationUri"])
+    return names[function_id]
 
 
 def _overflow_bucket_id(template: Template) -> str:
@@ -132,8 +186,8 @@ class TestBuckets:
 
 
 class TestFunctions:
-    def test_both_functions_exist(self, template: Template):
-        assert set(ttai_functions(template)) == {"api", "authorizer"}
+    def test_every_function_exists(self, template: Template):
+        assert set(ttai_functions(template)) == {"api", "auth", "authorizer", "migrate"}
 
     def test_every_function_uses_the_house_defaults(self, template: Template, config: EnvironmentConfig):
         log_groups = resources(template, "AWS::Logs::LogGroup")
@@ -158,26 +212,62 @@ class TestFunctions:
             assert variables["POWERTOOLS_LOG_LEVEL"] == config.log_level
             assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "TTAI"
 
-    def test_every_function_runs_with_the_shared_layer(self, template: Template):
-        layer_id, layer = the_resource(template, "AWS::Lambda::LayerVersion")
-        assert layer["Properties"]["CompatibleRuntimes"] == ["python3.14"]
-        assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
-        for function in ttai_functions(template).values():
-            assert function["Properties"]["Layers"] == [{"Ref": layer_id}]
+    def test_every_function_runs_with_the_shared_layer_first(self, template: Template, synthesized: Synthesized):
+        layers = resources(template, "AWS::Lambda::LayerVersion")
+        for layer in layers.values():
+            assert layer["Properties"]["CompatibleRuntimes"] == ["python3.14"]
+            assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+        shared = {_layer_ids(template, name)[0] for name in ttai_functions(template)}
+        assert len(shared) == 1
+        [shared_id] = shared
+        packages = _layer_packages(synthesized, template, shared_id)
+        assert {"ttai", "pydantic", "aws_lambda_powertools"} <= packages
+        assert "cryptography" not in packages
 
-    def test_functions_get_the_variables_the_runtime_reads(self, template: Template):
+    def test_only_the_auth_function_gets_the_cryptography_layer(self, template: Template, synthesized: Synthesized):
+        shared_id, crypto_id = _layer_ids(template, "auth")
+        assert set(resources(template, "AWS::Lambda::LayerVersion")) == {shared_id, crypto_id}
+        packages = _layer_packages(synthesized, template, crypto_id)
+        assert "cryptography" in packages
+        assert not packages & {"ttai", "pydantic", "boto3", "botocore"}
+        for name in ttai_functions(template):
+            if name != "auth":
+                assert _layer_ids(template, name) == [shared_id], name
+
+    def test_functions_get_the_variables_the_runtime_reads(self, template: Template, config: EnvironmentConfig):
         table_id = _table_id(template)
         bucket_id = _overflow_bucket_id(template)
-        secret_id, _ = the_resource(template, "AWS::SecretsManager::Secret")
+        secret_id = _jwt_secret_id(template, config)
         functions = ttai_functions(template)
         api = functions["api"]["Properties"]["Environment"]["Variables"]
         assert api["TTAI_KV_TABLE"] == {"Ref": table_id}
         assert api["TTAI_KV_OVERFLOW_BUCKET"] == {"Ref": bucket_id}
-        assert api["TTAI_SECRET_JWT_SECRET"] == {"Ref": secret_id}
+        assert not [name for name in api if name.startswith("TTAI_SECRET_")]
         authorizer = functions["authorizer"]["Properties"]["Environment"]["Variables"]
         assert authorizer["TTAI_KV_TABLE"] == {"Ref": table_id}
         assert authorizer["TTAI_SECRET_JWT_SECRET"] == {"Ref": secret_id}
         assert "TTAI_KV_OVERFLOW_BUCKET" not in authorizer
+
+    def test_auth_function_gets_the_sign_in_variables(self, template: Template, config: EnvironmentConfig):
+        variables = ttai_functions(template)["auth"]["Properties"]["Environment"]["Variables"]
+        assert variables["TTAI_KV_TABLE"] == {"Ref": _table_id(template)}
+        assert "TTAI_KV_OVERFLOW_BUCKET" not in variables
+        assert {name for name in variables if name.startswith("TTAI_SECRET_")} == {
+            f"TTAI_SECRET_{name}" for name in SIGN_IN_SECRETS
+        }
+        for name in SIGN_IN_SECRETS:
+            assert variables[f"TTAI_SECRET_{name}"] == {"Ref": _secret_id(template, config, name)}
+        assert variables["TTAI_OAUTH_AUTHORIZE_URL"] == config.oauth.authorize_url
+        assert variables["TTAI_OAUTH_TOKEN_URL"] == config.oauth.token_url
+        assert variables["TTAI_OAUTH_USERINFO_URL"] == config.oauth.userinfo_url
+
+    def test_the_redirect_uri_is_this_apis_callback(self, template: Template):
+        api_id, _ = the_resource(template, "AWS::ApiGatewayV2::Api")
+        redirect = ttai_functions(template)["auth"]["Properties"]["Environment"]["Variables"]["TTAI_OAUTH_REDIRECT_URI"]
+        head, tail = redirect["Fn::Join"][1]
+        assert head == {"Fn::GetAtt": [api_id, "ApiEndpoint"]}
+        assert tail == HttpApi.CALLBACK_PATH == "/auth/callback"
+        assert template.find_outputs("OAuthRedirectUri")["OAuthRedirectUri"]["Value"] == redirect
 
     def test_no_role_carries_a_managed_policy(self, template: Template):
         # AWSLambdaBasicExecutionRole would let a function write to every log group in the account.
@@ -243,21 +333,64 @@ class TestLeastPrivilege:
                 if "*" in as_list(statement["Resource"]):
                     assert all(action.startswith("xray:") for action in as_list(statement["Action"]))
 
-    def test_secrets_are_read_only_and_scoped(self, template: Template):
-        secret_id, _ = the_resource(template, "AWS::SecretsManager::Secret")
-        for function in ttai_functions(template).values():
+    def test_secrets_are_read_only_and_each_function_reads_only_its_own(
+        self, template: Template, config: EnvironmentConfig
+    ):
+        jwt_secret = {"Ref": _jwt_secret_id(template, config)}
+        sign_in = [{"Ref": _secret_id(template, config, name)} for name in SIGN_IN_SECRETS]
+        [db_secret] = [{"Ref": attachment} for attachment in resources(template, SECRET_ATTACHMENT)]
+        needs = {
+            "api": [db_secret],
+            "auth": [*sign_in, db_secret],
+            "authorizer": [jwt_secret],
+            "migrate": [db_secret],
+        }
+        for name, function in ttai_functions(template).items():
             secret_statements = [
                 statement
                 for statement in statements_of_role(template, role_id(function))
                 if any(action.startswith("secretsmanager:") for action in as_list(statement["Action"]))
             ]
-            assert secret_statements
             for statement in secret_statements:
                 assert set(as_list(statement["Action"])) <= {
                     "secretsmanager:GetSecretValue",
                     "secretsmanager:DescribeSecret",
                 }
-                assert statement["Resource"] == {"Ref": secret_id}
+            read = [resource for statement in secret_statements for resource in as_list(statement["Resource"])]
+            assert sorted(read, key=str) == sorted(needs[name], key=str), name
+
+    @pytest.mark.parametrize("secret", SIGN_IN_ONLY_SECRETS)
+    def test_only_the_auth_function_reads_the_sign_in_secrets(
+        self, template: Template, config: EnvironmentConfig, secret: str
+    ):
+        secret_id = _secret_id(template, config, secret)
+        for name in ttai_functions(template):
+            reads = any(secret_id in referenced_ids(resource) for resource in _secrets_read_by(template, name))
+            assert reads is (name == "auth"), name
+
+    def test_auth_writes_the_table_and_never_touches_the_bucket(self, template: Template):
+        table_id = _table_id(template)
+        statements = statements_of_role(template, role_id(ttai_functions(template)["auth"]))
+        actions = {action for statement in statements for action in as_list(statement["Action"])}
+        assert {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"} <= actions
+        assert not any(action.startswith("s3:") for action in actions)
+        for statement in statements:
+            if any(action.startswith("dynamodb:") for action in as_list(statement["Action"])):
+                for resource in as_list(statement["Resource"]):
+                    assert referenced_ids(resource) == {table_id}
+
+    def test_api_gateway_may_invoke_the_auth_function_from_this_api_only(self, template: Template):
+        auth_id = ttai_function_ids(template)["auth"]
+        api_id, _ = the_resource(template, "AWS::ApiGatewayV2::Api")
+        permissions = [
+            permission["Properties"]
+            for permission in resources(template, "AWS::Lambda::Permission").values()
+            if referenced_ids(permission["Properties"]["FunctionName"]) == {auth_id}
+        ]
+        assert permissions
+        for permission in permissions:
+            assert permission["Principal"] == "apigateway.amazonaws.com"
+            assert api_id in referenced_ids(permission["SourceArn"])
 
 
 class TestSecrets:
@@ -272,6 +405,28 @@ class TestSecrets:
                 "GenerateSecretString": Match.object_like({"PasswordLength": spec.length, "ExcludePunctuation": True}),
             },
         )
+
+    def test_every_secret_of_storage_json_exists_and_is_exempt_from_rotation_for_a_reason(
+        self, template: Template, config: EnvironmentConfig, layout: StorageLayout
+    ):
+        for name, spec in layout.secrets.items():
+            secret = resources(template, "AWS::SecretsManager::Secret")[_secret_id(template, config, name)]
+            generated = secret["Properties"]["GenerateSecretString"]
+            assert generated["PasswordLength"] == spec.length
+            assert name in ROTATION_EXEMPTIONS
+        assert resources(template, "AWS::SecretsManager::RotationSchedule")  # the database's, and only it
+        for schedule in resources(template, "AWS::SecretsManager::RotationSchedule").values():
+            assert schedule["Properties"]["SecretId"] == {"Ref": the_resource(template, SECRET_ATTACHMENT)[0]}
+
+    def test_the_tastytrade_client_is_a_placeholder_the_operator_replaces(
+        self, template: Template, config: EnvironmentConfig, layout: StorageLayout
+    ):
+        operator = [name for name, spec in layout.secrets.items() if spec.provided_by == "operator"]
+        assert sorted(operator) == ["TASTYTRADE_CLIENT_ID", "TASTYTRADE_CLIENT_SECRET"]
+        assert layout.secrets["TOKEN_ENCRYPTION_KEY"].provided_by == "generated"
+        assert layout.secrets["TOKEN_ENCRYPTION_KEY"].length >= 32  # the runtime's minimum of key material
+        output = template.find_outputs("SecretsToProvide")["SecretsToProvide"]["Value"]
+        assert sorted(output.split()) == sorted(f"ttai/{config.name}/{name}" for name in operator)
 
 
 class TestHttpApi:
@@ -291,6 +446,20 @@ class TestHttpApi:
             else:
                 assert route["AuthorizationType"] == "CUSTOM", key
                 assert route["AuthorizerId"] == {"Ref": authorizer_id}, key
+
+    def test_the_public_routes_are_health_and_sign_in_each_on_its_function(self, template: Template):
+        routes = {
+            route["Properties"]["RouteKey"]: route for route in resources(template, "AWS::ApiGatewayV2::Route").values()
+        }
+        public = {key for key, route in routes.items() if route["Properties"]["AuthorizationType"] == "NONE"}
+        assert public == {"GET /health", "GET /auth/login", "GET /auth/callback"}
+        served_by = {key: _integrated_function(template, route) for key, route in routes.items()}
+        assert served_by == {
+            "GET /health": "api",
+            "GET /auth/login": "auth",
+            "GET /auth/callback": "auth",
+            f"ANY {HttpApi.PROXY_PATH}": "api",  # POST /auth/logout included: authorized, served by api
+        }
 
     def test_authorizer_is_a_cached_simple_request_authorizer(self, template: Template, config: EnvironmentConfig):
         _, authorizer = the_resource(template, "AWS::ApiGatewayV2::Authorizer")
@@ -336,6 +505,15 @@ class TestAlarms:
         assert "KmsMasterKeyId" in topic["Properties"]
         metrics = {(alarm["Properties"]["Namespace"], alarm["Properties"]["MetricName"]) for alarm in alarms.values()}
         assert metrics == {("AWS/Lambda", "Errors"), ("AWS/Lambda", "Throttles"), ("AWS/ApiGateway", "5xx")}
+        function_ids = ttai_function_ids(template)
+        alarmed = {
+            (dimension["Value"]["Ref"], alarm["Properties"]["MetricName"])
+            for alarm in alarms.values()
+            for dimension in alarm["Properties"].get("Dimensions", [])
+            if dimension["Name"] == "FunctionName"
+        }
+        for name in ("api", "auth", "authorizer"):
+            assert {(function_ids[name], "Errors"), (function_ids[name], "Throttles")} <= alarmed, name
         for alarm in alarms.values():
             assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
         topic_policy = the_resource(template, "AWS::SNS::TopicPolicy")[1]["Properties"]["PolicyDocument"]
@@ -343,7 +521,7 @@ class TestAlarms:
             statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
             for statement in topic_policy["Statement"]
         )
-        _, key = the_resource(template, "AWS::KMS::Key")
+        key = resources(template, "AWS::KMS::Key")[topic["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]]
         assert key["Properties"]["EnableKeyRotation"] is True
 
 

@@ -49,15 +49,37 @@ def test_from_environ_reuses_one_env_per_configuration() -> None:
 
 
 def test_secrets_are_fetched_once_per_container() -> None:
-    class FakeSecretsManager:
-        calls = 0
-
-        def get_secret_value(self, SecretId: str) -> dict[str, str]:
-            self.calls += 1
-            return {"SecretString": f"value-of-{SecretId}"}
-
-    fake = FakeSecretsManager()
+    fake = FakeSecretsManager({"AWSCURRENT": "current"})
     env = Env(Settings.from_environ({**BASE, "TTAI_SECRET_JWT_SECRET": "arn:jwt"}), clients={"secretsmanager": fake})
-    assert env.secret("JWT_SECRET") == "value-of-arn:jwt"
-    assert env.secret("JWT_SECRET") == "value-of-arn:jwt"
-    assert fake.calls == 1
+    assert env.secret("JWT_SECRET") == "current"
+    assert env.secret("JWT_SECRET") == "current"
+    assert fake.calls == [("arn:jwt", "AWSCURRENT")]
+
+
+def test_secret_versions_add_the_previous_value_once_rotated() -> None:
+    rotated = FakeSecretsManager({"AWSCURRENT": "new", "AWSPREVIOUS": "old"})
+    env = Env(Settings.from_environ({**BASE, "TTAI_SECRET_K": "arn:k"}), clients={"secretsmanager": rotated})
+    assert env.secret_versions("K") == ["new", "old"]
+    never_rotated = FakeSecretsManager({"AWSCURRENT": "only"})
+    env = Env(Settings.from_environ({**BASE, "TTAI_SECRET_K": "arn:k"}), clients={"secretsmanager": never_rotated})
+    assert env.secret_versions("K") == ["only"]
+    assert env.secret_versions("K") == ["only"]
+    assert len(never_rotated.calls) == 2  # current and the missing previous, each asked once
+
+
+class FakeSecretsManager:
+    """Secrets Manager's get_secret_value by version stage, counting calls (a unit-test stand-in)."""
+
+    class exceptions:
+        class ResourceNotFoundException(Exception):
+            pass
+
+    def __init__(self, stages: dict[str, str]) -> None:
+        self.stages = stages
+        self.calls: list[tuple[str, str]] = []
+
+    def get_secret_value(self, SecretId: str, VersionStage: str) -> dict[str, str]:
+        self.calls.append((SecretId, VersionStage))
+        if VersionStage not in self.stages:
+            raise self.exceptions.ResourceNotFoundException(VersionStage)
+        return {"SecretString": self.stages[VersionStage]}

@@ -1,4 +1,8 @@
-"""Session records in KV: a token is honoured only while its session exists, so deleting one revokes it."""
+"""Sessions: a durable row in SQL (who, when, revoked or not) and a KV record the authorizer checks.
+
+A token is honoured only while its KV record exists, so revoking deletes the record (and stamps the row).
+The authorizer reads KV alone: one GetItem, no database, no VPC.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from ttai.auth import tokens
@@ -16,6 +21,21 @@ if TYPE_CHECKING:
     from ttai.env import Env
 
 JWT_SECRET = "JWT_SECRET"  # noqa: S105 - the secret's name, not its value
+
+# One round trip: make sure the user exists (sign-in upserts the profile first; tokens minted for development
+# create a bare user), then record the session.
+_OPEN = """
+WITH known AS (INSERT INTO users (id) VALUES (?1) ON CONFLICT (id) DO NOTHING)
+INSERT INTO sessions (id, user_id, scopes, created_at, expires_at)
+VALUES (?2, ?1, ARRAY(SELECT jsonb_array_elements_text(?3::jsonb)), ?4, ?5)
+"""
+_REVOKE = """
+WITH revoked AS (
+    UPDATE sessions SET revoked_at = now() WHERE id = ?2 AND user_id = ?1 AND revoked_at IS NULL RETURNING id
+)
+INSERT INTO audit_events (user_id, actor, action, entity, entity_id)
+SELECT ?1, ?1, 'session.revoke', 'session', id FROM revoked
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,12 +59,16 @@ class SessionStore:
             issued_at=now,
             expires_at=now + ttl,
         )
+        db = self._env.DB
+        db.prepare(_OPEN).bind(
+            user_id,
+            claims.session_id,
+            sorted(claims.scopes),
+            datetime.fromtimestamp(now, UTC),
+            datetime.fromtimestamp(claims.expires_at, UTC),
+        ).run()
         record = {"user_id": user_id, "scopes": sorted(claims.scopes), "expires_at": claims.expires_at}
-        self._env.KV.put(
-            CacheKeys.session(user_id, claims.session_id),
-            json.dumps(record),
-            expiration_ttl=ttl,
-        )
+        self._env.KV.put(CacheKeys.session(user_id, claims.session_id), json.dumps(record), expiration_ttl=ttl)
         return OpenedSession(claims=claims, token=tokens.issue(self._env.secret(JWT_SECRET), claims))
 
     def verify(self, token: str) -> tokens.Claims:
@@ -56,4 +80,6 @@ class SessionStore:
         return claims
 
     def revoke(self, user_id: str, session_id: str) -> None:
+        """End a session: the authorizer refuses it from now on (API Gateway's cache may serve it for its TTL)."""
         self._env.KV.delete(CacheKeys.session(user_id, session_id))
+        self._env.DB.prepare(_REVOKE).bind(user_id, session_id).run()

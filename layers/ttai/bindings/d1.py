@@ -431,7 +431,10 @@ def _decode_array(array: dict[str, Any], element_type: str) -> list[Any]:
 def _translate(exc: ClientError) -> D1Error:
     error = exc.response.get("Error", {})
     code, message = str(error.get("Code", "")), str(error.get("Message", ""))
-    if _TOO_LARGE in message.lower():
+    too_large = any(sign in message.lower() for sign in (_TOO_LARGE, "too large"))
+    if code == "UnsupportedResultException" and not too_large:
+        return D1QueryError(f"the Data API cannot return this result: {message}")
+    if too_large:
         return D1ResponseTooLarge(
             "the result is over the Data API's 1 MiB response limit: select fewer columns or paginate "
             f"(LIMIT with a keyset cursor). Database said: {message}"

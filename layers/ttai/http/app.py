@@ -7,10 +7,11 @@ from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from ttai.errors import BindingError, ConfigurationError, Forbidden, NotFound, Unauthorized
-from ttai.http.routes import health, market
+from ttai.http.routes import account, health, market
 from ttai.observability import logger
 
 TITLE = "TTAI API"
@@ -49,10 +50,11 @@ def _client_error(status: HTTPStatus, code: str) -> Callable[[Exception], Respon
     return handle
 
 
-def create_app() -> APIGatewayHttpResolver:
+def create_resolver(*routers: tuple[Router, str | None]) -> APIGatewayHttpResolver:
+    """A resolver with validation, the given routers, /openapi.json and the shared error mapping."""
     app = APIGatewayHttpResolver(enable_validation=True)
-    app.include_router(health.router)
-    app.include_router(market.router, prefix="/api/v1")
+    for router, prefix in routers:
+        app.include_router(router, prefix=prefix)
 
     @app.get("/openapi.json", summary="This API's OpenAPI document", include_in_schema=False)
     def openapi() -> Response[str]:
@@ -84,6 +86,11 @@ def create_app() -> APIGatewayHttpResolver:
         return _error(HTTPStatus.NOT_FOUND, "not_found", "no such route")
 
     return app
+
+
+def create_app() -> APIGatewayHttpResolver:
+    """The api function's resolver."""
+    return create_resolver((health.router, None), (account.router, None), (market.router, "/api/v1"))
 
 
 app = create_app()

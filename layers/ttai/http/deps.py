@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
 from ttai.env import Env
 from ttai.observability import PowertoolsCacheMetrics
 from ttai.services.cache import CacheService
 from ttai.services.market import MarketDataService
+
+if TYPE_CHECKING:
+    from ttai.services.signin import SignInService
+
+CLIENT_ID = "TASTYTRADE_CLIENT_ID"
+CLIENT_SECRET = "TASTYTRADE_CLIENT_SECRET"  # noqa: S105 - the secret's name
+ENCRYPTION_KEY = "TOKEN_ENCRYPTION_KEY"
 
 
 @cache
@@ -17,3 +25,21 @@ def _market(env: Env) -> MarketDataService:
 
 def market() -> MarketDataService:
     return _market(Env.from_environ())
+
+
+def env() -> Env:
+    return Env.from_environ()
+
+
+@cache
+def _signin(env: Env) -> SignInService:
+    from ttai.auth.crypto import TokenCipher  # noqa: PLC0415 - only the auth function ships cryptography
+    from ttai.auth.oauth import OAuthClient  # noqa: PLC0415
+    from ttai.services.signin import SignInService  # noqa: PLC0415
+
+    oauth = OAuthClient(env.oauth_settings(), env.secret(CLIENT_ID), env.secret(CLIENT_SECRET))
+    return SignInService(env, oauth, TokenCipher(env.secret_versions(ENCRYPTION_KEY)))
+
+
+def signin() -> SignInService:
+    return _signin(Env.from_environ())

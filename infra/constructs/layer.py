@@ -1,4 +1,4 @@
-"""The Lambda layer every function shares: runtime dependencies and the `ttai` package (see infra.layer_build)."""
+"""A Lambda layer from a directory infra.layer_build produced: the shared one, or one dependency group's."""
 
 from __future__ import annotations
 
@@ -14,17 +14,19 @@ from infra.constructs.function import TtaiFunction
 from infra.layer_build import BUILD_RECORDS
 
 
-class SharedLayer(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, layer_dir: Path) -> None:
+class PythonLayer(Construct):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, layer_dir: Path, description: str
+    ) -> None:
         super().__init__(scope, construct_id)
         self.layer = lambda_.LayerVersion(
             self,
             "Layer",
-            description=f"ttai runtime for {config.name}: powertools, pydantic, pyjwt and the ttai package",
+            description=description,
             code=lambda_.Code.from_asset(
                 str(layer_dir),
                 exclude=list(BUILD_RECORDS),
-                # The directory is named by the digest of its inputs, so CDK need not fingerprint 12 MB again.
+                # The directory is named by the digest of its inputs, so CDK need not fingerprint it again.
                 asset_hash=layer_dir.name,
                 asset_hash_type=cdk.AssetHashType.CUSTOM,
             ),

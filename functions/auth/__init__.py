@@ -1,0 +1,1 @@
+"""The auth function: the public sign-in routes (it alone holds the OAuth client and encryption keys)."""

@@ -1,0 +1,236 @@
+"""The D1 database: Aurora Serverless v2 PostgreSQL in isolated subnets, reached only through the RDS Data API."""
+
+from __future__ import annotations
+
+from typing import cast
+
+import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_rds as rds
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from infra.config import EnvironmentConfig
+from infra.constructs._policy import log_group, log_retention, removal_policy
+from infra.nag import acknowledge
+
+_CLUSTER_REMOVAL_POLICIES = {
+    "destroy": cdk.RemovalPolicy.DESTROY,
+    "snapshot": cdk.RemovalPolicy.SNAPSHOT,
+    "retain": cdk.RemovalPolicy.RETAIN,
+}
+# What a retained cluster still sits in: deleting these under it would fail the stack's deletion half-way.
+_NETWORK_RESOURCE_TYPES = (
+    "AWS::EC2::VPC",
+    "AWS::EC2::Subnet",
+    "AWS::EC2::RouteTable",
+    "AWS::EC2::SubnetRouteTableAssociation",
+    "AWS::EC2::SecurityGroup",
+)
+_HTTPS = ec2.Port.tcp(443)
+
+
+class Database(Construct):
+    """The cluster, its own VPC (isolated subnets only: no NAT, no internet gateway) and its rotated credentials.
+
+    Functions stay outside the VPC: they call the Data API over HTTPS with the cluster ARN and the secret ARN.
+    Only the secret-rotation function, which Secrets Manager runs inside the VPC, has a network path to the cluster.
+    """
+
+    CLUSTER_ARN_ENV = "TTAI_DB_CLUSTER_ARN"
+    SECRET_ARN_ENV = "TTAI_DB_SECRET_ARN"  # noqa: S105 - the name of a variable, not a secret
+    NAME_ENV = "TTAI_DB_NAME"
+
+    # The newest Aurora PostgreSQL CDK knows; 16.3 and later (all of 17) can scale to 0 ACU and pause.
+    ENGINE_VERSION = rds.AuroraPostgresEngineVersion.VER_17_9
+    DATABASE_NAME = "ttai"
+    MASTER_USERNAME = "ttai_admin"
+    LOG_EXPORTS = ("postgresql",)
+    AZ_COUNT = 2
+    # A /24 per subnet holds the cluster's and the rotation function's network interfaces many times over.
+    SUBNET_CIDR_MASK = 24
+    ROTATION_INTERVAL = cdk.Duration.days(30)
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig) -> None:
+        super().__init__(scope, construct_id)
+        settings = config.database
+        cluster_removal = _CLUSTER_REMOVAL_POLICIES[settings.removal_policy]
+        # The key and the credentials outlive a deleted cluster unless it is destroyed outright: a snapshot needs both.
+        kept_with_data = cdk.RemovalPolicy.DESTROY if settings.removal_policy == "destroy" else cdk.RemovalPolicy.RETAIN
+
+        self.vpc = self._network(config)
+        isolated = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+
+        # A customer-managed key (about 1 USD a month) rather than the AWS-managed aws/rds key: only a key of our
+        # own can have its policy extended to share encrypted snapshots with a backup or restore account.
+        self.key = kms.Key(
+            self,
+            "StorageKey",
+            description=f"ttai {config.name}: encrypts the Aurora cluster's storage and snapshots",
+            enable_key_rotation=True,
+            removal_policy=kept_with_data,
+        )
+        # The database itself initiates no connections: no egress at all.
+        self.security_group = ec2.SecurityGroup(
+            self,
+            "ClusterSecurityGroup",
+            vpc=self.vpc,
+            description=f"ttai {config.name} Aurora cluster: reachable only by the secret-rotation function",
+            allow_all_outbound=False,
+        )
+
+        self.cluster_identifier = f"ttai-{config.name}"
+        # Created before the cluster so the exported logs get our retention, without CDK's log-retention custom
+        # resource (a Node.js function whose role may change the retention of every log group in the account).
+        exported_logs = [
+            logs.LogGroup(
+                self,
+                f"{export.capitalize()}Logs",
+                log_group_name=f"/aws/rds/cluster/{self.cluster_identifier}/{export}",
+                retention=log_retention(config),
+                removal_policy=removal_policy(config),
+            )
+            for export in self.LOG_EXPORTS
+        ]
+
+        self.cluster = rds.DatabaseCluster(
+            self,
+            "Cluster",
+            engine=rds.DatabaseClusterEngine.aurora_postgres(version=self.ENGINE_VERSION),
+            cluster_identifier=self.cluster_identifier,
+            credentials=rds.Credentials.from_generated_secret(
+                self.MASTER_USERNAME, secret_name=f"ttai/{config.name}/database"
+            ),
+            default_database_name=self.DATABASE_NAME,
+            writer=rds.ClusterInstance.serverless_v2("Writer", publicly_accessible=False),
+            serverless_v2_min_capacity=settings.min_capacity_acu,
+            serverless_v2_max_capacity=settings.max_capacity_acu,
+            serverless_v2_auto_pause_duration=(
+                None if settings.auto_pause_minutes is None else cdk.Duration.minutes(settings.auto_pause_minutes)
+            ),
+            enable_data_api=True,
+            vpc=self.vpc,
+            vpc_subnets=isolated,
+            security_groups=[self.security_group],
+            storage_encrypted=True,
+            storage_encryption_key=self.key,
+            cloudwatch_logs_exports=list(self.LOG_EXPORTS),
+            backup=rds.BackupProps(retention=cdk.Duration.days(settings.backup_retention_days)),
+            deletion_protection=config.deletion_protection,
+            removal_policy=cluster_removal,
+        )
+        cluster_resource = cast(rds.CfnDBCluster, self.cluster.node.default_child)
+        for group in exported_logs:
+            cluster_resource.node.add_dependency(group)
+        cast(secretsmanager.Secret, self.cluster.node.find_child("Secret")).apply_removal_policy(kept_with_data)
+        self.secret = cast(secretsmanager.ISecret, self.cluster.secret)
+        if cluster_removal == cdk.RemovalPolicy.RETAIN:
+            cdk.RemovalPolicies.of(self).retain(apply_to_resource_types=list(_NETWORK_RESOURCE_TYPES))
+
+        self.rotation = self._rotation(config, isolated)
+
+        acknowledge(
+            self.cluster,
+            "AwsSolutions-RDS6",
+            "Functions reach the cluster only through the RDS Data API, which IAM authorizes (rds-data actions on "
+            "this cluster's ARN) and which signs in with the credentials secret; IAM database authentication "
+            "would have no client.",
+        )
+        if not config.deletion_protection:
+            acknowledge(
+                self.cluster,
+                "AwsSolutions-RDS10",
+                f"{config.name} is an environment without deletion protection on any resource, so that "
+                f"`cdk destroy` can remove it; its database removal policy ({settings.removal_policy}) decides "
+                "whether a final snapshot is kept.",
+            )
+
+    def _network(self, config: EnvironmentConfig) -> ec2.Vpc:
+        # Without an account the stack is environment-agnostic: the VPC picks its AZs with Fn::GetAZs, no lookup.
+        vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            max_azs=self.AZ_COUNT,
+            nat_gateways=0,
+            subnet_configuration=[
+                ec2.SubnetConfiguration(
+                    name="database", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=self.SUBNET_CIDR_MASK
+                )
+            ],
+        )
+        vpc.add_flow_log(
+            "FlowLogs",
+            destination=ec2.FlowLogDestination.to_cloud_watch_logs(log_group(self, "FlowLogsGroup", config)),
+            traffic_type=ec2.FlowLogTrafficType.ALL,
+        )
+        return vpc
+
+    def _rotation(self, config: EnvironmentConfig, subnets: ec2.SubnetSelection) -> secretsmanager.SecretRotation:
+        """Single-user rotation of the credentials secret, every ROTATION_INTERVAL.
+
+        Secrets Manager deploys the rotation function (from the Serverless Application Repository) into the
+        isolated subnets. It reaches the cluster on its port and Secrets Manager through an interface endpoint.
+        One endpoint in one subnet: rotation is a monthly job that can wait out an AZ outage, and a second
+        endpoint would double the hourly cost. The Data API reads the secret on every call, so a rotated
+        password needs no restart of anything.
+        """
+        rotation_group = ec2.SecurityGroup(
+            self,
+            "RotationSecurityGroup",
+            vpc=self.vpc,
+            description=f"ttai {config.name} secret rotation: to the cluster and the Secrets Manager endpoint only",
+            allow_all_outbound=False,
+        )
+        # An inline rule: EC2 keeps its default allow-all egress on a group created without any, and the rules
+        # that name other security groups are separate resources.
+        rotation_group.add_egress_rule(
+            ec2.Peer.ipv4(self.vpc.vpc_cidr_block), _HTTPS, "HTTPS to the Secrets Manager endpoint in this VPC"
+        )
+        endpoint_group = ec2.SecurityGroup(
+            self,
+            "SecretsManagerEndpointSecurityGroup",
+            vpc=self.vpc,
+            description=f"ttai {config.name} Secrets Manager endpoint: HTTPS from the rotation function only",
+            allow_all_outbound=False,
+        )
+        endpoint_group.add_ingress_rule(rotation_group, _HTTPS, "HTTPS from the secret-rotation function")
+        self.secrets_manager_endpoint = self.vpc.add_interface_endpoint(
+            "SecretsManagerEndpoint",
+            service=ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+            subnets=ec2.SubnetSelection(subnets=[self.vpc.isolated_subnets[0]]),
+            security_groups=[endpoint_group],
+            open=False,
+            private_dns_enabled=True,
+        )
+        # Also opens the cluster's port to the rotation group (and only to it).
+        return self.cluster.add_rotation_single_user(
+            automatically_after=self.ROTATION_INTERVAL,
+            endpoint=self.secrets_manager_endpoint,
+            security_group=rotation_group,
+            vpc_subnets=subnets,
+            # A deploy must not rotate the password while the migrations it triggers run through the Data API.
+            rotate_immediately_on_update=False,
+        )
+
+    @property
+    def data_api_ready(self) -> list[Construct]:
+        """What must exist before a Data API call can succeed: the cluster and its writer instance."""
+        return [
+            cast(Construct, self.cluster.node.default_child),
+            cast(Construct, self.cluster.node.find_child("Writer")),
+        ]
+
+    def environment(self) -> dict[str, str]:
+        """The variables the D1 binding reads, for a function granted access here."""
+        return {
+            self.CLUSTER_ARN_ENV: self.cluster.cluster_arn,
+            self.SECRET_ARN_ENV: self.secret.secret_arn,
+            self.NAME_ENV: self.DATABASE_NAME,
+        }
+
+    def grant_data_api(self, grantee: iam.IGrantable) -> None:
+        """Run statements through the Data API on this cluster (rds-data actions) and read its credentials secret."""
+        self.cluster.grant_data_api_access(grantee)

@@ -1,0 +1,38 @@
+"""The signed-in user as the API shows them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+Channel = Literal["discord", "email", "push"]
+
+
+class Preferences(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
+    default_strategy: str
+    morning_alert: bool
+    eod_summary: bool
+    notification_channels: list[Channel]
+
+
+class Profile(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
+    id: str
+    email: str | None
+    name: str | None
+    created_at: datetime
+    preferences: Preferences | None
+
+
+class SignInResult(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
+    token: str
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the token type, not a credential
+    expires_at: AwareDatetime
+    user: dict[str, str | None]
