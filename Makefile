@@ -36,6 +36,9 @@ install: $(VENV)/.synced ## install uv and every dependency (idempotent)
 dev: install ## run the whole system locally (moto + dev server on http://127.0.0.1:8787)
 	$(BIN)/python -m local.dev
 
+migrate: install ## apply pending migrations to the running `make dev` database (deployed stacks migrate on deploy)
+	$(BIN)/ttai migrate
+
 lint: install ## ruff lint + format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

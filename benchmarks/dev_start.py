@@ -16,12 +16,17 @@ ROOT = Path(__file__).resolve().parents[1]
 BUDGET_S = 5.0
 
 
-def measure() -> float:
+def measure(data_dir: str) -> float:
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         started = time.monotonic()
         process = subprocess.Popen(
-            [sys.executable, "-m", "local.dev", "--port", str(port), "--state-file", f"{tmp}/state.json"],
+            [
+                sys.executable,
+                "-m",
+                "local.dev",
+                *("--port", str(port), "--state-file", f"{tmp}/state.json", "--data-dir", data_dir),
+            ],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -41,5 +46,10 @@ def measure() -> float:
 
 
 def run() -> list[Row]:
-    seconds = measure()
-    return [Row("make dev", "start to first /health", seconds, "s", f"<= {BUDGET_S:.0f} s", seconds <= BUDGET_S)]
+    with tempfile.TemporaryDirectory() as data_dir:
+        first = measure(data_dir)  # creates the database cluster and applies every migration
+        again = measure(data_dir)  # the usual case: the cluster exists, migrations are a no-op
+    return [
+        Row("make dev", "first start to /health (new database)", first, "s", f"<= {BUDGET_S:.0f} s", first <= BUDGET_S),
+        Row("make dev", "restart to /health", again, "s", f"<= {BUDGET_S:.0f} s", again <= BUDGET_S),
+    ]

@@ -13,6 +13,7 @@ from local.dev import DEFAULT_STATE_FILE
 from ttai.auth.sessions import SessionStore
 from ttai.auth.tokens import KNOWN_SCOPES
 from ttai.env import Env
+from ttai.migrations import apply
 
 
 def _running_stack_environ(state_file: Path) -> dict[str, str]:
@@ -32,6 +33,14 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _migrate(args: argparse.Namespace) -> int:
+    environ = _running_stack_environ(args.state_file)
+    os.environ.update(environ)
+    report = apply(Env.from_environ(environ).DB)
+    print(f"applied {report.applied or 'nothing'}; database at version {report.current}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ttai", description=__doc__)
     parser.add_argument("--state-file", type=Path, default=DEFAULT_STATE_FILE, help="written by `make dev`")
@@ -41,6 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     token.add_argument("--scope", action="append", default=[], choices=sorted(KNOWN_SCOPES))
     token.add_argument("--ttl", type=int, default=None, help="lifetime in seconds (default 24 h, minimum 60)")
     token.set_defaults(run=_token)
+    migrate = commands.add_parser("migrate", help="apply pending migrations to the running dev stack's database")
+    migrate.set_defaults(run=_migrate)
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))

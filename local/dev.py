@@ -23,6 +23,7 @@ from local.stack import LocalStack
 
 DEFAULT_PORT = 8787  # wrangler dev's port, so Worker habits carry over
 DEFAULT_STATE_FILE = Path(".local/dev.json")
+DEFAULT_DATA_DIR = Path(".local/pgdata")
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 
 
@@ -70,20 +71,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--state-file", type=Path, default=DEFAULT_STATE_FILE)
+    parser.add_argument(
+        "--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="PostgreSQL data, kept between runs (migrations re-run)"
+    )
     parser.add_argument("--authorizer-cache-ttl", type=int, default=60, help="seconds, as in staging and prod")
     args = parser.parse_args(argv)
 
     started = time.monotonic()
-    stack = LocalStack(authorizer_cache_ttl=args.authorizer_cache_ttl)
-    stack.start()
+    # Bind first: the stack needs the public URL (TastyTrade redirects the browser back to it).
+    server = ThreadingHTTPServer((args.host, args.port), GatewayRequestHandler)
+    public_url = f"http://{args.host}:{server.server_address[1]}"
+    stack = LocalStack(authorizer_cache_ttl=args.authorizer_cache_ttl, public_url=public_url, data_dir=args.data_dir)
     try:
-        assert stack.gateway is not None
-        GatewayRequestHandler.gateway = stack.gateway
-        server = ThreadingHTTPServer((args.host, args.port), GatewayRequestHandler)
+        stack.start()
     except BaseException:
-        stack.stop()
+        server.server_close()
         raise
-    url = f"http://{args.host}:{server.server_address[1]}"
+    assert stack.gateway is not None
+    GatewayRequestHandler.gateway = stack.gateway
+    url = public_url
     user_token = stack.token_for("dev-user")
     service_token = stack.token_for("quote-streamer", scopes=("service",))
     args.state_file.parent.mkdir(parents=True, exist_ok=True)
@@ -99,6 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"  user token (dev-user):           {user_token}\n"
         f"  service token (quote-streamer):  {service_token}\n"
         f"  more tokens:                     .venv/bin/ttai token USER_ID [--scope service|admin]\n"
+        f"  sign in (stand-in TastyTrade):   {url}/auth/login\n"
         f"  try: curl {url}/health\n"
         f"       curl -H 'Authorization: Bearer $TOKEN' '{url}/api/v1/quotes?symbols=AAPL,MSFT'\n"
         "Ctrl-C stops it.",

@@ -62,9 +62,15 @@ def wait_for_health(url: str, process: subprocess.Popen[str], limit: float) -> f
 @pytest.fixture(scope="module")
 def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
     port = free_port()
-    state_file = tmp_path_factory.mktemp("dev") / "state.json"
+    workdir = tmp_path_factory.mktemp("dev")
+    state_file = workdir / "state.json"
     process = subprocess.Popen(
-        [sys.executable, "-m", "local.dev", "--port", str(port), "--state-file", str(state_file)],
+        [
+            sys.executable,
+            "-m",
+            "local.dev",
+            *("--port", str(port), "--state-file", str(state_file), "--data-dir", str(workdir / "pgdata")),
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -116,6 +122,36 @@ def test_the_ttai_command_mints_a_working_token_on_the_running_stack(dev_server:
         timeout=60,
     ).stdout.strip()
     assert call(f"{dev_server.url}/api/v1/quotes/NONE", token=minted)[0] == 404
+
+
+def test_ttai_migrate_finds_the_running_database_up_to_date(dev_server: DevServer) -> None:
+    output = subprocess.run(
+        [sys.executable, "-m", "local.cli", "--state-file", str(dev_server.state_file), "migrate"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    assert "applied nothing" in output
+
+
+def test_sign_in_through_the_stand_in_tastytrade_over_real_http(dev_server: DevServer) -> None:
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    location = f"{dev_server.url}/auth/login"
+    for _ in range(2):  # our /auth/login, then the provider's authorize page
+        with pytest.raises(urllib.error.HTTPError) as redirect:
+            opener.open(location, timeout=10)
+        assert redirect.value.code == 302
+        location = redirect.value.headers["Location"]
+    assert location.startswith(f"{dev_server.url}/auth/callback?")
+    status, body = call(location)
+    assert status == 200
+    assert call(f"{dev_server.url}/api/v1/me", token=body["token"])[1]["email"] == "trader@example.com"
 
 
 def test_ctrl_c_stops_it_cleanly(dev_server: DevServer) -> None:

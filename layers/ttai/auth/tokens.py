@@ -6,8 +6,6 @@ import re
 import time
 from dataclasses import dataclass
 
-import jwt
-
 from ttai.errors import Unauthorized
 
 ISSUER = "ttai"
@@ -58,11 +56,15 @@ def issue(secret: str, claims: Claims) -> str:
         "exp": claims.expires_at,
         "scope": " ".join(sorted(check_scopes(claims.scopes))),
     }
+    import jwt  # noqa: PLC0415 - only signing and verifying need PyJWT; the api function's cold path does not
+
     return jwt.encode(payload, _key(secret), algorithm=ALGORITHM)
 
 
 def verify(secret: str, token: str) -> Claims:
     """The token's claims if its signature, issuer, audience, lifetime and shape all check; else Unauthorized."""
+    import jwt  # noqa: PLC0415 - see issue()
+
     try:
         payload = jwt.decode(
             token,

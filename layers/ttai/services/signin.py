@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -105,7 +106,7 @@ class SignInService:
         if row is None:
             raise NotFound(f"{user_id} has not connected a {PROVIDER} account")
         key_id = row["key_id"]
-        due = row["expires_at"].timestamp() - REFRESH_MARGIN_SECONDS <= datetime.now(UTC).timestamp()
+        due = row["expires_at"].timestamp() - REFRESH_MARGIN_SECONDS <= time.time()
         if not due and key_id == self._cipher.current_key_id:
             return self._cipher.open(Sealed(key_id, row["access_token"]), user_id=user_id)
         refresh_token = self._cipher.open(Sealed(key_id, row["refresh_token"]), user_id=user_id)
