@@ -9,11 +9,15 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from ttai.services.cache import CacheTier
 
-# Service name, level and namespace come from POWERTOOLS_* variables set per function by the stack.
+METRICS_NAMESPACE = "TTAI"
+
+# Service name and level come from POWERTOOLS_* variables set per function by the stack. The namespace is fixed
+# here: Metrics reads its variable when constructed, and a module imported before the variable is set (a test,
+# a script) would otherwise flush into no namespace at all.
 logger = Logger()
 # Requests that touch no cache (health, auth failures) flush no metrics; that is expected, not worth a warning.
 warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
-metrics = Metrics()
+metrics = Metrics(namespace=METRICS_NAMESPACE)
 
 
 class PowertoolsCacheMetrics:
