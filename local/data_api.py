@@ -30,7 +30,6 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any, TypeVar
 
 import botocore.session
@@ -38,6 +37,8 @@ import psycopg
 from botocore.model import ListShape, Shape, StringShape, StructureShape
 from psycopg import pq
 from psycopg.adapt import AdaptersMap, Dumper
+
+from local.service import Service
 
 # Documented limits and timings of the Data API.
 RESPONSE_LIMIT = 1024 * 1024  # bytes of result data one call may return
@@ -757,7 +758,7 @@ class _Pool:
 # ------------------------------------------------------------------ the endpoint
 
 
-class LocalDataApi:
+class LocalDataApi(Service):
     """An ``rds-data`` endpoint on 127.0.0.1 for one cluster ARN and one secret ARN.
 
     ``databases`` maps a Data API ``database`` name to a libpq URI (or is a function giving the URI, or None for
@@ -826,15 +827,6 @@ class LocalDataApi:
         self.endpoint_url = ""
 
     # ---------------------------------------------------------------- lifecycle
-
-    def __enter__(self) -> LocalDataApi:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def start(self) -> None:
         if self._server is not None:

@@ -17,9 +17,10 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from local.service import Service
 
 CODE_LIFETIME_S = 60
 ACCESS_LIFETIME_S = 900
@@ -35,7 +36,7 @@ class _Grant:
     expires: float
 
 
-class FakeTastyTrade:
+class FakeTastyTrade(Service):
     def __init__(
         self, client_id: str, client_secret: str, *, accounts: dict[str, dict[str, str]] | None = None
     ) -> None:
@@ -51,15 +52,6 @@ class FakeTastyTrade:
         self._server: ThreadingHTTPServer | None = None
 
     # ---------------------------------------------------------------- lifecycle
-
-    def __enter__(self) -> FakeTastyTrade:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def start(self) -> None:
         fake = self

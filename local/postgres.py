@@ -15,13 +15,14 @@ import threading
 import uuid
 import warnings
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
+
+from local.service import Service
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 # pgserver keeps one server per data directory per process; a directory used by two instances here must not be
@@ -30,7 +31,7 @@ _SERVERS_LOCK = threading.Lock()
 _SERVER_USERS: dict[Path, int] = {}
 
 
-class EmbeddedPostgres:
+class EmbeddedPostgres(Service):
     """A running PostgreSQL (``uri`` is its admin database) that hands out databases with ``create_database``."""
 
     def __init__(self, data_dir: str | Path | None = None, *, database_url: str | None = None) -> None:
@@ -53,15 +54,6 @@ class EmbeddedPostgres:
         return self._database_url is not None
 
     # ---------------------------------------------------------------- lifecycle
-
-    def __enter__(self) -> EmbeddedPostgres:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def start(self) -> None:
         if self.uri:

@@ -16,7 +16,6 @@ import socket
 import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import boto3
@@ -26,6 +25,7 @@ from local.data_api import LocalDataApi
 from local.fake_oauth import FakeTastyTrade
 from local.gateway import LocalGateway, Response
 from local.postgres import EmbeddedPostgres
+from local.service import Service
 from ttai.auth.sessions import SessionStore
 from ttai.bindings.d1 import D1Database
 from ttai.env import SECRET_PREFIX, Env
@@ -47,7 +47,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class LocalStack:
+class LocalStack(Service):
     """Everything provisioned and running; ``environ`` is what a deployed function would see."""
 
     def __init__(
@@ -81,15 +81,6 @@ class LocalStack:
         self.migrations: MigrationReport | None = None
 
     # ---------------------------------------------------------------- lifecycle
-
-    def __enter__(self) -> LocalStack:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def start(self) -> None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log

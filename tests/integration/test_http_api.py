@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,6 +10,7 @@ import pytest
 
 from local.aws_calls import CallCounter
 from local.stack import LocalStack
+from tests.conftest import Clock
 
 
 @pytest.fixture(scope="module")
@@ -52,13 +52,13 @@ def test_the_newest_quote_of_a_symbol_wins_within_a_batch(stack: LocalStack, use
 
 
 def test_an_ingested_quote_lives_in_the_hot_tier_and_is_gone_once_expired(
-    stack: LocalStack, user: str, service: str, monkeypatch: pytest.MonkeyPatch
+    stack: LocalStack, user: str, service: str, clock: Clock
 ) -> None:
     stack.http("PUT", "/api/v1/quotes", token=service, json={"quotes": [quote("AMD", 150.0)]})
     item = stack.client("dynamodb").get_item(TableName=stack.environ["TTAI_KV_TABLE"], Key={"k": {"S": "quote:AMD"}})
     expires = int(item["Item"]["exp"]["N"])
-    assert 59 <= expires - time.time() <= 61
-    monkeypatch.setattr(time, "time", lambda: expires + 0.5)
+    assert expires == clock.now + 60
+    clock.travel(60)
     status, _, body = stack.http("GET", "/api/v1/quotes/AMD", token=user)
     assert status == 404
     assert "AMD" in body["error"]["message"]
@@ -158,7 +158,7 @@ def test_option_symbols_round_trip_in_canonical_form(stack: LocalStack, user: st
     assert body["symbol"] == "SPY   250117P00500000"
 
 
-def test_chains_per_expiration_and_for_all(stack: LocalStack, user: str, service: str) -> None:
+def test_chains_per_expiration_and_for_all(stack: LocalStack, user: str, service: str, clock: Clock) -> None:
     contract = {
         "symbol": "AAPL  261218C00200000",
         "option_type": "call",
@@ -182,17 +182,17 @@ def test_chains_per_expiration_and_for_all(stack: LocalStack, user: str, service
     stored = stack.client("dynamodb").get_item(
         TableName=stack.environ["TTAI_KV_TABLE"], Key={"k": {"S": "chain:AAPL:2026-12-18"}}
     )["Item"]
-    assert 299 <= int(stored["exp"]["N"]) - time.time() <= 301  # warm tier: 5 minutes
+    assert int(stored["exp"]["N"]) == clock.now + 300  # warm tier: 5 minutes
 
 
-def test_company_info_lives_in_the_cold_tier(stack: LocalStack, user: str, service: str) -> None:
+def test_company_info_lives_in_the_cold_tier(stack: LocalStack, user: str, service: str, clock: Clock) -> None:
     info = {"symbol": "IBM", "name": "International Business Machines", "updated_at": "2026-11-20T15:00:00Z"}
     assert stack.http("PUT", "/api/v1/company", token=service, json=info).status == 200
     assert stack.http("GET", "/api/v1/company/ibm", token=user).body["name"] == info["name"]
     stored = stack.client("dynamodb").get_item(
         TableName=stack.environ["TTAI_KV_TABLE"], Key={"k": {"S": "company:IBM"}}
     )["Item"]
-    assert 86_399 <= int(stored["exp"]["N"]) - time.time() <= 86_401
+    assert int(stored["exp"]["N"]) == clock.now + 86_400
     assert stack.http("GET", "/api/v1/company/ORCL", token=user).status == 404
 
 
