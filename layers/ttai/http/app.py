@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
+from ttai.bindings.d1 import D1ConstraintError, D1Error, D1Unavailable
 from ttai.errors import BindingError, ConfigurationError, Forbidden, NotFound, Unauthorized
 from ttai.http.routes import account, health, market
 from ttai.observability import logger
@@ -75,6 +76,24 @@ def create_resolver(*routers: tuple[Router, str | None]) -> APIGatewayHttpResolv
 
     for error_type, (status, code) in CLIENT_ERRORS.items():
         app.exception_handler(error_type)(_client_error(status, code))
+
+    @app.exception_handler(D1ConstraintError)
+    def conflict(exc: D1ConstraintError) -> Response[Any]:
+        # A rule the request could not check by itself (a name taken, a row changed meanwhile).
+        logger.info("write refused by a constraint", extra={"sqlstate": exc.sqlstate, "detail": str(exc)})
+        return _error(HTTPStatus.CONFLICT, "conflict", "the change conflicts with existing data")
+
+    @app.exception_handler(D1Unavailable)
+    def database_resuming(exc: D1Unavailable) -> Response[Any]:
+        response = _error(HTTPStatus.SERVICE_UNAVAILABLE, "unavailable", "the database is waking up; retry shortly")
+        response.headers["Retry-After"] = "5"
+        return response
+
+    @app.exception_handler(D1Error)
+    def database_error(exc: D1Error) -> Response[Any]:
+        # PostgreSQL's text can name tables and values: it goes to the log, never to the caller.
+        logger.exception("database statement failed", extra={"sqlstate": exc.sqlstate})
+        return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "the request could not be completed")
 
     @app.exception_handler(ConfigurationError)
     def misconfigured(exc: ConfigurationError) -> Response[Any]:

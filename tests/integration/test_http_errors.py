@@ -1,0 +1,55 @@
+"""How database trouble reaches a caller: a 503 to retry while Aurora resumes, a 409 for a conflicting write,
+and a 500 that says nothing about the SQL behind it."""
+
+from __future__ import annotations
+
+import pytest
+
+from local.stack import LocalStack
+from ttai.bindings.d1 import D1ConstraintError, D1QueryError
+from ttai.services.account import AccountService
+
+
+@pytest.fixture
+def token(stack: LocalStack) -> str:
+    return stack.token_for("errors-user")
+
+
+def test_a_database_still_resuming_is_a_503_with_retry_after(
+    stack: LocalStack, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert stack.data_api is not None
+    monkeypatch.setattr(stack.env.DB, "_resume_delays", (0.01, 0.01))
+    stack.data_api.pause(5)
+    try:
+        status, headers, body = stack.http("GET", "/api/v1/me", token=token)
+    finally:
+        stack.data_api.pause(0)
+    assert status == 503
+    assert headers["retry-after"] == "5"
+    assert body["error"]["code"] == "unavailable"
+
+
+def test_a_constraint_violation_is_a_409_without_the_database_text(
+    stack: LocalStack, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(self: AccountService) -> None:
+        raise D1ConstraintError('ERROR: duplicate key value violates unique constraint "x"', sqlstate="23505")
+
+    monkeypatch.setattr(AccountService, "profile", refuse)
+    status, _, body = stack.http("GET", "/api/v1/me", token=token)
+    assert status == 409
+    assert body["error"] == {"code": "conflict", "message": "the change conflicts with existing data"}
+
+
+def test_any_other_database_error_is_a_500_that_names_no_sql(
+    stack: LocalStack, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fail(self: AccountService) -> None:
+        raise D1QueryError('ERROR: relation "secret_table" does not exist', sqlstate="42P01")
+
+    monkeypatch.setattr(AccountService, "profile", fail)
+    status, _, body = stack.http("GET", "/api/v1/me", token=token)
+    assert status == 500
+    assert "secret_table" not in str(body)
+    assert body["error"]["code"] == "internal_error"
