@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 
 from ttai.bindings.d1 import D1ConstraintError, D1Error, D1Unavailable
 from ttai.errors import BindingError, ConfigurationError, Forbidden, NotFound, Unauthorized
-from ttai.http.routes import account, health, market
+from ttai.http.routes import account, health, market, watchlists
 from ttai.observability import logger
 
 TITLE = "TTAI API"
@@ -109,7 +109,12 @@ def create_resolver(*routers: tuple[Router, str | None]) -> APIGatewayHttpResolv
 
 def create_app() -> APIGatewayHttpResolver:
     """The api function's resolver."""
-    return create_resolver((health.router, None), (account.router, None), (market.router, "/api/v1"))
+    return create_resolver(
+        (health.router, None),
+        (account.router, None),
+        (market.router, "/api/v1"),
+        (watchlists.router, "/api/v1"),
+    )
 
 
 app = create_app()

@@ -5,10 +5,14 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING
 
+from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
+
 from ttai.env import Env
+from ttai.http.principal import current_principal
 from ttai.observability import PowertoolsCacheMetrics
 from ttai.services.cache import CacheService
 from ttai.services.market import MarketDataService
+from ttai.services.tenancy import Tenant
 
 if TYPE_CHECKING:
     from ttai.services.signin import SignInService
@@ -29,6 +33,13 @@ def market() -> MarketDataService:
 
 def env() -> Env:
     return Env.from_environ()
+
+
+def tenant(router: BaseRouter) -> Tenant:
+    """The verified caller of the current request, with the request id its writes are audited under."""
+    principal = current_principal(router)
+    request_id = router.current_event.raw_event.get("requestContext", {}).get("requestId")
+    return Tenant(user_id=principal.user_id, request_id=request_id if isinstance(request_id, str) else None)
 
 
 @cache

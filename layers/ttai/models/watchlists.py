@@ -1,0 +1,37 @@
+"""Watchlists as the API takes and gives them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from ttai.models.market import Strict, Symbol
+
+MAX_SYMBOLS = 500
+WatchlistName = Annotated[
+    str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.\-]*$", examples=["tech"])
+]
+
+
+def _unique(symbols: list[str]) -> list[str]:
+    unique = list(dict.fromkeys(symbols))  # first occurrence wins, order kept
+    if len(unique) > MAX_SYMBOLS:
+        raise ValueError(f"a watchlist holds at most {MAX_SYMBOLS} distinct symbols, got {len(unique)}")
+    return unique
+
+
+class WatchlistIn(Strict):
+    description: Annotated[str, Field(max_length=2000)] | None = None
+    symbols: Annotated[list[Symbol], Field(max_length=2 * MAX_SYMBOLS), AfterValidator(_unique)]
+
+
+class Watchlist(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
+    name: str
+    description: str | None
+    symbols: list[str]
+    created_at: datetime
+    updated_at: datetime
