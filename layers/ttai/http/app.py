@@ -12,7 +12,18 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 
 from ttai.bindings.d1 import D1ConstraintError, D1Error, D1Unavailable
 from ttai.errors import BindingError, ConfigurationError, Forbidden, NotFound, Unauthorized
-from ttai.http.routes import account, health, market, watchlists
+from ttai.http.routes import (
+    account,
+    alerts,
+    analyses,
+    health,
+    journal,
+    market,
+    positions,
+    preferences,
+    screeners,
+    watchlists,
+)
 from ttai.observability import logger
 
 TITLE = "TTAI API"
@@ -113,7 +124,7 @@ def create_app() -> APIGatewayHttpResolver:
         (health.router, None),
         (account.router, None),
         (market.router, "/api/v1"),
-        (watchlists.router, "/api/v1"),
+        *((r.router, "/api/v1") for r in (watchlists, preferences, positions, analyses, screeners, alerts, journal)),
     )
 
 

@@ -1,0 +1,60 @@
+"""``/api/v1/alerts``: the caller's alerts, newest first, and the events each one fired."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+
+from ttai.http import deps
+from ttai.models.alerts import Alert, AlertEvent, AlertIn, AlertStatusFilter
+from ttai.services.alerts import AlertNotActive, AlertRepository
+from ttai.services.tenancy import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
+
+router = Router()  # type: ignore[no-untyped-call]
+AlertId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
+Cursor = Annotated[str | None, Query(max_length=512)]
+Status = Annotated[AlertStatusFilter, Query(description="which alerts to list")]
+
+
+def _repository() -> AlertRepository:
+    return AlertRepository(deps.env().DB, deps.tenant(router))
+
+
+@router.exception_handler(AlertNotActive)
+def _not_active(exc: AlertNotActive) -> Response[Any]:
+    # 409 in the shape of the app's error bodies; ttai.errors has no shared Conflict type to map centrally yet.
+    return Response(
+        status_code=HTTPStatus.CONFLICT.value,
+        content_type=content_types.APPLICATION_JSON,
+        body={"error": {"code": "conflict", "message": str(exc)}},
+    )
+
+
+@router.get("/alerts", summary="The caller's alerts, newest first")
+def list_alerts(status: Status = "all", limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None) -> Page[Alert]:
+    return _repository().list(status, limit, cursor)
+
+
+@router.post("/alerts", summary="Create an alert")
+def create_alert(body: AlertIn) -> Response[Alert]:
+    return Response(
+        status_code=HTTPStatus.CREATED.value,
+        content_type=content_types.APPLICATION_JSON,
+        body=_repository().create(body),
+    )
+
+
+@router.delete("/alerts/<alert_id>", summary="Cancel an active alert")
+def cancel_alert(alert_id: AlertId) -> Response[None]:
+    _repository().cancel(alert_id)
+    return Response(status_code=HTTPStatus.NO_CONTENT.value)
+
+
+@router.get("/alerts/<alert_id>/events", summary="What an alert fired, newest first")
+def list_alert_events(alert_id: AlertId, limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None) -> Page[AlertEvent]:
+    return _repository().events(alert_id, limit, cursor)

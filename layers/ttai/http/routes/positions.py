@@ -1,0 +1,39 @@
+"""``/api/v1/positions``: the caller's positions, listed by status, read by id, and synced from the broker."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+
+from ttai.http import deps
+from ttai.models.positions import Position, PositionSync, StatusFilter, SyncResult
+from ttai.services.positions import PositionRepository
+from ttai.services.tenancy import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
+
+router = Router()  # type: ignore[no-untyped-call]
+PositionId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+Status = Annotated[StatusFilter, Query()]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
+Cursor = Annotated[str | None, Query(max_length=512)]
+
+
+def _repository() -> PositionRepository:
+    env = deps.env()
+    return PositionRepository(env.DB, deps.tenant(router), env.KV)
+
+
+@router.get("/positions", summary="The caller's positions by status (open by default), oldest first")
+def list_positions(status: Status = "open", limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None) -> Page[Position]:
+    return _repository().list(status, limit, cursor)
+
+
+@router.get("/positions/<position_id>", summary="One position")
+def get_position(position_id: PositionId) -> Position:
+    return _repository().get(position_id)
+
+
+@router.put("/positions", summary="Sync positions from the broker (full_sync also closes the ones left out)")
+def sync_positions(body: PositionSync) -> SyncResult:
+    return _repository().sync(body)

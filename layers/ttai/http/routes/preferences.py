@@ -1,0 +1,26 @@
+"""``/api/v1/preferences``: the caller's preferences, read (defaults until saved) and replaced whole."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from ttai.http import deps
+from ttai.models.account import Preferences
+from ttai.models.preferences import PreferencesIn
+from ttai.services.preferences import PreferencesRepository
+
+router = Router()  # type: ignore[no-untyped-call]
+
+
+def _repository() -> PreferencesRepository:
+    return PreferencesRepository(deps.env().DB, deps.tenant(router))
+
+
+@router.get("/preferences", summary="The caller's preferences (the defaults until first saved)")
+def get_preferences() -> Preferences:
+    return _repository().get()
+
+
+@router.put("/preferences", summary="Replace the caller's preferences")
+def put_preferences(body: PreferencesIn) -> Preferences:
+    return _repository().put(body)

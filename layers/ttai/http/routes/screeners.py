@@ -1,0 +1,57 @@
+"""``/api/v1/screeners``: the caller's saved screeners by name, and the stored runs of each."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import unquote
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from pydantic import TypeAdapter
+
+from ttai.http import deps
+from ttai.http.validation import parse
+from ttai.models.screeners import Screener, ScreenerIn, ScreenerName, ScreenerRun
+from ttai.services.screeners import ScreenerRepository
+from ttai.services.tenancy import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
+
+router = Router()  # type: ignore[no-untyped-call]
+_NAME: TypeAdapter[str] = TypeAdapter(ScreenerName)
+NamePath = Annotated[str, Path(max_length=300)]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
+Cursor = Annotated[str | None, Query(max_length=512)]
+
+
+def _repository() -> ScreenerRepository:
+    return ScreenerRepository(deps.env().DB, deps.tenant(router))
+
+
+def _name(raw: str) -> str:
+    return parse(_NAME, unquote(raw), ("path", "name"))
+
+
+@router.get("/screeners", summary="The caller's screeners, by name")
+def list_screeners(limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None) -> Page[Screener]:
+    return _repository().list(limit, cursor)
+
+
+@router.get("/screeners/<name>", summary="One screener")
+def get_screener(name: NamePath) -> Screener:
+    return _repository().get(_name(name))
+
+
+@router.put("/screeners/<name>", summary="Create or replace a screener")
+def put_screener(name: NamePath, body: ScreenerIn) -> Screener:
+    return _repository().put(_name(name), body)
+
+
+@router.delete("/screeners/<name>", summary="Delete a screener (its stored runs are kept)")
+def delete_screener(name: NamePath) -> Response[None]:
+    _repository().delete(_name(name))
+    return Response(status_code=204)
+
+
+@router.get("/screeners/<name>/results", summary="The screener's stored runs, newest first")
+def list_screener_results(name: NamePath, limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None) -> Page[ScreenerRun]:
+    return _repository().runs(_name(name), limit, cursor)

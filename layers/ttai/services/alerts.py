@@ -1,0 +1,122 @@
+"""A user's alerts (seed 000's table) and the events they fired (seed 001's alert_history), newest first."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from ttai.errors import NotFound, TtaiError
+from ttai.models.alerts import Alert, AlertEvent, AlertIn, AlertStatusFilter
+from ttai.services.tenancy import InvalidCursor, Page, TenantRepository, audited, decode_cursor, encode_cursor
+
+_COLUMNS = (
+    "id, symbol, alert_type, condition, threshold, message_template, channels, status, triggered_at, cancelled_at, "
+    "created_at, updated_at"
+)
+_LIST = f"""
+SELECT {_COLUMNS} FROM alerts
+WHERE user_id = ?1 AND (?2::text = 'all' OR status = ?2) AND (?3::bigint IS NULL OR id < ?3)
+ORDER BY id DESC LIMIT ?4
+"""  # noqa: S608 - a column list constant
+_CREATE = audited(
+    f"""INSERT INTO alerts (user_id, symbol, alert_type, condition, threshold, message_template, channels,
+        created_at, updated_at)
+    VALUES (?1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)
+    RETURNING {_COLUMNS}""",  # noqa: S608
+    action="alert.create",
+    entity="alert",
+)
+# Only an active alert can be cancelled; the guard in the WHERE clause makes a concurrent trigger win cleanly.
+_CANCEL = audited(
+    f"""UPDATE alerts SET status = 'cancelled', cancelled_at = ?4
+    WHERE user_id = ?1 AND id = ?3 AND status = 'active'
+    RETURNING {_COLUMNS}""",  # noqa: S608
+    action="alert.cancel",
+    entity="alert",
+)
+_STATUS = "SELECT status FROM alerts WHERE user_id = ?1 AND id = ?2"
+# One round trip for "is it yours" and the page: no row means not the caller's alert, a row with a NULL event id
+# means an alert with no (more) events.
+_EVENTS = """
+SELECT e.id, a.id AS alert_id, e.symbol, e.alert_type, e.message, e.current_value, e.details,
+       e.channels_notified, e.triggered_at
+FROM alerts a
+LEFT JOIN LATERAL (
+    SELECT * FROM alert_events
+    WHERE user_id = ?1 AND alert_id = a.id
+      AND (?3::timestamptz IS NULL OR (triggered_at, id) < (?3::timestamptz, ?4::bigint))
+    ORDER BY triggered_at DESC, id DESC LIMIT ?5
+) e ON true
+WHERE a.user_id = ?1 AND a.id = ?2
+"""
+
+
+class AlertNotActive(TtaiError):
+    """The alert exists for this caller but has already fired or been cancelled."""
+
+
+def _now() -> datetime:
+    return datetime.fromtimestamp(time.time(), UTC)
+
+
+class AlertRepository(TenantRepository):
+    def list(self, status: AlertStatusFilter, limit: int, cursor: str | None) -> Page[Alert]:
+        before = decode_cursor("alerts", cursor, 1)[0] if cursor else None
+        if before is not None and (not isinstance(before, int) or isinstance(before, bool)):
+            raise InvalidCursor("the cursor is not one this API issued")
+        rows = self.db.prepare(_LIST).bind(self.user_id, status, before, limit + 1).all().results
+        items = [Alert.model_validate(r) for r in rows[:limit]]
+        more = len(rows) > limit
+        return Page(items=items, next_cursor=encode_cursor("alerts", [items[-1].id]) if more else None)
+
+    def create(self, body: AlertIn) -> Alert:
+        row = (
+            self.db.prepare(_CREATE)
+            .bind(
+                self.user_id,
+                self.tenant.request_id,
+                body.symbol,
+                body.alert_type,
+                body.condition,
+                body.threshold,
+                body.message_template,
+                list(body.channels),
+                _now(),
+            )
+            .first()
+        )
+        assert row is not None  # an INSERT ... RETURNING always returns its row
+        return Alert.model_validate(row)
+
+    def cancel(self, alert_id: int) -> Alert:
+        row = self.db.prepare(_CANCEL).bind(self.user_id, self.tenant.request_id, alert_id, _now()).first()
+        if row is not None:
+            return Alert.model_validate(row)
+        # Nothing changed: either not the caller's alert, or no longer active. Only this failure path pays a read.
+        status = self.db.prepare(_STATUS).bind(self.user_id, alert_id).first("status")
+        if status is None:
+            raise NotFound(f"no alert with id {alert_id}")
+        raise AlertNotActive(f"alert {alert_id} is already {status}; only an active alert can be cancelled")
+
+    def events(self, alert_id: int, limit: int, cursor: str | None) -> Page[AlertEvent]:
+        after_time, after_id = _event_position(cursor) if cursor else (None, None)
+        rows = self.db.prepare(_EVENTS).bind(self.user_id, alert_id, after_time, after_id, limit + 1).all().results
+        if not rows:
+            raise NotFound(f"no alert with id {alert_id}")
+        events = [AlertEvent.model_validate(r) for r in rows if r["id"] is not None]
+        items = events[:limit]
+        more = len(events) > limit
+        last = items[-1] if items else None
+        next_cursor = encode_cursor("alert_events", [last.triggered_at.isoformat(), last.id]) if more and last else None
+        return Page(items=items, next_cursor=next_cursor)
+
+
+def _event_position(cursor: str) -> tuple[datetime, int]:
+    triggered_at, event_id = decode_cursor("alert_events", cursor, 2)
+    try:
+        when = datetime.fromisoformat(triggered_at)
+    except (TypeError, ValueError) as exc:
+        raise InvalidCursor("the cursor is not one this API issued") from exc
+    if when.tzinfo is None or not isinstance(event_id, int) or isinstance(event_id, bool):
+        raise InvalidCursor("the cursor is not one this API issued")
+    return when, event_id

@@ -1,0 +1,135 @@
+"""A user's analysis history (seed 000's table), newest first; a new analysis is also cached as the latest for its
+symbol. Also the newest-first paging that screener runs share: keyset on (created_at, id) and a page byte budget."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from ttai.bindings.d1 import D1Database
+from ttai.errors import NotFound
+from ttai.models.analyses import Analysis, AnalysisIn
+from ttai.services.cache import CacheService
+from ttai.services.tenancy import InvalidCursor, Page, Tenant, TenantRepository, audited, decode_cursor, encode_cursor
+
+# A Data API response is at most 1 MiB (and a row at most 64 KB). Rows join a page while the JSON of the newer rows
+# before them is under this budget, so a page of 100 large rows is cut short instead of failing; the margin below
+# 1 MiB covers the last row (under 64 KB) and the short columns of every row.
+PAGE_BUDGET_BYTES = 640 * 1024
+
+
+def budget_fits(placeholder: int) -> str:
+    """SQL for ``fits``: whether the ``size`` of the newer rows before this one is under the budget bound at
+    ``?placeholder``. Rows that do not fit come back without their documents, so only small columns cross."""
+    return (
+        "coalesce(sum(size) OVER (ORDER BY created_at DESC, id DESC ROWS UNBOUNDED PRECEDING EXCLUDE CURRENT ROW), 0)"
+        f" < ?{placeholder} AS fits"
+    )
+
+
+_COLUMNS = "id, symbol, type, params, result, recommendation, workflow_id, created_at"
+_LIST = f"""
+SELECT id, symbol, type, recommendation, workflow_id, created_at, fits,
+       CASE WHEN fits THEN params END AS params, CASE WHEN fits THEN result END AS result
+FROM (
+    SELECT *, {budget_fits(6)}
+    FROM (
+        SELECT {_COLUMNS}, octet_length(result::text) + coalesce(octet_length(params::text), 0) AS size
+        FROM analyses
+        WHERE user_id = ?1 AND (?2::text IS NULL OR symbol = ?2)
+          AND (?3::timestamptz IS NULL OR (created_at, id) < (?3::timestamptz, ?4::bigint))
+        ORDER BY created_at DESC, id DESC
+        LIMIT ?5
+    ) newest
+) sized
+ORDER BY created_at DESC, id DESC
+"""  # noqa: S608 - column lists and a budget placeholder, all constants
+_GET = f"SELECT {_COLUMNS} FROM analyses WHERE user_id = ?1 AND id = ?2"  # noqa: S608
+_CREATE = audited(
+    f"""INSERT INTO analyses (user_id, symbol, type, params, result, recommendation, workflow_id, created_at)
+    VALUES (?1, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING {_COLUMNS}""",  # noqa: S608
+    action="analysis.create",
+    entity="analysis",
+)
+
+
+def encode_recent_cursor(kind: str, created_at: datetime, row_id: int) -> str:
+    return encode_cursor(kind, [created_at.isoformat(), row_id])
+
+
+def decode_recent_cursor(kind: str, cursor: str | None) -> tuple[datetime | None, int | None]:
+    """The (created_at, id) a newest-first cursor holds, (None, None) for the first page; InvalidCursor otherwise."""
+    if cursor is None:
+        return None, None
+    raw_time, row_id = decode_cursor(kind, cursor, 2)
+    try:
+        created_at = datetime.fromisoformat(raw_time)
+    except (TypeError, ValueError) as exc:
+        raise InvalidCursor("the cursor is not one this API issued") from exc
+    if created_at.tzinfo is None or not isinstance(row_id, int) or isinstance(row_id, bool):
+        raise InvalidCursor("the cursor is not one this API issued")
+    return created_at, row_id
+
+
+def within_budget(rows: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], bool]:
+    """The rows of a page (at most ``limit``, stopping at the first past the byte budget), and whether more follow."""
+    page: list[dict[str, Any]] = []
+    for row in rows[:limit]:
+        if not row["fits"]:
+            break
+        page.append(row)
+    return page, len(rows) > len(page)
+
+
+def _analysis(row: dict[str, Any]) -> Analysis:
+    return Analysis.model_validate({k: v for k, v in row.items() if k not in {"fits", "size"}})
+
+
+class AnalysisRepository(TenantRepository):
+    def __init__(self, db: D1Database, tenant: Tenant, cache: CacheService) -> None:
+        super().__init__(db, tenant)
+        self.cache = cache
+
+    def list(self, limit: int, cursor: str | None, symbol: str | None = None) -> Page[Analysis]:
+        # The filter is part of the cursor's kind, so a cursor cannot continue a list filtered differently.
+        kind = f"analyses:{symbol or ''}"
+        after, after_id = decode_recent_cursor(kind, cursor)
+        rows = (
+            self.db.prepare(_LIST)
+            .bind(self.user_id, symbol, after, after_id, limit + 1, PAGE_BUDGET_BYTES)
+            .all()
+            .results
+        )
+        page, more = within_budget(rows, limit)
+        items = [_analysis(r) for r in page]
+        last = items[-1] if more else None
+        return Page(items=items, next_cursor=encode_recent_cursor(kind, last.created_at, last.id) if last else None)
+
+    def get(self, analysis_id: int) -> Analysis:
+        row = self.db.prepare(_GET).bind(self.user_id, analysis_id).first()
+        if row is None:
+            raise NotFound(f"no analysis with id {analysis_id}")
+        return _analysis(row)
+
+    def create(self, body: AnalysisIn) -> Analysis:
+        """Store the analysis (audited), then cache it as the caller's latest for its symbol."""
+        row = (
+            self.db.prepare(_CREATE)
+            .bind(
+                self.user_id,
+                self.tenant.request_id,
+                body.symbol,
+                body.type,
+                body.params,
+                body.result,
+                body.recommendation,
+                body.workflow_id,
+                datetime.fromtimestamp(time.time(), UTC),
+            )
+            .first()
+        )
+        assert row is not None  # an INSERT ... RETURNING always returns its row
+        analysis = _analysis(row)
+        self.cache.set_analysis(self.user_id, analysis.symbol, analysis.model_dump(mode="json"))
+        return analysis

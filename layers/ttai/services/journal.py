@@ -1,0 +1,140 @@
+"""A user's trade journal (seed 001's table): entries opened, then closed with a pnl this service computes."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from ttai.errors import NotFound, TtaiError
+from ttai.models.journal import JournalClose, JournalEntry, JournalEntryIn, Leg, profit_and_loss
+from ttai.services.tenancy import InvalidCursor, Page, TenantRepository, audited, decode_cursor, encode_cursor
+
+_COLUMNS = (
+    "id, symbol, strategy, legs, direction, quantity, entry_date, entry_price, exit_date, exit_price, pnl, "
+    "pnl_percent, notes, analysis_id, created_at, updated_at"
+)
+_LIST = f"""
+SELECT {_COLUMNS} FROM trade_journal
+WHERE user_id = ?1 AND (?2::text IS NULL OR symbol = ?2)
+  AND (?3::date IS NULL OR entry_date >= ?3) AND (?4::date IS NULL OR entry_date <= ?4)
+  AND (?5::date IS NULL OR (entry_date, id) < (?5::date, ?6::bigint))
+ORDER BY entry_date DESC, id DESC LIMIT ?7
+"""  # noqa: S608 - a column list constant
+_GET = f"SELECT {_COLUMNS} FROM trade_journal WHERE user_id = ?1 AND id = ?2"  # noqa: S608
+# The analysis must be the caller's: checked by user_id in the same statement, so an analysis id that exists for
+# someone else reads exactly like one that does not exist (no row inserted, nothing audited).
+_CREATE = audited(
+    f"""INSERT INTO trade_journal (user_id, symbol, strategy, legs, direction, quantity, entry_date, entry_price,
+        notes, analysis_id, created_at, updated_at)
+    SELECT ?1, ?3, ?4, ?5::jsonb, ?6, ?7, ?8::date, ?9::numeric, ?10, ?11::bigint, ?12::timestamptz, ?12::timestamptz
+    WHERE ?11::bigint IS NULL OR EXISTS (SELECT 1 FROM analyses WHERE id = ?11::bigint AND user_id = ?1)
+    RETURNING {_COLUMNS}""",  # noqa: S608
+    action="journal.create",
+    entity="journal_entry",
+)
+# exit_date IS NULL guards against a concurrent close: the second one changes nothing and gets a 409.
+_CLOSE = audited(
+    f"""UPDATE trade_journal SET exit_price = ?4, exit_date = ?5, pnl = ?6, pnl_percent = ?7
+    WHERE user_id = ?1 AND id = ?3 AND exit_date IS NULL
+    RETURNING {_COLUMNS}""",  # noqa: S608
+    action="journal.close",
+    entity="journal_entry",
+)
+_CENT = Decimal("0.01")
+
+
+class EntryAlreadyClosed(TtaiError):
+    """The journal entry was closed before; its exit and pnl are final."""
+
+
+class InvalidJournalInput(TtaiError):
+    """Input that passed the model but breaks a rule only the stored data can check (a 422 naming the field)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _entry(row: dict[str, Any]) -> JournalEntry:
+    # Stored at numeric(18, 4); the API's figures are money and percentages, in cents.
+    for money in ("pnl", "pnl_percent"):
+        if row[money] is not None:
+            row = {**row, money: row[money].quantize(_CENT)}
+    return JournalEntry.model_validate(row)
+
+
+class JournalRepository(TenantRepository):
+    def list(
+        self, symbol: str | None, since: date | None, until: date | None, limit: int, cursor: str | None
+    ) -> Page[JournalEntry]:
+        before_date, before_id = _position(cursor) if cursor else (None, None)
+        rows = (
+            self.db.prepare(_LIST)
+            .bind(self.user_id, symbol, since, until, before_date, before_id, limit + 1)
+            .all()
+            .results
+        )
+        items = [_entry(r) for r in rows[:limit]]
+        more = len(rows) > limit
+        last = items[-1] if items else None
+        next_cursor = encode_cursor("journal", [last.entry_date.isoformat(), last.id]) if more and last else None
+        return Page(items=items, next_cursor=next_cursor)
+
+    def create(self, body: JournalEntryIn) -> JournalEntry:
+        now = datetime.fromtimestamp(time.time(), UTC)
+        legs = [leg.model_dump(mode="json") for leg in body.legs]
+        row = (
+            self.db.prepare(_CREATE)
+            .bind(
+                self.user_id,
+                self.tenant.request_id,
+                body.symbol,
+                body.strategy,
+                legs,
+                body.direction,
+                body.quantity,
+                body.entry_date,
+                body.entry_price,
+                body.notes,
+                body.analysis_id,
+                now,
+            )
+            .first()
+        )
+        if row is None:
+            raise InvalidJournalInput("body.analysis_id", f"no analysis with id {body.analysis_id}")
+        return _entry(row)
+
+    def close(self, entry_id: int, body: JournalClose) -> JournalEntry:
+        row = self.db.prepare(_GET).bind(self.user_id, entry_id).first()
+        if row is None:
+            raise NotFound(f"no journal entry with id {entry_id}")
+        if row["exit_date"] is not None:
+            raise EntryAlreadyClosed(f"journal entry {entry_id} was closed on {row['exit_date'].isoformat()}")
+        if body.exit_date < row["entry_date"]:
+            raise InvalidJournalInput(
+                "body.exit_date", f"the exit date is before the entry date ({row['entry_date'].isoformat()})"
+            )
+        legs = [Leg.model_validate(leg) for leg in row["legs"]]
+        pnl, pnl_percent = profit_and_loss(row["direction"], row["entry_price"], body.exit_price, row["quantity"], legs)
+        closed = (
+            self.db.prepare(_CLOSE)
+            .bind(self.user_id, self.tenant.request_id, entry_id, body.exit_price, body.exit_date, pnl, pnl_percent)
+            .first()
+        )
+        if closed is None:
+            raise EntryAlreadyClosed(f"journal entry {entry_id} was closed by another request")
+        return _entry(closed)
+
+
+def _position(cursor: str) -> tuple[date, int]:
+    entry_date, entry_id = decode_cursor("journal", cursor, 2)
+    try:
+        day = date.fromisoformat(entry_date)
+    except (TypeError, ValueError) as exc:
+        raise InvalidCursor("the cursor is not one this API issued") from exc
+    if not isinstance(entry_id, int) or isinstance(entry_id, bool):
+        raise InvalidCursor("the cursor is not one this API issued")
+    return day, entry_id

@@ -1,0 +1,100 @@
+"""A user's positions (seed 000's table): keyset-paged reads, and the broker sync as one audited transaction.
+
+Open positions are unique per (symbol, option_type, strike, expiration), NULLs included (``positions_open_unique``),
+so re-syncing a stock updates its row instead of adding one. A sync drops the user's cached positions afterwards.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from ttai.bindings.d1 import D1Database
+from ttai.bindings.kv import KVNamespace
+from ttai.errors import NotFound
+from ttai.models.positions import Position, PositionSync, StatusFilter, SyncResult
+from ttai.services.cache import CacheKeys
+from ttai.services.tenancy import InvalidCursor, Page, Tenant, TenantRepository, audited, decode_cursor, encode_cursor
+
+_COLUMNS = (
+    "id, symbol, quantity, direction, average_cost, position_type, option_type, strike, expiration, status, "
+    "opened_at, closed_at, created_at, updated_at"
+)
+_LIST = f"""
+SELECT {_COLUMNS} FROM positions
+WHERE user_id = ?1 AND (?2 = 'all' OR status = ?2) AND id > ?3
+ORDER BY id LIMIT ?4
+"""  # noqa: S608 - a column list constant
+_GET = f"SELECT {_COLUMNS} FROM positions WHERE user_id = ?1 AND id = ?2"  # noqa: S608
+# Every position of the sync in one statement: the list crosses as one JSON parameter.
+_UPSERT = audited(
+    f"""INSERT INTO positions (user_id, symbol, quantity, direction, average_cost, position_type, option_type,
+        strike, expiration, opened_at)
+    SELECT ?1, p.symbol, p.quantity, p.direction, p.average_cost, p.position_type, p.option_type, p.strike,
+        p.expiration, p.opened_at
+    FROM jsonb_to_recordset(?3::jsonb) AS p(symbol text, quantity integer, direction text, average_cost numeric,
+        position_type text, option_type text, strike numeric, expiration date, opened_at timestamptz)
+    ON CONFLICT (user_id, symbol, option_type, strike, expiration) WHERE status = 'open' DO UPDATE SET
+        quantity = EXCLUDED.quantity, direction = EXCLUDED.direction, average_cost = EXCLUDED.average_cost,
+        opened_at = COALESCE(EXCLUDED.opened_at, positions.opened_at)
+    RETURNING {_COLUMNS}""",  # noqa: S608
+    action="position.upsert",
+    entity="position",
+)
+_CLOSE_MISSING = audited(
+    """UPDATE positions SET status = 'closed', closed_at = ?3
+    WHERE user_id = ?1 AND status = 'open'
+      AND id NOT IN (SELECT kept::bigint FROM jsonb_array_elements_text(?4::jsonb) AS kept)
+    RETURNING id""",
+    action="position.close",
+    entity="position",
+)
+_MAX_ID = 2**63 - 1
+
+
+class PositionRepository(TenantRepository):
+    def __init__(self, db: D1Database, tenant: Tenant, kv: KVNamespace) -> None:
+        super().__init__(db, tenant)
+        self.kv = kv
+
+    def list(self, status: StatusFilter, limit: int, cursor: str | None) -> Page[Position]:
+        kind = f"positions:{status}"
+        after = decode_cursor(kind, cursor, 1)[0] if cursor else 0
+        if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= _MAX_ID:
+            raise InvalidCursor("the cursor is not one this API issued")
+        rows = self.db.prepare(_LIST).bind(self.user_id, status, after, limit + 1).all().results
+        items = [Position.model_validate(r) for r in rows[:limit]]
+        more = len(rows) > limit
+        return Page(items=items, next_cursor=encode_cursor(kind, [items[-1].id]) if more else None)
+
+    def get(self, position_id: int) -> Position:
+        row = self.db.prepare(_GET).bind(self.user_id, position_id).first()
+        if row is None:
+            raise NotFound(f"no position {position_id}")
+        return Position.model_validate(row)
+
+    def sync(self, body: PositionSync) -> SyncResult:
+        """Upsert every position; with ``full_sync``, close the open ones the list leaves out, atomically."""
+        upsert = None
+        if body.positions:
+            payload = [p.model_dump(mode="json") for p in body.positions]
+            upsert = self.db.prepare(_UPSERT).bind(self.user_id, self.tenant.request_id, payload)
+        upserted: list[dict[str, Any]] = []
+        closed: list[dict[str, Any]] = []
+        if body.full_sync:
+            with self.db.transaction() as tx:
+                upserted = tx.all(upsert).results if upsert else []
+                kept = [row["id"] for row in upserted]
+                close = self.db.prepare(_CLOSE_MISSING).bind(
+                    self.user_id, self.tenant.request_id, datetime.fromtimestamp(time.time(), UTC), kept
+                )
+                closed = tx.all(close).results
+        elif upsert:
+            upserted = upsert.all().results  # one statement is its own transaction
+        if upserted or closed:
+            # Write-through invalidation (seed 004), after the commit: a read between an earlier delete and the
+            # commit would cache the rows this sync replaces.
+            self.kv.delete(CacheKeys.positions(self.user_id))
+        positions = sorted((Position.model_validate(r) for r in upserted), key=lambda p: p.id)
+        return SyncResult(positions=positions, upserted=len(upserted), closed=len(closed))
