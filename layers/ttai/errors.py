@@ -25,3 +25,15 @@ class Forbidden(TtaiError):
 
 class Unauthorized(TtaiError):
     """The caller could not be identified: no token, or a token that does not verify."""
+
+
+class Conflict(TtaiError):
+    """The request is valid but the stored state forbids it now (closing what is closed, cancelling a fired alert)."""
+
+
+class InvalidField(TtaiError):
+    """Input that passed its model but breaks a rule only stored data can check; names the offending field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field

@@ -53,3 +53,17 @@ def test_any_other_database_error_is_a_500_that_names_no_sql(
     assert status == 500
     assert "secret_table" not in str(body)
     assert body["error"]["code"] == "internal_error"
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["[" * 100_000 + "]" * 100_000, '{"symbols": [' + "9" * 5000 + "]}", "{not json"],
+    ids=["deeply-nested", "huge-integer", "malformed"],
+)
+def test_json_the_parser_cannot_represent_is_a_422_not_a_500(stack: LocalStack, token: str, body: str) -> None:
+    status, _, response = stack.http(
+        "PUT", "/api/v1/watchlists/parser", token=token, body=body, headers={"content-type": "application/json"}
+    )
+    assert status == 422
+    assert response["error"]["code"] == "validation_error"
+    assert stack.http("GET", "/api/v1/watchlists/parser", token=token).status == 404

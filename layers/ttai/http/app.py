@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from ttai.bindings.d1 import D1ConstraintError, D1Error, D1Unavailable
-from ttai.errors import BindingError, ConfigurationError, Forbidden, NotFound, Unauthorized
+from ttai.errors import BindingError, ConfigurationError, Conflict, Forbidden, InvalidField, NotFound, Unauthorized
 from ttai.http.routes import (
     account,
     alerts,
@@ -24,6 +24,7 @@ from ttai.http.routes import (
     screeners,
     watchlists,
 )
+from ttai.http.validation import load_json_body
 from ttai.observability import logger
 
 TITLE = "TTAI API"
@@ -52,6 +53,7 @@ CLIENT_ERRORS: dict[type[Exception], tuple[HTTPStatus, str]] = {
     Unauthorized: (HTTPStatus.UNAUTHORIZED, "unauthorized"),
     Forbidden: (HTTPStatus.FORBIDDEN, "forbidden"),
     BindingError: (HTTPStatus.BAD_REQUEST, "bad_request"),
+    Conflict: (HTTPStatus.CONFLICT, "conflict"),
 }
 
 
@@ -64,7 +66,7 @@ def _client_error(status: HTTPStatus, code: str) -> Callable[[Exception], Respon
 
 def create_resolver(*routers: tuple[Router, str | None]) -> APIGatewayHttpResolver:
     """A resolver with validation, the given routers, /openapi.json and the shared error mapping."""
-    app = APIGatewayHttpResolver(enable_validation=True)
+    app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=load_json_body)
     for router, prefix in routers:
         app.include_router(router, prefix=prefix)
 
@@ -84,6 +86,11 @@ def create_resolver(*routers: tuple[Router, str | None]) -> APIGatewayHttpResolv
             "the request is invalid",
             fields=_field_errors(exc.errors()),
         )
+
+    @app.exception_handler(InvalidField)
+    def invalid_field(exc: InvalidField) -> Response[Any]:
+        field = {"field": exc.field, "message": str(exc), "type": "value_error"}
+        return _error(HTTPStatus.UNPROCESSABLE_ENTITY, "validation_error", "the request is invalid", fields=[field])
 
     for error_type, (status, code) in CLIENT_ERRORS.items():
         app.exception_handler(error_type)(_client_error(status, code))

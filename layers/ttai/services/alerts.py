@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from ttai.errors import NotFound, TtaiError
+from ttai.errors import Conflict, NotFound
 from ttai.models.alerts import Alert, AlertEvent, AlertIn, AlertStatusFilter
 from ttai.services.tenancy import InvalidCursor, Page, TenantRepository, audited, decode_cursor, encode_cursor
 
@@ -51,7 +51,7 @@ WHERE a.user_id = ?1 AND a.id = ?2
 """
 
 
-class AlertNotActive(TtaiError):
+class AlertNotActive(Conflict):
     """The alert exists for this caller but has already fired or been cancelled."""
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from ttai.errors import NotFound, TtaiError
+from ttai.errors import Conflict, InvalidField, NotFound
 from ttai.models.journal import JournalClose, JournalEntry, JournalEntryIn, Leg, profit_and_loss
 from ttai.services.tenancy import InvalidCursor, Page, TenantRepository, audited, decode_cursor, encode_cursor
 
@@ -45,16 +45,12 @@ _CLOSE = audited(
 _CENT = Decimal("0.01")
 
 
-class EntryAlreadyClosed(TtaiError):
+class EntryAlreadyClosed(Conflict):
     """The journal entry was closed before; its exit and pnl are final."""
 
 
-class InvalidJournalInput(TtaiError):
-    """Input that passed the model but breaks a rule only the stored data can check (a 422 naming the field)."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
+class InvalidJournalInput(InvalidField):
+    """A close date before the entry, or an analysis that is not the caller's."""
 
 
 def _entry(row: dict[str, Any]) -> JournalEntry:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from ttai.http import deps
 from ttai.models.alerts import Alert, AlertEvent, AlertIn, AlertStatusFilter
-from ttai.services.alerts import AlertNotActive, AlertRepository
+from ttai.services.alerts import AlertRepository
 from ttai.services.tenancy import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
 
 router = Router()  # type: ignore[no-untyped-call]
@@ -23,16 +23,6 @@ Status = Annotated[AlertStatusFilter, Query(description="which alerts to list")]
 
 def _repository() -> AlertRepository:
     return AlertRepository(deps.env().DB, deps.tenant(router))
-
-
-@router.exception_handler(AlertNotActive)
-def _not_active(exc: AlertNotActive) -> Response[Any]:
-    # 409 in the shape of the app's error bodies; ttai.errors has no shared Conflict type to map centrally yet.
-    return Response(
-        status_code=HTTPStatus.CONFLICT.value,
-        content_type=content_types.APPLICATION_JSON,
-        body={"error": {"code": "conflict", "message": str(exc)}},
-    )
 
 
 @router.get("/alerts", summary="The caller's alerts, newest first")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -16,7 +16,7 @@ from ttai.http import deps
 from ttai.http.validation import parse
 from ttai.models.journal import JournalClose, JournalEntry, JournalEntryIn
 from ttai.models.market import Symbol
-from ttai.services.journal import EntryAlreadyClosed, InvalidJournalInput, JournalRepository
+from ttai.services.journal import JournalRepository
 from ttai.services.tenancy import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
 
 router = Router()  # type: ignore[no-untyped-call]
@@ -31,25 +31,6 @@ Until = Annotated[date | None, Query(alias="to", description="entries opened on 
 
 def _repository() -> JournalRepository:
     return JournalRepository(deps.env().DB, deps.tenant(router))
-
-
-def _error(status: HTTPStatus, body: dict[str, Any]) -> Response[Any]:
-    # The app's error body shape; ttai.errors has no shared Conflict type to map these centrally yet.
-    return Response(status_code=status.value, content_type=content_types.APPLICATION_JSON, body={"error": body})
-
-
-@router.exception_handler(EntryAlreadyClosed)
-def _already_closed(exc: EntryAlreadyClosed) -> Response[Any]:
-    return _error(HTTPStatus.CONFLICT, {"code": "conflict", "message": str(exc)})
-
-
-@router.exception_handler(InvalidJournalInput)
-def _invalid(exc: InvalidJournalInput) -> Response[Any]:
-    field = {"field": exc.field, "message": str(exc), "type": "value_error"}
-    return _error(
-        HTTPStatus.UNPROCESSABLE_ENTITY,
-        {"code": "validation_error", "message": "the request is invalid", "fields": [field]},
-    )
 
 
 @router.get("/journal", summary="The caller's journal, latest entry date first")
