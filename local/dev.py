@@ -11,7 +11,8 @@ import json
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
@@ -57,6 +58,19 @@ class GatewayRequestHandler(BaseHTTPRequestHandler):
             self.wfile.write(raw)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+    def __getattr__(self, name: str) -> Callable[[], None]:
+        # Any other method (TRACE, QUERY ...) goes to the gateway too, whose routes decide the answer as for every
+        # method; http.server alone would reply 501 Not Implemented to a method it has no do_ handler for.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        # http.server's own refusals (a request line or headers too long, a malformed request) in API Gateway's
+        # JSON shape rather than an HTML page.
+        self.close_connection = True
+        self._reply(code, {"content-type": "application/json"}, {"message": message or HTTPStatus(code).phrase})
 
     def log_message(self, format: str, *args: Any) -> None:
         sys.stderr.write(f"{self.address_string()} {format % args}\n")

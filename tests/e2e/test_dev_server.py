@@ -154,6 +154,18 @@ def test_sign_in_through_the_stand_in_tastytrade_over_real_http(dev_server: DevS
     assert call(f"{dev_server.url}/api/v1/me", token=body["token"])[1]["email"] == "trader@example.com"
 
 
+@pytest.mark.parametrize("method", ["TRACE", "QUERY"])
+def test_methods_http_server_has_no_handler_for_reach_the_gateway(dev_server: DevServer, method: str) -> None:
+    # http.server alone answers them 501 Not Implemented; the gateway routes them like any other (no such route).
+    status, body = call(f"{dev_server.url}/api/v1/quotes", method, dev_server.state["user_token"])
+    assert (status, body["error"]["code"]) == (404, "not_found")
+
+
+def test_a_request_line_too_long_is_a_414_in_json(dev_server: DevServer) -> None:
+    status, body = call(f"{dev_server.url}/api/v1/quotes?symbols={'A' * 70_000}", token=dev_server.state["user_token"])
+    assert (status, body) == (414, {"message": "Request-URI Too Long"})
+
+
 def test_ctrl_c_stops_it_cleanly(dev_server: DevServer) -> None:
     # Runs last in this module: it ends the shared server.
     dev_server.process.send_signal(signal.SIGINT)

@@ -13,6 +13,7 @@ from local.gateway import PUBLIC_ROUTES, ROUTES
 from local.stack import LocalStack
 from tests.infra._template import referenced_ids, resources, the_resource, ttai_function_ids
 from tests.infra.conftest import Synthesized
+from ttai.http.openapi import PUBLIC_OPERATIONS
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +62,7 @@ def test_the_local_functions_see_the_variables_the_deployed_ones_do(stack: Local
 
 
 def test_the_public_routes_are_the_same_locally_and_deployed(dev_template: Template) -> None:
-    assert set(HttpApi.PUBLIC_ROUTES) == set(PUBLIC_ROUTES)
+    assert set(HttpApi.PUBLIC_ROUTES) == set(PUBLIC_ROUTES) == PUBLIC_OPERATIONS  # the last: what /openapi.json says
     unauthorized = {
         tuple(route["Properties"]["RouteKey"].split(" ", 1))
         for route in resources(dev_template, "AWS::ApiGatewayV2::Route").values()

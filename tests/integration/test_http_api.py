@@ -221,6 +221,26 @@ def test_openapi_document_describes_the_routes(stack: LocalStack, user: str) -> 
     assert "Quote" in spec["components"]["schemas"]
 
 
+def test_openapi_document_declares_the_statuses_and_error_bodies_the_api_returns(stack: LocalStack, user: str) -> None:
+    spec = stack.http("GET", "/openapi.json", token=user).body
+    error = {"$ref": "#/components/schemas/ErrorResponse"}
+    paths = spec["paths"]
+    deleted = paths["/api/v1/watchlists/{name}"]["delete"]["responses"]
+    assert deleted["204"] == {"description": "No Content", "content": {}}
+    assert "200" not in deleted
+    assert deleted["404"]["content"]["application/json"]["schema"] == error
+    assert "201" in paths["/api/v1/alerts"]["post"]["responses"]
+    assert "201" in paths["/api/v1/journal"]["post"]["responses"]
+    quote_read = paths["/api/v1/quotes/{symbol}"]["get"]["responses"]
+    assert quote_read["422"]["content"]["application/json"]["schema"] == error  # the mapping's, not Powertools'
+    assert {"401", "403", "404", "500"} <= quote_read.keys()
+    assert "415" in paths["/api/v1/quotes"]["put"]["responses"]
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+    assert spec["security"] == [{"bearerAuth": []}]
+    assert paths["/health"]["get"]["security"] == []
+    assert "401" not in paths["/health"]["get"]["responses"]
+
+
 def test_a_cached_value_from_an_older_schema_is_a_miss_not_a_500(stack: LocalStack, user: str) -> None:
     stack.env.KV.put("quote:OLD", json.dumps({"price": 1.0}), expiration_ttl=60)
     status, _, body = stack.http("GET", "/api/v1/quotes/OLD", token=user)

@@ -67,3 +67,34 @@ def test_json_the_parser_cannot_represent_is_a_422_not_a_500(stack: LocalStack, 
     assert status == 422
     assert response["error"]["code"] == "validation_error"
     assert stack.http("GET", "/api/v1/watchlists/parser", token=token).status == 404
+
+
+def test_a_body_that_is_not_utf8_is_a_422_not_a_500(stack: LocalStack, token: str) -> None:
+    # API Gateway hands such bytes over base64-encoded; Powertools decoded them as strict UTF-8 and failed.
+    status, _, response = stack.http(
+        "PUT",
+        "/api/v1/watchlists/bytes",
+        token=token,
+        body=b'{"symbols": ["\xa5"]}',
+        headers={"content-type": "application/json"},
+    )
+    assert status == 422
+    assert response["error"]["code"] == "validation_error"
+    assert response["error"]["fields"][0]["field"] == "body"
+    assert stack.http("GET", "/api/v1/watchlists/bytes", token=token).status == 404
+
+
+@pytest.mark.parametrize("content_type", ["multipart/form-data", "multipart/form-data; boundary=x", "text/plain"])
+def test_a_body_that_is_not_json_by_its_content_type_is_a_415(stack: LocalStack, token: str, content_type: str) -> None:
+    # Powertools raised ValueError (a 500) for a multipart type without a boundary, and answered the others in
+    # its own body shape rather than the error mapping's.
+    status, _, response = stack.http(
+        "PUT",
+        "/api/v1/watchlists/typed",
+        token=token,
+        body='{"symbols": ["AAPL"]}',
+        headers={"content-type": content_type},
+    )
+    assert status == 415
+    assert response["error"]["code"] == "unsupported_media_type"
+    assert stack.http("GET", "/api/v1/watchlists/typed", token=token).status == 404

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
 
 from ttai.bindings.d1 import D1ConstraintError, D1Error, D1Unavailable
 from ttai.errors import BindingError, ConfigurationError, Conflict, Forbidden, InvalidField, NotFound, Unauthorized
+from ttai.http import openapi
 from ttai.http.routes import (
     account,
     alerts,
@@ -24,8 +26,11 @@ from ttai.http.routes import (
     screeners,
     watchlists,
 )
-from ttai.http.validation import load_json_body
+from ttai.http.validation import load_json_body, unreadable_body
 from ttai.observability import logger
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 TITLE = "TTAI API"
 VERSION = "1.0.0"
@@ -64,19 +69,37 @@ def _client_error(status: HTTPStatus, code: str) -> Callable[[Exception], Respon
     return handle
 
 
+class Resolver(APIGatewayHttpResolver):
+    """Powertools' resolver, refusing up front the request bodies its validation would fail on with a 500."""
+
+    def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+        refusal = unreadable_body(event)
+        if refusal is None:
+            return super().resolve(event, context)
+        status, message = refusal
+        if status == HTTPStatus.UNSUPPORTED_MEDIA_TYPE:
+            response = _error(status, "unsupported_media_type", message)
+        else:
+            field = {"field": "body", "message": message, "type": "json_invalid"}
+            response = _error(status, "validation_error", "the request is invalid", fields=[field])
+        return {
+            "statusCode": response.status_code,
+            "headers": response.headers,
+            "body": json.dumps(response.body),
+            "isBase64Encoded": False,
+        }
+
+
 def create_resolver(*routers: tuple[Router, str | None]) -> APIGatewayHttpResolver:
     """A resolver with validation, the given routers, /openapi.json and the shared error mapping."""
-    app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=load_json_body)
+    app = Resolver(enable_validation=True, json_body_deserializer=load_json_body)
     for router, prefix in routers:
         app.include_router(router, prefix=prefix)
 
     @app.get("/openapi.json", summary="This API's OpenAPI document", include_in_schema=False)
-    def openapi() -> Response[str]:
-        return Response(
-            status_code=200,
-            content_type=content_types.APPLICATION_JSON,
-            body=app.get_openapi_json_schema(title=TITLE, version=VERSION),
-        )
+    def openapi_document() -> Response[dict[str, Any]]:
+        document = json.loads(app.get_openapi_json_schema(title=TITLE, version=VERSION))
+        return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=openapi.complete(document))
 
     @app.exception_handler(RequestValidationError)
     def invalid_request(exc: RequestValidationError) -> Response[Any]:
@@ -85,6 +108,12 @@ def create_resolver(*routers: tuple[Router, str | None]) -> APIGatewayHttpResolv
             "validation_error",
             "the request is invalid",
             fields=_field_errors(exc.errors()),
+        )
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def unsupported_media_type(exc: RequestUnsupportedContentType) -> Response[Any]:
+        return _error(
+            HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "this API reads application/json bodies"
         )
 
     @app.exception_handler(InvalidField)

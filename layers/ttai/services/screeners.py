@@ -40,7 +40,8 @@ _DELETE = audited(
     entity="screener",
 )
 # One round trip: the caller's screener (no row at all: 404) left-joined to a page of its runs (none: one row of
-# NULLs). The runs are filtered by user_id too, so the index (user_id, screener_id, created_at, id) serves them.
+# NULLs). The runs are filtered by user_id too, so the index (user_id, screener_id, created_at, id) serves them, and
+# the cursor is tested on its id, for the reason given in analyses.py.
 _RUNS = f"""
 SELECT s.id AS screener_id, r.id, r.candidates_found, r.created_at, r.fits,
        CASE WHEN r.fits THEN r.criteria END AS criteria, CASE WHEN r.fits THEN r.results END AS results
@@ -52,7 +53,7 @@ LEFT JOIN LATERAL (
                octet_length(criteria::text) + octet_length(results::text) AS size
         FROM screener_results
         WHERE user_id = ?1 AND screener_id = s.id
-          AND (?3::timestamptz IS NULL OR (created_at, id) < (?3::timestamptz, ?4::bigint))
+          AND (?4::bigint IS NULL OR (created_at, id) < (?3::timestamptz, ?4::bigint))
         ORDER BY created_at DESC, id DESC
         LIMIT ?5
     ) newest

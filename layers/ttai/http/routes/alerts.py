@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from ttai.http import deps
+from ttai.http.openapi import responses
 from ttai.models.alerts import Alert, AlertEvent, AlertIn, AlertStatusFilter
 from ttai.services.alerts import AlertRepository
 from ttai.services.tenancy import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
@@ -25,12 +26,12 @@ def _repository() -> AlertRepository:
     return AlertRepository(deps.env().DB, deps.tenant(router))
 
 
-@router.get("/alerts", summary="The caller's alerts, newest first")
+@router.get("/alerts", summary="The caller's alerts, newest first", responses=responses(HTTPStatus.BAD_REQUEST))
 def list_alerts(status: Status = "all", limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None) -> Page[Alert]:
     return _repository().list(status, limit, cursor)
 
 
-@router.post("/alerts", summary="Create an alert")
+@router.post("/alerts", summary="Create an alert", responses=responses(HTTPStatus.CONFLICT, success=HTTPStatus.CREATED))
 def create_alert(body: AlertIn) -> Response[Alert]:
     return Response(
         status_code=HTTPStatus.CREATED.value,
@@ -39,12 +40,20 @@ def create_alert(body: AlertIn) -> Response[Alert]:
     )
 
 
-@router.delete("/alerts/<alert_id>", summary="Cancel an active alert")
+@router.delete(
+    "/alerts/<alert_id>",
+    summary="Cancel an active alert",
+    responses=responses(HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT, success=HTTPStatus.NO_CONTENT),
+)
 def cancel_alert(alert_id: AlertId) -> Response[None]:
     _repository().cancel(alert_id)
     return Response(status_code=HTTPStatus.NO_CONTENT.value)
 
 
-@router.get("/alerts/<alert_id>/events", summary="What an alert fired, newest first")
+@router.get(
+    "/alerts/<alert_id>/events",
+    summary="What an alert fired, newest first",
+    responses=responses(HTTPStatus.BAD_REQUEST, HTTPStatus.NOT_FOUND),
+)
 def list_alert_events(alert_id: AlertId, limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None) -> Page[AlertEvent]:
     return _repository().events(alert_id, limit, cursor)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response, content_types
@@ -10,6 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import TypeAdapter
 
 from ttai.http import deps
+from ttai.http.openapi import responses
 from ttai.http.validation import parse
 from ttai.models.analyses import Analysis, AnalysisIn
 from ttai.models.market import Symbol
@@ -30,7 +32,11 @@ def _repository() -> AnalysisRepository:
     return AnalysisRepository(env.DB, deps.tenant(router), CacheService(env.KV))
 
 
-@router.get("/analyses", summary="The caller's analyses, newest first, optionally of one symbol")
+@router.get(
+    "/analyses",
+    summary="The caller's analyses, newest first, optionally of one symbol",
+    responses=responses(HTTPStatus.BAD_REQUEST),
+)
 def list_analyses(
     symbol: SymbolQuery = None, limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None
 ) -> Page[Analysis]:
@@ -38,7 +44,7 @@ def list_analyses(
     return _repository().list(limit, cursor, wanted)
 
 
-@router.get("/analyses/<analysis_id>", summary="One analysis")
+@router.get("/analyses/<analysis_id>", summary="One analysis", responses=responses(HTTPStatus.NOT_FOUND))
 def get_analysis(analysis_id: AnalysisId) -> Analysis:
     return _repository().get(analysis_id)
 
@@ -46,8 +52,8 @@ def get_analysis(analysis_id: AnalysisId) -> Analysis:
 @router.post(
     "/analyses",
     summary="Record an analysis and cache it as the latest for its symbol",
-    responses={201: {"description": "The stored analysis", "content": {"application/json": {"model": Analysis}}}},
+    responses=responses(HTTPStatus.CONFLICT, success=HTTPStatus.CREATED),
 )
 def create_analysis(body: AnalysisIn) -> Response[Analysis]:
     analysis = _repository().create(body)
-    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=analysis)
+    return Response(status_code=HTTPStatus.CREATED.value, content_type=content_types.APPLICATION_JSON, body=analysis)

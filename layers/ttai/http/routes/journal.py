@@ -13,6 +13,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import TypeAdapter
 
 from ttai.http import deps
+from ttai.http.openapi import responses
 from ttai.http.validation import parse
 from ttai.models.journal import JournalClose, JournalEntry, JournalEntryIn
 from ttai.models.market import Symbol
@@ -33,7 +34,9 @@ def _repository() -> JournalRepository:
     return JournalRepository(deps.env().DB, deps.tenant(router))
 
 
-@router.get("/journal", summary="The caller's journal, latest entry date first")
+@router.get(
+    "/journal", summary="The caller's journal, latest entry date first", responses=responses(HTTPStatus.BAD_REQUEST)
+)
 def list_journal(
     symbol: SymbolQuery = None,
     since: Since = None,
@@ -47,7 +50,11 @@ def list_journal(
     return _repository().list(normalized, since, until, limit, cursor)
 
 
-@router.post("/journal", summary="Record a trade as it was opened")
+@router.post(
+    "/journal",
+    summary="Record a trade as it was opened",
+    responses=responses(HTTPStatus.CONFLICT, success=HTTPStatus.CREATED),
+)
 def create_entry(body: JournalEntryIn) -> Response[JournalEntry]:
     return Response(
         status_code=HTTPStatus.CREATED.value,
@@ -56,6 +63,10 @@ def create_entry(body: JournalEntryIn) -> Response[JournalEntry]:
     )
 
 
-@router.patch("/journal/<entry_id>", summary="Close an entry: its exit, and the pnl computed from it")
+@router.patch(
+    "/journal/<entry_id>",
+    summary="Close an entry: its exit, and the pnl computed from it",
+    responses=responses(HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT),
+)
 def close_entry(entry_id: EntryId, body: JournalClose) -> JournalEntry:
     return _repository().close(entry_id, body)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from http import HTTPStatus
 from typing import Annotated
 from urllib.parse import unquote
 
@@ -11,6 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, TypeAdapter
 
 from ttai.http import deps
+from ttai.http.openapi import responses
 from ttai.http.principal import current_principal
 from ttai.http.validation import parse
 from ttai.models.market import (
@@ -27,7 +29,7 @@ from ttai.models.market import (
 router = Router()  # type: ignore[no-untyped-call]
 _SYMBOL: TypeAdapter[str] = TypeAdapter(Symbol)
 _SYMBOLS: TypeAdapter[list[str]] = TypeAdapter(SymbolList)
-SymbolPath = Annotated[str, Path(max_length=64, description="ticker or OCC option symbol")]
+SymbolPath = Annotated[str, Path(max_length=64, description="ticker or OCC option symbol", examples=["AAPL"])]
 
 
 class Stored(BaseModel):
@@ -36,13 +38,16 @@ class Stored(BaseModel):
 
 @router.get("/quotes", summary="Current quotes for up to 500 symbols")
 def get_quotes(
-    symbols: Annotated[str, Query(max_length=MAX_SYMBOLS_PER_REQUEST * 22, description="comma-separated symbols")],
+    symbols: Annotated[
+        str,
+        Query(max_length=MAX_SYMBOLS_PER_REQUEST * 22, description="comma-separated symbols", examples=["AAPL,MSFT"]),
+    ],
 ) -> QuotesResponse:
     current_principal(router)
     return deps.market().quotes(parse(_SYMBOLS, symbols, ("query", "symbols")))
 
 
-@router.get("/quotes/<symbol>", summary="The current quote for one symbol")
+@router.get("/quotes/<symbol>", summary="The current quote for one symbol", responses=responses(HTTPStatus.NOT_FOUND))
 def get_quote(symbol: SymbolPath) -> Quote:
     current_principal(router)
     return deps.market().quote(parse(_SYMBOL, unquote(symbol), ("path", "symbol")))
@@ -54,7 +59,11 @@ def put_quotes(batch: QuoteBatch) -> Stored:
     return Stored(stored=deps.market().ingest_quotes(batch))
 
 
-@router.get("/chains/<symbol>", summary="The option chain of a symbol, for one expiration or all")
+@router.get(
+    "/chains/<symbol>",
+    summary="The option chain of a symbol, for one expiration or all",
+    responses=responses(HTTPStatus.NOT_FOUND),
+)
 def get_chain(symbol: SymbolPath, expiration: Annotated[date | None, Query()] = None) -> OptionChain:
     current_principal(router)
     return deps.market().chain(parse(_SYMBOL, unquote(symbol), ("path", "symbol")), expiration)
@@ -67,7 +76,7 @@ def put_chain(chain: OptionChain) -> Stored:
     return Stored(stored=1)
 
 
-@router.get("/company/<symbol>", summary="Company information for a symbol")
+@router.get("/company/<symbol>", summary="Company information for a symbol", responses=responses(HTTPStatus.NOT_FOUND))
 def get_company(symbol: SymbolPath) -> CompanyInfo:
     current_principal(router)
     return deps.market().company(parse(_SYMBOL, unquote(symbol), ("path", "symbol")))

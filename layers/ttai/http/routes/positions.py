@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from ttai.http import deps
+from ttai.http.openapi import responses
 from ttai.models.positions import Position, PositionSync, StatusFilter, SyncResult
 from ttai.services.positions import PositionRepository
 from ttai.services.tenancy import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
@@ -24,16 +26,24 @@ def _repository() -> PositionRepository:
     return PositionRepository(env.DB, deps.tenant(router), env.KV)
 
 
-@router.get("/positions", summary="The caller's positions by status (open by default), oldest first")
+@router.get(
+    "/positions",
+    summary="The caller's positions by status (open by default), oldest first",
+    responses=responses(HTTPStatus.BAD_REQUEST),
+)
 def list_positions(status: Status = "open", limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None) -> Page[Position]:
     return _repository().list(status, limit, cursor)
 
 
-@router.get("/positions/<position_id>", summary="One position")
+@router.get("/positions/<position_id>", summary="One position", responses=responses(HTTPStatus.NOT_FOUND))
 def get_position(position_id: PositionId) -> Position:
     return _repository().get(position_id)
 
 
-@router.put("/positions", summary="Sync positions from the broker (full_sync also closes the ones left out)")
+@router.put(
+    "/positions",
+    summary="Sync positions from the broker (full_sync also closes the ones left out)",
+    responses=responses(HTTPStatus.CONFLICT),
+)
 def sync_positions(body: PositionSync) -> SyncResult:
     return _repository().sync(body)

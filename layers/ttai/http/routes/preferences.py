@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
+
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from ttai.http import deps
+from ttai.http.openapi import responses
 from ttai.models.account import Preferences
 from ttai.models.preferences import PreferencesIn
 from ttai.services.preferences import PreferencesRepository
@@ -21,6 +24,6 @@ def get_preferences() -> Preferences:
     return _repository().get()
 
 
-@router.put("/preferences", summary="Replace the caller's preferences")
+@router.put("/preferences", summary="Replace the caller's preferences", responses=responses(HTTPStatus.CONFLICT))
 def put_preferences(body: PreferencesIn) -> Preferences:
     return _repository().put(body)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Annotated
 from urllib.parse import unquote
 
@@ -11,6 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import TypeAdapter
 
 from ttai.http import deps
+from ttai.http.openapi import responses
 from ttai.http.validation import parse
 from ttai.models.screeners import Screener, ScreenerIn, ScreenerName, ScreenerRun
 from ttai.services.screeners import ScreenerRepository
@@ -31,27 +33,35 @@ def _name(raw: str) -> str:
     return parse(_NAME, unquote(raw), ("path", "name"))
 
 
-@router.get("/screeners", summary="The caller's screeners, by name")
+@router.get("/screeners", summary="The caller's screeners, by name", responses=responses(HTTPStatus.BAD_REQUEST))
 def list_screeners(limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None) -> Page[Screener]:
     return _repository().list(limit, cursor)
 
 
-@router.get("/screeners/<name>", summary="One screener")
+@router.get("/screeners/<name>", summary="One screener", responses=responses(HTTPStatus.NOT_FOUND))
 def get_screener(name: NamePath) -> Screener:
     return _repository().get(_name(name))
 
 
-@router.put("/screeners/<name>", summary="Create or replace a screener")
+@router.put("/screeners/<name>", summary="Create or replace a screener", responses=responses(HTTPStatus.CONFLICT))
 def put_screener(name: NamePath, body: ScreenerIn) -> Screener:
     return _repository().put(_name(name), body)
 
 
-@router.delete("/screeners/<name>", summary="Delete a screener (its stored runs are kept)")
+@router.delete(
+    "/screeners/<name>",
+    summary="Delete a screener (its stored runs are kept)",
+    responses=responses(HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT, success=HTTPStatus.NO_CONTENT),
+)
 def delete_screener(name: NamePath) -> Response[None]:
     _repository().delete(_name(name))
     return Response(status_code=204)
 
 
-@router.get("/screeners/<name>/results", summary="The screener's stored runs, newest first")
+@router.get(
+    "/screeners/<name>/results",
+    summary="The screener's stored runs, newest first",
+    responses=responses(HTTPStatus.BAD_REQUEST, HTTPStatus.NOT_FOUND),
+)
 def list_screener_results(name: NamePath, limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None) -> Page[ScreenerRun]:
     return _repository().runs(_name(name), limit, cursor)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Annotated
 from urllib.parse import unquote
 
@@ -11,6 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import TypeAdapter
 
 from ttai.http import deps
+from ttai.http.openapi import responses
 from ttai.http.validation import parse
 from ttai.models.watchlists import Watchlist, WatchlistIn, WatchlistName
 from ttai.services.tenancy import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
@@ -31,22 +33,26 @@ def _name(raw: str) -> str:
     return parse(_NAME, unquote(raw), ("path", "name"))
 
 
-@router.get("/watchlists", summary="The caller's watchlists, by name")
+@router.get("/watchlists", summary="The caller's watchlists, by name", responses=responses(HTTPStatus.BAD_REQUEST))
 def list_watchlists(limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None) -> Page[Watchlist]:
     return _repository().list(limit, cursor)
 
 
-@router.get("/watchlists/<name>", summary="One watchlist")
+@router.get("/watchlists/<name>", summary="One watchlist", responses=responses(HTTPStatus.NOT_FOUND))
 def get_watchlist(name: NamePath) -> Watchlist:
     return _repository().get(_name(name))
 
 
-@router.put("/watchlists/<name>", summary="Create or replace a watchlist")
+@router.put("/watchlists/<name>", summary="Create or replace a watchlist", responses=responses(HTTPStatus.CONFLICT))
 def put_watchlist(name: NamePath, body: WatchlistIn) -> Watchlist:
     return _repository().put(_name(name), body)
 
 
-@router.delete("/watchlists/<name>", summary="Delete a watchlist")
+@router.delete(
+    "/watchlists/<name>",
+    summary="Delete a watchlist",
+    responses=responses(HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT, success=HTTPStatus.NO_CONTENT),
+)
 def delete_watchlist(name: NamePath) -> Response[None]:
     _repository().delete(_name(name))
     return Response(status_code=204)

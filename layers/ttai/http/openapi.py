@@ -1,0 +1,108 @@
+"""What the OpenAPI document says beyond each route's return type: the error bodies, and who answers with them.
+
+Routes declare the statuses their own services raise (``responses(HTTPStatus.NOT_FOUND)``); ``complete`` adds
+the ones every operation shares: API Gateway's 401/403 and size limits, the resolver's 415 and 422, and the
+server errors, all with the bodies ``ttai.http.app`` actually returns.
+"""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from pydantic import BaseModel, ConfigDict
+
+from ttai.http.validation import BODY_METHODS
+
+COMPONENTS = "#/components/schemas/"
+BEARER = "bearerAuth"
+# The operations API Gateway serves without the authorizer; infra/constructs/http_api.py and local/gateway.py
+# declare the same public routes (tests/infra/test_local_parity.py keeps the three in step).
+PUBLIC_OPERATIONS = frozenset({("GET", "/health"), ("GET", "/auth/login"), ("GET", "/auth/callback")})
+
+
+class _Documented(BaseModel):
+    # Only the document builds these (on a request for it), so a cold start does not pay for them.
+    model_config = ConfigDict(defer_build=True)
+
+
+class FieldError(_Documented):
+    field: str
+    message: str
+    type: str | None = None
+
+
+class ErrorBody(_Documented):
+    code: str
+    message: str
+    fields: list[FieldError] | None = None
+
+
+class ErrorResponse(_Documented):
+    """What ``ttai.http.app`` answers for every error it maps."""
+
+    error: ErrorBody
+
+
+class GatewayError(_Documented):
+    """What API Gateway itself answers (no token, a denial, a payload too large, a function that failed)."""
+
+    message: str
+
+
+def _content(*models: type[BaseModel]) -> dict[str, Any]:
+    refs = [{"$ref": f"{COMPONENTS}{model.__name__}"} for model in models]
+    return {"application/json": {"schema": refs[0] if len(refs) == 1 else {"anyOf": refs}}}
+
+
+def responses(*errors: HTTPStatus, success: HTTPStatus = HTTPStatus.OK) -> dict[int, OpenAPIResponse]:
+    """A route decorator's ``responses``: its success (schema from the return annotation) and its own errors."""
+    documented: dict[int, OpenAPIResponse] = {success.value: {"description": success.phrase}}
+    if success == HTTPStatus.NO_CONTENT:
+        documented[success.value]["content"] = {}
+    for status in errors:
+        documented[status.value] = {"description": status.phrase, "content": _content(ErrorResponse)}
+    return documented
+
+
+def _shared_errors(method: str, path: str, operation: dict[str, Any]) -> dict[HTTPStatus, dict[str, Any]]:
+    shared = {
+        HTTPStatus.REQUEST_URI_TOO_LONG: _content(GatewayError),
+        HTTPStatus.UNPROCESSABLE_ENTITY: _content(ErrorResponse),
+        HTTPStatus.INTERNAL_SERVER_ERROR: _content(ErrorResponse, GatewayError),
+    }
+    if (method.upper(), path) not in PUBLIC_OPERATIONS:
+        shared[HTTPStatus.UNAUTHORIZED] = _content(ErrorResponse, GatewayError)
+        shared[HTTPStatus.FORBIDDEN] = _content(ErrorResponse, GatewayError)
+        shared[HTTPStatus.SERVICE_UNAVAILABLE] = _content(ErrorResponse, GatewayError)
+    if "requestBody" in operation:
+        shared[HTTPStatus.REQUEST_ENTITY_TOO_LARGE] = _content(GatewayError)
+    if method.upper() in BODY_METHODS:
+        shared[HTTPStatus.UNSUPPORTED_MEDIA_TYPE] = _content(ErrorResponse)
+    return shared
+
+
+def complete(document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` (as Powertools generates it) with the bearer scheme and the errors every operation shares."""
+    components = document.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    for model in (ErrorResponse, GatewayError):
+        schema = model.model_json_schema(ref_template=COMPONENTS + "{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+    components["securitySchemes"] = {BEARER: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+    document["security"] = [{BEARER: []}]
+    for path, operations in document.get("paths", {}).items():
+        for method, operation in operations.items():
+            if (method.upper(), path) in PUBLIC_OPERATIONS:
+                operation["security"] = []
+            for status, content in _shared_errors(method, path, operation).items():
+                # Powertools documents its own 422 body; ours is the error mapping's (app.invalid_request).
+                operation["responses"][str(status.value)] = {"description": status.phrase, "content": content}
+    # Powertools' validation bodies are no longer referenced once every 422 is ours.
+    for name in ("HTTPValidationError", "ValidationError"):
+        if f'"{COMPONENTS}{name}"' not in json.dumps(document):
+            schemas.pop(name, None)
+    return document
