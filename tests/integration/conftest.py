@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -69,3 +70,20 @@ def overflow_objects(stack: LocalStack, raw_s3: Any) -> Callable[[], set[str]]:
         return found
 
     return names
+
+
+@pytest.fixture
+def alice(stack: LocalStack) -> str:
+    """A token of a new user: tenant tests sign two strangers in and check neither sees the other's rows."""
+    return stack.token_for(f"alice-{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture
+def bob(stack: LocalStack) -> str:
+    return stack.token_for(f"bob-{uuid.uuid4().hex[:8]}")
+
+
+def user_id(stack: LocalStack, token: str) -> str:
+    """The user a token belongs to, as the API reports it."""
+    uid: str = stack.http("GET", "/api/v1/me", token=token).body["id"]
+    return uid

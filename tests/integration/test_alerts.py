@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -12,21 +11,7 @@ import pytest
 from local.aws_calls import CallCounter
 from local.stack import LocalStack
 from tests.conftest import Clock
-
-
-@pytest.fixture
-def alice(stack: LocalStack) -> str:
-    return stack.token_for(f"alice-{uuid.uuid4().hex[:8]}")
-
-
-@pytest.fixture
-def bob(stack: LocalStack) -> str:
-    return stack.token_for(f"bob-{uuid.uuid4().hex[:8]}")
-
-
-def user_id(stack: LocalStack, token: str) -> str:
-    uid: str = stack.http("GET", "/api/v1/me", token=token).body["id"]
-    return uid
+from tests.integration.conftest import user_id
 
 
 def create(stack: LocalStack, token: str, **body: Any) -> Any:

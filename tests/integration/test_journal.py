@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -10,6 +9,7 @@ import pytest
 
 from local.aws_calls import CallCounter
 from local.stack import LocalStack
+from tests.integration.conftest import user_id
 
 STOCK = [{"type": "stock", "side": "buy"}]
 SHORT_PUT = [{"type": "put", "side": "sell", "strike": 95, "expiration": "2025-04-17"}]
@@ -17,21 +17,6 @@ PUT_CREDIT_SPREAD = [
     {"type": "put", "side": "sell", "strike": 95, "expiration": "2025-04-17"},
     {"type": "put", "side": "buy", "strike": 90, "expiration": "2025-04-17"},
 ]
-
-
-@pytest.fixture
-def alice(stack: LocalStack) -> str:
-    return stack.token_for(f"alice-{uuid.uuid4().hex[:8]}")
-
-
-@pytest.fixture
-def bob(stack: LocalStack) -> str:
-    return stack.token_for(f"bob-{uuid.uuid4().hex[:8]}")
-
-
-def user_id(stack: LocalStack, token: str) -> str:
-    uid: str = stack.http("GET", "/api/v1/me", token=token).body["id"]
-    return uid
 
 
 def entry(**body: Any) -> dict[str, Any]:

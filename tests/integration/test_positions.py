@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,6 +10,7 @@ import pytest
 from local.aws_calls import CallCounter
 from local.stack import LocalStack
 from tests.conftest import Clock
+from tests.integration.conftest import user_id
 from ttai.services import positions as positions_service
 from ttai.services.cache import CacheKeys
 
@@ -26,21 +26,6 @@ PUT = {
     "expiration": "2025-01-17",
     "opened_at": "2024-12-02T14:30:00-05:00",
 }
-
-
-@pytest.fixture
-def alice(stack: LocalStack) -> str:
-    return stack.token_for(f"alice-{uuid.uuid4().hex[:8]}")
-
-
-@pytest.fixture
-def bob(stack: LocalStack) -> str:
-    return stack.token_for(f"bob-{uuid.uuid4().hex[:8]}")
-
-
-def user_id(stack: LocalStack, token: str) -> str:
-    uid: str = stack.http("GET", "/api/v1/me", token=token).body["id"]
-    return uid
 
 
 def sync(stack: LocalStack, token: str, *positions: dict[str, Any], full_sync: bool = False) -> Any:

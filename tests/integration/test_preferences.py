@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import pytest
 
 from local.aws_calls import CallCounter
 from local.stack import LocalStack
+from tests.integration.conftest import user_id
 
 DEFAULTS = {"default_strategy": "csp", "morning_alert": False, "eod_summary": False, "notification_channels": []}
 SAVED = {"default_strategy": "wheel", "morning_alert": True, "eod_summary": False, "notification_channels": ["push"]}
-
-
-@pytest.fixture
-def alice(stack: LocalStack) -> str:
-    return stack.token_for(f"alice-{uuid.uuid4().hex[:8]}")
-
-
-@pytest.fixture
-def bob(stack: LocalStack) -> str:
-    return stack.token_for(f"bob-{uuid.uuid4().hex[:8]}")
-
-
-def user_id(stack: LocalStack, token: str) -> str:
-    uid: str = stack.http("GET", "/api/v1/me", token=token).body["id"]
-    return uid
 
 
 def put(stack: LocalStack, token: str, **body: Any) -> Any:

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import pytest
 
 from local.aws_calls import CallCounter
 from local.stack import LocalStack
-
-
-@pytest.fixture
-def alice(stack: LocalStack) -> str:
-    return stack.token_for(f"alice-{uuid.uuid4().hex[:8]}")
-
-
-@pytest.fixture
-def bob(stack: LocalStack) -> str:
-    return stack.token_for(f"bob-{uuid.uuid4().hex[:8]}")
 
 
 def put(stack: LocalStack, token: str, name: str, **body: Any) -> Any:
