@@ -1,9 +1,10 @@
 """The whole backend on one machine, no AWS account: what the deployed stack has, started by code.
 
-``with LocalStack() as stack`` starts moto server (DynamoDB, S3, Secrets Manager) on a free loopback port, an
-embedded PostgreSQL behind a local RDS Data API endpoint, and a stand-in TastyTrade OAuth server; it provisions
-every resource from the same layout file the CDK constructs read, seeds the secrets, applies the migrations,
-and exposes the variables a deployed function would see. The functions run in-process, as Lambda would run them.
+``with LocalStack() as stack`` starts moto server (DynamoDB, S3, SQS, SES, SNS, Secrets Manager) on a free
+loopback port, an embedded PostgreSQL behind a local RDS Data API endpoint, and a stand-in TastyTrade OAuth
+server; it provisions every resource from the same layout file the CDK constructs read, seeds the secrets,
+applies the migrations, and exposes the variables a deployed function would see. The functions run in-process,
+as Lambda would run them.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class LocalStack(Service):
         secret_values: Mapping[str, str] | None = None,
         public_url: str = "http://127.0.0.1:8787",
         data_dir: Path | None = None,
+        queue_visibility_timeout: int = 30,
     ) -> None:
         """``data_dir`` keeps PostgreSQL's data between runs (``make dev``); tests use a temporary cluster."""
         self.name = name or f"ttai-local-{uuid.uuid4().hex[:8]}"
@@ -70,6 +72,10 @@ class LocalStack(Service):
         self._secret_values = dict(secret_values or {})
         self._authorizer_cache_ttl = authorizer_cache_ttl
         self._data_dir = data_dir
+        self._queue_visibility_timeout = queue_visibility_timeout
+        self.queue_urls: dict[str, str] = {}  # by binding name: TASK_QUEUE...
+        self.dlq_urls: dict[str, str] = {}
+        self.email_sender = "ttai@example.com"
         self._server: ThreadedMotoServer | None = None
         self._saved_environ: dict[str, str | None] = {}
         self._databases: dict[str, str] = {}
@@ -109,6 +115,10 @@ class LocalStack(Service):
             **powertools,
             "TTAI_ENVIRONMENT": "local",
             **self._provision_cache(),
+            **self._provision_bucket(),
+            **self._provision_queues(),
+            **self._provision_idempotency(),
+            **self._provision_notifications(),
             **self._provision_secrets(),
             **self._provision_database(),
             **self._provision_oauth(),
@@ -177,6 +187,57 @@ class LocalStack(Service):
         )
         self.client("s3").create_bucket(Bucket=bucket)
         return {"TTAI_KV_TABLE": table, "TTAI_KV_OVERFLOW_BUCKET": bucket}
+
+    def _provision_bucket(self) -> dict[str, str]:
+        bucket = f"{self.name}-storage"
+        s3 = self.client("s3")
+        s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        return {"TTAI_R2_BUCKET": bucket}
+
+    def _provision_queues(self) -> dict[str, str]:
+        """Each queue with its DLQ and a redrive policy of max_retries + 1 receives, as the Queues construct."""
+        sqs = self.client("sqs")
+        environ = {}
+        for queue in self.layout.queues:
+            dlq_url = sqs.create_queue(
+                QueueName=f"{self.name}-{queue.name}-dlq", Attributes={"MessageRetentionPeriod": "1209600"}
+            )["QueueUrl"]
+            dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            url = sqs.create_queue(
+                QueueName=f"{self.name}-{queue.name}",
+                Attributes={
+                    "VisibilityTimeout": str(self._queue_visibility_timeout),
+                    "RedrivePolicy": json.dumps(
+                        {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(queue.max_receive_count)}
+                    ),
+                },
+            )["QueueUrl"]
+            self.queue_urls[queue.binding] = url
+            self.dlq_urls[queue.binding] = dlq_url
+            environ[f"TTAI_{queue.binding}_URL"] = url
+        return environ
+
+    def _provision_idempotency(self) -> dict[str, str]:
+        spec = self.layout.idempotency
+        table = f"{self.name}-idempotency"
+        dynamodb = self.client("dynamodb")
+        dynamodb.create_table(
+            TableName=table,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": spec.key_attr, "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": spec.key_attr, "KeyType": "HASH"}],
+        )
+        dynamodb.update_time_to_live(
+            TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attr}
+        )
+        return {"TTAI_IDEMPOTENCY_TABLE": table}
+
+    def _provision_notifications(self) -> dict[str, str]:
+        """The email sender verified in SES (moto keeps what it sends) and the SNS topic push goes through."""
+        self.client("ses").verify_email_identity(EmailAddress=self.email_sender)
+        topic = self.client("sns").create_topic(Name=f"{self.name}-push")["TopicArn"]
+        return {"TTAI_EMAIL_SENDER": self.email_sender, "TTAI_PUSH_TOPIC_ARN": topic}
 
     def _provision_secrets(self) -> dict[str, str]:
         environ = {}

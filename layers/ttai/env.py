@@ -16,9 +16,12 @@ if TYPE_CHECKING:
     from ttai.auth.oauth import OAuthSettings
     from ttai.bindings.d1 import D1Database
     from ttai.bindings.kv import KVNamespace
+    from ttai.bindings.queues import Queue
 
 ENDPOINT_PREFIX = "AWS_ENDPOINT_URL_"
 SECRET_PREFIX = "TTAI_SECRET_"  # noqa: S105 - a variable-name prefix, not a secret
+QUEUE_URL_SUFFIX = "_URL"  # TTAI_<BINDING>_URL, e.g. TTAI_TASK_QUEUE_URL
+QUEUE_BINDINGS = ("TASK_QUEUE", "NOTIFICATION_QUEUE", "ANALYSIS_QUEUE")
 _CACHE_LOCK = threading.Lock()
 _ENVS: dict[tuple[tuple[str, str], ...], Env] = {}
 
@@ -38,6 +41,12 @@ class Settings(BaseModel):
     oauth_token_url: str | None = Field(default=None, pattern=r"^https?://")
     oauth_userinfo_url: str | None = Field(default=None, pattern=r"^https?://")
     oauth_redirect_uri: str | None = Field(default=None, pattern=r"^https?://")
+    r2_bucket: str | None = Field(default=None, min_length=3, max_length=63)
+    # Queue URL by binding name (TASK_QUEUE...), from TTAI_<BINDING>_URL.
+    queue_urls: Mapping[str, str] = Field(default_factory=dict)
+    idempotency_table: str | None = Field(default=None, min_length=3, max_length=255)
+    email_sender: str | None = Field(default=None, min_length=3, max_length=320)
+    push_topic_arn: str | None = Field(default=None, min_length=20)
     secret_ids: Mapping[str, str] = Field(default_factory=dict)
     region: str | None = None
     endpoint_url: str | None = None
@@ -69,6 +78,15 @@ class Settings(BaseModel):
                 oauth_token_url=environ.get("TTAI_OAUTH_TOKEN_URL") or None,
                 oauth_userinfo_url=environ.get("TTAI_OAUTH_USERINFO_URL") or None,
                 oauth_redirect_uri=environ.get("TTAI_OAUTH_REDIRECT_URI") or None,
+                r2_bucket=environ.get("TTAI_R2_BUCKET") or None,
+                queue_urls={
+                    binding: environ[f"TTAI_{binding}{QUEUE_URL_SUFFIX}"]
+                    for binding in QUEUE_BINDINGS
+                    if environ.get(f"TTAI_{binding}{QUEUE_URL_SUFFIX}")
+                },
+                idempotency_table=environ.get("TTAI_IDEMPOTENCY_TABLE") or None,
+                email_sender=environ.get("TTAI_EMAIL_SENDER") or None,
+                push_topic_arn=environ.get("TTAI_PUSH_TOPIC_ARN") or None,
                 secret_ids={
                     name.removeprefix(SECRET_PREFIX): value
                     for name, value in environ.items()
@@ -148,6 +166,25 @@ class Env:
             self._require(self.settings.db_name, "DB", "TTAI_DB_NAME"),
             client=self.client("rds-data"),
         )
+
+    @cached_property
+    def TASK_QUEUE(self) -> Queue:
+        return self.queue("TASK_QUEUE")
+
+    @cached_property
+    def NOTIFICATION_QUEUE(self) -> Queue:
+        return self.queue("NOTIFICATION_QUEUE")
+
+    @cached_property
+    def ANALYSIS_QUEUE(self) -> Queue:
+        return self.queue("ANALYSIS_QUEUE")
+
+    def queue(self, binding: str) -> Queue:
+        """The producer for a queue binding (``TASK_QUEUE``...); prefer the attributes, which are cached."""
+        from ttai.bindings.queues import Queue  # noqa: PLC0415
+
+        url = self._require(self.settings.queue_urls.get(binding), binding, f"TTAI_{binding}{QUEUE_URL_SUFFIX}")
+        return Queue(url, sqs=self.client("sqs"), binding=binding)
 
     def secret(self, name: str) -> str:
         """The secret's current value, fetched from Secrets Manager once per container."""

@@ -31,9 +31,48 @@ class SecretLayout:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueLayout:
+    binding: str  # the Worker binding name: TASK_QUEUE...
+    name: str  # the queue's short name: tasks...
+    batch_size: int
+    batch_window_seconds: int
+    max_retries: int
+
+    @property
+    def max_receive_count(self) -> int:
+        """Receives before SQS moves a message to the DLQ: the first delivery plus every retry."""
+        return self.max_retries + 1
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyLayout:
+    key_attr: str
+    ttl_attr: str
+    expires_after_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleLayout:
+    job: str  # the job type: pre-market, analysis...
+    cron: str  # five fields, day names, in the layout's time zone
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
 class StorageLayout:
     kv: KVLayout
     secrets: tuple[SecretLayout, ...]
+    bucket_prefixes: dict[str, str]
+    queues: tuple[QueueLayout, ...]
+    idempotency: IdempotencyLayout
+    schedule_timezone: str
+    schedules: tuple[ScheduleLayout, ...]
+
+    def queue(self, binding: str) -> QueueLayout:
+        for queue in self.queues:
+            if queue.binding == binding:
+                return queue
+        raise KeyError(f"storage.json declares no queue bound as {binding}")
 
 
 @cache
@@ -59,5 +98,27 @@ def storage_layout() -> StorageLayout:
         secrets=tuple(
             SecretLayout(name=name, description=spec["description"], length=int(spec["length"]))
             for name, spec in raw["secrets"].items()
+        ),
+        bucket_prefixes=dict(raw["bucket"]["prefixes"]),
+        queues=tuple(
+            QueueLayout(
+                binding=binding,
+                name=spec["name"],
+                batch_size=int(spec["batch_size"]),
+                batch_window_seconds=int(spec["batch_window_seconds"]),
+                max_retries=int(spec["max_retries"]),
+            )
+            for binding, spec in raw["queues"].items()
+            if not binding.startswith("$")
+        ),
+        idempotency=IdempotencyLayout(
+            key_attr=raw["idempotency"]["partition_key"],
+            ttl_attr=raw["idempotency"]["ttl_attribute"],
+            expires_after_seconds=int(raw["idempotency"]["expires_after_seconds"]),
+        ),
+        schedule_timezone=raw["schedules"]["timezone"],
+        schedules=tuple(
+            ScheduleLayout(job=job, cron=spec["cron"], description=spec["description"])
+            for job, spec in raw["schedules"]["jobs"].items()
         ),
     )

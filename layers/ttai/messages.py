@@ -1,0 +1,80 @@
+"""Seed 000's queue messages as one discriminated union, validated when they are sent and when they arrive.
+
+On the wire they are JSON objects in the seed's camelCase (``userId``); in Python they are snake_case models.
+Every message carries an ``id`` made when it is created: the consumer's idempotency key, so a message delivered
+twice (SQS is at-least-once) or sent twice by a retrying producer takes effect once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic.alias_generators import to_camel
+
+Channel = Literal["discord", "email", "push"]
+UserId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@:-]{0,127}$")]
+Symbol = Annotated[str, Field(min_length=1, max_length=21)]
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True, defer_build=True
+    )
+
+    id: Annotated[str, Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9:._-]+$")] = Field(
+        default_factory=_new_id
+    )
+    user_id: UserId
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON object a queue carries."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class AnalysisComplete(_Message):
+    type: Literal["analysis_complete"] = "analysis_complete"
+    symbol: Symbol
+    recommendation: Annotated[str, Field(min_length=1, max_length=500)]
+    workflow_id: Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class AlertTriggered(_Message):
+    type: Literal["alert_triggered"] = "alert_triggered"
+    alert_id: Annotated[int, Field(ge=1)]
+    symbol: Symbol
+    condition: Annotated[str, Field(min_length=1, max_length=200)]
+    current_value: float
+
+
+class ScreenerComplete(_Message):
+    type: Literal["screener_complete"] = "screener_complete"
+    screener_id: Annotated[int, Field(ge=1)]
+    result_count: Annotated[int, Field(ge=0)]
+
+
+class Notification(_Message):
+    type: Literal["notification"] = "notification"
+    channel: Channel
+    title: Annotated[str, Field(min_length=1, max_length=256)]
+    body: Annotated[str, Field(min_length=1, max_length=4000)]
+    data: dict[str, Any] | None = None
+
+
+QueueMessage = Annotated[
+    AnalysisComplete | AlertTriggered | ScreenerComplete | Notification,
+    Field(discriminator="type"),
+]
+QUEUE_MESSAGE: TypeAdapter[QueueMessage] = TypeAdapter(QueueMessage)
+
+
+def parse_message(body: Any) -> AnalysisComplete | AlertTriggered | ScreenerComplete | Notification:
+    """A message from its wire form (a dict, or JSON text); raises pydantic's ValidationError if malformed."""
+    if isinstance(body, str | bytes):
+        return QUEUE_MESSAGE.validate_json(body)
+    return QUEUE_MESSAGE.validate_python(body)
