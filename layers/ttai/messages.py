@@ -8,6 +8,7 @@ twice (SQS is at-least-once) or sent twice by a retrying producer takes effect o
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -66,14 +67,26 @@ class Notification(_Message):
     data: dict[str, Any] | None = None
 
 
-QueueMessage = Annotated[
-    AnalysisComplete | AlertTriggered | ScreenerComplete | Notification,
-    Field(discriminator="type"),
-]
+# Tasks (TASK_QUEUE): work the API asks for and the consumer does. ``user_id`` is who asked.
+class ScreenerRunRequested(_Message):
+    type: Literal["screener_run"] = "screener_run"
+    screener_id: Annotated[int, Field(ge=1)]
+
+
+class JobRunRequested(_Message):
+    type: Literal["job_run"] = "job_run"
+    job_type: Annotated[str, Field(pattern=r"^[a-z][a-z-]{1,31}$")]
+    scheduled_time: datetime
+
+
+AnyMessage = (
+    AnalysisComplete | AlertTriggered | ScreenerComplete | Notification | ScreenerRunRequested | JobRunRequested
+)
+QueueMessage = Annotated[AnyMessage, Field(discriminator="type")]
 QUEUE_MESSAGE: TypeAdapter[QueueMessage] = TypeAdapter(QueueMessage)
 
 
-def parse_message(body: Any) -> AnalysisComplete | AlertTriggered | ScreenerComplete | Notification:
+def parse_message(body: Any) -> AnyMessage:
     """A message from its wire form (a dict, or JSON text); raises pydantic's ValidationError if malformed."""
     if isinstance(body, str | bytes):
         return QUEUE_MESSAGE.validate_json(body)
