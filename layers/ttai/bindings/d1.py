@@ -27,50 +27,36 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+# The errors live in their own small module so the HTTP layer can map them without importing the binding.
+from ttai.bindings.d1_errors import (
+    D1BindError,
+    D1ConflictError,
+    D1ConstraintError,
+    D1DataError,
+    D1Error,
+    D1QueryError,
+    D1ResponseTooLarge,
+    D1Unavailable,
+)
 from ttai.bindings.sql import CompiledSql, SqlSyntaxError, compile_d1, split_statements
-from ttai.errors import BindingError, TtaiError
+
+__all__ = [  # the errors re-exported from d1_errors, beside what this module defines
+    "D1BindError",
+    "D1ConflictError",
+    "D1ConstraintError",
+    "D1DataError",
+    "D1Database",
+    "D1Error",
+    "D1QueryError",
+    "D1ResponseTooLarge",
+    "D1Unavailable",
+]
 
 _INT64 = range(-(2**63), 2**63)
 _SQLSTATE = re.compile(r"SQLState:\s*([0-9A-Z]{5})")
 _RESUME_DELAYS = (0.5, 1.0, 2.0, 4.0, 4.0, 4.0)  # 15.5 s: Aurora resumes from 0 ACU in about 15 s, and the
 # HTTP API gives up after 30 s, so waiting longer would only turn a slow answer into a gateway timeout.
 _TOO_LARGE = "response size limit"
-
-
-class D1Error(TtaiError):
-    """A statement failed in the database; carries PostgreSQL's message and SQLSTATE when it has them."""
-
-    def __init__(self, message: str, *, sqlstate: str | None = None) -> None:
-        super().__init__(message)
-        self.sqlstate = sqlstate
-
-
-class D1ConstraintError(D1Error):
-    """Integrity constraint violation (SQLSTATE class 23): unique, foreign key, check, not null."""
-
-
-class D1QueryError(D1Error):
-    """The SQL itself is wrong (class 42): syntax, unknown table or column, type mismatch in the text."""
-
-
-class D1DataError(D1Error):
-    """A value the database cannot take (class 22): out of range, invalid text for a type."""
-
-
-class D1ConflictError(D1Error):
-    """Serialization failure or deadlock (class 40): safe to retry the whole transaction."""
-
-
-class D1ResponseTooLarge(D1Error):
-    """The result is over the Data API's 1 MiB response limit."""
-
-
-class D1Unavailable(D1Error):
-    """The database did not become available (still resuming after the retries allowed)."""
-
-
-class D1BindError(BindingError):
-    """Values that cannot be bound: wrong count, unsupported type, non-finite number, naive datetime."""
 
 
 @dataclass(frozen=True, slots=True)

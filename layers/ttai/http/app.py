@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
@@ -11,21 +13,8 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
 
-from ttai.bindings.d1 import D1ConstraintError, D1Error, D1Unavailable
+from ttai.bindings.d1_errors import D1ConstraintError, D1Error, D1Unavailable
 from ttai.errors import BindingError, ConfigurationError, Conflict, Forbidden, InvalidField, NotFound, Unauthorized
-from ttai.http import openapi
-from ttai.http.routes import (
-    account,
-    alerts,
-    analyses,
-    health,
-    journal,
-    market,
-    positions,
-    preferences,
-    screeners,
-    watchlists,
-)
 from ttai.http.validation import load_json_body, unreadable_body
 from ttai.observability import logger
 
@@ -69,10 +58,50 @@ def _client_error(status: HTTPStatus, code: str) -> Callable[[Exception], Respon
     return handle
 
 
+@dataclass(frozen=True, slots=True)
+class LazyRouter:
+    """A router module the resolver imports the first time a request needs it.
+
+    ``paths`` are the path prefixes its routes live under (a request matches one when its path equals it or
+    continues it after a ``/``); tests/unit/test_lazy_routes.py checks every route of the module against them.
+    """
+
+    module: str
+    prefix: str | None
+    paths: tuple[str, ...]
+
+    def serves(self, path: str) -> bool:
+        return any(path == p or path.startswith(f"{p}/") for p in self.paths)
+
+    def load(self) -> Router:
+        router: Router = importlib.import_module(self.module).router
+        return router
+
+
 class Resolver(APIGatewayHttpResolver):
-    """Powertools' resolver, refusing up front the request bodies its validation would fail on with a 500."""
+    """Powertools' resolver, refusing up front the request bodies its validation would fail on with a 500.
+
+    Routers given as :class:`LazyRouter` are imported on the first request under their paths, so a cold start
+    pays for the models and services of the route it serves, not of all of them. A request no lazy router claims
+    (``/openapi.json``, an unknown path) loads them all first, so the document and the 404s see every route.
+    """
+
+    def __init__(self, *args: Any, lazy: Sequence[LazyRouter] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pending = list(lazy)
+
+    def load_routes(self, path: str | None = None) -> None:
+        """Include the pending routers serving ``path`` (all of them when none claims it, or path is None)."""
+        if not self._pending:
+            return
+        wanted = [r for r in self._pending if path is not None and r.serves(path)] or list(self._pending)
+        for lazy in wanted:
+            self.include_router(lazy.load(), prefix=lazy.prefix)
+            self._pending.remove(lazy)
 
     def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+        raw_path = event.get("rawPath")
+        self.load_routes(raw_path if isinstance(raw_path, str) else None)
         refusal = unreadable_body(event)
         if refusal is None:
             return super().resolve(event, context)
@@ -90,14 +119,17 @@ class Resolver(APIGatewayHttpResolver):
         }
 
 
-def create_resolver(*routers: tuple[Router, str | None]) -> APIGatewayHttpResolver:
-    """A resolver with validation, the given routers, /openapi.json and the shared error mapping."""
-    app = Resolver(enable_validation=True, json_body_deserializer=load_json_body)
+def create_resolver(*routers: tuple[Router, str | None], lazy: Sequence[LazyRouter] = ()) -> Resolver:
+    """A resolver with validation, the given routers (and lazy ones), /openapi.json and the shared error mapping."""
+    app = Resolver(enable_validation=True, json_body_deserializer=load_json_body, lazy=lazy)
     for router, prefix in routers:
         app.include_router(router, prefix=prefix)
 
     @app.get("/openapi.json", summary="This API's OpenAPI document", include_in_schema=False)
     def openapi_document() -> Response[dict[str, Any]]:
+        from ttai.http import openapi  # noqa: PLC0415 - only this route needs the document's models
+
+        app.load_routes()
         document = json.loads(app.get_openapi_json_schema(title=TITLE, version=VERSION))
         return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=openapi.complete(document))
 
@@ -154,14 +186,28 @@ def create_resolver(*routers: tuple[Router, str | None]) -> APIGatewayHttpResolv
     return app
 
 
-def create_app() -> APIGatewayHttpResolver:
+API = "/api/v1"
+
+
+def _tenant(name: str) -> LazyRouter:
+    return LazyRouter(f"ttai.http.routes.{name}", API, (f"{API}/{name}",))
+
+
+# The api function's routers, each with the paths it serves.
+API_ROUTERS: tuple[LazyRouter, ...] = (
+    LazyRouter("ttai.http.routes.health", None, ("/health",)),
+    LazyRouter("ttai.http.routes.account", None, (f"{API}/me", "/auth/logout")),
+    LazyRouter("ttai.http.routes.market", API, (f"{API}/quotes", f"{API}/chains", f"{API}/company")),
+    *(
+        _tenant(name)
+        for name in ("watchlists", "preferences", "positions", "analyses", "screeners", "alerts", "journal")
+    ),
+)
+
+
+def create_app() -> Resolver:
     """The api function's resolver."""
-    return create_resolver(
-        (health.router, None),
-        (account.router, None),
-        (market.router, "/api/v1"),
-        *((r.router, "/api/v1") for r in (watchlists, preferences, positions, analyses, screeners, alerts, journal)),
-    )
+    return create_resolver(lazy=API_ROUTERS)
 
 
 app = create_app()
