@@ -9,13 +9,13 @@ from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 
 from ttai.env import Env
 from ttai.http.principal import current_principal
-from ttai.observability import PowertoolsCacheMetrics
-from ttai.services.cache import CacheService
-from ttai.services.market import MarketDataService
-from ttai.services.tenancy import Tenant
 
+# Services are imported where they are built: the auth function signs in without loading the market or tenant
+# modules, and the api function loads them with the first route that needs them.
 if TYPE_CHECKING:
+    from ttai.services.market import MarketDataService
     from ttai.services.signin import SignInService
+    from ttai.services.tenancy import Tenant
 
 CLIENT_ID = "TASTYTRADE_CLIENT_ID"
 CLIENT_SECRET = "TASTYTRADE_CLIENT_SECRET"  # noqa: S105 - the secret's name
@@ -24,6 +24,10 @@ ENCRYPTION_KEY = "TOKEN_ENCRYPTION_KEY"
 
 @cache
 def _market(env: Env) -> MarketDataService:
+    from ttai.observability import PowertoolsCacheMetrics  # noqa: PLC0415
+    from ttai.services.cache import CacheService  # noqa: PLC0415
+    from ttai.services.market import MarketDataService  # noqa: PLC0415
+
     return MarketDataService(CacheService(env.KV, metrics=PowertoolsCacheMetrics()))
 
 
@@ -37,6 +41,8 @@ def env() -> Env:
 
 def tenant(router: BaseRouter) -> Tenant:
     """The verified caller of the current request, with the request id its writes are audited under."""
+    from ttai.services.tenancy import Tenant  # noqa: PLC0415
+
     principal = current_principal(router)
     request_id = router.current_event.raw_event.get("requestContext", {}).get("requestId")
     return Tenant(user_id=principal.user_id, request_id=request_id if isinstance(request_id, str) else None)
