@@ -1,18 +1,26 @@
-"""Cloudflare Queues on SQS: the producer's ``send`` / ``send_batch`` with Cloudflare's limits.
+"""Cloudflare Queues on SQS: the producer's ``send`` / ``send_batch`` and the consumer's ``MessageBatch``.
 
 A message body travels as the SQS message body, its content type as the ``contentType`` message attribute:
 ``json`` bodies as JSON text, ``text`` as is, ``bytes`` base64-encoded (SQS bodies are text). Cloudflare's limits
 apply (128 KB a message, 100 messages a batch); where SQS is stricter (a delay of at most 900 s) the binding
 raises and says so rather than sending something else.
+
+The consumer side turns a Lambda SQS event into a ``MessageBatch`` with Cloudflare's ack / retry semantics and
+hands Lambda back the messages to redeliver as ``batchItemFailures`` (the event source needs
+ReportBatchItemFailures); see :func:`consume`.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from ttai.errors import BindingError
 
@@ -25,6 +33,10 @@ SEND_BATCH_MAX_BYTES = 256 * 1024
 SQS_BATCH_MAX_ENTRIES = 10
 SQS_MAX_DELAY_SECONDS = 900
 CLOUDFLARE_MAX_DELAY_SECONDS = 43_200
+# A retry delay becomes the message's visibility timeout, which SQS caps at 12 hours: Cloudflare's maximum fits.
+RETRY_MAX_DELAY_SECONDS = 43_200
+# Cloudflare's default retry_delay: a retried message may be delivered again at once.
+DEFAULT_RETRY_DELAY_SECONDS = 0
 
 
 class QueueError(BindingError):
@@ -187,3 +199,277 @@ class Queue:
             for f in response.get("Failed", [])
         }
         return sent, refused
+
+
+# ---------------------------------------------------------------------------------------------------- consumer
+
+
+def _check_retry_delay(delay_seconds: int | None) -> None:
+    if delay_seconds is None:
+        return
+    if isinstance(delay_seconds, bool) or not isinstance(delay_seconds, int) or delay_seconds < 0:
+        raise InvalidMessage(f"retry delay_seconds must be a whole number of seconds >= 0, not {delay_seconds!r}")
+    if delay_seconds > RETRY_MAX_DELAY_SECONDS:
+        raise InvalidMessage(
+            f"retry delay_seconds={delay_seconds}: a message can be retried at most {RETRY_MAX_DELAY_SECONDS} s "
+            "later (Cloudflare's limit, and SQS's longest visibility timeout)"
+        )
+
+
+_ACK = 1
+_RETRY = 2
+
+
+class Message:
+    """One delivered message, as Cloudflare's ``Message``: ``id``, ``timestamp``, ``body``, ``attempts``.
+
+    The first of ``ack()`` / ``retry()`` wins; later calls on the same message are ignored, and either beats a
+    batch-level ``ack_all()`` / ``retry_all()``.
+    """
+
+    __slots__ = (
+        "_decision",
+        "_delay",
+        "_queue_arn",
+        "_receipt_handle",
+        "attempts",
+        "body",
+        "content_type",
+        "id",
+        "timestamp",
+    )
+
+    def __init__(
+        self,
+        id: str,
+        timestamp: datetime,
+        body: Any,
+        attempts: int,
+        *,
+        content_type: str | None = None,
+        receipt_handle: str = "",
+        queue_arn: str = "",
+    ) -> None:
+        self.id = id
+        self.timestamp = timestamp
+        self.body = body
+        self.attempts = attempts
+        self.content_type = content_type
+        self._receipt_handle = receipt_handle
+        self._queue_arn = queue_arn
+        self._decision = 0
+        self._delay: int | None = None
+
+    def __repr__(self) -> str:
+        return f"Message(id={self.id!r}, attempts={self.attempts}, content_type={self.content_type!r})"
+
+    def ack(self) -> None:
+        """Mark this message done: it is not delivered again, even if the handler raises afterwards."""
+        if not self._decision:
+            self._decision = _ACK
+
+    def retry(self, delay_seconds: int | None = None) -> None:
+        """Deliver this message again, ``delay_seconds`` (0..43200) from now or after the consumer's retry delay."""
+        _check_retry_delay(delay_seconds)
+        if not self._decision:
+            self._decision = _RETRY
+            self._delay = delay_seconds
+
+
+class MessageBatch:
+    """The messages of one delivery, as Cloudflare's ``MessageBatch``: ``queue`` (the queue's name), ``messages``."""
+
+    __slots__ = ("_decision", "_delay", "messages", "queue")
+
+    def __init__(self, queue: str, messages: Sequence[Message]) -> None:
+        self.queue = queue
+        self.messages = tuple(messages)
+        self._decision = 0
+        self._delay: int | None = None
+
+    def __repr__(self) -> str:
+        return f"MessageBatch(queue={self.queue!r}, messages={len(self.messages)})"
+
+    def ack_all(self) -> None:
+        """Mark every message without a decision of its own as done (the first batch-level call wins)."""
+        if not self._decision:
+            self._decision = _ACK
+
+    def retry_all(self, delay_seconds: int | None = None) -> None:
+        """Deliver again every message without a decision of its own (the first batch-level call wins)."""
+        _check_retry_delay(delay_seconds)
+        if not self._decision:
+            self._decision = _RETRY
+            self._delay = delay_seconds
+
+
+def queue_name(queue_arn: str) -> str:
+    """The queue's name from its ARN (``arn:aws:sqs:<region>:<account>:<name>``)."""
+    return queue_arn.rsplit(":", 1)[-1]
+
+
+def queue_url(queue_arn: str, *, sqs: Any) -> str:
+    """The queue URL for ``queue_arn`` on the client's endpoint (AWS's or moto's), without a GetQueueUrl call."""
+    _, _, _, _, account, name = queue_arn.split(":", 5)
+    return f"{str(sqs.meta.endpoint_url).rstrip('/')}/{account}/{name}"
+
+
+def message_from_record(record: Mapping[str, Any]) -> Message:
+    """A :class:`Message` from one record of a Lambda SQS event; raises ValueError if its body cannot be decoded."""
+    attributes = record["attributes"]
+    content_type_attribute = record.get("messageAttributes", {}).get(CONTENT_TYPE_ATTRIBUTE)
+    content_type = content_type_attribute.get("stringValue") if content_type_attribute else None
+    try:
+        body = decode_body(record["body"], content_type)
+    except (ValueError, binascii.Error) as exc:  # json.JSONDecodeError and base64 errors are ValueErrors
+        raise ValueError(f"body cannot be decoded as {content_type or 'json'}: {exc}") from exc
+    return Message(
+        record["messageId"],
+        datetime.fromtimestamp(int(attributes["SentTimestamp"]) / 1000, tz=UTC),
+        body,
+        int(attributes["ApproximateReceiveCount"]),
+        content_type=content_type,
+        receipt_handle=record["receiptHandle"],
+        queue_arn=record["eventSourceARN"],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Retry:
+    message_id: str
+    receipt_handle: str
+    queue_arn: str
+    attempts: int
+    delay_seconds: int | None
+    reason: str
+
+
+def consume(
+    event: Mapping[str, Any],
+    handler: Callable[[MessageBatch], object],
+    *,
+    sqs: Any,
+    retry_delay_seconds: int | None = DEFAULT_RETRY_DELAY_SECONDS,
+) -> dict[str, list[dict[str, str]]]:
+    """Run ``handler`` on the batch a Lambda SQS event carries; returns the ``batchItemFailures`` to redeliver.
+
+    Each message ends acked or retried, decided in this order: its own first ``ack()`` / ``retry()``; else the
+    batch's first ``ack_all()`` / ``retry_all()``; else retried if the handler raised; else acked, as a
+    Cloudflare consumer that returns normally acknowledges its batch. A handler exception is logged, not raised:
+    raising would make Lambda redeliver the acked messages too. A record whose body cannot be decoded never
+    reaches the handler; it is retried (and ends in the DLQ) with its reason logged.
+
+    A retried message's delay (its own, else the batch's, else ``retry_delay_seconds``, the consumer's
+    ``retry_delay``) becomes its visibility timeout through ChangeMessageVisibilityBatch, one call per 10
+    messages. With the default of 0 it is visible again at once, as on Cloudflare; ``None`` leaves it to the
+    queue's visibility timeout and makes no call.
+    """
+    _check_retry_delay(retry_delay_seconds)
+    records: Sequence[Mapping[str, Any]] = event.get("Records") or ()
+    messages: list[Message] = []
+    retries: list[_Retry] = []
+    for record in records:
+        try:
+            messages.append(message_from_record(record))
+        except (ValueError, KeyError) as exc:
+            attempts = int(record.get("attributes", {}).get("ApproximateReceiveCount", 0))
+            retries.append(
+                _Retry(
+                    record["messageId"],
+                    record["receiptHandle"],
+                    record["eventSourceARN"],
+                    attempts,
+                    retry_delay_seconds,
+                    f"malformed record: {exc}",
+                )
+            )
+    if not messages and not retries:
+        return {"batchItemFailures": []}
+    batch = MessageBatch(queue_name(records[0]["eventSourceARN"]), messages)
+    failure: str | None = None
+    if messages:
+        try:
+            handler(batch)
+        except Exception as exc:  # noqa: BLE001 - any handler error retries the batch's undecided messages
+            failure = f"handler raised {type(exc).__name__}: {exc}"
+            _log().exception("queue handler raised", extra={"queue": batch.queue, "messages": len(messages)})
+    for message in messages:
+        decision = message._decision or batch._decision
+        if decision == _ACK or (not decision and failure is None):
+            continue
+        if message._decision:
+            delay, reason = message._delay, "retry()"
+        elif batch._decision:
+            delay, reason = batch._delay, "retry_all()"
+        else:
+            delay, reason = None, failure or ""
+        retries.append(
+            _Retry(
+                message.id,
+                message._receipt_handle,
+                message._queue_arn,
+                message.attempts,
+                retry_delay_seconds if delay is None else delay,
+                reason,
+            )
+        )
+    if retries:
+        _log_retries(batch.queue, retries)
+        _apply_delays(retries, sqs=sqs)
+    return {"batchItemFailures": [{"itemIdentifier": retry.message_id} for retry in retries]}
+
+
+def _log() -> Any:
+    from ttai.observability import logger  # noqa: PLC0415 - only consumers that retry pay for the import
+
+    return logger
+
+
+def _log_retries(queue: str, retries: Sequence[_Retry]) -> None:
+    logger = _log()
+    for retry in retries:
+        logger.warning(
+            "queue message retried",
+            extra={
+                "queue": queue,
+                "message_id": retry.message_id,
+                "reason": retry.reason,
+                "attempts": retry.attempts,
+                "delay_seconds": retry.delay_seconds,
+            },
+        )
+
+
+def _apply_delays(retries: Sequence[_Retry], *, sqs: Any) -> None:
+    """Each delayed retry's visibility timeout set, in ChangeMessageVisibilityBatch calls of at most 10."""
+    by_queue: dict[str, list[_Retry]] = {}
+    for retry in retries:
+        if retry.delay_seconds is not None:
+            by_queue.setdefault(retry.queue_arn, []).append(retry)
+    for arn, pending in by_queue.items():
+        url = queue_url(arn, sqs=sqs)
+        for start in range(0, len(pending), SQS_BATCH_MAX_ENTRIES):
+            chunk = pending[start : start + SQS_BATCH_MAX_ENTRIES]
+            entries = [
+                {"Id": str(index), "ReceiptHandle": retry.receipt_handle, "VisibilityTimeout": retry.delay_seconds}
+                for index, retry in enumerate(chunk)
+            ]
+            # A refused change is not fatal: the message is still reported as failed, so it comes back after
+            # the visibility timeout it already has.
+            try:
+                response = sqs.change_message_visibility_batch(QueueUrl=url, Entries=entries)
+            except (ClientError, BotoCoreError) as exc:
+                _log().warning(
+                    "retry delays not applied", extra={"queue_url": url, "messages": len(chunk), "error": str(exc)}
+                )
+                continue
+            for failed in response.get("Failed", []):
+                retry = chunk[int(failed["Id"])]
+                _log().warning(
+                    "retry delay not applied",
+                    extra={
+                        "queue_url": url,
+                        "message_id": retry.message_id,
+                        "error": f"{failed.get('Code', 'Error')}: {failed.get('Message', '')}",
+                    },
+                )
