@@ -114,6 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     )
     args.state_file.chmod(0o600)
+    stack.poller.start()  # queues -> the consumer function, each with its batch size and window, as on Lambda
     print(
         f"TTAI dev server on {url} (ready in {time.monotonic() - started:.1f} s)\n"
         f"  user token (dev-user):           {user_token}\n"

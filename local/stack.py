@@ -25,6 +25,7 @@ from moto.server import ThreadedMotoServer
 from local.data_api import LocalDataApi
 from local.fake_oauth import FakeTastyTrade
 from local.gateway import LocalGateway, Response
+from local.poller import LocalPoller, polled_queues
 from local.postgres import EmbeddedPostgres
 from local.service import Service
 from ttai.auth.sessions import SessionStore
@@ -85,6 +86,7 @@ class LocalStack(Service):
         self.data_api: LocalDataApi | None = None
         self.oauth: FakeTastyTrade | None = None
         self.migrations: MigrationReport | None = None
+        self._poller: LocalPoller | None = None
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -129,8 +131,12 @@ class LocalStack(Service):
             os.environ[key] = value
         self.migrations = apply(self.env.DB)
         self.gateway = LocalGateway(authorizer_cache_ttl=self._authorizer_cache_ttl)
+        sqs = self.client("sqs")
+        self._poller = LocalPoller(sqs, polled_queues(sqs, self.layout, self.queue_urls))
 
     def stop(self) -> None:
+        if self._poller is not None:
+            self._poller.stop()
         for key, value in self._saved_environ.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -288,6 +294,12 @@ class LocalStack(Service):
         )
 
     # ----------------------------------------------------------------- helpers
+
+    @property
+    def poller(self) -> LocalPoller:
+        """Feeds the consumer function from the queues: ``drain()`` in tests, ``start()`` under ``make dev``."""
+        assert self._poller is not None, "the stack is not started"
+        return self._poller
 
     @property
     def env(self) -> Env:

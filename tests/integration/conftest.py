@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import pytest
 
 from local.aws_calls import CallCounter
+from local.poller import PolledQueue
 from local.stack import LocalStack
 from ttai.bindings.kv import KVNamespace
 
@@ -87,3 +89,26 @@ def user_id(stack: LocalStack, token: str) -> str:
     """The user a token belongs to, as the API reports it."""
     uid: str = stack.http("GET", "/api/v1/me", token=token).body["id"]
     return uid
+
+
+@pytest.fixture
+def fresh_queue(stack: LocalStack) -> Callable[..., tuple[PolledQueue, str]]:
+    """A new SQS queue on the stack's moto with its own DLQ (redrive after max_retries + 1 receives), as the
+    stack provisions them, for queue tests that must not share the stack's queues; returns it and its DLQ's URL."""
+    sqs = stack.client("sqs")
+
+    def create(
+        *, visibility_timeout: int = 30, max_retries: int = 3, batch_size: int = 10, batch_window_seconds: int = 0
+    ) -> tuple[PolledQueue, str]:
+        name = f"test-{uuid.uuid4().hex[:12]}"
+        dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_retries + 1)}
+        url = sqs.create_queue(
+            QueueName=name,
+            Attributes={"VisibilityTimeout": str(visibility_timeout), "RedrivePolicy": json.dumps(redrive)},
+        )["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        return PolledQueue(name, url, arn, batch_size, batch_window_seconds), dlq_url
+
+    return create
