@@ -23,6 +23,7 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from local.data_api import LocalDataApi
+from local.discord_sink import DiscordSink
 from local.fake_oauth import FakeTastyTrade
 from local.gateway import LocalGateway, Response
 from local.poller import LocalPoller, polled_queues
@@ -85,6 +86,7 @@ class LocalStack(Service):
         self.postgres: EmbeddedPostgres | None = None
         self.data_api: LocalDataApi | None = None
         self.oauth: FakeTastyTrade | None = None
+        self.discord: DiscordSink | None = None  # where notifications to Discord land locally
         self.migrations: MigrationReport | None = None
         self._poller: LocalPoller | None = None
 
@@ -133,6 +135,8 @@ class LocalStack(Service):
         self.gateway = LocalGateway(authorizer_cache_ttl=self._authorizer_cache_ttl)
         sqs = self.client("sqs")
         self._poller = LocalPoller(sqs, polled_queues(sqs, self.layout, self.queue_urls))
+        self.discord = DiscordSink()
+        self.discord.start()
 
     def stop(self) -> None:
         if self._poller is not None:
@@ -143,9 +147,10 @@ class LocalStack(Service):
             else:
                 os.environ[key] = value
         self._saved_environ.clear()
-        for service in (self.oauth, self.data_api, self.postgres):
+        for service in (self.discord, self.oauth, self.data_api, self.postgres):
             if service is not None:
                 service.stop()
+        self.discord = None
         self.oauth = self.data_api = self.postgres = None
         if self._server is not None:
             self._server.stop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 Channel = Literal["discord", "email", "push"]
 
@@ -17,6 +17,9 @@ class Preferences(BaseModel):
     morning_alert: bool
     eod_summary: bool
     notification_channels: list[Channel]
+    discord_webhook_url: str | None = Field(
+        default=None, description="the Discord webhook notifications post to, its secret token masked"
+    )
 
 
 class Profile(BaseModel):

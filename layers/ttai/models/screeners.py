@@ -93,3 +93,13 @@ class ScreenerRun(BaseModel):
     results: list[Any]
     candidates_found: int
     created_at: datetime
+
+
+class ScreenerRunQueued(BaseModel):
+    """A run asked for: the consumer evaluates it and stores it under the screener's results."""
+
+    model_config = ConfigDict(defer_build=True)
+
+    message_id: str = Field(description="the task's id on TASK_QUEUE (its idempotency key)")
+    screener: str
+    status: Literal["queued"] = "queued"

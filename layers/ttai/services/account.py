@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from ttai.bindings.d1 import D1Database
 from ttai.errors import NotFound
-from ttai.models.account import Preferences, Profile
+from ttai.models.account import Profile
+from ttai.services.preferences import preferences_from_row
 
 _PROFILE = """
 SELECT u.id, u.email, u.name, u.created_at,
-       p.default_strategy, p.morning_alert, p.eod_summary, p.notification_channels
+       p.default_strategy, p.morning_alert, p.eod_summary, p.notification_channels, p.discord_webhook_url
 FROM users u LEFT JOIN user_preferences p ON p.user_id = u.id
 WHERE u.id = ?
 """
@@ -25,12 +26,7 @@ class AccountService:
             raise NotFound("no such user")
         preferences = None
         if row["default_strategy"] is not None:
-            preferences = Preferences(
-                default_strategy=row["default_strategy"],
-                morning_alert=row["morning_alert"],
-                eod_summary=row["eod_summary"],
-                notification_channels=row["notification_channels"],
-            )
+            preferences = preferences_from_row(row)
         return Profile(
             id=row["id"], email=row["email"], name=row["name"], created_at=row["created_at"], preferences=preferences
         )

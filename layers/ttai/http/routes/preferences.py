@@ -16,7 +16,10 @@ router = Router()  # type: ignore[no-untyped-call]
 
 
 def _repository() -> PreferencesRepository:
-    return PreferencesRepository(deps.env().DB, deps.tenant(router))
+    env = deps.env()
+    # The local Discord sink listens on 127.0.0.1; anywhere else a webhook must be Discord's.
+    local = env.settings.environment == "local"
+    return PreferencesRepository(env.DB, deps.tenant(router), allow_loopback_webhooks=local)
 
 
 @router.get("/preferences", summary="The caller's preferences (the defaults until first saved)")
@@ -24,6 +27,10 @@ def get_preferences() -> Preferences:
     return _repository().get()
 
 
-@router.put("/preferences", summary="Replace the caller's preferences", responses=responses(HTTPStatus.CONFLICT))
+@router.put(
+    "/preferences",
+    summary="Replace the caller's preferences (a Discord webhook left out or sent back masked is kept)",
+    responses=responses(HTTPStatus.CONFLICT),
+)
 def put_preferences(body: PreferencesIn) -> Preferences:
     return _repository().put(body)

@@ -6,7 +6,7 @@ from http import HTTPStatus
 from typing import Annotated
 from urllib.parse import unquote
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import TypeAdapter
@@ -14,8 +14,9 @@ from pydantic import TypeAdapter
 from ttai.http import deps
 from ttai.http.openapi import responses
 from ttai.http.validation import parse
-from ttai.models.screeners import Screener, ScreenerIn, ScreenerName, ScreenerRun
+from ttai.models.screeners import Screener, ScreenerIn, ScreenerName, ScreenerRun, ScreenerRunQueued
 from ttai.services.screeners import ScreenerRepository
+from ttai.services.screening import request_run
 from ttai.services.tenancy import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
 
 router = Router()  # type: ignore[no-untyped-call]
@@ -65,3 +66,19 @@ def delete_screener(name: NamePath) -> Response[None]:
 )
 def list_screener_results(name: NamePath, limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None) -> Page[ScreenerRun]:
     return _repository().runs(_name(name), limit, cursor)
+
+
+@router.post(
+    "/screeners/<name>/run",
+    summary="Run a screener now: queued, then evaluated over cached quotes and the latest analyses",
+    responses=responses(HTTPStatus.NOT_FOUND, success=HTTPStatus.ACCEPTED),
+)
+def run_screener(name: NamePath) -> Response[ScreenerRunQueued]:
+    screener = _name(name)
+    env = deps.env()
+    task = request_run(env.DB, env.TASK_QUEUE, deps.tenant(router).user_id, screener)
+    return Response(
+        status_code=HTTPStatus.ACCEPTED.value,
+        content_type=content_types.APPLICATION_JSON,
+        body=ScreenerRunQueued(message_id=task.id, screener=screener),
+    )

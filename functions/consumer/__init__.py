@@ -1,0 +1,1 @@
+"""The consumer function: SQS batches from the three queues, dispatched by message type."""

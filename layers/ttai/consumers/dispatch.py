@@ -1,0 +1,185 @@
+"""The consumer's batch loop: each message parsed, routed by its type, run once per id, then acked or retried.
+
+Per message, never per batch, so one bad message cannot hold the others back:
+- malformed or of an unknown type: the reason is logged (where and what kind of error, never the values: bodies
+  carry personal data) and the message retried, so after max_retries + 1 receives SQS moves it to the DLQ;
+- its handler raised: retried after a backoff that grows with the attempts (a Discord 429's Retry-After wins);
+- the same id already handled (a duplicate delivery or a producer's second send): acked, nothing runs again.
+
+Idempotency is Powertools' (DynamoDB persistence, keyed by the message's ``id`` field rather than the SQS message
+id, records kept 24 hours as storage.json says). A handler that fails leaves no record, so its retry runs again:
+that is why every handler's SQL effects are idempotent on their own (keyed by the message id) and every message
+it sends has an id derived from its own.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+from pydantic import ValidationError
+
+from ttai.consumers import alert_triggered, analysis_complete, notification, screener_complete, screener_run
+from ttai.env import Env
+from ttai.errors import ConfigurationError
+from ttai.layout import storage_layout
+from ttai.messages import AnyMessage, parse_message
+from ttai.notify import TransientDeliveryError
+from ttai.observability import logger, metrics
+
+# Fixed, so a renamed or redeployed function still finds the records its predecessor wrote.
+IDEMPOTENCY_KEY_PREFIX = "ttai-consumer"
+SQS_MAX_DELAY_SECONDS = 900  # ChangeMessageVisibility's ceiling is 12 h, but a longer wait than this helps no one
+Handler = Callable[[Env, Any], dict[str, Any]]
+
+HANDLERS: dict[str, Handler] = {
+    "analysis_complete": analysis_complete.handle,
+    "alert_triggered": alert_triggered.handle,
+    "screener_complete": screener_complete.handle,
+    "notification": notification.handle,
+    "screener_run": screener_run.handle,
+}
+
+
+class QueueMessage(Protocol):
+    """What the dispatcher needs of ``ttai.bindings.queues.Message``."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def body(self) -> Any: ...
+    @property
+    def attempts(self) -> int: ...
+    def ack(self) -> None: ...
+    def retry(self, delay_seconds: int | None = None) -> None: ...
+
+
+class QueueBatch(Protocol):
+    """What the dispatcher needs of ``ttai.bindings.queues.MessageBatch``."""
+
+    @property
+    def queue(self) -> str: ...
+    @property
+    def messages(self) -> Iterable[QueueMessage]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Retry delays: ``base * 2 ** (attempts - 1)`` seconds, at most ``cap`` (5, 10, 20 ... by default)."""
+
+    base_seconds: int = 5
+    cap_seconds: int = SQS_MAX_DELAY_SECONDS
+
+    def delay(self, attempts: int) -> int:
+        return int(min(self.cap_seconds, self.base_seconds * 2 ** max(attempts - 1, 0)))
+
+
+BACKOFF = Backoff()
+
+
+def validation_reason(exc: ValidationError) -> str:
+    """Where and what kind each error is (``userId: missing``), never the offending value."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['type']}" for e in exc.errors(include_url=False)
+    )[:1000]
+
+
+class Consumer:
+    """Dispatches a queue batch; one per Env (container), holding its idempotency store."""
+
+    def __init__(self, env: Env, handlers: Mapping[str, Handler] | None = None, backoff: Backoff | None = None) -> None:
+        self.env = env
+        self.handlers = dict(HANDLERS if handlers is None else handlers)
+        self.backoff = backoff
+        table = env.settings.idempotency_table
+        if not table:
+            raise ConfigurationError("the consumer needs TTAI_IDEMPOTENCY_TABLE")
+        spec = storage_layout().idempotency
+        self.persistence = DynamoDBPersistenceLayer(
+            table_name=table,
+            key_attr=spec.key_attr,
+            expiry_attr=spec.ttl_attr,
+            boto3_client=env.client("dynamodb"),
+        )
+        self.config = IdempotencyConfig(
+            event_key_jmespath="id",
+            raise_on_no_idempotency_key=True,
+            expires_after_seconds=spec.expires_after_seconds,
+        )
+        self._run_once = idempotent_function(
+            self._run,
+            data_keyword_argument="message",
+            persistence_store=self.persistence,
+            config=self.config,
+            key_prefix=IDEMPOTENCY_KEY_PREFIX,
+        )
+
+    def register_lambda_context(self, context: Any) -> None:
+        """An in-progress record expires with the invocation, so a message whose consumer timed out can run again."""
+        self.config.register_lambda_context(context)
+
+    def _run(self, message: AnyMessage) -> dict[str, Any]:
+        return self.handlers[message.type](self.env, message)
+
+    def _delay(self, attempts: int) -> int:
+        return (self.backoff or BACKOFF).delay(attempts)
+
+    def process(self, batch: QueueBatch) -> None:
+        """Decide every message of the batch: ack or retry, each on its own."""
+        for item in batch.messages:
+            self.process_message(batch.queue, item)
+
+    def process_message(self, queue: str, item: QueueMessage) -> None:
+        log = {"queue": queue, "sqs_message_id": item.id, "attempts": item.attempts}
+        try:
+            message = parse_message(item.body)
+        except ValidationError as exc:
+            logger.error(
+                "malformed queue message: retried until the DLQ", extra={**log, "reason": validation_reason(exc)}
+            )
+            metrics.add_metric(name="MalformedMessages", unit=MetricUnit.Count, value=1)
+            item.retry()
+            return
+        except (TypeError, ValueError) as exc:  # a body that is not JSON text, a dict or bytes
+            logger.error("unreadable queue message: retried until the DLQ", extra={**log, "reason": type(exc).__name__})
+            metrics.add_metric(name="MalformedMessages", unit=MetricUnit.Count, value=1)
+            item.retry()
+            return
+        log |= {"message_id": message.id, "type": message.type}
+        if message.type not in self.handlers:
+            logger.error("no consumer for this message type: retried until the DLQ", extra=log)
+            metrics.add_metric(name="UnhandledMessages", unit=MetricUnit.Count, value=1)
+            item.retry()
+            return
+        try:
+            result = self._run_once(message=message)
+        except IdempotencyAlreadyInProgressError:
+            logger.info("message in progress in another invocation: retried later", extra=log)
+            item.retry(delay_seconds=self._delay(item.attempts))
+            return
+        except TransientDeliveryError as exc:
+            wait = self._delay(item.attempts)
+            if exc.retry_after is not None:
+                wait = min(SQS_MAX_DELAY_SECONDS, max(1, math.ceil(exc.retry_after)))
+            logger.warning("delivery failed: retried", extra={**log, "reason": str(exc), "delay_seconds": wait})
+            metrics.add_metric(name="DeliveryRetries", unit=MetricUnit.Count, value=1)
+            item.retry(delay_seconds=wait)
+            return
+        except Exception:  # noqa: BLE001 - any other failure retries this message alone; the batch goes on
+            wait = self._delay(item.attempts)
+            logger.exception("message failed: retried", extra={**log, "delay_seconds": wait})
+            metrics.add_metric(name="FailedMessages", unit=MetricUnit.Count, value=1)
+            item.retry(delay_seconds=wait)
+            return
+        logger.debug("message processed", extra={**log, "result": result})
+        metrics.add_metric(name="ProcessedMessages", unit=MetricUnit.Count, value=1)
+        item.ack()

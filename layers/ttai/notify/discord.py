@@ -1,0 +1,120 @@
+"""Discord webhooks: a notification posted as an execute-webhook request over HTTPS.
+
+The URL is checked again before every post (only Discord's hosts, see ``webhooks``), redirects are not followed,
+and neither logs nor errors carry the URL: it is a credential.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.message import Message as HeaderMap
+from typing import Any
+
+from ttai.notify import PermanentDeliveryError, TransientDeliveryError
+from ttai.notify.webhooks import parse_webhook_url
+
+TIMEOUT_SECONDS = 5.0
+# Discord's own limits on a message.
+CONTENT_MAX = 2000
+EMBED_TITLE_MAX = 256
+EMBED_DESCRIPTION_MAX = 4096
+EMBED_FIELDS_MAX = 25
+FIELD_NAME_MAX = 256
+FIELD_VALUE_MAX = 1024
+# Discord refuses requests without a bot-style User-Agent (Python's default one is blocked).
+USER_AGENT = "DiscordBot (https://github.com/ttai, 1.0) ttai-consumer"
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def webhook_payload(title: str, body: str, data: Mapping[str, Any] | None, *, now: datetime) -> dict[str, Any]:
+    """Discord's execute-webhook body: the title as content, the message as an embed, mentions disabled (a body
+    that says @everyone must not ping a whole server)."""
+    embed: dict[str, Any] = {
+        "title": _clip(title, EMBED_TITLE_MAX),
+        "description": _clip(body, EMBED_DESCRIPTION_MAX),
+        "timestamp": now.astimezone(UTC).isoformat(),
+    }
+    fields = [
+        {"name": _clip(str(key), FIELD_NAME_MAX), "value": _clip(_field_text(value), FIELD_VALUE_MAX), "inline": True}
+        for key, value in list((data or {}).items())[:EMBED_FIELDS_MAX]
+    ]
+    if fields:
+        embed["fields"] = fields
+    return {"content": _clip(title, CONTENT_MAX), "embeds": [embed], "allowed_mentions": {"parse": []}}
+
+
+def _field_text(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return text or "-"
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A webhook answers where it is; a redirect would send the message (and its URL) somewhere else."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def retry_after_seconds(headers: HeaderMap | Mapping[str, str], body: bytes) -> float | None:
+    """Seconds to wait from a 429: the Retry-After header, else Discord's JSON ``retry_after``."""
+    candidates: list[Any] = [headers.get("Retry-After")]
+    try:
+        document = json.loads(body or b"null")
+    except ValueError:
+        document = None
+    if isinstance(document, dict):
+        candidates.append(document.get("retry_after"))
+    for candidate in candidates:
+        try:
+            seconds = float(candidate)
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(seconds) and seconds >= 0:
+            return seconds
+    return None
+
+
+class DiscordWebhook:
+    """Posts messages to Discord webhooks; raises Transient/PermanentDeliveryError, never says the URL."""
+
+    def __init__(self, *, allow_loopback: bool, timeout: float = TIMEOUT_SECONDS) -> None:
+        self.allow_loopback = allow_loopback
+        self.timeout = timeout
+        self._opener = urllib.request.build_opener(_NoRedirects)
+
+    def send(self, url: str, title: str, body: str, data: Mapping[str, Any] | None = None) -> int:
+        """Post one message; returns Discord's status (2xx)."""
+        try:
+            parse_webhook_url(url, allow_loopback=self.allow_loopback)
+        except ValueError as exc:
+            raise PermanentDeliveryError(f"stored Discord webhook URL is not valid: {exc}") from exc
+        payload = json.dumps(webhook_payload(title, body, data, now=datetime.now(UTC))).encode()
+        request = urllib.request.Request(  # noqa: S310 - the scheme and host were checked above
+            url,
+            data=payload,
+            method="POST",
+            headers={"Content-Type": "application/json", "User-Agent": USER_AGENT},
+        )
+        try:
+            with self._opener.open(request, timeout=self.timeout) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as exc:
+            status, answer = exc.code, exc.read()
+            if status == 429:
+                raise TransientDeliveryError(
+                    "Discord rate-limited the webhook", retry_after=retry_after_seconds(exc.headers, answer)
+                ) from None
+            if status >= 500:
+                raise TransientDeliveryError(f"Discord answered {status}") from None
+            raise PermanentDeliveryError(f"Discord refused the message with {status}") from None
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise TransientDeliveryError(f"Discord could not be reached: {type(reason).__name__}") from None
