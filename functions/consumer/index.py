@@ -10,6 +10,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from ttai.bindings.queues import consume
 from ttai.consumers.dispatch import Consumer
 from ttai.env import Env
 from ttai.observability import logger, metrics
@@ -23,8 +24,6 @@ def _consumer(env: Env) -> Consumer:
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    from ttai.bindings.queues import consume  # noqa: PLC0415 - lands with the consumer runtime; see the report
-
     env = Env.from_environ()
     consumer = _consumer(env)
     consumer.register_lambda_context(context)

@@ -10,7 +10,13 @@ from local.aws_calls import CallCounter
 from local.stack import LocalStack
 from tests.integration.conftest import user_id
 
-DEFAULTS = {"default_strategy": "csp", "morning_alert": False, "eod_summary": False, "notification_channels": []}
+DEFAULTS = {
+    "default_strategy": "csp",
+    "morning_alert": False,
+    "eod_summary": False,
+    "notification_channels": [],
+    "discord_webhook_url": None,
+}
 SAVED = {"default_strategy": "wheel", "morning_alert": True, "eod_summary": False, "notification_channels": ["push"]}
 
 
@@ -34,7 +40,7 @@ def test_the_defaults_are_the_schemas_column_defaults(stack: LocalStack, alice: 
 def test_put_replaces_the_whole_record_and_dedupes_channels(stack: LocalStack, alice: str) -> None:
     status, _, saved = put(stack, alice, notification_channels=["email", "push", "email"])
     assert status == 200
-    assert saved == {**SAVED, "notification_channels": ["email", "push"]}
+    assert saved == {**SAVED, "notification_channels": ["email", "push"], "discord_webhook_url": None}
     assert stack.http("GET", "/api/v1/preferences", token=alice).body == saved
     replaced = put(stack, alice, default_strategy="iron_condor", morning_alert=False, notification_channels=[]).body
     assert replaced == {**DEFAULTS, "default_strategy": "iron_condor"}
