@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ttai.bindings.d1 import D1Database
     from ttai.bindings.kv import KVNamespace
     from ttai.bindings.queues import Queue
+    from ttai.bindings.r2 import R2Bucket
 
 ENDPOINT_PREFIX = "AWS_ENDPOINT_URL_"
 SECRET_PREFIX = "TTAI_SECRET_"  # noqa: S105 - a variable-name prefix, not a secret
@@ -166,6 +167,13 @@ class Env:
             self._require(self.settings.db_name, "DB", "TTAI_DB_NAME"),
             client=self.client("rds-data"),
         )
+
+    @cached_property
+    def R2(self) -> R2Bucket:
+        from ttai.bindings.r2 import R2Bucket  # noqa: PLC0415
+
+        bucket = self._require(self.settings.r2_bucket, "R2", "TTAI_R2_BUCKET")
+        return R2Bucket(bucket, s3=self.client("s3"))
 
     @cached_property
     def TASK_QUEUE(self) -> Queue:
