@@ -1,0 +1,151 @@
+"""The producer on moto: Cloudflare's limits, SQS batches of 10, and nothing sent when the input is refused."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from local.aws_calls import CallCounter
+from local.poller import PolledQueue
+from local.stack import LocalStack
+from ttai.bindings.queues import (
+    MESSAGE_MAX_BYTES,
+    InvalidMessage,
+    MessageSendRequest,
+    MessageTooLarge,
+    Queue,
+    QueueError,
+    TooManyMessages,
+)
+
+FreshQueue = Callable[..., tuple[PolledQueue, str]]
+
+
+@dataclass(frozen=True)
+class Target:
+    producer: Queue
+    client: Any  # the producer's client: its calls are the ones counted
+    sqs: Any  # another client, to look at the queue without being counted
+
+
+@pytest.fixture
+def target(stack: LocalStack, fresh_queue: FreshQueue) -> Target:
+    """A producer on a queue of this test's own."""
+    queue, _ = fresh_queue()
+    client = stack.client("sqs")
+    return Target(Queue(queue.url, sqs=client, binding="TEST_QUEUE"), client, stack.client("sqs"))
+
+
+def depth(sqs: Any, url: str) -> dict[str, int]:
+    names = [
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateNumberOfMessagesDelayed",
+    ]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+    return {name.removeprefix("ApproximateNumberOf"): int(attributes[name]) for name in names}
+
+
+def receive_all(sqs: Any, url: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    while messages := sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], VisibilityTimeout=60
+    ).get("Messages", []):
+        found += messages
+    return found
+
+
+def test_a_send_batch_of_100_is_ten_sqs_batches_and_lands_in_order(target: Target) -> None:
+    producer, sqs = target.producer, target.sqs
+    with CallCounter(target.client) as calls:
+        ids = producer.send_batch(MessageSendRequest({"n": n}) for n in range(100))
+
+    assert calls.by_operation() == {"SendMessageBatch": 10}
+    assert len(set(ids)) == 100
+    received = receive_all(sqs, producer.url)
+    by_id = {m["MessageId"]: json.loads(m["Body"])["n"] for m in received}
+    assert [by_id[i] for i in ids] == list(range(100))
+
+
+def test_101_messages_are_refused_and_none_is_sent(target: Target) -> None:
+    producer, sqs = target.producer, target.sqs
+    with CallCounter(target.client) as calls, pytest.raises(TooManyMessages, match="at most 100"):
+        producer.send_batch({"body": n} for n in range(101))
+
+    assert calls.total == 0
+    assert depth(sqs, producer.url) == {"Messages": 0, "MessagesNotVisible": 0, "MessagesDelayed": 0}
+
+
+def test_one_bad_message_in_a_batch_sends_none(target: Target) -> None:
+    producer, sqs = target.producer, target.sqs
+    batch: list[dict[str, Any]] = [{"body": n} for n in range(20)]
+    batch[15] = {"body": 15, "content_type": "text"}  # a text message needs a str body
+
+    with CallCounter(target.client) as calls, pytest.raises(InvalidMessage, match="text message needs a str"):
+        producer.send_batch(batch)
+
+    assert calls.total == 0
+    assert depth(sqs, producer.url)["Messages"] == 0
+
+
+def test_a_message_may_be_128_kb_and_not_a_byte_more(target: Target) -> None:
+    producer, sqs = target.producer, target.sqs
+    producer.send("x" * MESSAGE_MAX_BYTES, content_type="text")
+    with pytest.raises(MessageTooLarge, match="at most 131072"):
+        producer.send("x" * (MESSAGE_MAX_BYTES + 1), content_type="text")
+    # Multi-byte characters count as their UTF-8 bytes, json as its encoded text.
+    with pytest.raises(MessageTooLarge):
+        producer.send("é" * (MESSAGE_MAX_BYTES // 2 + 1), content_type="text")
+    with pytest.raises(MessageTooLarge):
+        producer.send({"blob": "y" * MESSAGE_MAX_BYTES})
+
+    (message,) = receive_all(sqs, producer.url)
+    assert len(message["Body"]) == MESSAGE_MAX_BYTES
+
+
+def test_a_batch_over_256_kb_is_refused_whole(target: Target) -> None:
+    producer, sqs = target.producer, target.sqs
+    with pytest.raises(MessageTooLarge, match="send_batch takes at most 262144"):
+        producer.send_batch([{"body": "z" * 100_000, "content_type": "text"}] * 3)
+    assert depth(sqs, producer.url)["Messages"] == 0
+
+
+def test_a_delay_over_sqs_maximum_is_refused_with_the_reason(target: Target) -> None:
+    producer, sqs = target.producer, target.sqs
+    with pytest.raises(InvalidMessage) as refused:
+        producer.send({"n": 1}, delay_seconds=901)
+    assert "SQS delays a message at most 900 s" in str(refused.value)
+    with pytest.raises(InvalidMessage, match="at most 900"):
+        producer.send_batch([{"body": 1}, {"body": 2, "delay_seconds": 3600}])
+    with pytest.raises(InvalidMessage, match=">= 0"):
+        producer.send({"n": 1}, delay_seconds=-1)
+    assert depth(sqs, producer.url) == {"Messages": 0, "MessagesNotVisible": 0, "MessagesDelayed": 0}
+
+
+def test_a_delayed_message_waits_before_it_is_visible(target: Target) -> None:
+    producer, sqs = target.producer, target.sqs
+    producer.send({"n": 1}, delay_seconds=900)
+    producer.send_batch([{"body": 2}, {"body": 3, "delay_seconds": 0}], delay_seconds=600)
+    assert depth(sqs, producer.url) == {"Messages": 1, "MessagesNotVisible": 0, "MessagesDelayed": 2}
+
+
+def test_content_types_travel_as_the_contenttype_attribute(target: Target) -> None:
+    producer, sqs = target.producer, target.sqs
+    producer.send({"a": [1, "é"]})
+    producer.send("words", content_type="text")
+    producer.send(b"\x00\xff", content_type="bytes")
+
+    received = {m["MessageAttributes"]["contentType"]["StringValue"]: m["Body"] for m in receive_all(sqs, producer.url)}
+
+    assert received == {"json": '{"a":[1,"é"]}', "text": "words", "bytes": base64.b64encode(b"\x00\xff").decode()}
+
+
+def test_an_unknown_content_type_is_a_queue_error(target: Target) -> None:
+    producer = target.producer
+    with pytest.raises(QueueError, match="unknown content type 'v8'"):
+        producer.send({"n": 1}, content_type="v8")  # type: ignore[arg-type]
