@@ -1,4 +1,4 @@
-"""``ttai``: command-line tools for the local stack (minting development tokens for now)."""
+"""``ttai``: command-line tools for the local stack (tokens, migrations) and for dead-letter queues anywhere."""
 
 from __future__ import annotations
 
@@ -6,14 +6,21 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
+import boto3
+
+from local import dlq
 from local.dev import DEFAULT_STATE_FILE
 from ttai.auth.sessions import SessionStore
 from ttai.auth.tokens import KNOWN_SCOPES
 from ttai.env import Env
 from ttai.migrations import apply
+
+BODY_PREVIEW = 300
 
 
 def _running_stack_environ(state_file: Path) -> dict[str, str]:
@@ -41,6 +48,90 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dead_letter_queues(args: argparse.Namespace) -> tuple[Any, list[dlq.DeadLetterQueue]]:
+    """An SQS client and the DLQs: of the given --queue-url queues (default AWS credentials) or the dev stack's."""
+    sources: Mapping[str, str]
+    if args.queue_url:
+        sources = {url.rstrip("/").rsplit("/", 1)[-1]: url for url in args.queue_url}
+    else:
+        environ = _running_stack_environ(args.state_file)
+        os.environ.update(environ)
+        sources = Env.from_environ(environ).settings.queue_urls
+    sqs = boto3.client("sqs")
+    return sqs, dlq.dead_letter_queues(sqs, sources)
+
+
+def _dlq_list(args: argparse.Namespace) -> int:
+    sqs, queues = _dead_letter_queues(args)
+    rows = [(q.source, q.name, dlq.depth(sqs, q)) for q in queues]
+    width = max([len("QUEUE"), *(len(source) for source, _, _ in rows)])
+    dlq_width = max([len("DEAD-LETTER QUEUE"), *(len(name) for _, name, _ in rows)])
+    print(f"{'QUEUE':<{width}}  {'DEAD-LETTER QUEUE':<{dlq_width}}  {'MESSAGES':>8}  {'IN FLIGHT':>9}")
+    for source, name, depth in rows:
+        print(f"{source:<{width}}  {name:<{dlq_width}}  {depth.visible:>8}  {depth.in_flight:>9}")
+    return 0
+
+
+def _dlq_show(args: argparse.Namespace) -> int:
+    sqs, queues = _dead_letter_queues(args)
+    queue = dlq.select(queues, args.queue)
+    letters = dlq.peek(sqs, queue, limit=args.limit)
+    if args.json:
+        print(json.dumps([{**asdict(letter), "sent_at": letter.sent_at.isoformat()} for letter in letters], indent=2))
+        return 0
+    print(f"{queue.name}: {len(letters)} message(s) shown, left in the queue")
+    for letter in letters:
+        body = letter.body if args.full or len(letter.body) <= BODY_PREVIEW else letter.body[:BODY_PREVIEW] + "..."
+        print(
+            f"- {letter.message_id}  sent {letter.sent_at.isoformat(timespec='seconds')}  "
+            f"received {letter.receive_count}x  {letter.content_type or 'json'}\n  {body}"
+        )
+    return 0
+
+
+def _dlq_redrive(args: argparse.Namespace) -> int:
+    sqs, queues = _dead_letter_queues(args)
+    queue = dlq.select(queues, args.queue)
+    report = dlq.redrive(sqs, queue, limit=args.limit)
+    print(f"moved {report.moved} message(s) from {queue.name} back to {queue.source}")
+    for message_id, reason in report.not_sent.items():
+        print(f"  not sent, still in the DLQ: {message_id} ({reason})", file=sys.stderr)
+    for message_id, reason in report.not_deleted.items():
+        print(f"  sent but not deleted, now in both queues: {message_id} ({reason})", file=sys.stderr)
+    return 1 if report.not_sent or report.not_deleted else 0
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _add_dlq_commands(commands: Any) -> None:
+    target = argparse.ArgumentParser(add_help=False)
+    target.add_argument(
+        "--queue-url",
+        action="append",
+        default=[],
+        help="a deployed source queue (repeatable; default AWS credentials); default: the running dev stack's queues",
+    )
+    group = commands.add_parser("dlq", help="dead-letter queues: list, show, redrive")
+    verbs = group.add_subparsers(dest="verb", required=True)
+    listing = verbs.add_parser("list", parents=[target], help="messages in each queue's DLQ")
+    listing.set_defaults(run=_dlq_list)
+    show = verbs.add_parser("show", parents=[target], help="read a DLQ's messages without consuming them")
+    show.add_argument("queue", help="binding (TASK_QUEUE), short name (tasks) or queue name")
+    show.add_argument("--limit", type=_positive, default=10)
+    show.add_argument("--full", action="store_true", help=f"whole bodies (default: the first {BODY_PREVIEW} chars)")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(run=_dlq_show)
+    redrive = verbs.add_parser("redrive", parents=[target], help="move a DLQ's messages back to their queue")
+    redrive.add_argument("queue", help="binding (TASK_QUEUE), short name (tasks) or queue name")
+    redrive.add_argument("--limit", type=_positive, default=None, help="at most this many (default: all)")
+    redrive.set_defaults(run=_dlq_redrive)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ttai", description=__doc__)
     parser.add_argument("--state-file", type=Path, default=DEFAULT_STATE_FILE, help="written by `make dev`")
@@ -52,10 +143,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     token.set_defaults(run=_token)
     migrate = commands.add_parser("migrate", help="apply pending migrations to the running dev stack's database")
     migrate.set_defaults(run=_migrate)
+    _add_dlq_commands(commands)
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))
-    except ValueError as exc:
+    except (ValueError, dlq.DeadLetterError) as exc:
         print(f"ttai: {exc}", file=sys.stderr)
         return 2
 

@@ -120,6 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"  user token (dev-user):           {user_token}\n"
         f"  service token (quote-streamer):  {service_token}\n"
         f"  more tokens:                     .venv/bin/ttai token USER_ID [--scope service|admin]\n"
+        f"  dead-letter queues:              .venv/bin/ttai dlq list | show QUEUE | redrive QUEUE\n"
         f"  sign in (stand-in TastyTrade):   {url}/auth/login\n"
         f"  try: curl {url}/health\n"
         f"       curl -H 'Authorization: Bearer $TOKEN' '{url}/api/v1/quotes?symbols=AAPL,MSFT'\n"
