@@ -6,6 +6,7 @@ loopback; every response must be a non-5xx whose status, content type and body t
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -36,6 +37,8 @@ SEED = 20261120
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 # The ingest routes need the service scope; a user token would only ever reach their 403.
 SERVICE_OPERATIONS = {("PUT", "/api/v1/quotes"), ("PUT", "/api/v1/chains"), ("PUT", "/api/v1/company")}
+# Running a job needs the admin scope.
+ADMIN_OPERATIONS = {("POST", "/api/v1/jobs/{job_type}/run")}
 # Logging out revokes the token that asks: each of its cases gets a session of its own.
 SESSION_ENDING_OPERATIONS = {("POST", "/auth/logout")}
 ApiCase = schemathesis.Case[schemathesis.APIOperation[Any, Any, Any, Any]]
@@ -120,12 +123,19 @@ def _node_id_for_schemathesis(request: pytest.FixtureRequest) -> None:
     setattr(request.node, "_nodeid", request.node.nodeid)  # noqa: B010 - a private name pytest no longer defines
 
 
+@functools.cache
+def admin_token(sessions: SessionStore) -> str:
+    return sessions.open("properties-admin", scopes=("admin",)).token
+
+
 def _token(case: ApiCase, dev_server: DevServer, sessions: SessionStore) -> str:
     key = (case.method.upper(), case.path)
     if key in SESSION_ENDING_OPERATIONS:
         return sessions.open("properties-logout").token
     if key in SERVICE_OPERATIONS:
         return str(dev_server.state["service_token"])
+    if key in ADMIN_OPERATIONS:
+        return admin_token(sessions)
     return str(dev_server.state["user_token"])
 
 

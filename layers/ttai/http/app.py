@@ -202,6 +202,7 @@ API_ROUTERS: tuple[LazyRouter, ...] = (
         _tenant(name)
         for name in ("watchlists", "preferences", "positions", "analyses", "screeners", "alerts", "journal")
     ),
+    LazyRouter("ttai.http.routes.jobs", API, (f"{API}/jobs",)),
 )
 
 

@@ -1,0 +1,91 @@
+"""``/api/v1/jobs``: scheduled-job history, the latest run, one run's results (any signed-in user); runs on demand
+(admin scope)."""
+
+from __future__ import annotations
+
+from datetime import date
+from http import HTTPStatus
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+
+from ttai.http import deps
+from ttai.http.openapi import responses
+from ttai.http.principal import current_principal
+from ttai.models.jobs import JobDetail, JobExecution, JobRunAccepted, JobStatus, JobType, LatestJob
+from ttai.observability import logger
+from ttai.services.jobs import HistoryFilter, JobStorage, request_run
+from ttai.services.tenancy import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
+
+router = Router()  # type: ignore[no-untyped-call]
+ExecutionId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+TypePath = Annotated[JobType, Path(description="the job to run")]
+TypeQuery = Annotated[JobType | None, Query(alias="type", description="only runs of this job")]
+StatusQuery = Annotated[JobStatus | None, Query(description="only runs that ended so")]
+StartDate = Annotated[date | None, Query(description="runs of this market date (New York) or later")]
+EndDate = Annotated[date | None, Query(description="runs of this market date (New York) or earlier")]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
+Cursor = Annotated[str | None, Query(max_length=512)]
+
+
+def _storage() -> JobStorage:
+    current_principal(router)  # market-wide data, but only for signed-in callers
+    return JobStorage(deps.env().DB)
+
+
+@router.get(
+    "/jobs/history",
+    summary="Job runs, newest market date first, optionally of one job, status or date range",
+    responses=responses(HTTPStatus.BAD_REQUEST),
+)
+def job_history(
+    job_type: TypeQuery = None,
+    status: StatusQuery = None,
+    start_date: StartDate = None,
+    end_date: EndDate = None,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
+) -> Page[JobExecution]:
+    if start_date is not None and end_date is not None and start_date > end_date:
+        raise RequestValidationError(
+            [{"loc": ("query", "end_date"), "msg": "'end_date' is before 'start_date'", "type": "date_range"}]
+        )
+    wanted = HistoryFilter(job_type=job_type, status=status, since=start_date, until=end_date)
+    return _storage().history(wanted, limit, cursor)
+
+
+@router.get(
+    "/jobs/latest",
+    summary="The latest run, of one job or of any, with its report's summary",
+    responses=responses(HTTPStatus.NOT_FOUND),
+)
+def latest_job(job_type: TypeQuery = None) -> LatestJob:
+    return _storage().latest(job_type)
+
+
+@router.get(
+    "/jobs/<execution_id>",
+    summary="One run with its analysis results and report",
+    responses=responses(HTTPStatus.NOT_FOUND),
+)
+def get_job(execution_id: ExecutionId) -> JobDetail:
+    return _storage().get(execution_id)
+
+
+@router.post(
+    "/jobs/<job_type>/run",
+    summary="Run a job now, through the task queue (admin scope)",
+    responses=responses(success=HTTPStatus.ACCEPTED),
+)
+def run_job(job_type: TypePath) -> Response[JobRunAccepted]:
+    principal = current_principal(router)
+    principal.require("admin")
+    accepted = request_run(deps.env().TASK_QUEUE, principal.user_id, job_type)
+    logger.info(
+        "job run requested",
+        extra={"job_type": job_type, "message_id": accepted.message_id, "requested_by": principal.user_id},
+    )
+    return Response(status_code=HTTPStatus.ACCEPTED.value, content_type=content_types.APPLICATION_JSON, body=accepted)

@@ -1,0 +1,91 @@
+"""Scheduled-job results as the jobs API gives them (seed 003): executions, their analysis results and reports."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict
+
+# The values job_executions' CHECK constraints allow (migrations/0001_schema.sql).
+JobType = Literal["pre-market", "analysis", "intraday", "end-of-day", "weekly", "backup"]
+JobStatus = Literal["running", "success", "partial", "failure", "skipped"]
+JOB_TYPES: tuple[str, ...] = get_args(JobType)
+JOB_STATUSES: tuple[str, ...] = get_args(JobStatus)
+
+
+class _Read(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
+
+class JobExecution(_Read):
+    """One run of a job: a row of the history."""
+
+    id: int
+    job_type: str
+    scheduled_time: datetime
+    execution_date: date
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    duration_ms: int | None
+    symbols_processed: int
+    symbols_successful: int
+    symbols_failed: int
+    error_message: str | None
+    # The run worked on demo data (its metadata says ``"demo": true``): shown as such wherever it appears.
+    demo: bool
+
+
+class ReportSummary(_Read):
+    id: int
+    report_type: str
+    report_date: date
+    summary: str | None
+    high_confidence_count: int
+    created_at: datetime
+
+
+class ReportSnapshot(ReportSummary):
+    content: Any
+
+
+class LatestJob(JobExecution):
+    """The latest run, with the summary of the report it wrote (if it wrote one)."""
+
+    report: ReportSummary | None
+
+
+class AnalysisResult(_Read):
+    id: int
+    symbol: str
+    sentiment: str | None
+    confidence: float | None
+    direction: str | None
+    reasoning: str | None
+    signals: list[Any]
+    technical_data: Any
+    news_count: int | None
+    error_message: str | None
+    created_at: datetime
+
+
+class JobDetail(JobExecution):
+    """One run with everything it wrote: its metadata, its analysis results (by symbol) and its report.
+
+    ``results`` holds every result when ``results_total`` equals its length; a run with results too large for one
+    response gives the first ones by symbol.
+    """
+
+    metadata: dict[str, Any]
+    results: list[AnalysisResult]
+    results_total: int
+    report: ReportSnapshot | None
+
+
+class JobRunAccepted(_Read):
+    """A run asked for: the task message sent to the task queue (its id is the consumer's idempotency key)."""
+
+    message_id: str
+    job_type: str
+    scheduled_time: datetime

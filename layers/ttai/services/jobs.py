@@ -1,0 +1,183 @@
+"""The read side of seed 003's job storage: history, the latest run, one run with what it wrote; and asking for a run.
+
+``ttai.jobs`` writes job_executions, analysis_results and report_snapshots; this module only reads them. Job results
+are market-wide, not tenant data: every signed-in user reads the same history. The history is newest market date
+first (ties by id, newest first), paged by keyset on (execution_date, id) with opaque cursors.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from ttai.bindings.d1 import D1Database
+from ttai.bindings.queues import Queue
+from ttai.errors import NotFound
+from ttai.messages import JobRunRequested
+from ttai.models.jobs import AnalysisResult, JobDetail, JobExecution, JobRunAccepted, LatestJob
+from ttai.services.tenancy import InvalidCursor, Page, decode_cursor, encode_cursor
+
+# The history shows the start of a failed run's error; the run itself (``get``) gives all of it. This keeps a page of
+# 100 rows well under the Data API's 1 MiB response whatever the jobs wrote.
+HISTORY_ERROR_CHARS = 1000
+# A run's results join the response while the results before them (by symbol) hold less than this many bytes of
+# text and JSON, so one response stays under the Data API's 1 MiB whatever the run wrote (a row is under 64 KB).
+RESULTS_BUDGET_BYTES = 640 * 1024
+RESULTS_MAX = 1000
+
+_DEMO = """metadata @> '{"demo": true}' AS demo"""
+_EXECUTION = (
+    "id, job_type, scheduled_time, execution_date, status, started_at, finished_at, duration_ms, "
+    "symbols_processed, symbols_successful, symbols_failed"
+)
+_HISTORY_COLUMNS = f"{_EXECUTION}, left(error_message, {HISTORY_ERROR_CHARS}) AS error_message, {_DEMO}"
+_REPORT_COLUMNS = "id, report_type, report_date, summary, high_confidence_count, created_at"
+
+
+def _report(columns: str) -> str:
+    """The run's report as one JSON value (its newest, should a run have written more than one), or NULL."""
+    return f"""(
+        SELECT to_jsonb(s) FROM (
+            SELECT {columns} FROM report_snapshots WHERE execution_id = j.id ORDER BY id DESC LIMIT 1
+        ) s
+    ) AS report"""  # noqa: S608 - column lists, constants
+
+
+_ORDER = "ORDER BY execution_date DESC, id DESC"
+
+
+def _latest(where: str) -> str:
+    return f"""
+SELECT j.*, {_report(_REPORT_COLUMNS)}
+FROM (SELECT {_HISTORY_COLUMNS} FROM job_executions {where} {_ORDER} LIMIT 1) j
+"""  # noqa: S608 - constants
+
+
+_LATEST_OF_ANY = _latest("")
+_LATEST_OF_TYPE = _latest("WHERE job_type = ?1")
+_GET = f"""
+SELECT {_EXECUTION}, error_message, {_DEMO}, metadata, {_report(_REPORT_COLUMNS + ", content")}
+FROM job_executions j WHERE id = ?1
+"""  # noqa: S608 - constants
+_RESULT_COLUMNS = (
+    "id, symbol, sentiment, confidence, direction, reasoning, signals, technical_data, news_count, error_message, "
+    "created_at"
+)
+_RESULTS = f"""
+SELECT {_RESULT_COLUMNS}, total
+FROM (
+    SELECT *, count(*) OVER () AS total,
+           coalesce(sum(size) OVER (ORDER BY symbol, id ROWS UNBOUNDED PRECEDING EXCLUDE CURRENT ROW), 0) AS before
+    FROM (
+        SELECT {_RESULT_COLUMNS},
+               coalesce(octet_length(reasoning), 0) + octet_length(signals::text)
+               + coalesce(octet_length(technical_data::text), 0) + coalesce(octet_length(error_message), 0) AS size
+        FROM analysis_results WHERE execution_id = ?1
+    ) r
+) sized
+WHERE before < ?2
+ORDER BY symbol, id
+LIMIT ?3
+"""  # noqa: S608 - constants
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryFilter:
+    """Which runs a history page lists; every field optional. Validated at the edge (ttai.http.routes.jobs)."""
+
+    job_type: str | None = None
+    status: str | None = None
+    since: date | None = None  # execution_date on or after
+    until: date | None = None  # execution_date on or before
+
+    @property
+    def cursor_kind(self) -> str:
+        # The filter is part of the cursor's kind, so a cursor cannot continue a list filtered differently.
+        parts = (self.job_type, self.status, self.since, self.until)
+        return "jobs:" + "|".join("" if part is None else str(part) for part in parts)
+
+
+def _execution_fields(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k not in {"report", "total"}}
+
+
+class JobStorage:
+    """Seed 003's D1JobStorage, read side: the runs every signed-in user may see."""
+
+    def __init__(self, db: D1Database) -> None:
+        self.db = db
+
+    def history(self, wanted: HistoryFilter, limit: int, cursor: str | None = None) -> Page[JobExecution]:
+        conditions: list[str] = []
+        params: list[Any] = []
+        # Only the predicates asked for reach PostgreSQL, so the planner picks the index that serves them (type,
+        # status or date) instead of planning around "? IS NULL OR ..." for every filter.
+        for clause, value in (
+            ("job_type = ?", wanted.job_type),
+            ("status = ?", wanted.status),
+            ("execution_date >= ?", wanted.since),
+            ("execution_date <= ?", wanted.until),
+        ):
+            if value is not None:
+                conditions.append(clause)
+                params.append(value)
+        if cursor is not None:
+            after_date, after_id = _decode(wanted.cursor_kind, cursor)
+            conditions.append("(execution_date, id) < (?, ?)")
+            params += [after_date, after_id]
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        sql = f"SELECT {_HISTORY_COLUMNS} FROM job_executions {where} {_ORDER} LIMIT ?"  # noqa: S608 - constants
+        rows = self.db.prepare(sql).bind(*params, limit + 1).all().results
+        items = [JobExecution.model_validate(row) for row in rows[:limit]]
+        next_cursor = None
+        if len(rows) > limit:
+            last = items[-1]
+            next_cursor = encode_cursor(wanted.cursor_kind, [last.execution_date.isoformat(), last.id])
+        return Page(items=items, next_cursor=next_cursor)
+
+    def latest(self, job_type: str | None = None) -> LatestJob:
+        """The newest run (of one type, or of any), with the summary of its report; NotFound if there is none."""
+        if job_type is None:
+            row = self.db.prepare(_LATEST_OF_ANY).first()
+        else:
+            row = self.db.prepare(_LATEST_OF_TYPE).bind(job_type).first()
+        if row is None:
+            raise NotFound(f"no {job_type} job has run yet" if job_type else "no job has run yet")
+        return LatestJob.model_validate(row)
+
+    def get(self, execution_id: int) -> JobDetail:
+        """One run with its metadata, its report and its analysis results (by symbol); NotFound if there is none."""
+        row = self.db.prepare(_GET).bind(execution_id).first()
+        if row is None:
+            raise NotFound(f"no job execution with id {execution_id}")
+        results = self.db.prepare(_RESULTS).bind(execution_id, RESULTS_BUDGET_BYTES, RESULTS_MAX).all().results
+        return JobDetail.model_validate(
+            {
+                **_execution_fields(row),
+                "report": row["report"],
+                "results": [AnalysisResult.model_validate(_execution_fields(r)) for r in results],
+                "results_total": results[0]["total"] if results else 0,
+            }
+        )
+
+
+def _decode(kind: str, cursor: str) -> tuple[date, int]:
+    raw_date, row_id = decode_cursor(kind, cursor, 2)
+    try:
+        after = date.fromisoformat(raw_date)
+    except (TypeError, ValueError) as exc:
+        raise InvalidCursor("the cursor is not one this API issued") from exc
+    if not isinstance(row_id, int) or isinstance(row_id, bool):
+        raise InvalidCursor("the cursor is not one this API issued")
+    return after, row_id
+
+
+def request_run(queue: Queue, requested_by: str, job_type: str) -> JobRunAccepted:
+    """Ask the consumer to run ``job_type`` now: a job_run task on the task queue, timed to the whole second (a run is
+    idempotent per (job_type, scheduled_time), so asking twice within a second runs it once)."""
+    scheduled_time = datetime.fromtimestamp(int(time.time()), UTC)
+    message = JobRunRequested(user_id=requested_by, job_type=job_type, scheduled_time=scheduled_time)
+    queue.send(message.to_wire())
+    return JobRunAccepted(message_id=message.id, job_type=job_type, scheduled_time=scheduled_time)
