@@ -12,13 +12,14 @@ BIN := $(VENV)/bin
 ENV ?= dev
 CDK_VERSION := 2.1148.1
 PYTEST_ARGS ?=
+CHROMIUM := /usr/bin/chromium
 
 export UV_PYTHON_DOWNLOADS := never
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install dev test lint typecheck unit integration infra e2e synth layer deploy bench migrate clean
+.PHONY: help install dev test lint typecheck unit integration infra e2e browser synth layer deploy bench migrate clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -55,10 +56,25 @@ integration: install ## integration tests (moto server, real HTTP)
 infra: install ## synth of every environment, template assertions, cdk-nag, cfn-lint
 	$(BIN)/pytest tests/infra $(PYTEST_ARGS)
 
-e2e: install ## the dev server end to end over real HTTP
+e2e: install browser ## the dev server end to end over real HTTP, and the dashboard in headless Chromium
 	$(BIN)/pytest tests/e2e $(PYTEST_ARGS)
 
-test: lint typecheck ## everything CI runs: lint, types, unit, integration, infra, e2e
+# Debian's chromium for the dashboard's browser tests (Playwright drives it; it never downloads a browser of its own).
+# Installed when missing if this is root with apt-get; otherwise says so, and the browser tests skip saying why.
+browser: ## make sure Debian's chromium is there for the browser tests (installs it when root with apt-get)
+	@if [ -x $(CHROMIUM) ]; then \
+		echo "browser: $$($(CHROMIUM) --version 2>/dev/null) at $(CHROMIUM)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "browser: $(CHROMIUM) is missing; installing Debian's chromium with apt-get"; \
+		(DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium \
+		 || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium)) \
+		|| echo "browser: apt-get could not install chromium; the browser tests will be SKIPPED"; \
+	else \
+		echo "browser: $(CHROMIUM) is missing and cannot be installed here (needs root and apt-get);" \
+			"the browser tests will be SKIPPED. Install Debian's chromium package to run them."; \
+	fi
+
+test: lint typecheck browser ## everything CI runs: lint, types, unit, integration, infra, e2e (with the browser)
 	$(BIN)/pytest tests $(PYTEST_ARGS)
 
 layer: install ## build the Lambda layers for arm64: shared, and the auth function's cryptography (cached by inputs)

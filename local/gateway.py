@@ -45,6 +45,9 @@ ROUTES = (
     Route("GET", "/health", "api", authorized=False),
     Route("GET", "/auth/login", "auth", authorized=False),
     Route("GET", "/auth/callback", "auth", authorized=False),
+    Route("GET", "/dashboard", "api", authorized=False),
+    Route("GET", "/dashboard/app.js", "api", authorized=False),
+    Route("GET", "/dashboard/app.css", "api", authorized=False),
     Route("ANY", "/{proxy+}", "api", authorized=True),
 )
 PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset((r.method, r.path) for r in ROUTES if not r.authorized)

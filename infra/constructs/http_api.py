@@ -65,6 +65,11 @@ _PUBLIC_ROUTE_REASONS = {
         "accepts only a code with a one-time state it issued and returns just the new session of the account "
         "that signed in, no other tenant data."
     ),
+    **dict.fromkeys(
+        (("GET", "/dashboard"), ("GET", "/dashboard/app.js"), ("GET", "/dashboard/app.css")),
+        "the jobs dashboard's static page, script and stylesheet, the same for everyone: the page asks for a token "
+        "and sends it to the authorized API routes, and returns no data itself.",
+    ),
 }
 
 
@@ -76,7 +81,8 @@ class HttpApi(Construct):
 
     HEALTH_ROUTE = ("GET", "/health")
     SIGN_IN_ROUTES = (("GET", "/auth/login"), ("GET", "/auth/callback"))
-    PUBLIC_ROUTES = (HEALTH_ROUTE, *SIGN_IN_ROUTES)
+    DASHBOARD_ROUTES = (("GET", "/dashboard"), ("GET", "/dashboard/app.js"), ("GET", "/dashboard/app.css"))
+    PUBLIC_ROUTES = (HEALTH_ROUTE, *SIGN_IN_ROUTES, *DASHBOARD_ROUTES)
     # Where TastyTrade sends the browser back with the authorization code: the OAuth redirect URI's path.
     CALLBACK_PATH = "/auth/callback"
     IDENTITY_SOURCE = "$request.header.Authorization"

@@ -447,17 +447,19 @@ class TestHttpApi:
                 assert route["AuthorizationType"] == "CUSTOM", key
                 assert route["AuthorizerId"] == {"Ref": authorizer_id}, key
 
-    def test_the_public_routes_are_health_and_sign_in_each_on_its_function(self, template: Template):
+    def test_the_public_routes_are_health_sign_in_and_the_dashboard_each_on_its_function(self, template: Template):
         routes = {
             route["Properties"]["RouteKey"]: route for route in resources(template, "AWS::ApiGatewayV2::Route").values()
         }
         public = {key for key, route in routes.items() if route["Properties"]["AuthorizationType"] == "NONE"}
-        assert public == {"GET /health", "GET /auth/login", "GET /auth/callback"}
+        dashboard = {"GET /dashboard", "GET /dashboard/app.js", "GET /dashboard/app.css"}
+        assert public == {"GET /health", "GET /auth/login", "GET /auth/callback", *dashboard}
         served_by = {key: _integrated_function(template, route) for key, route in routes.items()}
         assert served_by == {
             "GET /health": "api",
             "GET /auth/login": "auth",
             "GET /auth/callback": "auth",
+            **dict.fromkeys(dashboard, "api"),
             f"ANY {HttpApi.PROXY_PATH}": "api",  # POST /auth/logout included: authorized, served by api
         }
 

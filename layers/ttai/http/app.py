@@ -196,6 +196,7 @@ def _tenant(name: str) -> LazyRouter:
 # The api function's routers, each with the paths it serves.
 API_ROUTERS: tuple[LazyRouter, ...] = (
     LazyRouter("ttai.http.routes.health", None, ("/health",)),
+    LazyRouter("ttai.http.routes.dashboard", None, ("/dashboard",)),
     LazyRouter("ttai.http.routes.account", None, (f"{API}/me", "/auth/logout")),
     LazyRouter("ttai.http.routes.market", API, (f"{API}/quotes", f"{API}/chains", f"{API}/company")),
     *(

@@ -20,7 +20,10 @@ COMPONENTS = "#/components/schemas/"
 BEARER = "bearerAuth"
 # The operations API Gateway serves without the authorizer; infra/constructs/http_api.py and local/gateway.py
 # declare the same public routes (tests/infra/test_local_parity.py keeps the three in step).
-PUBLIC_OPERATIONS = frozenset({("GET", "/health"), ("GET", "/auth/login"), ("GET", "/auth/callback")})
+PUBLIC_OPERATIONS = frozenset({("GET", "/health"), ("GET", "/auth/login"), ("GET", "/auth/callback")}) | frozenset(
+    # The jobs dashboard's static files (not in the document: they are a page, not API operations).
+    {("GET", "/dashboard"), ("GET", "/dashboard/app.js"), ("GET", "/dashboard/app.css")}
+)
 
 
 class _Documented(BaseModel):

@@ -1,0 +1,221 @@
+"""The jobs dashboard in headless Chromium, served through the local gateway over real HTTP: history, filters and
+pages, a run's details, the latest report, and data holding HTML shown as text (never markup, never a script).
+
+One stack and one browser for the module; each test opens a fresh tab (its own sessionStorage). The stack's jobs
+tables hold only the runs these tests write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+
+from local.browser import chromium, chromium_missing, serving
+from local.stack import LocalStack
+from tests.integration.test_jobs_api import insert_report, insert_result, insert_run
+
+pytestmark = pytest.mark.slow
+
+READY = "#history-table[data-state='ready']"
+XSS = "<img src=x onerror=alert(1)>"
+XSS_SYMBOL = "<b>X</b>"  # fits analysis_results.symbol (at most 21 characters)
+FIRST_DAY = date(2026, 3, 2)
+NOTHING = "\N{EN DASH}"  # what the page shows for a missing value
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[LocalStack]:
+    with LocalStack() as local:
+        yield local
+
+
+@pytest.fixture(scope="module")
+def runs(stack: LocalStack) -> dict[str, int]:
+    """The runs the page shows: 22 quiet intraday runs (so history has two pages of 20), then the interesting ones."""
+    ids: dict[str, int] = {}
+    for n in range(22):
+        ids[f"intraday-{n}"] = insert_run(stack, "intraday", FIRST_DAY + timedelta(days=n // 7), hour=14 + n % 7)
+    day = FIRST_DAY + timedelta(days=10)
+    ids["analysis"] = insert_run(stack, "analysis", day, status="partial", processed=3, failed=1)
+    insert_result(stack, ids["analysis"], "MSFT", sentiment="bearish", confidence=0.35, direction="sell", signals=[])
+    insert_result(stack, ids["analysis"], "AAPL", signals=[{"type": "trend", "strength": 0.7}, "rsi_oversold"])
+    insert_result(stack, ids["analysis"], "TSLA", sentiment=None, confidence=None, direction=None, reasoning=None,
+                  error_message="no bars for TSLA")  # fmt: skip
+    ids["hostile"] = insert_run(stack, "end-of-day", day, hour=21, status="failure", error=f"failed: {XSS}")
+    insert_result(stack, ids["hostile"], XSS_SYMBOL, reasoning=XSS, error_message=XSS, signals=[XSS])
+    ids["pre-market"] = insert_run(stack, "pre-market", day + timedelta(days=1), hour=13, metadata={"demo": True})
+    insert_report(stack, ids["pre-market"], "pre-market", day + timedelta(days=1), f"Calm open {XSS}", 4)
+    return ids
+
+
+@pytest.fixture(scope="module")
+def base_url(stack: LocalStack) -> Iterator[str]:
+    assert stack.gateway is not None
+    with serving(stack.gateway) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    reason = chromium_missing()
+    if reason:
+        print(f"browser tests skipped: {reason}")
+        pytest.skip(reason)
+    with chromium() as context:
+        yield context
+
+
+@pytest.fixture(scope="module")
+def token(stack: LocalStack) -> str:
+    return stack.token_for("dashboard-reader")
+
+
+class Tab:
+    """A page on the dashboard, recording the dialogs, console errors and page errors it sees."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.dialogs: list[str] = []
+        self.errors: list[str] = []
+        page.on("dialog", self._dialog)
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+    def _dialog(self, dialog: Any) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def _console(self, message: Any) -> None:
+        if message.type == "error":
+            self.errors.append(message.text)
+
+    def texts(self, selector: str) -> list[str]:
+        return [str(text) for text in self.page.locator(selector).all_text_contents()]
+
+    def sign_in(self, token: str) -> None:
+        self.page.fill("#token", token)
+        self.page.click("#token-form button[type=submit]")
+        self.page.wait_for_selector(READY)
+
+
+@pytest.fixture
+def tab(browser: Any, base_url: str, runs: dict[str, int]) -> Iterator[Tab]:
+    page = browser.new_page()
+    opened = Tab(page)
+    response = page.goto(f"{base_url}/dashboard")
+    assert response is not None
+    assert response.status == 200
+    yield opened
+    page.close()
+    assert opened.errors == []  # no CSP refusal, no script error, no failed request
+
+
+def test_the_page_is_served_with_a_strict_policy(browser: Any, base_url: str) -> None:
+    page = browser.new_page()
+    try:
+        for path in ("/dashboard", "/dashboard/app.js", "/dashboard/app.css"):
+            response = page.request.get(f"{base_url}{path}")
+            assert response.status == 200
+            headers = response.headers
+            assert headers["x-content-type-options"] == "nosniff"
+            policy = headers["content-security-policy"]
+            assert "script-src 'self'" in policy
+            assert "default-src 'none'" in policy
+            assert "unsafe-inline" not in policy
+    finally:
+        page.close()
+
+
+def test_history_renders_the_runs_newest_first_with_their_counts(tab: Tab, token: str, runs: dict[str, int]) -> None:
+    tab.sign_in(token)
+    page = tab.page
+    ids = page.eval_on_selector_all("#history-table tbody tr", "rows => rows.map(r => Number(r.dataset.jobId))")
+    newest = [runs["pre-market"], runs["hostile"], runs["analysis"]]
+    intraday = sorted((runs[f"intraday-{n}"] for n in range(22)), reverse=True)  # by date, then id: insert order
+    assert ids == newest + intraday[:17]
+    first = "#history-table tbody tr:nth-child(3)"  # the partial analysis run
+    cells = tab.texts(f"{first} td")
+    assert cells[0] == "analysis"
+    assert cells[1:] == ["partial", cells[2], "2026-03-12", "1.5 s", "3", "1"]
+    assert cells[2].startswith("2026-03-12 14:")  # insert_run: 14:00 UTC plus under an hour
+    assert tab.texts("#history-table tbody tr:nth-child(1) .job-type .badge") == ["demo data"]
+    assert tab.texts("#history-table tbody tr:nth-child(3) .badge") == []
+    # The latest pre-market report, labelled as demo data.
+    assert tab.texts("#report .report-high-confidence") == ["High-confidence signals: 4"]
+    assert tab.texts("#report .report-summary") == [f"Calm open {XSS}"]
+    assert tab.texts("#report .badge") == ["demo data"]
+    # The token is in this tab's session storage, nowhere else.
+    storage = page.evaluate("() => [sessionStorage.length, localStorage.length, document.cookie]")
+    assert storage == [1, 0, ""]
+
+
+def test_filters_and_pages_ask_the_api_again(tab: Tab, token: str, runs: dict[str, int]) -> None:
+    tab.sign_in(token)
+    page = tab.page
+    page.click("#older")
+    page.wait_for_selector("#page-number:text('page 2')")
+    page.wait_for_selector(READY)
+    intraday = sorted((runs[f"intraday-{n}"] for n in range(22)), reverse=True)
+    shown = page.eval_on_selector_all("#history-table tbody tr", "rows => rows.map(r => Number(r.dataset.jobId))")
+    assert shown == intraday[17:]
+    assert page.is_disabled("#older")
+    assert page.is_enabled("#newer")
+    page.select_option("#filter-status", "failure")
+    page.wait_for_selector("#page-number:text('page 1')")
+    page.wait_for_selector(READY)
+    assert tab.texts("#history-table tbody .job-type") == ["end-of-day"]
+    page.select_option("#filter-status", "")
+    page.select_option("#filter-type", "weekly")
+    page.wait_for_selector("#history-empty:visible")
+    assert tab.texts("#history-table tbody tr") == []
+
+
+def test_a_runs_details_open_on_click(tab: Tab, token: str, runs: dict[str, int]) -> None:
+    tab.sign_in(token)
+    page = tab.page
+    page.click(f"#history-table tbody tr[data-job-id='{runs['analysis']}']")
+    page.wait_for_selector(f"#details[data-job-id='{runs['analysis']}']:visible")
+    assert tab.texts("#details-title") == ["Run {}: analysis on 2026-03-12".format(runs["analysis"])]
+    rows = [tab.texts(f"#results-table tbody tr:nth-child({n}) td") for n in (1, 2, 3)]
+    assert rows == [
+        ["AAPL", "bullish", "81 %", "buy", "trend (0.7), rsi_oversold", "SMA 20 above SMA 50", ""],
+        ["MSFT", "bearish", "35 %", "sell", NOTHING, "SMA 20 above SMA 50", ""],
+        ["TSLA", NOTHING, NOTHING, NOTHING, "trend (0.7)", "", "no bars for TSLA"],
+    ]
+    assert tab.texts("#results-note") == ["3 results."]
+    assert "1 failed" in " ".join(tab.texts("#details-summary dd"))
+    assert tab.texts("#details-report p") == ["This run wrote no report."]
+
+
+def test_html_in_the_data_is_shown_as_text(tab: Tab, token: str, runs: dict[str, int]) -> None:
+    page = tab.page
+    page.evaluate("() => { window.alert = () => { window.__alerted = true; }; }")
+    tab.sign_in(token)
+    hostile = f"#history-table tbody tr[data-job-id='{runs['hostile']}']"
+    assert page.get_attribute(hostile, "title") == f"failed: {XSS}"
+    page.click(hostile)
+    page.wait_for_selector(f"#details[data-job-id='{runs['hostile']}']:visible")
+    assert tab.texts("#results-table tbody .result-symbol") == [XSS_SYMBOL]
+    assert tab.texts("#results-table tbody .result-reasoning") == [XSS]
+    assert tab.texts("#results-table tbody .result-error") == [XSS]
+    assert tab.texts("#results-table tbody .result-signals") == [XSS]
+    assert f"failed: {XSS}" in tab.texts("#details-summary dd")
+    # No element was made from any of it, nothing ran, no dialog opened.
+    assert page.locator("img").count() == 0
+    assert page.locator("main b").count() == 0
+    assert page.evaluate("() => window.__alerted === undefined")
+    assert tab.dialogs == []
+
+
+def test_a_refused_token_returns_to_sign_in(tab: Tab) -> None:
+    page = tab.page
+    page.fill("#token", "not-a-token")
+    page.click("#token-form button[type=submit]")
+    page.wait_for_selector("#error:visible")
+    assert page.is_visible("#sign-in")
+    assert not page.is_visible("#board")
+    assert page.evaluate("() => sessionStorage.length") == 0
+    tab.errors.clear()  # the browser logs the refused request itself: expected here
