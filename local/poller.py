@@ -101,18 +101,23 @@ class LocalPoller:
         timeout: float = 60.0,
         handler: Handler | None = None,
         bindings: Sequence[str] | None = None,
+        skip_retry_delays: bool = False,
     ) -> DeliveryReport:
         """Deliver until every polled queue (or those of ``bindings``) holds no visible, in-flight or delayed message.
 
         Batches are filled from what the queue has right now instead of waiting out the batch window, and retried
         messages are delivered again once their visibility timeout ends (so a long retry delay makes a long drain).
-        ``handler`` stands in for the function during this drain. Raises DrainTimeout after ``timeout`` seconds.
+        ``skip_retry_delays`` makes every message that comes back visible at once instead (tests of backoff that
+        count attempts, not seconds). ``handler`` stands in for the function during this drain. Raises DrainTimeout
+        after ``timeout`` seconds.
         """
         queues = [self.queue(b) for b in bindings] if bindings is not None else list(self.queues)
         report = DeliveryReport()
         deadline = time.monotonic() + timeout
         while True:
-            delivered = self.poll_once(handler=handler, bindings=[q.binding for q in queues])
+            delivered = self.poll_once(
+                handler=handler, bindings=[q.binding for q in queues], skip_retry_delays=skip_retry_delays
+            )
             report.add(delivered)
             if delivered.invocations:
                 continue
@@ -123,7 +128,13 @@ class LocalPoller:
                 raise DrainTimeout(f"queues not empty after {timeout} s (visible + in flight + delayed): {depths}")
             time.sleep(DRAIN_IDLE_SECONDS)
 
-    def poll_once(self, *, handler: Handler | None = None, bindings: Sequence[str] | None = None) -> DeliveryReport:
+    def poll_once(
+        self,
+        *,
+        handler: Handler | None = None,
+        bindings: Sequence[str] | None = None,
+        skip_retry_delays: bool = False,
+    ) -> DeliveryReport:
         """One batch from each queue that has visible messages right now, delivered; nothing waits."""
         queues = [self.queue(b) for b in bindings] if bindings is not None else list(self.queues)
         function = LocalFunction(self.function.name, "", handler=handler) if handler else self.function
@@ -132,7 +143,10 @@ class LocalPoller:
             with self._delivering:
                 messages = self._collect(queue, window_seconds=0)
                 if messages:
-                    report.add(self._deliver(queue, messages, function))
+                    delivered, returning = self._deliver(queue, messages, function)
+                    report.add(delivered)
+                    if skip_retry_delays and returning:
+                        self._release(queue, returning)
         return report
 
     def depth(self, queue: PolledQueue) -> int:
@@ -168,7 +182,7 @@ class LocalPoller:
                 messages = self._collect(queue, window_seconds=queue.batch_window_seconds)
                 if messages:
                     with self._delivering:
-                        self.report.add(self._deliver(queue, messages, self.function))
+                        self.report.add(self._deliver(queue, messages, self.function)[0])
             except Exception:  # noqa: BLE001 - a dev server's poller logs and keeps polling, as Lambda's does
                 logger.exception("local poller failed", extra={"queue": queue.binding})
                 self._stop.wait(POLL_WAIT_SECONDS)
@@ -210,7 +224,8 @@ class LocalPoller:
 
     def _deliver(
         self, queue: PolledQueue, messages: Sequence[dict[str, Any]], function: LocalFunction
-    ) -> DeliveryReport:
+    ) -> tuple[DeliveryReport, list[str]]:
+        """Invoke ``function`` on ``messages``, delete the ones it handled; returns the receipt handles coming back."""
         report = DeliveryReport(invocations=1, records=len(messages), batch_sizes=[len(messages)])
         event = {"Records": [sqs_record(message, queue.arn) for message in messages]}
         try:
@@ -218,7 +233,7 @@ class LocalPoller:
         except Exception:  # noqa: BLE001 - Lambda records the error and lets the batch's visibility run out
             logger.exception("consumer raised: the whole batch comes back", extra={"queue": queue.binding})
             report.errors = 1
-            return report
+            return report, [m["ReceiptHandle"] for m in messages]
         failed = batch_item_failures(response, {m["MessageId"] for m in messages})
         if failed is None:
             logger.warning(
@@ -226,7 +241,7 @@ class LocalPoller:
                 extra={"queue": queue.binding, "response": repr(response)[:500]},
             )
             report.errors = 1
-            return report
+            return report, [m["ReceiptHandle"] for m in messages]
         report.failed = len(failed)
         done = [m for m in messages if m["MessageId"] not in failed]
         for start in range(0, len(done), SQS_BATCH_MAX_ENTRIES):
@@ -241,16 +256,30 @@ class LocalPoller:
                     "delete refused: the message will be delivered again",
                     extra={"queue": queue.binding, "message_id": chunk[int(refused["Id"])]["MessageId"]},
                 )
-        return report
+        return report, [m["ReceiptHandle"] for m in messages if m["MessageId"] in failed]
+
+    def _release(self, queue: PolledQueue, receipt_handles: Sequence[str]) -> None:
+        """Make messages that are coming back visible now, whatever delay they were given."""
+        for start in range(0, len(receipt_handles), SQS_BATCH_MAX_ENTRIES):
+            chunk = receipt_handles[start : start + SQS_BATCH_MAX_ENTRIES]
+            self._sqs.change_message_visibility_batch(
+                QueueUrl=queue.url,
+                Entries=[{"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": 0} for i, h in enumerate(chunk)],
+            )
 
 
 def batch_item_failures(response: Any, message_ids: set[str]) -> set[str] | None:
     """The ids a function's response reports as failed, or None when Lambda would fail the whole batch.
 
-    As Lambda reads it: no response, or one without ``batchItemFailures``, means all succeeded; an item whose
-    ``itemIdentifier`` is missing, empty or not in the batch fails the batch.
+    As Lambda reads it: no response, or one whose ``batchItemFailures`` is missing, null or empty, means all
+    succeeded; a response that is not an object, or an item whose ``itemIdentifier`` is missing, empty or not in
+    the batch, fails the batch.
     """
-    if not isinstance(response, Mapping) or response.get("batchItemFailures") is None:
+    if response is None:
+        return set()
+    if not isinstance(response, Mapping):
+        return None
+    if response.get("batchItemFailures") is None:
         return set()
     items = response["batchItemFailures"]
     if not isinstance(items, list):

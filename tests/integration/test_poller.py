@@ -347,3 +347,30 @@ def test_the_stack_poller_drains_a_stack_queue_with_a_given_handler(stack: Local
     assert consumer.effects == Counter({42: 1})
     assert report.deleted == 1
     assert stack.poller.depth(stack.poller.queue("ANALYSIS_QUEUE")) == 0
+
+
+def test_skip_retry_delays_redelivers_at_once_whatever_the_delay(stack: LocalStack, fresh_queue: FreshQueue) -> None:
+    queue, _ = fresh_queue(visibility_timeout=300)
+    send(stack, queue, [{"n": 0}, {"n": 1}])
+
+    effects: Counter[int] = Counter()
+
+    def decide(batch: MessageBatch) -> bool:
+        for message in batch.messages:
+            n = message.body["n"]
+            if n == 0 and message.attempts < 3:
+                message.retry(delay_seconds=600)  # a backoff step the test wants counted, not waited for
+            elif n == 1 and message.attempts == 1:
+                raise RuntimeError("message 1 would stay in flight for the queue's 300 s visibility timeout")
+            else:
+                effects[n] += 1
+                message.ack()
+        return True
+
+    consumer = CountingConsumer(stack.client("sqs"), decide)
+    started = time.monotonic()
+    poller_for(stack, queue, consumer).drain(timeout=30, skip_retry_delays=True)
+
+    assert time.monotonic() - started < 30
+    assert dict(consumer.attempts) == {0: [1, 2, 3], 1: [1, 2]}
+    assert effects == Counter({0: 1, 1: 1})
