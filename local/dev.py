@@ -102,6 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         server.server_close()
         raise
     assert stack.gateway is not None
+    assert stack.discord is not None
     GatewayRequestHandler.gateway = stack.gateway
     url = public_url
     user_token = stack.token_for("dev-user")
@@ -124,6 +125,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"  sign in (stand-in TastyTrade):   {url}/auth/login\n"
         f"  try: curl {url}/health\n"
         f"       curl -H 'Authorization: Bearer $TOKEN' '{url}/api/v1/quotes?symbols=AAPL,MSFT'\n"
+        f"  notifications the consumer delivered:\n"
+        f"    Discord (local sink):          curl {stack.discord.base_url}/messages\n"
+        f"      a webhook on it, for PUT /api/v1/preferences discord_webhook_url: {stack.discord.new_webhook()}\n"
+        f"    email (SES) and push (SNS):    curl {stack.endpoint_url}/moto-api/data.json"
+        " (ses.Message, sns.Topic sent_notifications)\n"
         "Ctrl-C stops it.",
         flush=True,
     )
