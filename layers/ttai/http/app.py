@@ -199,6 +199,7 @@ API_ROUTERS: tuple[LazyRouter, ...] = (
     LazyRouter("ttai.http.routes.dashboard", None, ("/dashboard",)),
     LazyRouter("ttai.http.routes.account", None, (f"{API}/me", "/auth/logout")),
     LazyRouter("ttai.http.routes.market", API, (f"{API}/quotes", f"{API}/chains", f"{API}/company")),
+    LazyRouter("ttai.http.routes.bars", API, (f"{API}/bars",)),
     *(
         _tenant(name)
         for name in ("watchlists", "preferences", "positions", "analyses", "screeners", "alerts", "journal")

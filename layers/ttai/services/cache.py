@@ -46,6 +46,11 @@ class CacheKeys:
         return f"company:{symbol}"
 
     @staticmethod
+    def technical_analysis(symbol: str) -> str:
+        """The analysis job's latest call on a symbol (global: every watcher sees the same one)."""
+        return f"analysis:{symbol}"
+
+    @staticmethod
     def user_analysis(user_id: str, symbol: str) -> str:
         return f"user:{user_id}:analysis:{symbol}"
 

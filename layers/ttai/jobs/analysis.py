@@ -1,0 +1,123 @@
+"""The analysis job (09:30 New York and on demand): every watched symbol's daily closes assessed, stored, cached
+and announced to its watchers."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from ttai.jobs.base import JobContext, JobOutcome
+from ttai.jobs.data import recent_closes, send_all, watchers_by_symbol
+from ttai.jobs.indicators import HIGH_CONFIDENCE, MIN_CLOSES, Assessment, InsufficientData, assess
+from ttai.jobs.reports import html_report, message_id
+from ttai.jobs.storage import AnalysisResult, ReportSnapshot
+from ttai.messages import AnalysisComplete
+from ttai.services.cache import CacheKeys, CacheTier
+
+LOOKBACK_BARS = 100  # twice the slow average: Wilder's RSI settles well within it
+# Bars older than this before the market date are stale: an analysis of them would describe another market.
+MAX_BAR_AGE = timedelta(days=10)
+
+
+def run_analysis(ctx: JobContext) -> JobOutcome:
+    watchers = watchers_by_symbol(ctx.db)
+    symbols = sorted(watchers)
+    closes = recent_closes(ctx.db, symbols, ctx.market_date, LOOKBACK_BARS)
+    results: list[AnalysisResult] = []
+    assessed: dict[str, Assessment] = {}
+    errors: dict[str, str] = {}
+    for symbol in symbols:
+        series = closes.get(symbol, [])
+        try:
+            if not series:
+                raise InsufficientData(f"no daily bars on or before {ctx.market_date.isoformat()}")
+            if series[-1].date < ctx.market_date - MAX_BAR_AGE:
+                raise InsufficientData(f"the latest bar is from {series[-1].date.isoformat()}: too old to analyse")
+            if len(series) < MIN_CLOSES:
+                raise InsufficientData(f"needs at least {MIN_CLOSES} daily bars, has {len(series)}")
+            assessment = assess([c.close for c in series])
+        except InsufficientData as exc:
+            errors[symbol] = str(exc)
+            results.append(AnalysisResult(symbol=symbol, error_message=str(exc)))
+            continue
+        assessed[symbol] = assessment
+        results.append(
+            AnalysisResult(
+                symbol=symbol,
+                sentiment=assessment.sentiment,
+                confidence=assessment.confidence,
+                direction=assessment.direction,
+                reasoning=assessment.reasoning,
+                signals=assessment.signals,
+                technical_data={**assessment.technical_data(), "as_of": series[-1].date.isoformat()},
+            )
+        )
+    ctx.store_results(results)
+
+    cached = {
+        CacheKeys.technical_analysis(r.symbol): json.dumps(
+            {
+                "symbol": r.symbol,
+                "sentiment": r.sentiment,
+                "confidence": r.confidence,
+                "direction": r.direction,
+                "signals": r.signals,
+                "technical_data": r.technical_data,
+                "reasoning": r.reasoning,
+                "execution_id": ctx.execution_id,
+                "market_date": ctx.market_date.isoformat(),
+            },
+            separators=(",", ":"),
+        )
+        for r in results
+        if r.error_message is None
+    }
+    if cached:
+        ctx.cache.kv.put_many(cached, expiration_ttl=CacheTier.ANALYSIS.ttl)
+
+    workflow_id = f"job-{ctx.execution_id}"
+    messages = [
+        AnalysisComplete(
+            id=message_id(ctx.execution_id, symbol, user_id),
+            user_id=user_id,
+            symbol=symbol,
+            recommendation=f"{a.direction} ({a.sentiment}, confidence {a.confidence:.2f})",
+            workflow_id=workflow_id,
+        )
+        for symbol, a in assessed.items()
+        for user_id in watchers[symbol]
+    ]
+    sent = send_all(ctx.env.ANALYSIS_QUEUE, messages)
+
+    high = [s for s, a in assessed.items() if a.confidence >= HIGH_CONFIDENCE]
+    counts = {s: sum(a.sentiment == s for a in assessed.values()) for s in ("bullish", "bearish", "neutral")}
+    summary = (
+        f"{len(assessed)} of {len(symbols)} symbols analysed: {counts['bullish']} bullish, {counts['bearish']} "
+        f"bearish, {counts['neutral']} neutral; {len(high)} high-confidence"
+        + (f"; {len(errors)} failed" if errors else "")
+    )
+    ctx.store_report(
+        ReportSnapshot(
+            report_type="analysis",
+            report_date=ctx.market_date,
+            content={
+                "market_date": ctx.market_date.isoformat(),
+                "results": [r.to_record() for r in results],
+                "high_confidence": high,
+            },
+            html_snapshot=html_report(
+                f"Analysis {ctx.market_date.isoformat()}",
+                summary,
+                ("Symbol", "Sentiment", "Direction", "Confidence", "Reasoning / error"),
+                ((r.symbol, r.sentiment, r.direction, r.confidence, r.reasoning or r.error_message) for r in results),
+            ),
+            summary=summary,
+            high_confidence_count=len(high),
+        )
+    )
+    return JobOutcome(
+        processed=len(symbols),
+        successful=len(assessed),
+        errors=errors,
+        metadata={"unit": "symbols", "messages_sent": sent, "cached": len(cached), "high_confidence": high},
+    )

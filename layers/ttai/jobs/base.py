@@ -1,0 +1,70 @@
+"""What a job is given (its context) and what it gives back (its outcome); the runner does the bookkeeping."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import cached_property
+from typing import Any, Literal
+
+from ttai.bindings.d1 import D1Database
+from ttai.env import Env
+from ttai.jobs.storage import AnalysisResult, JobStorage, ReportSnapshot
+from ttai.services.cache import CacheService
+
+Trigger = Literal["schedule", "manual"]
+
+
+@dataclass
+class JobContext:
+    env: Env
+    execution_id: int
+    job_type: str
+    scheduled_time: datetime  # UTC
+    market_date: date  # the date in New York
+    trigger: Trigger
+    storage: JobStorage
+
+    @property
+    def db(self) -> D1Database:
+        return self.env.DB
+
+    @cached_property
+    def cache(self) -> CacheService:
+        return CacheService(self.env.KV)
+
+    def store_results(self, results: list[AnalysisResult]) -> None:
+        self.storage.add_results(self.execution_id, results)
+
+    def store_report(self, report: ReportSnapshot) -> int:
+        return self.storage.add_report(self.execution_id, report)
+
+
+@dataclass
+class JobOutcome:
+    """Counts of what the job worked through (symbols, alerts or positions: ``metadata["unit"]`` says which) and
+    the errors of the items that failed, by item. Some failed and some not: partial; all failed: failure."""
+
+    processed: int = 0
+    successful: int = 0
+    errors: dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> int:
+        return len(self.errors)
+
+    @property
+    def status(self) -> str:
+        if not self.errors:
+            return "success"
+        return "partial" if self.successful else "failure"
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    job_type: str
+    run: Callable[[JobContext], JobOutcome]
+    # Market jobs record themselves as skipped on weekends and NYSE holidays; a backup runs every day.
+    market_days_only: bool = True

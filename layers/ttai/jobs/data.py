@@ -1,0 +1,84 @@
+"""The stored data the jobs read: who watches what, daily closes, who wants which summary."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, TypeVar
+
+from ttai.bindings.d1 import D1Database
+from ttai.bindings.queues import SEND_BATCH_MAX_MESSAGES, Queue
+from ttai.messages import AnyMessage
+
+T = TypeVar("T")
+# Symbols per bars query: 50 symbols x 100 bars stays far below the Data API's 1 MiB response.
+BARS_SYMBOLS_PER_QUERY = 50
+
+_WATCHERS = """
+SELECT s.symbol, jsonb_agg(DISTINCT w.user_id ORDER BY w.user_id) AS watchers
+FROM watchlists w CROSS JOIN LATERAL jsonb_array_elements_text(w.symbols) AS s(symbol)
+GROUP BY s.symbol ORDER BY s.symbol
+"""
+_CLOSES = """
+SELECT symbol, date, close FROM (
+    SELECT symbol, date, close, row_number() OVER (PARTITION BY symbol ORDER BY date DESC) AS age
+    FROM bars
+    WHERE symbol IN (SELECT jsonb_array_elements_text(?1::jsonb)) AND date <= ?2
+) recent
+WHERE age <= ?3
+ORDER BY symbol, date
+"""
+_SUBSCRIBERS = """
+SELECT p.user_id, p.notification_channels FROM user_preferences p
+WHERE CASE ?1 WHEN 'morning_alert' THEN p.morning_alert WHEN 'eod_summary' THEN p.eod_summary END
+  AND jsonb_array_length(p.notification_channels) > 0
+ORDER BY p.user_id
+"""
+
+
+def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def watchers_by_symbol(db: D1Database) -> dict[str, list[str]]:
+    """Every symbol in any watchlist, with the users watching it."""
+    return {row["symbol"]: list(_json(row["watchers"])) for row in db.prepare(_WATCHERS).all().results}
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    date: date
+    close: float
+
+
+def recent_closes(db: D1Database, symbols: Sequence[str], up_to: date, count: int) -> dict[str, list[Close]]:
+    """The last ``count`` daily closes of each symbol on or before ``up_to``, oldest first."""
+    found: dict[str, list[Close]] = {}
+    for chunk in chunks(list(symbols), BARS_SYMBOLS_PER_QUERY):
+        rows = db.prepare(_CLOSES).bind(json.dumps(list(chunk)), up_to, count).all().results
+        for row in rows:
+            found.setdefault(row["symbol"], []).append(Close(row["date"], float(row["close"])))
+    return found
+
+
+def subscribers(db: D1Database, preference: str) -> dict[str, list[str]]:
+    """Users who turned ``preference`` on (morning_alert / eod_summary), with their notification channels."""
+    if preference not in {"morning_alert", "eod_summary"}:
+        raise ValueError(f"no such preference {preference!r}")
+    rows = db.prepare(_SUBSCRIBERS).bind(preference).all().results
+    return {row["user_id"]: list(_json(row["notification_channels"])) for row in rows}
+
+
+def send_all(queue: Queue, messages: Iterable[AnyMessage]) -> int:
+    """Send messages in batches of 100 (the binding's limit); returns how many were sent."""
+    wire = [m.to_wire() for m in messages]
+    for chunk in chunks(wire, SEND_BATCH_MAX_MESSAGES):
+        queue.send_batch([{"body": body} for body in chunk])
+    return len(wire)

@@ -1,0 +1,169 @@
+"""The analysis job and the run bookkeeping around it, on a fixed data set in a database of its own."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import string
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from local.stack import LocalStack
+from tests.integration.jobs_fixtures import JobWorld, new_world, zigzag
+from ttai.env import Env
+from ttai.jobs import UnknownJobType, run_job
+from ttai.services.cache import CacheKeys
+
+MONDAY_OPEN = datetime(2026, 3, 9, 13, 30, tzinfo=UTC)  # 09:30 in New York (EDT since 2026-03-08)
+
+
+def _symbol(prefix: str) -> str:
+    return prefix + "".join(random.choices(string.ascii_uppercase, k=4))
+
+
+@pytest.fixture(scope="module")
+def world(stack: LocalStack) -> JobWorld:
+    return new_world(stack)
+
+
+@pytest.fixture(scope="module")
+def data(world: JobWorld) -> dict[str, Any]:
+    """Two users; a rising, a falling and a too-short symbol; bars up to the Friday before MONDAY_OPEN."""
+    up, down, short = _symbol("U"), _symbol("D"), _symbol("S")
+    ann = world.user("ann")
+    ben = world.user("ben")
+    world.watch(ann, up, down, short)
+    world.watch(ben, up)
+    friday = date(2026, 3, 6)
+    world.bars(up, zigzag(100.0, 3.0, 2.0, 60), friday)
+    world.bars(down, zigzag(200.0, 2.0, 3.0, 60), friday)
+    world.bars(short, zigzag(50.0, 1.0, 0.5, 30), friday)
+    return {"up": up, "down": down, "short": short, "ann": ann, "ben": ben}
+
+
+def _results(world: JobWorld, execution_id: int) -> dict[str, dict[str, Any]]:
+    rows = world.sql("SELECT * FROM analysis_results WHERE execution_id = ? ORDER BY symbol", execution_id)
+    return {row["symbol"]: row for row in rows}
+
+
+def test_analysis_of_the_fixed_set_is_partial_with_the_short_symbol_recorded(
+    world: JobWorld, data: dict[str, Any]
+) -> None:
+    run = run_job(world.env, "analysis", MONDAY_OPEN)
+
+    assert run.ran
+    assert run.status == "partial"
+    assert run.execution_date == date(2026, 3, 9)
+    row = world.sql("SELECT * FROM job_executions WHERE id = ?", run.id)[0]
+    assert (row["symbols_processed"], row["symbols_successful"], row["symbols_failed"]) == (3, 2, 1)
+    assert row["finished_at"] is not None
+    assert row["duration_ms"] >= 0
+    metadata = row["metadata"] if isinstance(row["metadata"], dict) else json.loads(row["metadata"])
+    assert metadata["errors"] == {data["short"]: "needs at least 50 daily bars, has 30"}
+    assert metadata["trigger"] == "schedule"
+
+    results = _results(world, run.id)
+    assert results[data["short"]]["error_message"] == "needs at least 50 daily bars, has 30"
+    assert results[data["short"]]["sentiment"] is None
+    up, down = results[data["up"]], results[data["down"]]
+    assert (up["sentiment"], up["direction"]) == ("bullish", "buy")
+    assert (down["sentiment"], down["direction"]) == ("bearish", "sell")
+    closes = zigzag(100.0, 3.0, 2.0, 60)
+    technical = up["technical_data"]
+    assert math.isclose(technical["sma_20"], sum(closes[-20:]) / 20, rel_tol=1e-9)
+    assert math.isclose(technical["sma_50"], sum(closes[-50:]) / 50, rel_tol=1e-9)
+    assert technical["as_of"] == "2026-03-06"
+    assert [s["type"] for s in up["signals"]] == ["trend", "momentum", "volatility"]
+
+    cached = world.env.KV.get(CacheKeys.technical_analysis(data["up"]), "json")
+    assert cached["sentiment"] == "bullish"
+    assert cached["execution_id"] == run.id
+    assert world.env.KV.get(CacheKeys.technical_analysis(data["short"]), "json") is None
+
+    messages = world.messages("ANALYSIS_QUEUE")
+    sent = sorted((m["userId"], m["symbol"]) for m in messages)
+    assert sent == sorted([(data["ann"], data["up"]), (data["ann"], data["down"]), (data["ben"], data["up"])])
+    assert all(m["type"] == "analysis_complete" and m["workflowId"] == f"job-{run.id}" for m in messages)
+
+    report = world.sql("SELECT * FROM report_snapshots WHERE execution_id = ?", run.id)
+    assert len(report) == 1
+    assert report[0]["report_type"] == "analysis"
+    assert "2 of 3 symbols analysed" in report[0]["summary"]
+
+
+def test_the_same_scheduled_time_again_is_a_no_op(world: JobWorld, data: dict[str, Any]) -> None:
+    first = run_job(world.env, "analysis", datetime(2026, 3, 10, 13, 30, tzinfo=UTC))
+    world.messages("ANALYSIS_QUEUE")
+    count = world.sql("SELECT count(*) AS n FROM job_executions")[0]["n"]
+    results = world.sql("SELECT count(*) AS n FROM analysis_results")[0]["n"]
+
+    # The same instant written in New York time is the same run.
+    again = run_job(world.env, "analysis", datetime(2026, 3, 10, 9, 30, tzinfo=ZoneInfo("America/New_York")))
+
+    assert again.id == first.id
+    assert not again.ran
+    assert again.status == first.status
+    assert world.sql("SELECT count(*) AS n FROM job_executions")[0]["n"] == count
+    assert world.sql("SELECT count(*) AS n FROM analysis_results")[0]["n"] == results
+    assert world.messages("ANALYSIS_QUEUE") == []
+
+
+@pytest.mark.parametrize(
+    ("moment", "reason"),
+    [
+        (datetime(2026, 7, 3, 13, 30, tzinfo=UTC), "market closed: Independence Day (observed)"),
+        (datetime(2026, 3, 7, 14, 30, tzinfo=UTC), "market closed: weekend"),
+    ],
+)
+def test_a_scheduled_run_on_a_closed_day_is_skipped(
+    world: JobWorld, data: dict[str, Any], moment: datetime, reason: str
+) -> None:
+    run = run_job(world.env, "analysis", moment)
+
+    assert run.status == "skipped"
+    row = world.sql("SELECT metadata, symbols_processed FROM job_executions WHERE id = ?", run.id)[0]
+    assert row["metadata"]["skipped_because"] == reason
+    assert row["symbols_processed"] == 0
+    assert world.sql("SELECT count(*) AS n FROM analysis_results WHERE execution_id = ?", run.id)[0]["n"] == 0
+    assert world.messages("ANALYSIS_QUEUE") == []
+
+
+def test_a_manual_run_on_a_closed_day_runs(world: JobWorld, data: dict[str, Any]) -> None:
+    run = run_job(world.env, "analysis", datetime(2026, 3, 8, 15, 0, tzinfo=UTC), trigger="manual")
+
+    assert run.ran
+    assert run.status == "partial"
+    assert world.sql("SELECT metadata FROM job_executions WHERE id = ?", run.id)[0]["metadata"]["trigger"] == "manual"
+    world.messages("ANALYSIS_QUEUE")
+
+
+def test_a_failing_job_records_failure_re_raises_and_is_not_run_again(
+    world: JobWorld, data: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    moment = datetime(2026, 3, 11, 13, 30, tzinfo=UTC)
+    # The analysis queue is gone: sending fails after the results are stored.
+    broken = world.env.settings.model_copy(
+        update={"queue_urls": {**world.queue_urls, "ANALYSIS_QUEUE": world.queue_urls["ANALYSIS_QUEUE"] + "-missing"}}
+    )
+    with pytest.raises(Exception, match=r"NonExistentQueue|does not exist"):
+        run_job(Env(broken), "analysis", moment)
+    row = world.sql("SELECT * FROM job_executions WHERE job_type = 'analysis' AND scheduled_time = ?", moment)[0]
+    assert row["status"] == "failure"
+    assert row["finished_at"] is not None
+    assert "NonExistentQueue" in row["error_message"] or "does not exist" in row["error_message"]
+
+    retried = run_job(world.env, "analysis", moment)  # Lambda's retry of the failed invocation
+    assert not retried.ran
+    assert retried.status == "failure"
+    assert world.messages("ANALYSIS_QUEUE") == []
+
+
+def test_an_unknown_job_type_writes_nothing(world: JobWorld) -> None:
+    before = world.sql("SELECT count(*) AS n FROM job_executions")[0]["n"]
+    with pytest.raises(UnknownJobType, match="unknown job type 'lunch'"):
+        run_job(world.env, "lunch", MONDAY_OPEN)
+    assert world.sql("SELECT count(*) AS n FROM job_executions")[0]["n"] == before
