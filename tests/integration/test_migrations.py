@@ -30,6 +30,7 @@ SCHEMA_TABLES = {
     "analysis_results",
     "report_snapshots",
     "audit_events",
+    "bars",
     "schema_migrations",
 }
 
