@@ -3,24 +3,33 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
+import re
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import boto3
+from pydantic import ValidationError
 
 from local import dlq
 from local.dev import DEFAULT_STATE_FILE
 from ttai.auth.sessions import SessionStore
 from ttai.auth.tokens import KNOWN_SCOPES
 from ttai.env import Env
+from ttai.layout import storage_layout
 from ttai.migrations import apply
+from ttai.models.bars import MAX_BARS_PER_REQUEST, SOURCE_PATTERN, BarBatch, BarIn
+from ttai.services.bars import BarRepository
 
 BODY_PREVIEW = 300
+CSV_COLUMNS = ("date", "open", "high", "low", "close", "volume")
 
 
 def _running_stack_environ(state_file: Path) -> dict[str, str]:
@@ -132,6 +141,86 @@ def _add_dlq_commands(commands: Any) -> None:
     redrive.set_defaults(run=_dlq_redrive)
 
 
+def _at(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time (2026-03-09T13:30:00Z)") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no time zone: add Z or an offset")
+    return moment.astimezone(UTC)
+
+
+def _jobs_run(args: argparse.Namespace) -> int:
+    """``--at``: exactly what the schedule would do at that time (the scheduler function, the calendar applies);
+    without it: a manual run now, which runs whatever the day."""
+    from local.scheduler import schedule_payload  # noqa: PLC0415 - only this command needs the jobs package
+    from ttai.jobs import JOBS, run_job  # noqa: PLC0415
+
+    environ = _running_stack_environ(args.state_file)
+    os.environ.update(environ)
+    if args.job_type not in JOBS:
+        raise ValueError(f"unknown job type {args.job_type!r}: one of {', '.join(sorted(JOBS))}")
+    if args.at is not None:
+        from local.gateway import LocalFunction  # noqa: PLC0415
+        from local.scheduler import SCHEDULER_FUNCTION, SCHEDULER_MODULE  # noqa: PLC0415
+
+        cron = next((s.cron for s in storage_layout().schedules if s.job == args.job_type), None)
+        if cron is None:
+            raise ValueError(f"{args.job_type} has no schedule in storage.json: run it without --at")
+        result = LocalFunction(SCHEDULER_FUNCTION, SCHEDULER_MODULE)(schedule_payload(args.job_type, cron, args.at))
+    else:
+        now = datetime.fromtimestamp(int(time.time()), UTC)
+        result = run_job(Env.from_environ(environ), args.job_type, now, trigger="manual").summary()
+    print(json.dumps(result, indent=2, default=str))
+    return 0 if result.get("status") in {"success", "skipped", "partial"} else 1
+
+
+def _read_bars(path: Path, symbol: str) -> list[BarIn]:
+    """The CSV's rows as bars; ValueError naming the line of the first bad row (nothing is stored then)."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        header = [name.strip().lower() for name in reader.fieldnames or ()]
+        missing = [c for c in CSV_COLUMNS if c not in header]
+        if missing:
+            raise ValueError(f"{path}: the header needs {', '.join(CSV_COLUMNS)}; missing {', '.join(missing)}")
+        bars: list[BarIn] = []
+        seen: dict[str, int] = {}
+        for row in reader:
+            line = reader.line_num
+            values = {k.strip().lower(): (v or "").strip() for k, v in row.items() if k}
+            try:
+                volume = int(values["volume"])
+            except ValueError:
+                raise ValueError(f"{path}:{line}: volume {values['volume']!r} is not a whole number") from None
+            try:
+                bar = BarIn.model_validate({"symbol": symbol, **{c: values[c] for c in CSV_COLUMNS}, "volume": volume})
+            except ValidationError as exc:
+                raise ValueError(f"{path}:{line}: {exc}") from None
+            day = bar.date.isoformat()
+            if day in seen:
+                raise ValueError(f"{path}:{line}: {day} is already on line {seen[day]}")
+            seen[day] = line
+            bars.append(bar)
+    if not bars:
+        raise ValueError(f"{path}: no bars")
+    return bars
+
+
+def _bars_import(args: argparse.Namespace) -> int:
+    if not re.fullmatch(SOURCE_PATTERN, args.source):
+        raise ValueError(f"--source {args.source!r} must match {SOURCE_PATTERN}")
+    bars = _read_bars(args.file, args.symbol)
+    environ = _running_stack_environ(args.state_file)
+    os.environ.update(environ)
+    repository = BarRepository(Env.from_environ(environ).DB)
+    stored = 0
+    for start in range(0, len(bars), MAX_BARS_PER_REQUEST):
+        stored += repository.upsert(BarBatch(bars=bars[start : start + MAX_BARS_PER_REQUEST], source=args.source))
+    print(f"stored {stored} bars of {bars[0].symbol} ({bars[0].date} to {bars[-1].date}) from {args.file}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ttai", description=__doc__)
     parser.add_argument("--state-file", type=Path, default=DEFAULT_STATE_FILE, help="written by `make dev`")
@@ -144,6 +233,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     migrate = commands.add_parser("migrate", help="apply pending migrations to the running dev stack's database")
     migrate.set_defaults(run=_migrate)
     _add_dlq_commands(commands)
+    jobs = commands.add_parser("jobs", help="scheduled jobs on the running dev stack").add_subparsers(
+        dest="jobs_command", required=True
+    )
+    run = jobs.add_parser("run", help="run a job now (manual), or --at TIME exactly as its schedule would then")
+    run.add_argument("job_type", help="analysis, pre-market, intraday, end-of-day, weekly")
+    run.add_argument("--at", type=_at, default=None, help="ISO 8601 with a zone, e.g. 2026-03-09T13:30:00Z")
+    run.set_defaults(run=_jobs_run)
+    bars = commands.add_parser("bars", help="daily price bars").add_subparsers(dest="bars_command", required=True)
+    bars_import = bars.add_parser("import", help="store a CSV of date,open,high,low,close,volume for one symbol")
+    bars_import.add_argument("file", type=Path)
+    bars_import.add_argument("--symbol", required=True)
+    bars_import.add_argument("--source", default="csv", help="where the bars came from (default csv)")
+    bars_import.set_defaults(run=_bars_import)
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))

@@ -19,6 +19,7 @@ from types import FrameType
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+from local.demo import DEMO_WATCHLIST, load_demo
 from local.gateway import LocalGateway
 from local.stack import LocalStack
 
@@ -116,6 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args.state_file.chmod(0o600)
     stack.poller.start()  # queues -> the consumer function, each with its batch size and window, as on Lambda
+    demo_bars = load_demo(stack.env.DB, "dev-user")  # labelled source 'demo': analyses of them say DEMO DATA
+    stack.scheduler.start()  # storage.json's schedules on their New York crons -> the scheduler function
     print(
         f"TTAI dev server on {url} (ready in {time.monotonic() - started:.1f} s)\n"
         f"  user token (dev-user):           {user_token}\n"
@@ -123,6 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"  more tokens:                     .venv/bin/ttai token USER_ID [--scope service|admin]\n"
         f"  dead-letter queues:              .venv/bin/ttai dlq list | show QUEUE | redrive QUEUE\n"
         f"  sign in (stand-in TastyTrade):   {url}/auth/login\n"
+        f"  demo data:                       {demo_bars} generated bars (source 'demo'), watchlist {DEMO_WATCHLIST!r}\n"
+        f"  run a job now:                   .venv/bin/ttai jobs run analysis [--at 2026-03-09T13:30:00Z]\n"
         f"  try: curl {url}/health\n"
         f"       curl -H 'Authorization: Bearer $TOKEN' '{url}/api/v1/quotes?symbols=AAPL,MSFT'\n"
         f"  notifications the consumer delivered:\n"

@@ -28,6 +28,7 @@ from local.fake_oauth import FakeTastyTrade
 from local.gateway import LocalGateway, Response
 from local.poller import LocalPoller, polled_queues
 from local.postgres import EmbeddedPostgres
+from local.scheduler import LocalScheduler
 from local.service import Service
 from ttai.auth.sessions import SessionStore
 from ttai.bindings.d1 import D1Database
@@ -89,6 +90,7 @@ class LocalStack(Service):
         self.discord: DiscordSink | None = None  # where notifications to Discord land locally
         self.migrations: MigrationReport | None = None
         self._poller: LocalPoller | None = None
+        self._scheduler: LocalScheduler | None = None
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -137,8 +139,11 @@ class LocalStack(Service):
         self._poller = LocalPoller(sqs, polled_queues(sqs, self.layout, self.queue_urls))
         self.discord = DiscordSink()
         self.discord.start()
+        self._scheduler = LocalScheduler(self.layout.schedules, self.layout.schedule_timezone)
 
     def stop(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.stop()
         if self._poller is not None:
             self._poller.stop()
         for key, value in self._saved_environ.items():
@@ -305,6 +310,12 @@ class LocalStack(Service):
         """Feeds the consumer function from the queues: ``drain()`` in tests, ``start()`` under ``make dev``."""
         assert self._poller is not None, "the stack is not started"
         return self._poller
+
+    @property
+    def scheduler(self) -> LocalScheduler:
+        """Fires the schedules on their crons (``start()`` under ``make dev``; not started in tests)."""
+        assert self._scheduler is not None, "the stack is not started"
+        return self._scheduler
 
     @property
     def env(self) -> Env:

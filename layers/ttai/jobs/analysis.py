@@ -14,6 +14,7 @@ from ttai.jobs.storage import AnalysisResult, ReportSnapshot
 from ttai.messages import AnalysisComplete
 from ttai.services.cache import CacheKeys, CacheTier
 
+DEMO_SOURCE = "demo"  # the generated bars `make dev` loads: every result made from them says so
 LOOKBACK_BARS = 100  # twice the slow average: Wilder's RSI settles well within it
 # Bars older than this before the market date are stale: an analysis of them would describe another market.
 MAX_BAR_AGE = timedelta(days=10)
@@ -26,6 +27,7 @@ def run_analysis(ctx: JobContext) -> JobOutcome:
     results: list[AnalysisResult] = []
     assessed: dict[str, Assessment] = {}
     errors: dict[str, str] = {}
+    demo_symbols: set[str] = set()
     for symbol in symbols:
         series = closes.get(symbol, [])
         try:
@@ -41,15 +43,24 @@ def run_analysis(ctx: JobContext) -> JobOutcome:
             results.append(AnalysisResult(symbol=symbol, error_message=str(exc)))
             continue
         assessed[symbol] = assessment
+        sources = sorted({c.source for c in series})
+        demo = DEMO_SOURCE in sources
+        if demo:
+            demo_symbols.add(symbol)
         results.append(
             AnalysisResult(
                 symbol=symbol,
                 sentiment=assessment.sentiment,
                 confidence=assessment.confidence,
                 direction=assessment.direction,
-                reasoning=assessment.reasoning,
+                reasoning=("[DEMO DATA] " if demo else "") + assessment.reasoning,
                 signals=assessment.signals,
-                technical_data={**assessment.technical_data(), "as_of": series[-1].date.isoformat()},
+                technical_data={
+                    **assessment.technical_data(),
+                    "as_of": series[-1].date.isoformat(),
+                    "bar_sources": sources,
+                    **({"demo_data": True} if demo else {}),
+                },
             )
         )
     ctx.store_results(results)
@@ -81,7 +92,8 @@ def run_analysis(ctx: JobContext) -> JobOutcome:
             id=message_id(ctx.execution_id, symbol, user_id),
             user_id=user_id,
             symbol=symbol,
-            recommendation=f"{a.direction} ({a.sentiment}, confidence {a.confidence:.2f})",
+            recommendation=("[DEMO DATA] " if symbol in demo_symbols else "")
+            + f"{a.direction} ({a.sentiment}, confidence {a.confidence:.2f})",
             workflow_id=workflow_id,
         )
         for symbol, a in assessed.items()
@@ -95,6 +107,7 @@ def run_analysis(ctx: JobContext) -> JobOutcome:
         f"{len(assessed)} of {len(symbols)} symbols analysed: {counts['bullish']} bullish, {counts['bearish']} "
         f"bearish, {counts['neutral']} neutral; {len(high)} high-confidence"
         + (f"; {len(errors)} failed" if errors else "")
+        + (f"; DEMO DATA for {', '.join(sorted(demo_symbols))}" if demo_symbols else "")
     )
     ctx.store_report(
         ReportSnapshot(
@@ -119,5 +132,11 @@ def run_analysis(ctx: JobContext) -> JobOutcome:
         processed=len(symbols),
         successful=len(assessed),
         errors=errors,
-        metadata={"unit": "symbols", "messages_sent": sent, "cached": len(cached), "high_confidence": high},
+        metadata={
+            "unit": "symbols",
+            "messages_sent": sent,
+            "cached": len(cached),
+            "high_confidence": high,
+            **({"demo_data": sorted(demo_symbols)} if demo_symbols else {}),
+        },
     )

@@ -22,8 +22,8 @@ FROM watchlists w CROSS JOIN LATERAL jsonb_array_elements_text(w.symbols) AS s(s
 GROUP BY s.symbol ORDER BY s.symbol
 """
 _CLOSES = """
-SELECT symbol, date, close FROM (
-    SELECT symbol, date, close, row_number() OVER (PARTITION BY symbol ORDER BY date DESC) AS age
+SELECT symbol, date, close, source FROM (
+    SELECT symbol, date, close, source, row_number() OVER (PARTITION BY symbol ORDER BY date DESC) AS age
     FROM bars
     WHERE symbol IN (SELECT jsonb_array_elements_text(?1::jsonb)) AND date <= ?2
 ) recent
@@ -56,6 +56,7 @@ def watchers_by_symbol(db: D1Database) -> dict[str, list[str]]:
 class Close:
     date: date
     close: float
+    source: str
 
 
 def recent_closes(db: D1Database, symbols: Sequence[str], up_to: date, count: int) -> dict[str, list[Close]]:
@@ -64,7 +65,7 @@ def recent_closes(db: D1Database, symbols: Sequence[str], up_to: date, count: in
     for chunk in chunks(list(symbols), BARS_SYMBOLS_PER_QUERY):
         rows = db.prepare(_CLOSES).bind(json.dumps(list(chunk)), up_to, count).all().results
         for row in rows:
-            found.setdefault(row["symbol"], []).append(Close(row["date"], float(row["close"])))
+            found.setdefault(row["symbol"], []).append(Close(row["date"], float(row["close"]), row["source"]))
     return found
 
 
