@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from ttai.services.cache import CacheTier
+if TYPE_CHECKING:  # every function imports this module; only those that cache load the cache
+    from ttai.services.cache import CacheTier
 
 METRICS_NAMESPACE = "TTAI"
 
