@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, cast, get_args
 
 from ttai.errors import ConfigurationError
 
@@ -23,86 +23,115 @@ ENDPOINT_PREFIX = "AWS_ENDPOINT_URL_"
 SECRET_PREFIX = "TTAI_SECRET_"  # noqa: S105 - a variable-name prefix, not a secret
 QUEUE_URL_SUFFIX = "_URL"  # TTAI_<BINDING>_URL, e.g. TTAI_TASK_QUEUE_URL
 QUEUE_BINDINGS = ("TASK_QUEUE", "NOTIFICATION_QUEUE", "ANALYSIS_QUEUE")
+Environment = Literal["local", "dev", "staging", "prod"]
+ENVIRONMENTS: tuple[str, ...] = get_args(Environment)
 _CACHE_LOCK = threading.Lock()
 _ENVS: dict[tuple[tuple[str, str], ...], Env] = {}
 
 
-class Settings(BaseModel):
+# Settings and their rules are NamedTuples: immutable, and built at import far cheaper than dataclasses or a
+# pydantic model (every cold start of every function pays for this module).
+class _Rule(NamedTuple):
+    """How one TTAI_* variable is checked."""
+
+    variable: str
+    min_length: int = 1
+    max_length: int = 2048
+    pattern: re.Pattern[str] | None = None
+
+    def problem(self, value: str) -> str | None:
+        if not self.min_length <= len(value) <= self.max_length:
+            return f"must be {self.min_length} to {self.max_length} characters long, not {len(value)}"
+        if self.pattern is not None and not self.pattern.match(value):
+            return f"must match {self.pattern.pattern}"
+        return None
+
+
+_NOTHING: Mapping[str, str] = MappingProxyType({})
+_URL = re.compile(r"^https?://")
+_ARN = re.compile(r"^arn:[a-z-]+:")
+# Settings field -> the variable it comes from and what it must look like.
+_VARIABLES: dict[str, _Rule] = {
+    "kv_table": _Rule("TTAI_KV_TABLE", 3, 255),
+    "kv_overflow_bucket": _Rule("TTAI_KV_OVERFLOW_BUCKET", 3, 63),
+    "db_cluster_arn": _Rule("TTAI_DB_CLUSTER_ARN", 20, pattern=_ARN),
+    "db_secret_arn": _Rule("TTAI_DB_SECRET_ARN", 20, pattern=_ARN),
+    "db_name": _Rule("TTAI_DB_NAME", pattern=re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")),
+    "oauth_authorize_url": _Rule("TTAI_OAUTH_AUTHORIZE_URL", pattern=_URL),
+    "oauth_token_url": _Rule("TTAI_OAUTH_TOKEN_URL", pattern=_URL),
+    "oauth_userinfo_url": _Rule("TTAI_OAUTH_USERINFO_URL", pattern=_URL),
+    "oauth_redirect_uri": _Rule("TTAI_OAUTH_REDIRECT_URI", pattern=_URL),
+    "r2_bucket": _Rule("TTAI_R2_BUCKET", 3, 63),
+    "idempotency_table": _Rule("TTAI_IDEMPOTENCY_TABLE", 3, 255),
+    "email_sender": _Rule("TTAI_EMAIL_SENDER", 3, 320),
+    "push_topic_arn": _Rule("TTAI_PUSH_TOPIC_ARN", 20, pattern=_ARN),
+}
+
+
+class Settings(NamedTuple):
     """What a function is told by its environment. Bindings are optional: a function has only what it is given."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    environment: Literal["local", "dev", "staging", "prod"]
-    kv_table: str | None = Field(default=None, min_length=3, max_length=255)
-    kv_overflow_bucket: str | None = Field(default=None, min_length=3, max_length=63)
-    db_cluster_arn: str | None = Field(default=None, min_length=20)
-    db_secret_arn: str | None = Field(default=None, min_length=20)
-    db_name: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
-    oauth_authorize_url: str | None = Field(default=None, pattern=r"^https?://")
-    oauth_token_url: str | None = Field(default=None, pattern=r"^https?://")
-    oauth_userinfo_url: str | None = Field(default=None, pattern=r"^https?://")
-    oauth_redirect_uri: str | None = Field(default=None, pattern=r"^https?://")
-    r2_bucket: str | None = Field(default=None, min_length=3, max_length=63)
+    environment: Environment
+    kv_table: str | None = None
+    kv_overflow_bucket: str | None = None
+    db_cluster_arn: str | None = None
+    db_secret_arn: str | None = None
+    db_name: str | None = None
+    oauth_authorize_url: str | None = None
+    oauth_token_url: str | None = None
+    oauth_userinfo_url: str | None = None
+    oauth_redirect_uri: str | None = None
+    r2_bucket: str | None = None
+    idempotency_table: str | None = None
+    email_sender: str | None = None
+    push_topic_arn: str | None = None
     # Queue URL by binding name (TASK_QUEUE...), from TTAI_<BINDING>_URL.
-    queue_urls: Mapping[str, str] = Field(default_factory=dict)
-    idempotency_table: str | None = Field(default=None, min_length=3, max_length=255)
-    email_sender: str | None = Field(default=None, min_length=3, max_length=320)
-    push_topic_arn: str | None = Field(default=None, min_length=20)
-    secret_ids: Mapping[str, str] = Field(default_factory=dict)
+    queue_urls: Mapping[str, str] = _NOTHING
+    secret_ids: Mapping[str, str] = _NOTHING
     region: str | None = None
     endpoint_url: str | None = None
     # Per-service endpoints (AWS_ENDPOINT_URL_RDS_DATA...), as boto3 reads them: the local stack serves the
     # Data API itself while moto serves the rest.
-    service_endpoint_urls: Mapping[str, str] = Field(default_factory=dict)
-
-    @field_validator("secret_ids")
-    @classmethod
-    def _secret_names(cls, value: Mapping[str, str]) -> Mapping[str, str]:
-        for name, secret_id in value.items():
-            if not name or not secret_id:
-                raise ValueError(f"secret {name!r} has an empty name or id")
-        return value
+    service_endpoint_urls: Mapping[str, str] = _NOTHING
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
+        """The settings in ``environ``; every variable that is wrong is named in one ConfigurationError."""
         if "TTAI_ENVIRONMENT" not in environ:
             raise ConfigurationError("TTAI_ENVIRONMENT is not set: is this running outside a TTAI function?")
-        try:
-            return cls(
-                environment=environ["TTAI_ENVIRONMENT"],
-                kv_table=environ.get("TTAI_KV_TABLE") or None,
-                kv_overflow_bucket=environ.get("TTAI_KV_OVERFLOW_BUCKET") or None,
-                db_cluster_arn=environ.get("TTAI_DB_CLUSTER_ARN") or None,
-                db_secret_arn=environ.get("TTAI_DB_SECRET_ARN") or None,
-                db_name=environ.get("TTAI_DB_NAME") or None,
-                oauth_authorize_url=environ.get("TTAI_OAUTH_AUTHORIZE_URL") or None,
-                oauth_token_url=environ.get("TTAI_OAUTH_TOKEN_URL") or None,
-                oauth_userinfo_url=environ.get("TTAI_OAUTH_USERINFO_URL") or None,
-                oauth_redirect_uri=environ.get("TTAI_OAUTH_REDIRECT_URI") or None,
-                r2_bucket=environ.get("TTAI_R2_BUCKET") or None,
-                queue_urls={
-                    binding: environ[f"TTAI_{binding}{QUEUE_URL_SUFFIX}"]
-                    for binding in QUEUE_BINDINGS
-                    if environ.get(f"TTAI_{binding}{QUEUE_URL_SUFFIX}")
-                },
-                idempotency_table=environ.get("TTAI_IDEMPOTENCY_TABLE") or None,
-                email_sender=environ.get("TTAI_EMAIL_SENDER") or None,
-                push_topic_arn=environ.get("TTAI_PUSH_TOPIC_ARN") or None,
-                secret_ids={
-                    name.removeprefix(SECRET_PREFIX): value
-                    for name, value in environ.items()
-                    if name.startswith(SECRET_PREFIX)
-                },
-                region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or None,
-                endpoint_url=environ.get("AWS_ENDPOINT_URL") or None,
-                service_endpoint_urls={
-                    name.removeprefix(ENDPOINT_PREFIX): value
-                    for name, value in environ.items()
-                    if name.startswith(ENDPOINT_PREFIX) and value
-                },
-            )
-        except ValidationError as exc:
-            raise ConfigurationError(f"invalid TTAI_* environment: {exc}") from exc
+        problems: list[str] = []
+        environment = environ["TTAI_ENVIRONMENT"]
+        if environment not in ENVIRONMENTS:
+            problems.append(f"TTAI_ENVIRONMENT={environment!r} must be one of {', '.join(ENVIRONMENTS)}")
+        values: dict[str, str | None] = {}
+        for name, rule in _VARIABLES.items():
+            value = environ.get(rule.variable) or None
+            if value is not None and (problem := rule.problem(value)):
+                problems.append(f"{rule.variable} {problem}")
+            values[name] = value
+        secret_ids = {
+            name.removeprefix(SECRET_PREFIX): value for name, value in environ.items() if name.startswith(SECRET_PREFIX)
+        }
+        problems += [f"{SECRET_PREFIX}{name} is empty" for name, value in secret_ids.items() if not name or not value]
+        if problems:
+            raise ConfigurationError("invalid TTAI_* environment: " + "; ".join(problems))
+        return cls(
+            environment=cast("Environment", environment),
+            **values,
+            queue_urls={
+                binding: environ[f"TTAI_{binding}{QUEUE_URL_SUFFIX}"]
+                for binding in QUEUE_BINDINGS
+                if environ.get(f"TTAI_{binding}{QUEUE_URL_SUFFIX}")
+            },
+            secret_ids=secret_ids,
+            region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or None,
+            endpoint_url=environ.get("AWS_ENDPOINT_URL") or None,
+            service_endpoint_urls={
+                name.removeprefix(ENDPOINT_PREFIX): value
+                for name, value in environ.items()
+                if name.startswith(ENDPOINT_PREFIX) and value
+            },
+        )
 
 
 def _relevant(environ: Mapping[str, str]) -> tuple[tuple[str, str], ...]:

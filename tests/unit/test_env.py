@@ -30,6 +30,29 @@ def test_an_unknown_environment_name_fails_loudly() -> None:
         Settings.from_environ({"TTAI_ENVIRONMENT": "production"})
 
 
+def test_every_malformed_variable_is_named_in_one_error() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_environ(
+            {
+                **BASE,
+                "TTAI_R2_BUCKET": "ab",
+                "TTAI_DB_CLUSTER_ARN": "not-an-arn-but-long-enough",
+                "TTAI_DB_NAME": "1bad",
+                "TTAI_OAUTH_TOKEN_URL": "ftp://tokens",
+            }
+        )
+    message = str(caught.value)
+    for variable in ("TTAI_R2_BUCKET", "TTAI_DB_CLUSTER_ARN", "TTAI_DB_NAME", "TTAI_OAUTH_TOKEN_URL"):
+        assert variable in message
+    assert "TTAI_KV_TABLE" not in message
+
+
+def test_settings_are_immutable() -> None:
+    settings = Settings.from_environ(BASE)
+    with pytest.raises(AttributeError):
+        settings.kv_table = "other"  # type: ignore[misc]
+
+
 def test_a_binding_that_was_not_given_says_which_variable_is_missing() -> None:
     env = Env(Settings.from_environ(BASE))
     with pytest.raises(ConfigurationError, match="TTAI_KV_TABLE"):
