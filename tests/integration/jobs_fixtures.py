@@ -95,7 +95,7 @@ def new_world(stack: LocalStack) -> JobWorld:
         binding: sqs.create_queue(QueueName=f"{name}-{binding.lower()}")["QueueUrl"]
         for binding in ("TASK_QUEUE", "NOTIFICATION_QUEUE", "ANALYSIS_QUEUE")
     }
-    settings = stack.env.settings.model_copy(update={"db_name": name, "queue_urls": queue_urls})
+    settings = stack.env.settings._replace(db_name=name, queue_urls=queue_urls)
     env = Env(settings)
     return JobWorld(stack=stack, env=env, db=env.DB, queue_urls=queue_urls)
 

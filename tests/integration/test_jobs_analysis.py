@@ -146,8 +146,8 @@ def test_a_failing_job_records_failure_re_raises_and_is_not_run_again(
 ) -> None:
     moment = datetime(2026, 3, 11, 13, 30, tzinfo=UTC)
     # The analysis queue is gone: sending fails after the results are stored.
-    broken = world.env.settings.model_copy(
-        update={"queue_urls": {**world.queue_urls, "ANALYSIS_QUEUE": world.queue_urls["ANALYSIS_QUEUE"] + "-missing"}}
+    broken = world.env.settings._replace(
+        queue_urls={**world.queue_urls, "ANALYSIS_QUEUE": world.queue_urls["ANALYSIS_QUEUE"] + "-missing"}
     )
     with pytest.raises(Exception, match=r"NonExistentQueue|does not exist"):
         run_job(Env(broken), "analysis", moment)
