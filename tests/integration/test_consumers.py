@@ -20,7 +20,6 @@ from moto.sns.models import sns_backends
 from local.aws_calls import CallCounter
 from local.stack import REGION, LocalStack
 from ttai.bindings.queues import Queue, QueueSendError
-from ttai.consumers import dispatch
 from ttai.messages import (
     AlertTriggered,
     AnalysisComplete,
@@ -36,12 +35,6 @@ class Recipient(NamedTuple):
     token: str
     email: str
     webhook: str
-
-
-@pytest.fixture
-def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Retry delays of 1, 2, 4 s instead of 5, 10, 20 s: the poller waits them out in real time."""
-    monkeypatch.setattr(dispatch, "BACKOFF", dispatch.Backoff(base_seconds=1))
 
 
 @pytest.fixture(autouse=True)
@@ -196,7 +189,7 @@ def test_an_alert_without_channels_notifies_on_the_users_channels(stack: LocalSt
 
 
 def test_a_retry_after_the_notification_send_failed_writes_nothing_twice(
-    stack: LocalStack, monkeypatch: pytest.MonkeyPatch, quick_retries: None
+    stack: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     who = recipient(stack, ["discord"])
     alert_id = create_alert(stack, who)
@@ -212,7 +205,7 @@ def test_a_retry_after_the_notification_send_failed_writes_nothing_twice(
     stack.env.ANALYSIS_QUEUE.send(
         AlertTriggered(user_id=who.id, alert_id=alert_id, symbol="AAPL", condition="above", current_value=250).to_wire()
     )
-    report = stack.poller.drain()
+    report = stack.poller.drain(skip_retry_delays=True)
     assert failures == []
     assert report.failed == 1  # the first delivery was retried
     assert alert_state(stack, alert_id) == ("triggered", 1, 1)
@@ -278,19 +271,46 @@ def test_a_notification_delivered_twice_arrives_once(stack: LocalStack, channel:
 # ------------------------------------------------------------------------------------------ delivery failures
 
 
+def hidden_for(stack: LocalStack, binding: str) -> tuple[str, str]:
+    """(visible, in flight) messages of a queue, as SQS counts them."""
+    attributes = stack.client("sqs").get_queue_attributes(
+        QueueUrl=stack.queue_urls[binding],
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return attributes["ApproximateNumberOfMessages"], attributes["ApproximateNumberOfMessagesNotVisible"]
+
+
 def test_a_discord_endpoint_that_fails_twice_and_then_succeeds_receives_exactly_one_notification(
-    stack: LocalStack, quick_retries: None
+    stack: LocalStack,
 ) -> None:
     assert stack.discord is not None
     who = recipient(stack, [])
     stack.discord.fail_next(2, 500)
     before = stack.discord.attempts
     stack.env.NOTIFICATION_QUEUE.send(Notification(user_id=who.id, channel="discord", title="t", body="b").to_wire())
-    report = stack.poller.drain()
+    first = stack.poller.poll_once(bindings=["NOTIFICATION_QUEUE"])
+    assert first.failed == 1
+    assert hidden_for(stack, "NOTIFICATION_QUEUE") == ("0", "1")  # backing off (5 s), not back at once
+    report = stack.poller.drain(skip_retry_delays=True)  # the backoff's seconds skipped, its attempts counted
     assert stack.discord.attempts - before == 3
     assert len(discord_messages(stack, who)) == 1
-    assert (report.records, report.failed, report.deleted) == (3, 2, 1)
+    assert (report.records, report.failed, report.deleted) == (2, 1, 1)
     assert all(who.id not in m["Body"] for m in dead_letters(stack, "NOTIFICATION_QUEUE"))
+
+
+def test_a_discord_endpoint_that_keeps_failing_sends_the_notification_to_the_dlq(stack: LocalStack) -> None:
+    assert stack.discord is not None
+    who = recipient(stack, [])
+    max_receives = stack.layout.queue("NOTIFICATION_QUEUE").max_receive_count
+    stack.discord.fail_next(max_receives + 5, 503)
+    before = stack.discord.attempts
+    message = Notification(user_id=who.id, channel="discord", title="t", body="b")
+    stack.env.NOTIFICATION_QUEUE.send(message.to_wire())
+    report = stack.poller.drain(skip_retry_delays=True)
+    stack.discord.fail_next(0)
+    assert (stack.discord.attempts - before, report.failed) == (max_receives, max_receives)
+    assert discord_messages(stack, who) == []
+    assert any(message.id in m["Body"] for m in dead_letters(stack, "NOTIFICATION_QUEUE"))
 
 
 def test_a_rate_limited_delivery_waits_for_retry_after_before_it_is_tried_again(stack: LocalStack) -> None:
