@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from benchmarks import aws_calls, cold_start, dev_start, list_queries, queues, sizes
+from benchmarks import aws_calls, cold_start, consumers, dev_start, list_queries, queues, sizes
 from benchmarks.report import Row, print_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,6 +17,7 @@ def main() -> int:
     rows += cold_start.run()
     rows += dev_start.run()
     rows += aws_calls.run()
+    rows += consumers.run()
     rows += list_queries.run()
     rows += queues.run()
     rows += sizes.run()

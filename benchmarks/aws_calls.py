@@ -19,9 +19,9 @@ SYMBOLS = [f"S{i:03d}" for i in range(250)]
 class Meter:
     """Runs an operation with every client of the stack counted, and keeps one row per operation."""
 
-    def __init__(self, stack: LocalStack) -> None:
+    def __init__(self, stack: LocalStack, *, extra_clients: tuple[str, ...] = ()) -> None:
         env = stack.env
-        self._clients = [env.client(s) for s in ("dynamodb", "s3", "secretsmanager", "rds-data")]
+        self._clients = [env.client(s) for s in ("dynamodb", "s3", "secretsmanager", "rds-data", *extra_clients)]
         self.rows: list[Row] = []
 
     def __call__(self, name: str, action: Callable[[], Any], budget: int | None = None) -> None:
