@@ -41,12 +41,20 @@ def runs(stack: LocalStack) -> dict[str, int]:
     day = FIRST_DAY + timedelta(days=10)
     ids["analysis"] = insert_run(stack, "analysis", day, status="partial", processed=3, failed=1)
     insert_result(stack, ids["analysis"], "MSFT", sentiment="bearish", confidence=0.35, direction="sell", signals=[])
-    insert_result(stack, ids["analysis"], "AAPL", signals=[{"type": "trend", "strength": 0.7}, "rsi_oversold"])
+    insert_result(
+        stack,
+        ids["analysis"],
+        "AAPL",
+        signals=[{"type": "trend", "strength": 0.7}, "rsi_oversold"],
+        technical_data={"demo_data": True},
+    )
     insert_result(stack, ids["analysis"], "TSLA", sentiment=None, confidence=None, direction=None, reasoning=None,
                   error_message="no bars for TSLA")  # fmt: skip
     ids["hostile"] = insert_run(stack, "end-of-day", day, hour=21, status="failure", error=f"failed: {XSS}")
     insert_result(stack, ids["hostile"], XSS_SYMBOL, reasoning=XSS, error_message=XSS, signals=[XSS])
-    ids["pre-market"] = insert_run(stack, "pre-market", day + timedelta(days=1), hour=13, metadata={"demo": True})
+    ids["pre-market"] = insert_run(
+        stack, "pre-market", day + timedelta(days=1), hour=13, metadata={"demo_data": ["AAPL"]}
+    )
     insert_report(stack, ids["pre-market"], "pre-market", day + timedelta(days=1), f"Calm open {XSS}", 4)
     return ids
 
@@ -181,7 +189,7 @@ def test_a_runs_details_open_on_click(tab: Tab, token: str, runs: dict[str, int]
     assert tab.texts("#details-title") == ["Run {}: analysis on 2026-03-12".format(runs["analysis"])]
     rows = [tab.texts(f"#results-table tbody tr:nth-child({n}) td") for n in (1, 2, 3)]
     assert rows == [
-        ["AAPL", "bullish", "81 %", "buy", "trend (0.7), rsi_oversold", "SMA 20 above SMA 50", ""],
+        ["AAPL demo data", "bullish", "81 %", "buy", "trend (0.7), rsi_oversold", "SMA 20 above SMA 50", ""],
         ["MSFT", "bearish", "35 %", "sell", NOTHING, "SMA 20 above SMA 50", ""],
         ["TSLA", NOTHING, NOTHING, NOTHING, "trend (0.7)", "", "no bars for TSLA"],
     ]

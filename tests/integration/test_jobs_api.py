@@ -114,7 +114,7 @@ def test_history_lists_runs_newest_market_date_first_in_pages(stack: LocalStack,
         insert_run(stack, "analysis", days[0], hour=15, processed=5, failed=2, status="partial", error="MSFT: no bars"),
         insert_run(stack, "intraday", days[1]),
         insert_run(stack, "end-of-day", days[1], hour=21),
-        insert_run(stack, "weekly", days[2], metadata={"demo": True}),
+        insert_run(stack, "weekly", days[2], metadata={"demo_data": ["AAPL", "MSFT"]}),  # as ttai.jobs marks demo
     ]
     newest_first = [ids[4], ids[3], ids[2], ids[1], ids[0]]
     seen: list[int] = []
@@ -167,6 +167,21 @@ def test_history_filters_by_type_status_and_dates(stack: LocalStack, alice: str,
     assert ids(type="weekly") == []
 
 
+def test_runs_on_demo_data_are_marked_as_such(stack: LocalStack, alice: str, days: list[date]) -> None:
+    marks: list[dict[str, Any]] = [
+        {"demo_data": ["AAPL"]},
+        {"demo": True},
+        {"demo_data": []},
+        {"demo_data": False},
+        {"trigger": "manual"},
+    ]
+    ids = [insert_run(stack, "analysis", days[9], hour=10 + n, metadata=m) for n, m in enumerate(marks)]
+    listed = {
+        item["id"]: item["demo"] for item in history(stack, alice, start_date=days[9], end_date=days[9]).body["items"]
+    }
+    assert [listed[i] for i in ids] == [True, True, False, False, False]
+
+
 @pytest.mark.parametrize(
     ("query", "field"),
     [
@@ -204,7 +219,7 @@ def test_a_run_shows_its_results_by_symbol_and_its_report(stack: LocalStack, bob
         stack, "analysis", days[7], status="partial", processed=3, failed=1, metadata={"trigger": "manual"}
     )
     insert_result(stack, run, "MSFT", sentiment="bearish", confidence=0.35, direction="sell", signals=[])
-    insert_result(stack, run, "AAPL", technical_data={"rsi_14": 61.2, "sma_20": 190.1})
+    insert_result(stack, run, "AAPL", technical_data={"rsi_14": 61.2, "sma_20": 190.1, "demo_data": True})
     insert_result(stack, run, "TSLA", sentiment=None, confidence=None, direction=None, reasoning=None,
                   error_message="no bars for TSLA")  # fmt: skip
     insert_report(stack, run, "analysis", days[7], "1 high-confidence signal", 1)
@@ -223,7 +238,8 @@ def test_a_run_shows_its_results_by_symbol_and_its_report(stack: LocalStack, bob
     aapl, msft, tsla = detail["results"]
     assert (aapl["sentiment"], aapl["confidence"], aapl["direction"]) == ("bullish", 0.8123, "buy")
     assert aapl["signals"] == [{"type": "trend", "strength": 0.7}]
-    assert aapl["technical_data"] == {"rsi_14": 61.2, "sma_20": 190.1}
+    assert aapl["technical_data"] == {"rsi_14": 61.2, "sma_20": 190.1, "demo_data": True}
+    assert [r["demo"] for r in detail["results"]] == [True, False, False]  # AAPL's bars were demo bars
     assert (msft["sentiment"], msft["confidence"], msft["signals"]) == ("bearish", 0.35, [])
     assert (tsla["sentiment"], tsla["error_message"]) == (None, "no bars for TSLA")
     report = detail["report"]

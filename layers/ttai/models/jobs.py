@@ -33,7 +33,8 @@ class JobExecution(_Read):
     symbols_successful: int
     symbols_failed: int
     error_message: str | None
-    # The run worked on demo data (its metadata says ``"demo": true``): shown as such wherever it appears.
+    # The run worked on demo data (its metadata lists ``demo_data`` symbols, or says ``"demo": true``): shown as such
+    # wherever it appears.
     demo: bool
 
 
@@ -68,6 +69,7 @@ class AnalysisResult(_Read):
     news_count: int | None
     error_message: str | None
     created_at: datetime
+    demo: bool  # made from demo bars (its technical data says ``"demo_data": true``)
 
 
 class JobDetail(JobExecution):

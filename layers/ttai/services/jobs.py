@@ -27,7 +27,10 @@ HISTORY_ERROR_CHARS = 1000
 RESULTS_BUDGET_BYTES = 640 * 1024
 RESULTS_MAX = 1000
 
-_DEMO = """metadata @> '{"demo": true}' AS demo"""
+# A run on demo data: ttai.jobs lists the symbols whose bars were demo bars under metadata "demo_data" (a run may also
+# say "demo": true). A result on demo bars says "demo_data": true in its technical data.
+_DEMO = """(coalesce(metadata -> 'demo_data' NOT IN ('false', '[]', 'null'), false)
+    OR metadata @> '{"demo": true}') AS demo"""
 _EXECUTION = (
     "id, job_type, scheduled_time, execution_date, status, started_at, finished_at, duration_ms, "
     "symbols_processed, symbols_successful, symbols_failed"
@@ -61,17 +64,17 @@ _GET = f"""
 SELECT {_EXECUTION}, error_message, {_DEMO}, metadata, {_report(_REPORT_COLUMNS + ", content")}
 FROM job_executions j WHERE id = ?1
 """  # noqa: S608 - constants
-_RESULT_COLUMNS = (
+_RESULT_FIELDS = (
     "id, symbol, sentiment, confidence, direction, reasoning, signals, technical_data, news_count, error_message, "
     "created_at"
 )
 _RESULTS = f"""
-SELECT {_RESULT_COLUMNS}, total
+SELECT {_RESULT_FIELDS}, demo, total
 FROM (
     SELECT *, count(*) OVER () AS total,
            coalesce(sum(size) OVER (ORDER BY symbol, id ROWS UNBOUNDED PRECEDING EXCLUDE CURRENT ROW), 0) AS before
     FROM (
-        SELECT {_RESULT_COLUMNS},
+        SELECT {_RESULT_FIELDS}, coalesce(technical_data @> '{{"demo_data": true}}', false) AS demo,
                coalesce(octet_length(reasoning), 0) + octet_length(signals::text)
                + coalesce(octet_length(technical_data::text), 0) + coalesce(octet_length(error_message), 0) AS size
         FROM analysis_results WHERE execution_id = ?1

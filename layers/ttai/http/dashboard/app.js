@@ -172,8 +172,10 @@ function term(list, name, value) {
 function resultRow(result) {
   const row = document.createElement("tr");
   row.dataset.resultId = String(result.id);
+  const symbol = el("td", result.symbol, "result-symbol");
+  if (result.demo) symbol.append(" ", demoBadge());
   row.append(
-    el("td", result.symbol, "result-symbol"),
+    symbol,
     el("td", result.sentiment ?? "–", "result-sentiment"),
     el("td", formatConfidence(result.confidence), "result-confidence"),
     el("td", result.direction ?? "–", "result-direction"),
