@@ -141,7 +141,7 @@ class LocalPoller:
         report = DeliveryReport()
         for queue in queues:
             with self._delivering:
-                messages = self._collect(queue, window_seconds=0)
+                messages = self._collect(queue, window_seconds=0, long_poll=False)
                 if messages:
                     delivered, returning = self._deliver(queue, messages, function)
                     report.add(delivered)
@@ -179,7 +179,7 @@ class LocalPoller:
     def _poll(self, queue: PolledQueue) -> None:
         while not self._stop.is_set():
             try:
-                messages = self._collect(queue, window_seconds=queue.batch_window_seconds)
+                messages = self._collect(queue, window_seconds=queue.batch_window_seconds, long_poll=True)
                 if messages:
                     with self._delivering:
                         self.report.add(self._deliver(queue, messages, self.function)[0])
@@ -189,25 +189,20 @@ class LocalPoller:
 
     # ---------------------------------------------------------------- batches
 
-    def _collect(self, queue: PolledQueue, *, window_seconds: float) -> list[dict[str, Any]]:
-        """Up to ``batch_size`` messages: long-polls for the first, then gathers until the window ends.
-
-        With a window of 0 (drain) nothing waits: the batch is whatever the queue returns until it returns none.
-        """
+    def _collect(self, queue: PolledQueue, *, window_seconds: float, long_poll: bool) -> list[dict[str, Any]]:
+        """Up to ``batch_size`` messages: the first long-polled for (or not, when draining), then more gathered
+        until the window ends; with no window, whatever the queue holds right now fills the batch."""
         messages: list[dict[str, Any]] = []
         window_ends: float | None = None
         while len(messages) < queue.batch_size:
-            if window_seconds and self._stop.is_set():
-                break  # stopping: what was gathered is still delivered
-            if not window_seconds:
-                wait = 0
-            elif window_ends is None:
-                wait = POLL_WAIT_SECONDS
-            else:
-                remaining = window_ends - time.monotonic()
-                if remaining <= 0:
+            if window_ends is None:
+                wait = POLL_WAIT_SECONDS if long_poll else 0
+            elif window_seconds:
+                if time.monotonic() >= window_ends:
                     break
-                wait = max(1, min(POLL_WAIT_SECONDS, int(remaining)))
+                wait = POLL_WAIT_SECONDS  # returns as soon as a message arrives: the window is overrun by < 1 s
+            else:
+                wait = 0
             received = self._sqs.receive_message(
                 QueueUrl=queue.url,
                 MaxNumberOfMessages=min(SQS_BATCH_MAX_ENTRIES, queue.batch_size - len(messages)),
@@ -218,8 +213,10 @@ class LocalPoller:
             messages += received
             if received and window_ends is None:
                 window_ends = time.monotonic() + window_seconds
-            if not received and (not window_seconds or window_ends is None):
+            elif not received and (window_ends is None or not window_seconds):
                 break
+            if long_poll and self._stop.is_set():
+                break  # stopping: what was gathered is still delivered
         return messages
 
     def _deliver(

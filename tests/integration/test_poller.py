@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from local.aws_calls import CallCounter
 from local.gateway import LocalFunction
 from local.poller import DrainTimeout, LocalPoller, PolledQueue
 from local.stack import LocalStack
@@ -104,7 +105,7 @@ def test_three_poison_messages_of_ten_fail_alone_and_reach_the_dlq_after_max_ret
     # Each poison message was delivered max_retries + 1 = 4 times, then moved to the DLQ.
     assert {n: consumer.attempts[n] for n in poison} == {n: [1, 2, 3, 4] for n in poison}
     assert sorted(body["n"] for body in dlq_bodies(stack, dlq_url)) == sorted(poison)
-    assert report.invocations == 4
+    assert report.invocations >= 4  # the first batch, then the three poison messages back three times
     assert report.deleted == 7
     assert report.failed == 3 * 4
     assert poller_for(stack, queue, consumer).depth(queue) == 0
@@ -176,7 +177,9 @@ def test_a_function_that_raises_leaves_the_whole_batch_until_its_visibility_ends
 
     report = poller.drain(timeout=30)
 
-    assert [sorted(d) for d in deliveries] == [[0, 1, 2], [0, 1, 2]]
+    # The three come back (their visibility ends a few milliseconds apart, so maybe not in one batch).
+    assert sorted(deliveries[0]) == [0, 1, 2]
+    assert sorted(n for later in deliveries[1:] for n in later) == [0, 1, 2]
     assert report.deleted == 3
 
 
@@ -198,7 +201,8 @@ def test_an_answer_naming_a_message_not_in_the_batch_fails_the_whole_batch(
     )
     report = poller.drain(timeout=30)
 
-    assert calls == [2, 2]
+    assert calls[0] == 2
+    assert sum(calls[1:]) == 2  # both came back, in one batch or two
     assert (report.errors, report.deleted) == (1, 2)
 
 
@@ -374,3 +378,24 @@ def test_skip_retry_delays_redelivers_at_once_whatever_the_delay(stack: LocalSta
     assert time.monotonic() - started < 30
     assert dict(consumer.attempts) == {0: [1, 2, 3], 1: [1, 2]}
     assert effects == Counter({0: 1, 1: 1})
+
+
+def test_the_background_poller_long_polls_an_idle_queue(stack: LocalStack, fresh_queue: FreshQueue) -> None:
+    queue, _ = fresh_queue(batch_window_seconds=0)
+    client = stack.client("sqs")
+    consumer = CountingConsumer(stack.client("sqs"))
+    poller = LocalPoller(client, [queue], function=LocalFunction("ttai-consumer", "", handler=consumer))
+    with CallCounter(client) as calls:
+        poller.start()
+        try:
+            time.sleep(2.5)
+            send(stack, queue, [{"n": 5}])
+            deadline = time.monotonic() + 10
+            while not consumer.effects and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            poller.stop()
+
+    assert consumer.effects == Counter({5: 1})
+    # One-second long polls while idle, not a busy loop.
+    assert calls.calls["ReceiveMessage"] <= 8
