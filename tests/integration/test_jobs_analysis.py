@@ -6,7 +6,7 @@ import json
 import math
 import random
 import string
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -78,6 +78,22 @@ def test_analysis_of_the_fixed_set_is_partial_with_the_short_symbol_recorded(
     assert math.isclose(technical["sma_50"], sum(closes[-50:]) / 50, rel_tol=1e-9)
     assert technical["as_of"] == "2026-03-06"
     assert [s["type"] for s in up["signals"]] == ["trend", "momentum", "volatility"]
+    # By hand. UP closes: c(2k) = 100 + k, c(2k+1) = 103 + k, last c59 = 132. SMA 20 = (120..129 + 123..132) / 20
+    # = 2520 / 20 = 126; SMA 50 = (105..129 + 108..132) / 50 = 5925 / 50 = 118.5: 132 > 126 > 118.5, trend +1.
+    # Changes alternate +3 / -2; Wilder's averages settle on the two-day cycle: after an up day gain 42/27 and
+    # loss 26/27, RS = 42/26, RSI = 61.8, momentum (61.8 - 50) / 20 = 0.59; score 0.6 + 0.4 x 0.59 = 0.835.
+    # Log returns alternate about +0.0234 / -0.0155: sample stdev ~0.0200 x sqrt(252) = ~0.32 > 0.30, factor 0.85.
+    # Confidence (0.5 + 0.5 x 0.835) x 0.85 = 0.78.
+    assert technical["sma_20"] == 126.0
+    assert technical["sma_50"] == 118.5
+    assert technical["rsi_14"] == pytest.approx(61.8, abs=0.1)
+    assert float(up["confidence"]) == pytest.approx(0.78, abs=0.005)
+    # DOWN: c59 = 173 < SMA 20 176.5 < SMA 50 184, trend -1; +2 / -3 cycle: RS = (28/27) / (39/27), RSI 41.8,
+    # momentum -0.41, score -0.764; volatility ~0.23, factor 1; confidence 0.5 + 0.5 x 0.764 = 0.88.
+    assert down["technical_data"]["sma_20"] == 176.5
+    assert down["technical_data"]["sma_50"] == 184.0
+    assert down["technical_data"]["rsi_14"] == pytest.approx(41.8, abs=0.1)
+    assert float(down["confidence"]) == pytest.approx(0.88, abs=0.005)
 
     cached = world.env.KV.get(CacheKeys.technical_analysis(data["up"]), "json")
     assert cached["sentiment"] == "bullish"
@@ -167,3 +183,38 @@ def test_an_unknown_job_type_writes_nothing(world: JobWorld) -> None:
     with pytest.raises(UnknownJobType, match="unknown job type 'lunch'"):
         run_job(world.env, "lunch", MONDAY_OPEN)
     assert world.sql("SELECT count(*) AS n FROM job_executions")[0]["n"] == before
+
+
+def test_a_run_left_running_by_a_dead_invocation_is_taken_over_once_stale(
+    world: JobWorld, data: dict[str, Any]
+) -> None:
+    stale, fresh = datetime(2026, 3, 12, 13, 30, tzinfo=UTC), datetime(2026, 3, 13, 13, 30, tzinfo=UTC)
+    now = datetime.now(UTC)
+    for moment, started in ((stale, now - timedelta(minutes=30)), (fresh, now - timedelta(minutes=1))):
+        row = world.sql(
+            "INSERT INTO job_executions (job_type, scheduled_time, execution_date, status, started_at) "
+            "VALUES ('analysis', ?, ?, 'running', ?) RETURNING id",
+            moment,
+            moment.date(),
+            started,
+        )[0]
+        world.sql(
+            "INSERT INTO analysis_results (execution_id, symbol, error_message) VALUES (?, 'OLD', 'x')", row["id"]
+        )
+
+    still_running = run_job(world.env, "analysis", fresh)
+    taken_over = run_job(world.env, "analysis", stale)
+
+    assert not still_running.ran
+    assert still_running.status == "running"  # another invocation may still be at work: left alone
+    assert taken_over.ran
+    assert taken_over.status == "partial"
+    assert (
+        "took_over_run_started"
+        in world.sql("SELECT metadata FROM job_executions WHERE id = ?", taken_over.id)[0]["metadata"]
+    )
+    symbols = [
+        r["symbol"] for r in world.sql("SELECT symbol FROM analysis_results WHERE execution_id = ?", taken_over.id)
+    ]
+    assert sorted(symbols) == sorted([data["up"], data["down"], data["short"]])  # the dead run's row is gone
+    world.messages("ANALYSIS_QUEUE")

@@ -1,0 +1,128 @@
+"""The pre-market job (09:00 New York): the latest analysis of every watched symbol and its high-confidence
+signals as a report, and a notification per channel for every user with morning_alert on."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from ttai.jobs.base import JobContext, JobOutcome
+from ttai.jobs.data import chunks, send_all, subscribers, watchers_by_symbol
+from ttai.jobs.indicators import HIGH_CONFIDENCE
+from ttai.jobs.reports import clip, html_report, message_id
+from ttai.jobs.storage import ReportSnapshot
+from ttai.messages import Notification
+
+# An analysis older than this is not "the latest" any more: the symbol is reported as having none.
+MAX_ANALYSIS_AGE = timedelta(days=7)
+SYMBOLS_PER_QUERY = 100  # rows carry signals and reasoning: keep each response far below the Data API's 1 MiB
+_LATEST = """
+SELECT DISTINCT ON (r.symbol) r.symbol, r.sentiment, r.confidence, r.direction, r.signals, r.reasoning,
+       r.execution_id, e.execution_date
+FROM analysis_results r JOIN job_executions e ON e.id = r.execution_id
+WHERE r.symbol IN (SELECT jsonb_array_elements_text(?1::jsonb))
+  AND r.error_message IS NULL AND e.scheduled_time <= ?2 AND e.execution_date >= ?3
+ORDER BY r.symbol, e.scheduled_time DESC, r.id DESC
+"""
+
+
+def _latest(ctx: JobContext, symbols: list[str]) -> dict[str, dict[str, Any]]:
+    oldest = ctx.market_date - MAX_ANALYSIS_AGE
+    found: dict[str, dict[str, Any]] = {}
+    for chunk in chunks(symbols, SYMBOLS_PER_QUERY):
+        statement = ctx.db.prepare(_LATEST).bind(json.dumps(list(chunk)), ctx.scheduled_time, oldest)
+        for row in statement.all().results:
+            signals = row["signals"]
+            found[row["symbol"]] = {
+                "symbol": row["symbol"],
+                "sentiment": row["sentiment"],
+                "confidence": float(row["confidence"]) if row["confidence"] is not None else None,
+                "direction": row["direction"],
+                "signals": json.loads(signals) if isinstance(signals, str) else signals,
+                "reasoning": row["reasoning"],
+                "execution_id": int(row["execution_id"]),
+                "analysed_on": row["execution_date"].isoformat(),
+            }
+    return found
+
+
+def _line(symbol: str, analysis: dict[str, Any] | None) -> str:
+    if analysis is None:
+        return f"{symbol}: no analysis in the last {MAX_ANALYSIS_AGE.days} days"
+    return (
+        f"{symbol}: {analysis['sentiment']}, {analysis['direction']} "
+        f"(confidence {analysis['confidence']:.2f}, {analysis['analysed_on']})"
+    )
+
+
+def run_pre_market(ctx: JobContext) -> JobOutcome:
+    watchers = watchers_by_symbol(ctx.db)
+    symbols = sorted(watchers)
+    latest = _latest(ctx, symbols)
+    missing = [s for s in symbols if s not in latest]
+    high = [a for a in latest.values() if (a["confidence"] or 0) >= HIGH_CONFIDENCE]
+    high_signals = [
+        {"symbol": a["symbol"], "confidence": a["confidence"], **signal}
+        for a in high
+        for signal in a["signals"]
+        if signal.get("direction") != "neutral"
+    ]
+    counts = {s: sum(a["sentiment"] == s for a in latest.values()) for s in ("bullish", "bearish", "neutral")}
+    summary = (
+        f"{len(latest)} of {len(symbols)} watched symbols analysed: {counts['bullish']} bullish, "
+        f"{counts['bearish']} bearish, {counts['neutral']} neutral; {len(high)} high-confidence"
+    )
+    ctx.store_report(
+        ReportSnapshot(
+            report_type="pre-market",
+            report_date=ctx.market_date,
+            content={
+                "market_date": ctx.market_date.isoformat(),
+                "analyses": [latest[s] for s in symbols if s in latest],
+                "missing": missing,
+                "high_confidence_signals": high_signals,
+            },
+            html_snapshot=html_report(
+                f"Pre-market {ctx.market_date.isoformat()}",
+                summary,
+                ("Symbol", "Sentiment", "Direction", "Confidence", "Analysed", "Reasoning"),
+                (
+                    (s, a["sentiment"], a["direction"], a["confidence"], a["analysed_on"], a["reasoning"])
+                    if (a := latest.get(s))
+                    else (s, None, None, None, None, "no recent analysis")
+                    for s in symbols
+                ),
+            ),
+            summary=summary,
+            high_confidence_count=len(high),
+        )
+    )
+
+    watched_by: dict[str, list[str]] = {}
+    for symbol, users in watchers.items():
+        for user_id in users:
+            watched_by.setdefault(user_id, []).append(symbol)
+    title = f"Pre-market report {ctx.market_date.isoformat()}"
+    notifications = []
+    for user_id, channels in subscribers(ctx.db, "morning_alert").items():
+        mine = sorted(watched_by.get(user_id, []))
+        lines = [_line(s, latest.get(s)) for s in mine] or ["None of your watchlists holds a symbol yet."]
+        body = clip("\n".join(lines))
+        notifications += [
+            Notification(
+                id=message_id(ctx.execution_id, user_id, channel),
+                user_id=user_id,
+                channel=channel,
+                title=title,
+                body=body,
+                data={"report": "pre-market", "execution_id": ctx.execution_id, "symbols": mine[:50]},
+            )
+            for channel in channels
+        ]
+    sent = send_all(ctx.env.NOTIFICATION_QUEUE, notifications)
+    return JobOutcome(
+        processed=len(symbols),
+        successful=len(latest),
+        metadata={"unit": "symbols", "missing": missing, "notifications_sent": sent, "high_confidence": len(high)},
+    )
