@@ -7,15 +7,18 @@ tables hold only the runs these tests write.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from local.browser import chromium, chromium_missing, serving
+from local.demo import DEMO_SYMBOLS, load_demo
 from local.stack import LocalStack
 from tests.integration.test_jobs_api import insert_report, insert_result, insert_run
+from ttai.jobs import run_job
 
 pytestmark = pytest.mark.slow
 
@@ -56,6 +59,10 @@ def runs(stack: LocalStack) -> dict[str, int]:
         stack, "pre-market", day + timedelta(days=1), hour=13, metadata={"demo_data": ["AAPL"]}
     )
     insert_report(stack, ids["pre-market"], "pre-market", day + timedelta(days=1), f"Calm open {XSS}", 4)
+    # And one run as the analysis job writes it, on make dev's demo bars: the newest run of all.
+    stack.env.DB.prepare("INSERT INTO users (id) VALUES ('demo-watcher')").run()
+    load_demo(stack.env.DB, "demo-watcher")
+    ids["demo"] = run_job(stack.env, "analysis", datetime.fromtimestamp(int(time.time()), UTC), trigger="manual").id
     return ids
 
 
@@ -141,16 +148,17 @@ def test_history_renders_the_runs_newest_first_with_their_counts(tab: Tab, token
     tab.sign_in(token)
     page = tab.page
     ids = page.eval_on_selector_all("#history-table tbody tr", "rows => rows.map(r => Number(r.dataset.jobId))")
-    newest = [runs["pre-market"], runs["hostile"], runs["analysis"]]
+    newest = [runs["demo"], runs["pre-market"], runs["hostile"], runs["analysis"]]
     intraday = sorted((runs[f"intraday-{n}"] for n in range(22)), reverse=True)  # by date, then id: insert order
-    assert ids == newest + intraday[:17]
-    first = "#history-table tbody tr:nth-child(3)"  # the partial analysis run
+    assert ids == newest + intraday[:16]
+    first = "#history-table tbody tr:nth-child(4)"  # the partial analysis run
     cells = tab.texts(f"{first} td")
     assert cells[0] == "analysis"
     assert cells[1:] == ["partial", cells[2], "2026-03-12", "1.5 s", "3", "1"]
     assert cells[2].startswith("2026-03-12 14:")  # insert_run: 14:00 UTC plus under an hour
-    assert tab.texts("#history-table tbody tr:nth-child(1) .job-type .badge") == ["demo data"]
-    assert tab.texts("#history-table tbody tr:nth-child(3) .badge") == []
+    assert tab.texts("#history-table tbody tr:nth-child(1) .job-type .badge") == ["demo data"]  # the job's own run
+    assert tab.texts("#history-table tbody tr:nth-child(2) .job-type .badge") == ["demo data"]
+    assert tab.texts("#history-table tbody tr:nth-child(4) .badge") == []
     # The latest pre-market report, labelled as demo data.
     assert tab.texts("#report .report-high-confidence") == ["High-confidence signals: 4"]
     assert tab.texts("#report .report-summary") == [f"Calm open {XSS}"]
@@ -168,7 +176,7 @@ def test_filters_and_pages_ask_the_api_again(tab: Tab, token: str, runs: dict[st
     page.wait_for_selector(READY)
     intraday = sorted((runs[f"intraday-{n}"] for n in range(22)), reverse=True)
     shown = page.eval_on_selector_all("#history-table tbody tr", "rows => rows.map(r => Number(r.dataset.jobId))")
-    assert shown == intraday[17:]
+    assert shown == intraday[16:]
     assert page.is_disabled("#older")
     assert page.is_enabled("#newer")
     page.select_option("#filter-status", "failure")
@@ -227,3 +235,20 @@ def test_a_refused_token_returns_to_sign_in(tab: Tab) -> None:
     assert not page.is_visible("#board")
     assert page.evaluate("() => sessionStorage.length") == 0
     tab.errors.clear()  # the browser logs the refused request itself: expected here
+
+
+def test_a_run_of_the_analysis_job_on_demo_bars_is_labelled_demo_throughout(
+    tab: Tab, token: str, runs: dict[str, int]
+) -> None:
+    tab.sign_in(token)
+    page = tab.page
+    page.click(f"#history-table tbody tr[data-job-id='{runs['demo']}']")
+    page.wait_for_selector(f"#details[data-job-id='{runs['demo']}']:visible")
+    assert tab.texts("#details-title .badge") == ["demo data"]
+    symbols = tab.texts("#results-table tbody .result-symbol")
+    assert symbols == [f"{symbol} demo data" for symbol in sorted(DEMO_SYMBOLS)]
+    assert all(text.startswith("[DEMO DATA] ") for text in tab.texts("#results-table tbody .result-reasoning"))
+    assert "DEMO DATA" in " ".join(tab.texts("#details-report .report-summary"))
+    page.select_option("#report-type", "analysis")
+    page.wait_for_selector("#report .report-summary:has-text('DEMO DATA')")
+    assert tab.texts("#report .badge") == ["demo data"]

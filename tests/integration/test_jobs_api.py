@@ -86,11 +86,19 @@ def insert_result(stack: LocalStack, execution_id: int, symbol: str, **fields: A
     ).run()
 
 
-def insert_report(stack: LocalStack, execution_id: int, report_type: str, day: date, summary: str, count: int) -> None:
+def insert_report(
+    stack: LocalStack,
+    execution_id: int,
+    report_type: str,
+    day: date,
+    summary: str,
+    count: int,
+    content: dict[str, Any] | None = None,
+) -> None:
     stack.env.DB.prepare(
         """INSERT INTO report_snapshots (execution_id, report_type, report_date, content, summary,
             high_confidence_count) VALUES (?, ?, ?, ?, ?, ?)"""
-    ).bind(execution_id, report_type, day, {"signals": [{"symbol": "AAPL"}]}, summary, count).run()
+    ).bind(execution_id, report_type, day, content or {"signals": [{"symbol": "AAPL"}]}, summary, count).run()
 
 
 @pytest.fixture
@@ -249,7 +257,19 @@ def test_a_run_shows_its_results_by_symbol_and_its_report(stack: LocalStack, bob
         "1 high-confidence signal",
         1,
     )
-    assert report["content"] == {"signals": [{"symbol": "AAPL"}]}
+    assert (report["content"], report["content_omitted"]) == ({"signals": [{"symbol": "AAPL"}]}, False)
+
+
+def test_a_report_too_large_for_one_record_comes_without_its_content(
+    stack: LocalStack, alice: str, days: list[date]
+) -> None:
+    run = insert_run(stack, "weekly", days[4])
+    big = {"signals": [{"symbol": f"S{n}", "note": "x" * 100} for n in range(600)]}  # about 70 KB as jsonb text
+    insert_report(stack, run, "weekly", days[4], "a big week", 600, content=big)
+    status, _, detail = stack.http("GET", f"/api/v1/jobs/{run}", token=alice)
+    assert status == 200, detail
+    report = detail["report"]
+    assert (report["summary"], report["content"], report["content_omitted"]) == ("a big week", None, True)
 
 
 def test_a_run_without_results_or_report_and_a_missing_run(stack: LocalStack, alice: str, days: list[date]) -> None:

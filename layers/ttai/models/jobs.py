@@ -48,7 +48,8 @@ class ReportSummary(_Read):
 
 
 class ReportSnapshot(ReportSummary):
-    content: Any
+    content: Any  # None when content_omitted: too large to travel with its run (ttai.services.jobs)
+    content_omitted: bool
 
 
 class LatestJob(JobExecution):

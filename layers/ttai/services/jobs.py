@@ -37,6 +37,13 @@ _EXECUTION = (
 )
 _HISTORY_COLUMNS = f"{_EXECUTION}, left(error_message, {HISTORY_ERROR_CHARS}) AS error_message, {_DEMO}"
 _REPORT_COLUMNS = "id, report_type, report_date, summary, high_confidence_count, created_at"
+# A Data API record is at most 64 KB: a report's content joins its run's row only below this size (the run's other
+# columns are short), and is left out, saying so, above it.
+REPORT_CONTENT_MAX_BYTES = 48 * 1024
+_REPORT_WITH_CONTENT = (
+    f"{_REPORT_COLUMNS}, octet_length(content::text) > {REPORT_CONTENT_MAX_BYTES} AS content_omitted, "
+    f"CASE WHEN octet_length(content::text) <= {REPORT_CONTENT_MAX_BYTES} THEN content END AS content"
+)
 
 
 def _report(columns: str) -> str:
@@ -61,7 +68,7 @@ FROM (SELECT {_HISTORY_COLUMNS} FROM job_executions {where} {_ORDER} LIMIT 1) j
 _LATEST_OF_ANY = _latest("")
 _LATEST_OF_TYPE = _latest("WHERE job_type = ?1")
 _GET = f"""
-SELECT {_EXECUTION}, error_message, {_DEMO}, metadata, {_report(_REPORT_COLUMNS + ", content")}
+SELECT {_EXECUTION}, error_message, {_DEMO}, metadata, {_report(_REPORT_WITH_CONTENT)}
 FROM job_executions j WHERE id = ?1
 """  # noqa: S608 - constants
 _RESULT_FIELDS = (

@@ -70,9 +70,9 @@ function formatConfidence(value) {
 
 function describeSignal(signal) {
   if (signal && typeof signal === "object" && !Array.isArray(signal)) {
-    const name = signal.type ?? signal.name ?? signal.signal;
-    const strength = signal.strength ?? signal.value;
-    if (name !== undefined) return strength === undefined ? String(name) : `${name} (${strength})`;
+    const name = signal.name ?? signal.type ?? signal.signal;
+    const detail = signal.direction ?? signal.strength ?? signal.value;
+    if (name !== undefined) return detail === undefined ? String(name) : `${name} (${detail})`;
   }
   return typeof signal === "string" ? signal : JSON.stringify(signal);
 }
