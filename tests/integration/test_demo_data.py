@@ -31,7 +31,12 @@ def test_the_demo_set_is_labelled_wherever_it_shows(stack: LocalStack) -> None:
     assert watchlist["symbols"] == list(DEMO_SYMBOLS)
     assert "DEMO DATA" in watchlist["description"]
 
-    run = run_job(world.env, "analysis", datetime.now(UTC).replace(microsecond=0), trigger="manual")
+    # The last weekday before today, whose bars the demo set holds: the analysis, then that day's reports.
+    day = datetime.now(UTC).date() - timedelta(days=1)
+    while day.weekday() >= 5:
+        day -= timedelta(days=1)
+    at = datetime(day.year, day.month, day.day, 14, 30, tzinfo=UTC)
+    run = run_job(world.env, "analysis", at, trigger="manual")
 
     assert run.status == "success"
     results = world.sql("SELECT symbol, reasoning, technical_data FROM analysis_results WHERE execution_id = ?", run.id)
@@ -43,3 +48,9 @@ def test_the_demo_set_is_labelled_wherever_it_shows(stack: LocalStack) -> None:
     messages = world.messages("ANALYSIS_QUEUE")
     assert len(messages) == len(DEMO_SYMBOLS)
     assert all(m["recommendation"].startswith("[DEMO DATA] ") for m in messages)
+
+    for job_type, hour in (("pre-market", 15), ("weekly", 21)):
+        later = run_job(world.env, job_type, at.replace(hour=hour), trigger="manual")
+        assert later.execution.metadata["demo_data"] == sorted(DEMO_SYMBOLS), job_type
+        summary = world.sql("SELECT summary FROM report_snapshots WHERE execution_id = ?", later.id)[0]["summary"]
+        assert summary.endswith("DEMO DATA for AAPL, MSFT, SPY, TSLA"), job_type

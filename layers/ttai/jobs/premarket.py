@@ -19,7 +19,7 @@ MAX_ANALYSIS_AGE = timedelta(days=7)
 SYMBOLS_PER_QUERY = 100  # rows carry signals and reasoning: keep each response far below the Data API's 1 MiB
 _LATEST = """
 SELECT DISTINCT ON (r.symbol) r.symbol, r.sentiment, r.confidence, r.direction, r.signals, r.reasoning,
-       r.execution_id, e.execution_date
+       r.execution_id, e.execution_date, coalesce((r.technical_data ->> 'demo_data')::boolean, false) AS demo
 FROM analysis_results r JOIN job_executions e ON e.id = r.execution_id
 WHERE r.symbol IN (SELECT jsonb_array_elements_text(?1::jsonb))
   AND r.error_message IS NULL AND e.scheduled_time <= ?2 AND e.execution_date >= ?3
@@ -43,6 +43,7 @@ def _latest(ctx: JobContext, symbols: list[str]) -> dict[str, dict[str, Any]]:
                 "reasoning": row["reasoning"],
                 "execution_id": int(row["execution_id"]),
                 "analysed_on": row["execution_date"].isoformat(),
+                "demo_data": bool(row["demo"]),
             }
     return found
 
@@ -50,7 +51,7 @@ def _latest(ctx: JobContext, symbols: list[str]) -> dict[str, dict[str, Any]]:
 def _line(symbol: str, analysis: dict[str, Any] | None) -> str:
     if analysis is None:
         return f"{symbol}: no analysis in the last {MAX_ANALYSIS_AGE.days} days"
-    return (
+    return ("[DEMO DATA] " if analysis["demo_data"] else "") + (
         f"{symbol}: {analysis['sentiment']}, {analysis['direction']} "
         f"(confidence {analysis['confidence']:.2f}, {analysis['analysed_on']})"
     )
@@ -69,9 +70,11 @@ def run_pre_market(ctx: JobContext) -> JobOutcome:
         if signal.get("direction") != "neutral"
     ]
     counts = {s: sum(a["sentiment"] == s for a in latest.values()) for s in ("bullish", "bearish", "neutral")}
+    demo = sorted(s for s, a in latest.items() if a["demo_data"])
     summary = (
         f"{len(latest)} of {len(symbols)} watched symbols analysed: {counts['bullish']} bullish, "
         f"{counts['bearish']} bearish, {counts['neutral']} neutral; {len(high)} high-confidence"
+        + (f"; DEMO DATA for {', '.join(demo)}" if demo else "")
     )
     ctx.store_report(
         ReportSnapshot(
@@ -124,5 +127,11 @@ def run_pre_market(ctx: JobContext) -> JobOutcome:
     return JobOutcome(
         processed=len(symbols),
         successful=len(latest),
-        metadata={"unit": "symbols", "missing": missing, "notifications_sent": sent, "high_confidence": len(high)},
+        metadata={
+            "unit": "symbols",
+            "missing": missing,
+            "notifications_sent": sent,
+            "high_confidence": len(high),
+            **({"demo_data": demo} if demo else {}),
+        },
     )

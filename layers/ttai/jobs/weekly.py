@@ -22,7 +22,8 @@ GROUP BY job_type, status ORDER BY job_type, status
 """
 _SIGNALS = """
 WITH week AS (
-    SELECT r.symbol, r.sentiment, r.confidence, r.direction, e.scheduled_time, r.id
+    SELECT r.symbol, r.sentiment, r.confidence, r.direction, e.scheduled_time, r.id,
+           coalesce((r.technical_data ->> 'demo_data')::boolean, false) AS demo
     FROM analysis_results r JOIN job_executions e ON e.id = r.execution_id
     WHERE e.execution_date BETWEEN ?1 AND ?2 AND e.id <> ?3 AND r.error_message IS NULL
 ),
@@ -34,7 +35,7 @@ SELECT w.symbol, count(*) AS analyses,
        count(*) FILTER (WHERE w.sentiment = 'bullish') AS bullish,
        count(*) FILTER (WHERE w.sentiment = 'bearish') AS bearish,
        count(*) FILTER (WHERE w.sentiment = 'neutral') AS neutral,
-       count(*) FILTER (WHERE w.confidence >= ?4) AS high_confidence,
+       count(*) FILTER (WHERE w.confidence >= ?4) AS high_confidence, bool_or(w.demo) AS demo_data,
        l.sentiment AS latest_sentiment, l.direction AS latest_direction, l.confidence AS latest_confidence
 FROM week w JOIN latest l USING (symbol)
 GROUP BY w.symbol, l.sentiment, l.direction, l.confidence
@@ -58,9 +59,11 @@ def run_weekly(ctx: JobContext) -> JobOutcome:
     runs = sum(int(e["runs"]) for e in executions)
     failed_runs = sum(int(e["runs"]) for e in executions if e["status"] in {"failure", "partial"})
     high = sum(int(s["high_confidence"]) for s in signals)
+    demo = [s["symbol"] for s in signals if s["demo_data"]]
     summary = (
         f"Week of {monday.isoformat()}: {runs} job runs ({failed_runs} partial or failed); "
         f"{len(signals)} symbols analysed, {high} high-confidence calls"
+        + (f"; DEMO DATA for {', '.join(demo)}" if demo else "")
     )
     ctx.store_report(
         ReportSnapshot(
@@ -96,5 +99,10 @@ def run_weekly(ctx: JobContext) -> JobOutcome:
     return JobOutcome(
         processed=len(signals),
         successful=len(signals),
-        metadata={"unit": "symbols", "week_start": monday.isoformat(), "job_runs": runs},
+        metadata={
+            "unit": "symbols",
+            "week_start": monday.isoformat(),
+            "job_runs": runs,
+            **({"demo_data": demo} if demo else {}),
+        },
     )
