@@ -21,7 +21,7 @@ def _consumer(env: Env) -> Consumer:
     return Consumer(env)
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     env = Env.from_environ()

@@ -26,8 +26,8 @@ EMBED_DESCRIPTION_MAX = 4096
 EMBED_FIELDS_MAX = 25
 FIELD_NAME_MAX = 256
 FIELD_VALUE_MAX = 1024
-# Discord refuses requests without a bot-style User-Agent (Python's default one is blocked).
-USER_AGENT = "DiscordBot (https://github.com/ttai, 1.0) ttai-consumer"
+# Discord's edge refuses Python's default User-Agent (Python-urllib/3.x); any product name of our own passes.
+USER_AGENT = "ttai-notifier/1.0"
 
 
 def _clip(text: str, limit: int) -> str:
