@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import string
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 import pytest
@@ -362,11 +362,29 @@ def test_a_malformed_message_in_a_batch_of_valid_ones_fails_alone_and_reaches_th
         assert len([body for body in dead if bad["id"] in body]) == 1
 
 
-def test_a_job_run_without_the_jobs_runtime_ends_in_the_dlq(stack: LocalStack) -> None:
+def test_a_job_run_delivered_twice_runs_the_job_once(stack: LocalStack) -> None:
     who = recipient(stack, [])
-    task = JobRunRequested(user_id=who.id, job_type="intraday", scheduled_time=datetime(2026, 11, 20, 15, tzinfo=UTC))
+    # A scheduled time of its own (a whole second no other test asks for): run_job is idempotent per time too.
+    at = datetime(2026, 11, 20, 17, tzinfo=UTC) + timedelta(seconds=random.randrange(10**6))
+    task = JobRunRequested(user_id=who.id, job_type="weekly", scheduled_time=at)
+    send_twice(stack, "TASK_QUEUE", task)
+    stack.env.TASK_QUEUE.send(JobRunRequested(user_id=who.id, job_type="weekly", scheduled_time=at).to_wire())
+    report = stack.poller.drain()
+    assert report.failed == 0
+    runs = stack.env.DB.prepare(
+        "SELECT status, metadata FROM job_executions WHERE job_type = 'weekly' AND scheduled_time = ?"
+    ).bind(at)
+    (run,) = runs.all().results
+    assert run["metadata"]["trigger"] == "manual"
+    assert run["status"] in {"success", "partial"}
+
+
+def test_a_job_run_of_an_unknown_type_ends_in_the_dlq(stack: LocalStack) -> None:
+    who = recipient(stack, [])
+    task = JobRunRequested(user_id=who.id, job_type="lunar-eclipse", scheduled_time=datetime(2026, 11, 20, tzinfo=UTC))
     stack.env.TASK_QUEUE.send(task.to_wire())
-    stack.poller.drain()
+    report = stack.poller.drain(skip_retry_delays=True)
+    assert report.failed == stack.layout.queue("TASK_QUEUE").max_receive_count
     assert any(task.id in m["Body"] for m in dead_letters(stack, "TASK_QUEUE"))
 
 

@@ -28,7 +28,14 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from pydantic import ValidationError
 
-from ttai.consumers import alert_triggered, analysis_complete, notification, screener_complete, screener_run
+from ttai.consumers import (
+    alert_triggered,
+    analysis_complete,
+    job_run,
+    notification,
+    screener_complete,
+    screener_run,
+)
 from ttai.env import Env
 from ttai.errors import ConfigurationError
 from ttai.layout import storage_layout
@@ -47,6 +54,7 @@ HANDLERS: dict[str, Handler] = {
     "screener_complete": screener_complete.handle,
     "notification": notification.handle,
     "screener_run": screener_run.handle,
+    "job_run": job_run.handle,
 }
 
 
