@@ -128,6 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"  sign in (stand-in TastyTrade):   {url}/auth/login\n"
         f"  demo data:                       {demo_bars} generated bars (source 'demo'), watchlist {DEMO_WATCHLIST!r}\n"
         f"  run a job now:                   .venv/bin/ttai jobs run analysis [--at 2026-03-09T13:30:00Z]\n"
+        f"  jobs dashboard (paste a token):  {url}/dashboard\n"
         f"  try: curl {url}/health\n"
         f"       curl -H 'Authorization: Bearer $TOKEN' '{url}/api/v1/quotes?symbols=AAPL,MSFT'\n"
         f"  notifications the consumer delivered:\n"
