@@ -271,6 +271,21 @@ def test_a_notification_delivered_twice_arrives_once(stack: LocalStack, channel:
 # ------------------------------------------------------------------------------------------ delivery failures
 
 
+@pytest.mark.parametrize(("channel", "column"), [("email", "users.email"), ("discord", "discord_webhook_url")])
+def test_a_notification_with_nowhere_to_go_is_acked_not_retried(stack: LocalStack, channel: str, column: str) -> None:
+    who = recipient(stack, [])
+    if column == "users.email":
+        stack.env.DB.prepare("UPDATE users SET email = NULL WHERE id = ?").bind(who.id).run()
+    else:
+        stack.env.DB.prepare("UPDATE user_preferences SET discord_webhook_url = NULL WHERE user_id = ?").bind(
+            who.id
+        ).run()
+    stack.env.NOTIFICATION_QUEUE.send(Notification(user_id=who.id, channel=channel, title="t", body="b").to_wire())
+    report = stack.poller.drain()
+    assert (report.records, report.failed, report.deleted) == (1, 0, 1)
+    assert (discord_messages(stack, who), emails(stack, who)) == ([], [])
+
+
 def hidden_for(stack: LocalStack, binding: str) -> tuple[str, str]:
     """(visible, in flight) messages of a queue, as SQS counts them."""
     attributes = stack.client("sqs").get_queue_attributes(
@@ -345,21 +360,27 @@ def test_a_webhook_discord_refuses_is_not_retried(stack: LocalStack) -> None:
     assert discord_messages(stack, who) == []
 
 
-def test_a_malformed_message_in_a_batch_of_valid_ones_fails_alone_and_reaches_the_dlq(stack: LocalStack) -> None:
+def test_three_poison_messages_in_a_batch_of_ten_fail_alone_and_reach_the_dlq(stack: LocalStack) -> None:
     who = recipient(stack, [])
-    valid = [Notification(user_id=who.id, channel="push", title=f"n{i}", body="b").to_wire() for i in range(8)]
-    missing_fields = {"type": "notification", "id": f"bad-{uuid.uuid4().hex}", "userId": who.id}
-    unknown_type = {"type": "carrier_pigeon", "id": f"odd-{uuid.uuid4().hex}", "userId": who.id}
-    stack.env.NOTIFICATION_QUEUE.send_batch(
-        [{"body": b} for b in [*valid[:4], missing_fields, *valid[4:], unknown_type]]
-    )
+    valid = [Notification(user_id=who.id, channel="push", title=f"n{i}", body="b").to_wire() for i in range(7)]
+    poison = [
+        {"type": "notification", "id": f"bad-{uuid.uuid4().hex}", "userId": who.id},  # fields missing
+        {"type": "carrier_pigeon", "id": f"odd-{uuid.uuid4().hex}", "userId": who.id},  # no such type
+        f"not json at all, bad-{uuid.uuid4().hex}",  # a text body where a message must be JSON
+    ]
+    batch = [{"body": b} for b in valid[:3]] + [{"body": poison[0]}] + [{"body": b} for b in valid[3:5]]
+    batch += [{"body": poison[1]}, {"body": valid[5]}, {"body": poison[2], "content_type": "text"}, {"body": valid[6]}]
+    stack.env.NOTIFICATION_QUEUE.send_batch(batch)
+    first = stack.poller.poll_once(bindings=["NOTIFICATION_QUEUE"])
+    assert (first.invocations, first.records, first.failed, first.deleted) == (1, 10, 3, 7)
     report = stack.poller.drain()
     max_receives = stack.layout.queue("NOTIFICATION_QUEUE").max_receive_count
-    assert report.failed == 2 * max_receives
-    assert sorted(m.split('"title": "')[1].split('"')[0] for m in pushes(stack, who)) == [f"n{i}" for i in range(8)]
-    dead = {m["Body"]: m for m in dead_letters(stack, "NOTIFICATION_QUEUE")}
-    for bad in (missing_fields, unknown_type):
-        assert len([body for body in dead if bad["id"] in body]) == 1
+    assert (report.failed, report.deleted) == (3 * (max_receives - 1), 0)
+    assert sorted(m.split('"title": "')[1].split('"')[0] for m in pushes(stack, who)) == [f"n{i}" for i in range(7)]
+    dead = [m["Body"] for m in dead_letters(stack, "NOTIFICATION_QUEUE")]
+    for bad in poison:
+        marker = bad["id"] if isinstance(bad, dict) else bad
+        assert len([body for body in dead if marker in body]) == 1
 
 
 def test_a_job_run_delivered_twice_runs_the_job_once(stack: LocalStack) -> None:
