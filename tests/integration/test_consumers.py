@@ -7,8 +7,11 @@ effect once.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 import string
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
@@ -266,6 +269,22 @@ def test_a_notification_delivered_twice_arrives_once(stack: LocalStack, channel:
     stack.poller.drain()
     delivered = {"discord": discord_messages(stack, who), "email": emails(stack, who), "push": pushes(stack, who)}
     assert {c: len(d) for c, d in delivered.items()} == {c: int(c == channel) for c in delivered}
+
+
+def test_the_idempotency_record_is_keyed_by_the_message_id_and_kept_a_day(stack: LocalStack) -> None:
+    who = recipient(stack, [])
+    message = Notification(user_id=who.id, channel="push", title="t", body="b")
+    stack.env.NOTIFICATION_QUEUE.send(message.to_wire())
+    sent_at = time.time()
+    stack.poller.drain()
+    spec = stack.layout.idempotency
+    key = f"ttai-consumer#{hashlib.md5(json.dumps(message.id).encode()).hexdigest()}"  # noqa: S324 - Powertools' key
+    item = stack.client("dynamodb").get_item(
+        TableName=stack.environ["TTAI_IDEMPOTENCY_TABLE"], Key={spec.key_attr: {"S": key}}, ConsistentRead=True
+    )["Item"]
+    assert item["status"]["S"] == "COMPLETED"
+    assert json.loads(item["data"]["S"])["delivered"] is True
+    assert abs(int(item[spec.ttl_attr]["N"]) - (sent_at + spec.expires_after_seconds)) < 60
 
 
 # ------------------------------------------------------------------------------------------ delivery failures
