@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from local.aws_calls import CallCounter
 from local.stack import LocalStack
 from tests.integration.jobs_fixtures import JobWorld, new_world, zigzag
 from ttai.env import Env
@@ -218,3 +219,18 @@ def test_a_run_left_running_by_a_dead_invocation_is_taken_over_once_stale(
     ]
     assert sorted(symbols) == sorted([data["up"], data["down"], data["short"]])  # the dead run's row is gone
     world.messages("ANALYSIS_QUEUE")
+
+
+def test_aws_calls_of_an_analysis_run(world: JobWorld, data: dict[str, Any]) -> None:
+    env = world.env
+    with CallCounter(env.client("rds-data"), env.client("dynamodb"), env.client("sqs")) as calls:
+        run = run_job(env, "analysis", datetime(2026, 3, 16, 13, 30, tzinfo=UTC))
+    assert run.status == "partial"
+    # SQL: claim, watchers, closes (one query for up to 50 symbols), results (one statement for all), report,
+    # finish. KV: the two analyses in one BatchWriteItem. SQS: the three announcements in one SendMessageBatch.
+    assert calls.by_operation() == {"ExecuteStatement": 6, "BatchWriteItem": 1, "SendMessageBatch": 1}
+    world.messages("ANALYSIS_QUEUE")
+
+    with CallCounter(env.client("rds-data"), env.client("dynamodb"), env.client("sqs")) as calls:
+        assert not run_job(env, "analysis", datetime(2026, 3, 16, 13, 30, tzinfo=UTC)).ran
+    assert calls.by_operation() == {"ExecuteStatement": 2}  # the claim that found the row, and the row
