@@ -38,7 +38,7 @@ def data(world: JobWorld) -> dict[str, Any]:
     ann = world.user("ann")
     ben = world.user("ben")
     world.watch(ann, up, down, short)
-    world.watch(ben, up)
+    world.watch(ben, up, f"{up:<6}260320C00150000")  # an option: its underlying is analysed, not it
     friday = date(2026, 3, 6)
     world.bars(up, zigzag(100.0, 3.0, 2.0, 60), friday)
     world.bars(down, zigzag(200.0, 2.0, 3.0, 60), friday)
@@ -66,6 +66,7 @@ def test_analysis_of_the_fixed_set_is_partial_with_the_short_symbol_recorded(
     metadata = row["metadata"] if isinstance(row["metadata"], dict) else json.loads(row["metadata"])
     assert metadata["errors"] == {data["short"]: "needs at least 50 daily bars, has 30"}
     assert metadata["trigger"] == "schedule"
+    assert metadata["options_not_analysed"] == [f"{data['up']:<6}260320C00150000"]
 
     results = _results(world, run.id)
     assert results[data["short"]]["error_message"] == "needs at least 50 daily bars, has 30"

@@ -7,7 +7,7 @@ import json
 from datetime import timedelta
 
 from ttai.jobs.base import JobContext, JobOutcome
-from ttai.jobs.data import recent_closes, send_all, watchers_by_symbol
+from ttai.jobs.data import is_option, recent_closes, send_all, watchers_by_symbol
 from ttai.jobs.indicators import HIGH_CONFIDENCE, MIN_CLOSES, Assessment, InsufficientData, assess
 from ttai.jobs.reports import html_report, message_id
 from ttai.jobs.storage import AnalysisResult, ReportSnapshot
@@ -22,7 +22,8 @@ MAX_BAR_AGE = timedelta(days=10)
 
 def run_analysis(ctx: JobContext) -> JobOutcome:
     watchers = watchers_by_symbol(ctx.db)
-    symbols = sorted(watchers)
+    options = sorted(s for s in watchers if is_option(s))  # no daily bars: their underlyings are analysed
+    symbols = sorted(s for s in watchers if not is_option(s))
     closes = recent_closes(ctx.db, symbols, ctx.market_date, LOOKBACK_BARS)
     results: list[AnalysisResult] = []
     assessed: dict[str, Assessment] = {}
@@ -137,6 +138,7 @@ def run_analysis(ctx: JobContext) -> JobOutcome:
             "messages_sent": sent,
             "cached": len(cached),
             "high_confidence": high,
+            **({"options_not_analysed": options} if options else {}),
             **({"demo_data": sorted(demo_symbols)} if demo_symbols else {}),
         },
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -13,6 +14,7 @@ from ttai.bindings.queues import SEND_BATCH_MAX_MESSAGES, Queue
 from ttai.messages import AnyMessage
 
 T = TypeVar("T")
+_OCC = re.compile(r"[A-Z0-9]{1,6} *\d{6}[CP]\d{8}")
 # Symbols per bars query: 50 symbols x 100 bars stays far below the Data API's 1 MiB response.
 BARS_SYMBOLS_PER_QUERY = 50
 
@@ -45,6 +47,11 @@ def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
 
 def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
+
+
+def is_option(symbol: str) -> bool:
+    """Whether ``symbol`` is an OCC option symbol (a watchlist may hold them; daily bars are for underlyings)."""
+    return _OCC.fullmatch(symbol) is not None
 
 
 def watchers_by_symbol(db: D1Database) -> dict[str, list[str]]:

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from ttai.jobs.base import JobContext, JobOutcome
-from ttai.jobs.data import chunks, send_all, subscribers, watchers_by_symbol
+from ttai.jobs.data import chunks, is_option, send_all, subscribers, watchers_by_symbol
 from ttai.jobs.indicators import HIGH_CONFIDENCE
 from ttai.jobs.reports import clip, html_report, message_id
 from ttai.jobs.storage import ReportSnapshot
@@ -59,7 +59,7 @@ def _line(symbol: str, analysis: dict[str, Any] | None) -> str:
 
 def run_pre_market(ctx: JobContext) -> JobOutcome:
     watchers = watchers_by_symbol(ctx.db)
-    symbols = sorted(watchers)
+    symbols = sorted(s for s in watchers if not is_option(s))  # the analysis job analyses underlyings only
     latest = _latest(ctx, symbols)
     missing = [s for s in symbols if s not in latest]
     high = [a for a in latest.values() if (a["confidence"] or 0) >= HIGH_CONFIDENCE]
@@ -103,8 +103,8 @@ def run_pre_market(ctx: JobContext) -> JobOutcome:
     )
 
     watched_by: dict[str, list[str]] = {}
-    for symbol, users in watchers.items():
-        for user_id in users:
+    for symbol in symbols:
+        for user_id in watchers[symbol]:
             watched_by.setdefault(user_id, []).append(symbol)
     title = f"Pre-market report {ctx.market_date.isoformat()}"
     notifications = []
