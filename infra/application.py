@@ -8,7 +8,7 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from infra.config import known_environments, load_environment
-from infra.layer_build import AUTH_LAYER_GROUP, ensure_layer
+from infra.layer_build import AUTH_LAYER_GROUP, SCHEDULER_LAYER_GROUP, ensure_layer
 from infra.stack import TtaiStage
 from infra.storage_layout import load_storage_layout
 
@@ -25,9 +25,16 @@ def build_app(app: cdk.App, *, root: Path) -> dict[str, TtaiStage]:
     layout = load_storage_layout(root)
     layer_dir = ensure_layer(root)
     auth_layer_dir = ensure_layer(root, AUTH_LAYER_GROUP)
+    scheduler_layer_dir = ensure_layer(root, SCHEDULER_LAYER_GROUP)
     return {
         config.name: TtaiStage(
-            app, config=config, layout=layout, layer_dir=layer_dir, auth_layer_dir=auth_layer_dir, root=root
+            app,
+            config=config,
+            layout=layout,
+            layer_dir=layer_dir,
+            auth_layer_dir=auth_layer_dir,
+            scheduler_layer_dir=scheduler_layer_dir,
+            root=root,
         )
         for config in configs
     }

@@ -31,6 +31,9 @@ MIN_AUTO_PAUSE_MINUTES = 5
 MAX_AUTO_PAUSE_MINUTES = 24 * 60
 # What an environment with deletion protection keeps of its database at the very least.
 MIN_PROTECTED_BACKUP_RETENTION_DAYS = 7
+# AWS's advice for SQS event sources: a queue hides a received message for at least 6x its consumer's timeout
+# (15 minutes at most, so 90 minutes, well inside SQS's 12-hour ceiling).
+QUEUE_VISIBILITY_TO_TIMEOUT = 6
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -69,6 +72,10 @@ class FunctionsSettings(_Settings):
     authorizer: FunctionSettings
     # Applies the database migrations on deploy; Aurora may first have to resume from a pause, so it needs time.
     migrate: FunctionSettings
+    # Consumes every queue; each queue's visibility timeout is derived from this timeout.
+    consumer: FunctionSettings
+    # Runs the scheduled market jobs and the nightly backup.
+    scheduler: FunctionSettings
 
     @model_validator(mode="after")
     def _timeouts_fit_api_gateway(self) -> FunctionsSettings:
@@ -139,12 +146,29 @@ class DatabaseSettings(_Settings):
 class AlarmSettings(_Settings):
     enabled: bool
     email: str | None = None
+    # A queue whose oldest message waits longer than this is not being consumed.
+    oldest_message_age_seconds: int = Field(default=900, ge=60, le=14 * 24 * 3600)
 
     @field_validator("email")
     @classmethod
     def _looks_like_an_address(cls, value: str | None) -> str | None:
         if value is not None and not _EMAIL.match(value):
             msg = f"alarms.email {value!r} is not an email address"
+            raise ValueError(msg)
+        return value
+
+
+class NotificationSettings(_Settings):
+    """Where notifications leave the system: the SES sender of email (none: the email channel is off)."""
+
+    # An address the operator controls: the stack creates its SES identity and SES mails it a verification link.
+    email_sender: str | None = None
+
+    @field_validator("email_sender")
+    @classmethod
+    def _looks_like_an_address(cls, value: str | None) -> str | None:
+        if value is not None and not _EMAIL.match(value):
+            msg = f"notifications.email_sender {value!r} is not an email address"
             raise ValueError(msg)
         return value
 
@@ -165,7 +189,8 @@ class EnvironmentConfig(_Settings):
     oauth: OAuthEndpoints
     database: DatabaseSettings
     alarms: AlarmSettings
-    # Read by the issues that add EventBridge schedules: off means the schedules exist but are disabled.
+    notifications: NotificationSettings
+    # Off: the EventBridge schedules exist but are disabled (jobs still run on demand).
     schedules_enabled: bool
     # Not a choice: losing the KV namespace to a bad write must be recoverable in every environment.
     point_in_time_recovery: Literal[True] = True

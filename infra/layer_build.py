@@ -1,7 +1,8 @@
 """Builds the Lambda layers for arm64 Python 3.14 without Docker.
 
 The shared layer holds the runtime dependencies plus `ttai`; a group layer holds only one dependency group of
-pyproject.toml (the auth function's cryptography, which would push the shared layer past its size budget).
+pyproject.toml (the auth function's cryptography, which would push the shared layer past its size budget; the
+scheduler function's holiday calendar).
 Run `python -m infra.layer_build` to build every layer (if its inputs changed) and print their directories.
 """
 
@@ -29,7 +30,9 @@ RECIPE_VERSION = "1"
 LAYER_BUILD_DIR = "build/layer"
 # The dependency groups that ship as layers of their own, each built under build/layer-<group>/.
 AUTH_LAYER_GROUP = "auth-layer"
-LAYER_GROUPS = (AUTH_LAYER_GROUP,)
+# The scheduler function's NYSE holiday calendar (holidays and its dependencies).
+SCHEDULER_LAYER_GROUP = "scheduler-layer"
+LAYER_GROUPS = (AUTH_LAYER_GROUP, SCHEDULER_LAYER_GROUP)
 COMPLETE_MARKER = ".complete"
 REQUIREMENTS_FILE = "requirements.txt"
 # Files next to python/ that record how the layer was built; they stay out of the deployed zip.

@@ -13,15 +13,25 @@ from infra.constructs.cache_table import CacheTable
 from infra.constructs.database import Database
 from infra.constructs.function import TtaiFunction
 from infra.constructs.http_api import HttpApi
+from infra.constructs.idempotency import IdempotencyTable
 from infra.constructs.layer import PythonLayer
 from infra.constructs.migrations import Migrations
+from infra.constructs.notifications import Notifications
+from infra.constructs.queues import Queues
+from infra.constructs.schedules import Schedules
 from infra.constructs.secrets import Secrets
+from infra.constructs.storage import Storage
 from infra.storage_layout import StorageLayout
 
 SESSION_SECRET = "JWT_SECRET"  # noqa: S105 - the name of the secret, not its value
 # The secrets signing in reads: the session key, the key that seals stored TastyTrade tokens, and the OAuth client.
 SIGN_IN_SECRETS = (SESSION_SECRET, "TOKEN_ENCRYPTION_KEY", "TASTYTRADE_CLIENT_ID", "TASTYTRADE_CLIENT_SECRET")
 REDIRECT_URI_ENV = "TTAI_OAUTH_REDIRECT_URI"
+# Who sends to which queue (binding names, as env.TASK_QUEUE): nobody gets a queue it does not send to.
+API_SENDS_TO = ("TASK_QUEUE",)
+# The consumer fans out: analysis results and alerts to notifications, screener runs to screener_complete ...
+CONSUMER_SENDS_TO = ("TASK_QUEUE", "NOTIFICATION_QUEUE", "ANALYSIS_QUEUE")
+SCHEDULER_SENDS_TO = ("ANALYSIS_QUEUE", "NOTIFICATION_QUEUE")
 
 
 class TtaiStack(cdk.Stack):
@@ -34,6 +44,7 @@ class TtaiStack(cdk.Stack):
         layout: StorageLayout,
         layer_dir: Path,
         auth_layer_dir: Path,
+        scheduler_layer_dir: Path,
         root: Path,
     ) -> None:
         super().__init__(
@@ -62,7 +73,19 @@ class TtaiStack(cdk.Stack):
             layer_dir=auth_layer_dir,
             description=f"ttai sign-in dependencies for {config.name}: cryptography (AES-GCM, HKDF)",
         )
+        # Same ordering rule as SignInLayer: this id sorts after SharedLayer, and the two share no file.
+        scheduler_layer = PythonLayer(
+            self,
+            "SchedulerLayer",
+            config=config,
+            layer_dir=scheduler_layer_dir,
+            description=f"ttai scheduler dependencies for {config.name}: holidays (the NYSE calendar)",
+        )
         database = Database(self, "Database", config=config)
+        storage = Storage(self, "Storage", config=config, layout=layout.bucket, access_logs=cache.access_logs)
+        queues = Queues(self, "Queues", config=config, layout=layout.queues)
+        idempotency = IdempotencyTable(self, "Idempotency", config=config, layout=layout.idempotency)
+        notifications = Notifications(self, "Notifications", config=config)
 
         # The authorizer reads only small session records: the table, never the overflow bucket.
         authorizer = TtaiFunction(
@@ -90,10 +113,21 @@ class TtaiStack(cdk.Stack):
             settings=config.functions.api,
             layers=[layer.layer],
             root=root,
-            environment={**cache.environment(), **database.environment()},
+            environment={
+                **cache.environment(),
+                **database.environment(),
+                **storage.environment(),
+                **queues.environment(*API_SENDS_TO),
+            },
         )
         cache.grant_read_write(api.function)
         database.grant_data_api(api.function)
+        queues.grant_send(api.function, *API_SENDS_TO)
+        # Exports (save, list, presigned download), knowledge documents, and erasing everything a user owns.
+        storage.grant_read(api.function, "exports", "knowledge")
+        storage.grant_write(api.function, "exports")
+        storage.grant_delete(api.function, storage.user_objects)
+        storage.grant_list(api.function, storage.user_prefix, layout.bucket.prefix("knowledge"))
 
         # Sign-in state and session records are small: the table, never the overflow bucket.
         auth = TtaiFunction(
@@ -132,12 +166,71 @@ class TtaiStack(cdk.Stack):
         database.grant_data_api(migrate.function)
         Migrations(self, "Migrations", config=config, migrate=migrate, database=database, layer=layer.layer)
 
+        # Every queue's messages: fan-out, screener runs, notification delivery (email, push), once per message id.
+        consumer = TtaiFunction(
+            self,
+            "Consumer",
+            name="consumer",
+            description="Consumes the task, notification and analysis queues, one effect per message",
+            config=config,
+            settings=config.functions.consumer,
+            layers=[layer.layer],
+            root=root,
+            environment={
+                **cache.environment(),
+                **database.environment(),
+                **queues.environment(*CONSUMER_SENDS_TO),
+                **idempotency.environment(),
+                **notifications.environment(),
+            },
+        )
+        cache.grant_read_write(consumer.function)
+        database.grant_data_api(consumer.function)
+        queues.add_consumer(consumer)
+        queues.grant_send(consumer.function, *CONSUMER_SENDS_TO)
+        idempotency.grant_records(consumer.function)
+        notifications.grant_deliver(consumer.function)
+
+        # The market jobs and the nightly backup, which writes under backups/ and reads nothing else of the bucket.
+        scheduler_function = TtaiFunction(
+            self,
+            "Scheduler",
+            name="scheduler",
+            description="Runs the scheduled market jobs and the nightly backup, once per scheduled time",
+            config=config,
+            settings=config.functions.scheduler,
+            layers=[layer.layer, scheduler_layer.layer],
+            root=root,
+            environment={
+                **cache.environment(),
+                **database.environment(),
+                **storage.environment(),
+                **queues.environment(*SCHEDULER_SENDS_TO),
+            },
+        )
+        cache.grant_read_write(scheduler_function.function)
+        database.grant_data_api(scheduler_function.function)
+        queues.grant_send(scheduler_function.function, *SCHEDULER_SENDS_TO)
+        storage.grant_write(scheduler_function.function, "backups")
+        schedules = Schedules(self, "Schedules", config=config, layout=layout.schedules, target=scheduler_function)
+
         http_api = HttpApi(
             self, "Http", config=config, api_function=api, auth_function=auth, authorizer_function=authorizer
         )
         auth.function.add_environment(REDIRECT_URI_ENV, http_api.callback_url)
         if config.alarms.enabled:
-            Alarms(self, "Alarms", config=config, functions=(api, auth, authorizer), http_api=http_api)
+            Alarms(
+                self,
+                "Alarms",
+                config=config,
+                functions=(api, auth, authorizer, consumer, scheduler_function),
+                http_api=http_api,
+                queues={spec.name: queues.queues[binding] for binding, spec in layout.queues.items()},
+                dead_letter_queues={
+                    **{spec.name: queues.dead_letter_queues[binding] for binding, spec in layout.queues.items()},
+                    "schedules": schedules.dead_letters,
+                },
+            )
 
         cdk.CfnOutput(self, "ApiUrl", value=http_api.url, description="Base URL of the HTTP API")
         cdk.CfnOutput(
@@ -168,6 +261,7 @@ class TtaiStage(cdk.Stage):
         layout: StorageLayout,
         layer_dir: Path,
         auth_layer_dir: Path,
+        scheduler_layer_dir: Path,
         root: Path,
     ) -> None:
         # Environment-agnostic unless cdk.json pins an account: synth then never needs to ask AWS which one.
@@ -180,6 +274,7 @@ class TtaiStage(cdk.Stage):
             layout=layout,
             layer_dir=layer_dir,
             auth_layer_dir=auth_layer_dir,
+            scheduler_layer_dir=scheduler_layer_dir,
             root=root,
         )
         cdk.Tags.of(self).add("project", "ttai")

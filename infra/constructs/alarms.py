@@ -1,8 +1,9 @@
-"""Alarms on function errors and throttles and on API 5xx responses, sent to an encrypted SNS topic."""
+"""Alarms on function errors and throttles, API 5xx responses, dead-lettered and stuck queue messages, sent to an
+encrypted SNS topic."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -10,6 +11,7 @@ from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
@@ -30,7 +32,10 @@ class Alarms(Construct):
         config: EnvironmentConfig,
         functions: Sequence[TtaiFunction],
         http_api: HttpApi,
+        queues: Mapping[str, sqs.IQueue],
+        dead_letter_queues: Mapping[str, sqs.IQueue],
     ) -> None:
+        """`queues` and `dead_letter_queues` by a name for the alarm (tasks, schedules ...)."""
         super().__init__(scope, construct_id)
         # A customer-managed key: CloudWatch cannot publish to a topic encrypted with the AWS-managed SNS key,
         # because that key's policy cannot be extended to the CloudWatch service.
@@ -79,16 +84,39 @@ class Alarms(Construct):
             f"ttai HTTP API ({config.name}): 5xx responses in the last 5 minutes",
             action,
         )
+        # Any message in a dead-letter queue is work that failed for good: one is enough to look.
+        for name, queue in dead_letter_queues.items():
+            self._alarm(
+                f"{name.capitalize()}DeadLetters",
+                queue.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum"),
+                f"ttai {name} dead-letter queue ({config.name}): messages that failed every attempt",
+                action,
+            )
+        age = config.alarms.oldest_message_age_seconds
+        for name, queue in queues.items():
+            self._alarm(
+                f"{name.capitalize()}OldestMessage",
+                queue.metric_approximate_age_of_oldest_message(period=PERIOD, statistic="Maximum"),
+                f"ttai {name} queue ({config.name}): a message has waited over {age} s, the consumer is behind",
+                action,
+                threshold=age,
+            )
 
     def _alarm(
-        self, construct_id: str, metric: cloudwatch.IMetric, description: str, action: cloudwatch.IAlarmAction
+        self,
+        construct_id: str,
+        metric: cloudwatch.IMetric,
+        description: str,
+        action: cloudwatch.IAlarmAction,
+        *,
+        threshold: float = 1,
     ) -> None:
         alarm = cloudwatch.Alarm(
             self,
             construct_id,
             metric=metric,
             alarm_description=description,
-            threshold=1,
+            threshold=threshold,
             evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,

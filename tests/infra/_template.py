@@ -70,3 +70,32 @@ def referenced_ids(value: Any) -> set[str]:
         for item in value:
             found |= referenced_ids(item)
     return found
+
+
+def variables_of(template: Template, function: str) -> dict[str, Any]:
+    """The environment variables of one of our functions, by name (api, consumer ...)."""
+    variables: dict[str, Any] = ttai_functions(template)[function]["Properties"]["Environment"]["Variables"]
+    return variables
+
+
+def variable_target(template: Template, function: str, variable: str) -> str:
+    """The logical ID a function's variable names (TTAI_KV_TABLE -> the table's ID)."""
+    [logical_id] = referenced_ids(variables_of(template, function)[variable])
+    return logical_id
+
+
+def statements_of_function(template: Template, function: str) -> list[dict[str, Any]]:
+    return statements_of_role(template, role_id(ttai_functions(template)[function]))
+
+
+def actions_of(statement: dict[str, Any]) -> set[str]:
+    return set(as_list(statement["Action"]))
+
+
+def statements_on(statements: list[dict[str, Any]], logical_id: str) -> list[dict[str, Any]]:
+    """The statements that name `logical_id` (alone or among others) in their resources."""
+    return [
+        statement
+        for statement in statements
+        if any(logical_id in referenced_ids(resource) for resource in as_list(statement["Resource"]))
+    ]

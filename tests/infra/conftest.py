@@ -18,7 +18,7 @@ from aws_cdk.assertions import Template
 
 from infra.application import build_app
 from infra.config import EnvironmentConfig, load_environment, read_cdk_context
-from infra.layer_build import AUTH_LAYER_GROUP, ensure_layer
+from infra.layer_build import AUTH_LAYER_GROUP, SCHEDULER_LAYER_GROUP, ensure_layer
 from infra.paths import PROJECT_ROOT
 from infra.stack import TtaiStage
 from infra.storage_layout import StorageLayout, load_storage_layout
@@ -53,6 +53,11 @@ def layer_dir() -> Path:
 @pytest.fixture(scope="session")
 def auth_layer_dir() -> Path:
     return ensure_layer(PROJECT_ROOT, AUTH_LAYER_GROUP)
+
+
+@pytest.fixture(scope="session")
+def scheduler_layer_dir() -> Path:
+    return ensure_layer(PROJECT_ROOT, SCHEDULER_LAYER_GROUP)
 
 
 @pytest.fixture(scope="session")

@@ -28,6 +28,8 @@ _FUNCTIONS = {
     "auth": {"memory_mb": 512, "timeout_seconds": 15},
     "authorizer": {"memory_mb": 512, "timeout_seconds": 5},
     "migrate": {"memory_mb": 512, "timeout_seconds": 300},
+    "consumer": {"memory_mb": 1024, "timeout_seconds": 30},
+    "scheduler": {"memory_mb": 1024, "timeout_seconds": 300},
 }
 
 
@@ -78,6 +80,17 @@ def test_sign_in_uses_tastytrades_sandbox_outside_prod_and_the_live_service_in_p
         assert (oauth.authorize_url, oauth.token_url, oauth.userinfo_url) == expected, name
 
 
+def test_queue_consumers_and_schedules_per_environment(cdk_context):
+    dev, staging, prod = (load_environment(cdk_context, name) for name in ("dev", "staging", "prod"))
+    for config in (dev, staging, prod):
+        # 30 s per batch gives the queues a 180 s visibility floor; the jobs get five minutes.
+        assert config.functions.consumer.timeout_seconds == 30
+        assert config.functions.scheduler.timeout_seconds == 300
+        # No sender is configured until an operator owns an address: email is off, push and Discord are not.
+        assert config.notifications.email_sender is None
+    assert (dev.schedules_enabled, staging.schedules_enabled, prod.schedules_enabled) == (False, True, True)
+
+
 def test_unknown_environment_names_the_known_ones(cdk_context):
     with pytest.raises(ConfigError, match=r"unknown environment 'nope': cdk.json defines dev, staging, prod"):
         load_environment(cdk_context, "nope")
@@ -104,6 +117,13 @@ def test_missing_environments_is_an_error():
          "functions.auth.timeout_seconds must be at most 29"),
         ({"functions": {key: value for key, value in _FUNCTIONS.items() if key != "auth"}}, "functions.auth"),
         ({"alarms": {"enabled": True, "email": "not-an-address"}}, "not an email address"),
+        ({"alarms": {"enabled": True, "oldest_message_age_seconds": 10}}, "oldest_message_age_seconds"),
+        ({"functions": {key: value for key, value in _FUNCTIONS.items() if key != "consumer"}}, "functions.consumer"),
+        ({"functions": {key: value for key, value in _FUNCTIONS.items() if key != "scheduler"}},
+         "functions.scheduler"),
+        ({"notifications": {"email_sender": "ttai at example"}}, "notifications.email_sender 'ttai at example'"),
+        ({"notifications": {"email_sender": None, "sms": True}}, "Extra inputs are not permitted"),
+        ({"schedules_enabled": "sometimes"}, "schedules_enabled"),
         ({"account": "12345"}, "account"),
         ({"point_in_time_recovery": False}, "point_in_time_recovery"),
         ({"surprise": 1}, "Extra inputs are not permitted"),

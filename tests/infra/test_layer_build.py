@@ -15,6 +15,7 @@ from infra.layer_build import (
     COMPLETE_MARKER,
     LAYER_BUILD_DIR,
     REQUIREMENTS_FILE,
+    SCHEDULER_LAYER_GROUP,
     LayerBuildError,
     ensure_layer,
     inputs_hash,
@@ -223,7 +224,11 @@ def test_main_builds_and_prints_every_layer(project: Path, fake_uv, monkeypatch,
     monkeypatch.setattr(infra.layer_build, "PROJECT_ROOT", project)
     assert infra.layer_build.main() == 0
     printed = capsys.readouterr().out.splitlines()
-    assert printed == [str(ensure_layer(project)), str(ensure_layer(project, AUTH_LAYER_GROUP))]
+    assert printed == [
+        str(ensure_layer(project)),
+        str(ensure_layer(project, AUTH_LAYER_GROUP)),
+        str(ensure_layer(project, SCHEDULER_LAYER_GROUP)),
+    ]
 
 
 def test_zipped_size_leaves_out_build_records_and_bytecode(tmp_path: Path):
@@ -298,3 +303,23 @@ class TestRealAuthLayer:
 
     def test_fits_the_size_budget(self, auth_layer_dir: Path):
         assert zipped_size(auth_layer_dir) <= LAYER_ZIP_BUDGET_BYTES
+
+
+@pytest.mark.slow
+class TestRealSchedulerLayer:
+    def test_holds_the_holiday_calendar_with_nyse_and_not_the_sdk(self, scheduler_layer_dir: Path):
+        site = scheduler_layer_dir / "python"
+        assert (site / "holidays" / "financial" / "ny_stock_exchange.py").is_file()
+        assert (site / "dateutil").is_dir()  # holidays needs python-dateutil, which the shared layer lacks
+        for package in (*SDK, "ttai", "pydantic", "aws_lambda_powertools", "cryptography"):
+            assert not (site / package).exists(), package
+        assert not list(site.rglob("__pycache__"))
+
+    def test_shares_no_file_with_the_shared_layer(self, scheduler_layer_dir: Path, layer_dir: Path):
+        def files(layer: Path) -> set[str]:
+            return {p.relative_to(layer).as_posix() for p in (layer / "python").rglob("*") if p.is_file()}
+
+        assert files(scheduler_layer_dir) & files(layer_dir) <= {"python/.lock"}
+
+    def test_fits_the_size_budget(self, scheduler_layer_dir: Path):
+        assert zipped_size(scheduler_layer_dir) <= LAYER_ZIP_BUDGET_BYTES

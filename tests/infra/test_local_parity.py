@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import inspect
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from aws_cdk.assertions import Template
 
+from infra.config import EnvironmentConfig
 from infra.constructs.http_api import HttpApi
+from infra.constructs.queues import Queues
+from infra.storage_layout import StorageLayout
 from local.gateway import PUBLIC_ROUTES, ROUTES
 from local.stack import LocalStack
-from tests.infra._template import referenced_ids, resources, the_resource, ttai_function_ids
+from tests.infra._template import referenced_ids, resources, ttai_function_ids, variable_target, variables_of
 from tests.infra.conftest import Synthesized
 from ttai.http.openapi import PUBLIC_OPERATIONS
 
@@ -32,8 +37,9 @@ def _by_name(items: list[dict[str, Any]], key: str) -> dict[str, Any]:
 
 
 def test_the_local_kv_table_has_the_deployed_keys_index_and_ttl(stack: LocalStack, dev_template: Template) -> None:
-    _, table = the_resource(dev_template, "AWS::DynamoDB::Table")
-    deployed = table["Properties"]
+    deployed = resources(dev_template, "AWS::DynamoDB::Table")[variable_target(dev_template, "api", "TTAI_KV_TABLE")][
+        "Properties"
+    ]
     local = stack.client("dynamodb").describe_table(TableName=stack.environ["TTAI_KV_TABLE"])["Table"]
     assert local["KeySchema"] == deployed["KeySchema"]
     assert _by_name(local["AttributeDefinitions"], "AttributeName") == _by_name(
@@ -80,3 +86,70 @@ def test_each_route_reaches_the_same_function_locally_and_deployed(dev_template:
         [function_id] = referenced_ids(integrations[integration_id]["Properties"]["IntegrationUri"])
         deployed[route["Properties"]["RouteKey"]] = names[function_id]
     assert deployed == {route.key: route.function for route in ROUTES}
+
+
+def test_the_local_queues_redrive_as_the_deployed_ones(stack: LocalStack, dev_template: Template) -> None:
+    queues = resources(dev_template, "AWS::SQS::Queue")
+    sqs = stack.client("sqs")
+    deployed_bindings = {
+        name.removeprefix("TTAI_").removesuffix("_URL")
+        for name in variables_of(dev_template, "consumer")
+        if name.endswith("_QUEUE_URL")
+    }
+    assert set(stack.queue_urls) == set(stack.dlq_urls) == deployed_bindings
+    for binding in deployed_bindings:
+        deployed = queues[variable_target(dev_template, "consumer", f"TTAI_{binding}_URL")]["Properties"]
+        local = sqs.get_queue_attributes(QueueUrl=stack.queue_urls[binding], AttributeNames=["All"])["Attributes"]
+        # Same short name (ttai-dev-tasks / <stack>-tasks) and the same number of receives before the DLQ.
+        assert deployed["QueueName"].removeprefix("ttai-dev-") == local["QueueArn"].rsplit(":", 1)[1].removeprefix(
+            f"{stack.name}-"
+        )
+        redrive = json.loads(local["RedrivePolicy"])
+        assert int(redrive["maxReceiveCount"]) == deployed["RedrivePolicy"]["maxReceiveCount"]
+        [deployed_dlq] = referenced_ids(deployed["RedrivePolicy"]["deadLetterTargetArn"])
+        local_dlq = sqs.get_queue_attributes(QueueUrl=stack.dlq_urls[binding], AttributeNames=["All"])["Attributes"]
+        assert redrive["deadLetterTargetArn"] == local_dlq["QueueArn"]
+        assert int(local_dlq["MessageRetentionPeriod"]) == queues[deployed_dlq]["Properties"]["MessageRetentionPeriod"]
+
+
+def test_the_local_poller_batches_as_the_deployed_event_sources(stack: LocalStack, dev_template: Template) -> None:
+    mappings = {
+        next(iter(referenced_ids(mapping["Properties"]["EventSourceArn"]))): mapping["Properties"]
+        for mapping in resources(dev_template, "AWS::Lambda::EventSourceMapping").values()
+    }
+    for binding in stack.queue_urls:
+        deployed = mappings[variable_target(dev_template, "consumer", f"TTAI_{binding}_URL")]
+        polled = stack.poller.queue(binding)
+        assert (polled.batch_size, polled.batch_window_seconds) == (
+            deployed["BatchSize"],
+            deployed["MaximumBatchingWindowInSeconds"],
+        )
+
+
+def test_the_runtime_and_infra_read_the_same_queue_layout(stack: LocalStack, layout: StorageLayout) -> None:
+    runtime = {
+        queue.binding: (queue.name, queue.batch_size, queue.batch_window_seconds, queue.max_receive_count)
+        for queue in stack.layout.queues
+    }
+    deployed = {
+        binding: (spec.name, spec.batch_size, spec.batch_window_seconds, spec.max_receive_count)
+        for binding, spec in layout.queues.items()
+    }
+    assert runtime == deployed
+
+
+def test_the_deployed_visibility_follows_the_consumer_timeout_and_the_local_one_is_the_stacks_choice(
+    stack: LocalStack, dev_template: Template, synthesized: Synthesized, layout: StorageLayout
+) -> None:
+    # Deployed: 6x the consumer's timeout plus the batch window. Locally the consumer runs in-process without a
+    # timeout, so visibility only spaces out redeliveries, and LocalStack(queue_visibility_timeout=...) sets it.
+    config: EnvironmentConfig = synthesized.configs["dev"]
+    local_default = inspect.signature(LocalStack).parameters["queue_visibility_timeout"].default
+    queues = resources(dev_template, "AWS::SQS::Queue")
+    sqs = stack.client("sqs")
+    for binding, spec in layout.queues.items():
+        deployed = queues[variable_target(dev_template, "consumer", f"TTAI_{binding}_URL")]["Properties"]
+        timeout = config.functions.consumer.timeout_seconds
+        assert deployed["VisibilityTimeout"] == Queues.visibility_timeout(timeout, spec) >= 6 * timeout
+        local = sqs.get_queue_attributes(QueueUrl=stack.queue_urls[binding], AttributeNames=["VisibilityTimeout"])
+        assert int(local["Attributes"]["VisibilityTimeout"]) == local_default

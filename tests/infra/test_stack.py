@@ -23,6 +23,7 @@ from tests.infra._template import (
     the_resource,
     ttai_function_ids,
     ttai_functions,
+    variable_target,
 )
 from tests.infra.conftest import Synthesized
 
@@ -46,7 +47,12 @@ DYNAMODB_WRITES = {
 
 
 def _table_id(template: Template) -> str:
-    return the_resource(template, "AWS::DynamoDB::Table")[0]
+    """The KV table: the one the api function's TTAI_KV_TABLE names (the idempotency table is another)."""
+    return variable_target(template, "api", "TTAI_KV_TABLE")
+
+
+def _kv_table(template: Template) -> Resource:
+    return resources(template, "AWS::DynamoDB::Table")[_table_id(template)]
 
 
 def _secret_id(template: Template, config: EnvironmentConfig, name: str) -> str:
@@ -94,16 +100,12 @@ def _integrated_function(template: Template, route: Resource) -> str:
 
 
 def _overflow_bucket_id(template: Template) -> str:
-    buckets = resources(template, "AWS::S3::Bucket")
-    logging_buckets = [lid for lid, bucket in buckets.items() if "LoggingConfiguration" in bucket["Properties"]]
-    assert len(logging_buckets) == 1, "only the overflow bucket logs its access"
-    return logging_buckets[0]
+    return variable_target(template, "api", "TTAI_KV_OVERFLOW_BUCKET")
 
 
 class TestCacheTable:
     def test_table_is_on_demand_with_ttl_pitr_and_encryption(self, template: Template, layout: StorageLayout):
-        _, table = the_resource(template, "AWS::DynamoDB::Table")
-        properties = table["Properties"]
+        properties = _kv_table(template)["Properties"]
         assert properties["BillingMode"] == "PAY_PER_REQUEST"
         assert properties["TimeToLiveSpecification"] == {"AttributeName": layout.kv.ttl_attribute, "Enabled": True}
         assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
@@ -111,7 +113,7 @@ class TestCacheTable:
         assert properties["KeySchema"] == [{"AttributeName": layout.kv.partition_key.name, "KeyType": "HASH"}]
 
     def test_list_index_matches_storage_json(self, template: Template, layout: StorageLayout):
-        _, table = the_resource(template, "AWS::DynamoDB::Table")
+        table = _kv_table(template)
         index = layout.kv.list_index
         [gsi] = table["Properties"]["GlobalSecondaryIndexes"]
         assert gsi["IndexName"] == index.name
@@ -130,7 +132,7 @@ class TestCacheTable:
     def test_removal_and_deletion_protection_follow_the_environment(
         self, template: Template, config: EnvironmentConfig
     ):
-        _, table = the_resource(template, "AWS::DynamoDB::Table")
+        table = _kv_table(template)
         assert table["DeletionPolicy"] == ("Retain" if config.retain else "Delete")
         assert table["Properties"]["DeletionProtectionEnabled"] is config.deletion_protection
 
@@ -187,7 +189,7 @@ class TestBuckets:
 
 class TestFunctions:
     def test_every_function_exists(self, template: Template):
-        assert set(ttai_functions(template)) == {"api", "auth", "authorizer", "migrate"}
+        assert set(ttai_functions(template)) == {"api", "auth", "authorizer", "migrate", "consumer", "scheduler"}
 
     def test_every_function_uses_the_house_defaults(self, template: Template, config: EnvironmentConfig):
         log_groups = resources(template, "AWS::Logs::LogGroup")
@@ -224,14 +226,21 @@ class TestFunctions:
         assert {"ttai", "pydantic", "aws_lambda_powertools"} <= packages
         assert "cryptography" not in packages
 
-    def test_only_the_auth_function_gets_the_cryptography_layer(self, template: Template, synthesized: Synthesized):
+    def test_only_auth_gets_the_cryptography_layer_and_only_scheduler_the_holidays_layer(
+        self, template: Template, synthesized: Synthesized
+    ):
         shared_id, crypto_id = _layer_ids(template, "auth")
-        assert set(resources(template, "AWS::Lambda::LayerVersion")) == {shared_id, crypto_id}
+        same_shared_id, holidays_id = _layer_ids(template, "scheduler")
+        assert same_shared_id == shared_id
+        assert set(resources(template, "AWS::Lambda::LayerVersion")) == {shared_id, crypto_id, holidays_id}
         packages = _layer_packages(synthesized, template, crypto_id)
         assert "cryptography" in packages
         assert not packages & {"ttai", "pydantic", "boto3", "botocore"}
+        packages = _layer_packages(synthesized, template, holidays_id)
+        assert "holidays" in packages
+        assert not packages & {"ttai", "pydantic", "cryptography", "boto3", "botocore"}
         for name in ttai_functions(template):
-            if name != "auth":
+            if name not in {"auth", "scheduler"}:
                 assert _layer_ids(template, name) == [shared_id], name
 
     def test_functions_get_the_variables_the_runtime_reads(self, template: Template, config: EnvironmentConfig):
@@ -314,10 +323,15 @@ class TestLeastPrivilege:
                 if "Fn::Join" in resource:
                     assert resource["Fn::Join"][1][1:] == ["/index/*"]
 
-    def test_api_reaches_s3_only_under_the_overflow_prefix(self, template: Template, layout: StorageLayout):
+    def test_api_reaches_the_overflow_bucket_only_under_its_prefix(self, template: Template, layout: StorageLayout):
         bucket_id = _overflow_bucket_id(template)
         statements = statements_of_role(template, role_id(ttai_functions(template)["api"]))
-        s3 = [s for s in statements if any(a.startswith("s3:") for a in as_list(s["Action"]))]
+        s3 = [
+            s
+            for s in statements
+            if any(a.startswith("s3:") for a in as_list(s["Action"]))
+            and any(bucket_id in referenced_ids(resource) for resource in as_list(s["Resource"]))
+        ]
         object_writes = {"s3:PutObject", "s3:PutObjectTagging", "s3:DeleteObject*"}
         granted = {action for statement in s3 for action in as_list(statement["Action"])}
         assert object_writes <= granted
@@ -344,6 +358,8 @@ class TestLeastPrivilege:
             "auth": [*sign_in, db_secret],
             "authorizer": [jwt_secret],
             "migrate": [db_secret],
+            "consumer": [db_secret],
+            "scheduler": [db_secret],
         }
         for name, function in ttai_functions(template).items():
             secret_statements = [
@@ -496,17 +512,31 @@ class TestHttpApi:
         assert "execute-api" in json.dumps(outputs["ApiUrl"]["Value"])
 
 
+def _alarm_topic(template: Template) -> tuple[str, Resource]:
+    """The alarm topic: every topic but the push topic the consumer's TTAI_PUSH_TOPIC_ARN names."""
+    push_id = variable_target(template, "consumer", "TTAI_PUSH_TOPIC_ARN")
+    topics = {lid: topic for lid, topic in resources(template, "AWS::SNS::Topic").items() if lid != push_id}
+    assert len(topics) <= 1, sorted(topics)
+    return next(iter(topics.items())) if topics else ("", {})
+
+
 class TestAlarms:
     def test_alarms_exist_only_where_enabled(self, template: Template, config: EnvironmentConfig):
         alarms = resources(template, "AWS::CloudWatch::Alarm")
+        topic_id, topic = _alarm_topic(template)
         if not config.alarms.enabled:
             assert alarms == {}
-            assert resources(template, "AWS::SNS::Topic") == {}
+            assert not topic_id
             return
-        topic_id, topic = the_resource(template, "AWS::SNS::Topic")
         assert "KmsMasterKeyId" in topic["Properties"]
         metrics = {(alarm["Properties"]["Namespace"], alarm["Properties"]["MetricName"]) for alarm in alarms.values()}
-        assert metrics == {("AWS/Lambda", "Errors"), ("AWS/Lambda", "Throttles"), ("AWS/ApiGateway", "5xx")}
+        assert metrics == {
+            ("AWS/Lambda", "Errors"),
+            ("AWS/Lambda", "Throttles"),
+            ("AWS/ApiGateway", "5xx"),
+            ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+            ("AWS/SQS", "ApproximateAgeOfOldestMessage"),
+        }
         function_ids = ttai_function_ids(template)
         alarmed = {
             (dimension["Value"]["Ref"], alarm["Properties"]["MetricName"])
@@ -514,17 +544,56 @@ class TestAlarms:
             for dimension in alarm["Properties"].get("Dimensions", [])
             if dimension["Name"] == "FunctionName"
         }
-        for name in ("api", "auth", "authorizer"):
+        for name in ("api", "auth", "authorizer", "consumer", "scheduler"):
             assert {(function_ids[name], "Errors"), (function_ids[name], "Throttles")} <= alarmed, name
         for alarm in alarms.values():
             assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
-        topic_policy = the_resource(template, "AWS::SNS::TopicPolicy")[1]["Properties"]["PolicyDocument"]
+        [topic_policy] = [
+            policy["Properties"]["PolicyDocument"]
+            for policy in resources(template, "AWS::SNS::TopicPolicy").values()
+            if policy["Properties"]["Topics"] == [{"Ref": topic_id}]
+        ]
         assert any(
             statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
             for statement in topic_policy["Statement"]
         )
         key = resources(template, "AWS::KMS::Key")[topic["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]]
         assert key["Properties"]["EnableKeyRotation"] is True
+
+    def test_every_dead_letter_queue_alarms_on_its_first_message_and_every_queue_on_its_oldest(
+        self, template: Template, config: EnvironmentConfig
+    ):
+        if not config.alarms.enabled:
+            pytest.skip(f"{config.name} has alarms off (asserted by test_alarms_exist_only_where_enabled)")
+        queues = resources(template, "AWS::SQS::Queue")
+        used_as_dead_letters = {
+            referenced_ids(queue["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]).pop()
+            for queue in queues.values()
+            if "RedrivePolicy" in queue["Properties"]
+        }
+        schedule_dlq = {
+            next(iter(referenced_ids(schedule["Properties"]["Target"]["DeadLetterConfig"]["Arn"])))
+            for schedule in resources(template, "AWS::Scheduler::Schedule").values()
+        }
+        consumed = {lid for lid, queue in queues.items() if "RedrivePolicy" in queue["Properties"]}
+        by_metric: dict[str, dict[str, Resource]] = {}
+        for alarm in resources(template, "AWS::CloudWatch::Alarm").values():
+            properties = alarm["Properties"]
+            if properties["Namespace"] == "AWS/SQS":
+                [dimension] = properties["Dimensions"]
+                [queue_id] = referenced_ids(dimension["Value"])
+                by_metric.setdefault(properties["MetricName"], {})[queue_id] = properties
+        depth = by_metric["ApproximateNumberOfMessagesVisible"]
+        assert set(depth) == used_as_dead_letters | schedule_dlq
+        for properties in depth.values():
+            assert properties["Statistic"] == "Maximum"
+            assert (properties["ComparisonOperator"], properties["Threshold"]) == (
+                "GreaterThanOrEqualToThreshold", 1,
+            )  # fmt: skip
+        age = by_metric["ApproximateAgeOfOldestMessage"]
+        assert set(age) == consumed
+        for properties in age.values():
+            assert properties["Threshold"] == config.alarms.oldest_message_age_seconds
 
 
 class TestStages:
@@ -536,8 +605,8 @@ class TestStages:
 
     def test_environment_differences(self, synthesized):
         templates = synthesized.templates
-        prod_table = the_resource(templates["prod"], "AWS::DynamoDB::Table")[1]
-        dev_table = the_resource(templates["dev"], "AWS::DynamoDB::Table")[1]
+        prod_table = _kv_table(templates["prod"])
+        dev_table = _kv_table(templates["dev"])
         assert prod_table["DeletionPolicy"] == "Retain"
         assert prod_table["Properties"]["DeletionProtectionEnabled"] is True
         assert dev_table["DeletionPolicy"] == "Delete"

@@ -1,0 +1,46 @@
+"""Powertools idempotency records: a DynamoDB table keyed and expired as storage.json `idempotency` says."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from infra.config import EnvironmentConfig
+from infra.constructs._policy import removal_policy
+from infra.storage_layout import IdempotencyLayout
+
+# Exactly what Powertools' DynamoDB persistence layer calls: a conditional put that claims a key, reading a
+# record back, completing it, and deleting it when the handler failed. No scans, queries or batch writes.
+RECORD_ACTIONS = ("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+
+
+class IdempotencyTable(Construct):
+    """On demand, PITR, the same AWS-managed encryption as the KV table, TTL on the records' expiry."""
+
+    TABLE_ENV = "TTAI_IDEMPOTENCY_TABLE"
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, layout: IdempotencyLayout
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.table = dynamodb.Table(
+            self,
+            "Table",
+            # Powertools writes the key as a string ("<function>#<hash of the payload>").
+            partition_key=dynamodb.Attribute(name=layout.partition_key, type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=config.point_in_time_recovery
+            ),
+            time_to_live_attribute=layout.ttl_attribute,
+            deletion_protection=config.deletion_protection,
+            removal_policy=removal_policy(config),
+        )
+
+    def environment(self) -> dict[str, str]:
+        return {self.TABLE_ENV: self.table.table_name}
+
+    def grant_records(self, grantee: iam.IGrantable) -> None:
+        self.table.grant(grantee, *RECORD_ACTIONS)
