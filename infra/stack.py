@@ -74,9 +74,9 @@ class TtaiStack(cdk.Stack):
             description=f"ttai sign-in dependencies for {config.name}: cryptography (AES-GCM, HKDF)",
         )
         # Same ordering rule as SignInLayer: this id sorts after SharedLayer, and the two share no file.
-        scheduler_layer = PythonLayer(
+        trading_calendar_layer = PythonLayer(
             self,
-            "SchedulerLayer",
+            "TradingCalendarLayer",
             config=config,
             layer_dir=scheduler_layer_dir,
             description=f"ttai scheduler dependencies for {config.name}: holidays (the NYSE calendar)",
@@ -199,7 +199,7 @@ class TtaiStack(cdk.Stack):
             description="Runs the scheduled market jobs and the nightly backup, once per scheduled time",
             config=config,
             settings=config.functions.scheduler,
-            layers=[layer.layer, scheduler_layer.layer],
+            layers=[layer.layer, trading_calendar_layer.layer],
             root=root,
             environment={
                 **cache.environment(),

@@ -561,10 +561,11 @@ class TestAlarms:
         assert key["Properties"]["EnableKeyRotation"] is True
 
     def test_every_dead_letter_queue_alarms_on_its_first_message_and_every_queue_on_its_oldest(
-        self, template: Template, config: EnvironmentConfig
+        self, synthesized: Synthesized
     ):
-        if not config.alarms.enabled:
-            pytest.skip(f"{config.name} has alarms off (asserted by test_alarms_exist_only_where_enabled)")
+        alarmed = [name for name, config in synthesized.configs.items() if config.alarms.enabled]
+        assert alarmed == ["prod"]
+        template, config = synthesized.templates["prod"], synthesized.configs["prod"]
         queues = resources(template, "AWS::SQS::Queue")
         used_as_dead_letters = {
             referenced_ids(queue["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]).pop()
