@@ -29,14 +29,25 @@ DEAD_LETTER_RETENTION = cdk.Duration.days(14)
 MESSAGE_RETENTION = cdk.Duration.days(4)
 
 
-def encrypted_queue(scope: Construct, construct_id: str, **props: object) -> sqs.Queue:
+def encrypted_queue(
+    scope: Construct,
+    construct_id: str,
+    *,
+    queue_name: str,
+    retention_period: cdk.Duration,
+    visibility_timeout: cdk.Duration | None = None,
+    dead_letter_queue: sqs.DeadLetterQueue | None = None,
+) -> sqs.Queue:
     """An SQS queue with SQS-managed encryption that refuses every request not made over TLS."""
     return sqs.Queue(
         scope,
         construct_id,
+        queue_name=queue_name,
+        retention_period=retention_period,
+        visibility_timeout=visibility_timeout,
+        dead_letter_queue=dead_letter_queue,
         encryption=sqs.QueueEncryption.SQS_MANAGED,
         enforce_ssl=True,
-        **props,  # type: ignore[arg-type]
     )
 
 

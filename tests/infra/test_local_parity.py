@@ -153,3 +153,21 @@ def test_the_deployed_visibility_follows_the_consumer_timeout_and_the_local_one_
         assert deployed["VisibilityTimeout"] == Queues.visibility_timeout(timeout, spec) >= 6 * timeout
         local = sqs.get_queue_attributes(QueueUrl=stack.queue_urls[binding], AttributeNames=["VisibilityTimeout"])
         assert int(local["Attributes"]["VisibilityTimeout"]) == local_default
+
+
+def test_the_local_bucket_is_versioned_as_the_deployed_one(stack: LocalStack, dev_template: Template) -> None:
+    deployed = resources(dev_template, "AWS::S3::Bucket")[variable_target(dev_template, "api", "TTAI_R2_BUCKET")]
+    local = stack.client("s3").get_bucket_versioning(Bucket=stack.environ["TTAI_R2_BUCKET"])
+    assert local["Status"] == deployed["Properties"]["VersioningConfiguration"]["Status"] == "Enabled"
+
+
+def test_the_local_idempotency_table_has_the_deployed_key_and_ttl(stack: LocalStack, dev_template: Template) -> None:
+    table_id = variable_target(dev_template, "consumer", "TTAI_IDEMPOTENCY_TABLE")
+    deployed = resources(dev_template, "AWS::DynamoDB::Table")[table_id]["Properties"]
+    dynamodb = stack.client("dynamodb")
+    name = stack.environ["TTAI_IDEMPOTENCY_TABLE"]
+    local = dynamodb.describe_table(TableName=name)["Table"]
+    assert local["KeySchema"] == deployed["KeySchema"]
+    assert local["AttributeDefinitions"] == deployed["AttributeDefinitions"]
+    ttl = dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+    assert ttl["AttributeName"] == deployed["TimeToLiveSpecification"]["AttributeName"]
