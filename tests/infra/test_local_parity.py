@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from infra.constructs.http_api import HttpApi
 from infra.constructs.queues import Queues
 from infra.storage_layout import StorageLayout
 from local.gateway import PUBLIC_ROUTES, ROUTES
+from local.scheduler import schedule_payload
 from local.stack import LocalStack
 from tests.infra._template import referenced_ids, resources, ttai_function_ids, variable_target, variables_of
 from tests.infra.conftest import Synthesized
@@ -171,3 +173,62 @@ def test_the_local_idempotency_table_has_the_deployed_key_and_ttl(stack: LocalSt
     assert local["AttributeDefinitions"] == deployed["AttributeDefinitions"]
     ttl = dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
     assert ttl["AttributeName"] == deployed["TimeToLiveSpecification"]["AttributeName"]
+
+
+_WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")  # datetime.weekday() order
+
+
+def _numbers(field: str) -> set[int]:
+    """The values of a cron field of numbers, ranges and lists (the subset storage.json's crons use)."""
+    values: set[int] = set()
+    for item in field.split(","):
+        low, _, high = item.partition("-")
+        values |= set(range(int(low), int(high or low) + 1))
+    return values
+
+
+def _days(field: str) -> set[str]:
+    if field in {"?", "*"}:
+        return set(_WEEKDAYS)
+    days: set[str] = set()
+    for item in field.split(","):
+        first, _, last = item.partition("-")
+        start, end = _WEEKDAYS.index(first), _WEEKDAYS.index(last or first)
+        days |= set(_WEEKDAYS[start : end + 1])
+    return days
+
+
+def _deployed_fires(expression: str) -> set[tuple[str, int, int]]:
+    """(weekday, hour, minute) an EventBridge cron(m h dom mon dow year) fires at, for every-month crons."""
+    minute, hour, day_of_month, month, day_of_week, year = expression.removeprefix("cron(").removesuffix(")").split()
+    assert (day_of_month, month, year) in {("?", "*", "*"), ("*", "*", "*")}, expression
+    return {(day, h, m) for day in _days(day_of_week) for h in _numbers(hour) for m in _numbers(minute)}
+
+
+def test_the_local_scheduler_fires_what_the_deployed_schedules_fire(stack: LocalStack, dev_template: Template) -> None:
+    deployed = {}
+    for schedule in resources(dev_template, "AWS::Scheduler::Schedule").values():
+        properties = schedule["Properties"]
+        payload = json.loads(properties["Target"]["Input"])
+        deployed[payload["job_type"]] = (properties, payload)
+    local = stack.scheduler
+    assert set(local.schedules) == set(deployed)
+    # A week of local fires, in New York wall time, from a Monday at midnight there. Not the week of a DST change:
+    # on spring-forward night 02:00 does not exist, and both sides skip it (the backup's one missed night a year).
+    start = datetime(2026, 3, 16, 4, 0, tzinfo=UTC)  # 00:00 EDT
+    for job, (properties, payload) in deployed.items():
+        assert properties["ScheduleExpressionTimezone"] == str(local.timezone)
+        fired: set[tuple[str, int, int]] = set()
+        at = start
+        while True:
+            at = local.next_fires(at)[job]
+            if at >= start + timedelta(days=7):
+                break
+            wall = at.astimezone(local.timezone)
+            fired.add((_WEEKDAYS[wall.weekday()], wall.hour, wall.minute))
+        assert fired == _deployed_fires(properties["ScheduleExpression"]), job
+        # The same payload, keys and cron string, as the function receives it from either side.
+        local_payload = schedule_payload(job, local.schedules[job].cron, start)
+        assert local_payload.keys() == payload.keys()
+        assert (local_payload["job_type"], local_payload["cron"]) == (payload["job_type"], payload["cron"])
+        assert payload["scheduled_time"] == "<aws.scheduler.scheduled-time>"
