@@ -156,22 +156,31 @@ def _jobs_run(args: argparse.Namespace) -> int:
     without it: a manual run now, which runs whatever the day."""
     from local.scheduler import schedule_payload  # noqa: PLC0415 - only this command needs the jobs package
     from ttai.jobs import JOBS, run_job  # noqa: PLC0415
+    from ttai.observability import logger  # noqa: PLC0415
 
     environ = _running_stack_environ(args.state_file)
     os.environ.update(environ)
     if args.job_type not in JOBS:
         raise ValueError(f"unknown job type {args.job_type!r}: one of {', '.join(sorted(JOBS))}")
-    if args.at is not None:
-        from local.gateway import LocalFunction  # noqa: PLC0415
-        from local.scheduler import SCHEDULER_FUNCTION, SCHEDULER_MODULE  # noqa: PLC0415
+    # The logger was made before the stack's variables were read: give it the stack's level while the job runs,
+    # so the summary printed below is not buried under the run's INFO lines.
+    level = logger.log_level
+    logger.setLevel(environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"))
+    try:
+        if args.at is not None:
+            from local.gateway import LocalFunction  # noqa: PLC0415
+            from local.scheduler import SCHEDULER_FUNCTION, SCHEDULER_MODULE  # noqa: PLC0415
 
-        cron = next((s.cron for s in storage_layout().schedules if s.job == args.job_type), None)
-        if cron is None:
-            raise ValueError(f"{args.job_type} has no schedule in storage.json: run it without --at")
-        result = LocalFunction(SCHEDULER_FUNCTION, SCHEDULER_MODULE)(schedule_payload(args.job_type, cron, args.at))
-    else:
-        now = datetime.fromtimestamp(int(time.time()), UTC)
-        result = run_job(Env.from_environ(environ), args.job_type, now, trigger="manual").summary()
+            cron = next((s.cron for s in storage_layout().schedules if s.job == args.job_type), None)
+            if cron is None:
+                raise ValueError(f"{args.job_type} has no schedule in storage.json: run it without --at")
+            payload = schedule_payload(args.job_type, cron, args.at)
+            result = LocalFunction(SCHEDULER_FUNCTION, SCHEDULER_MODULE)(payload)
+        else:
+            now = datetime.fromtimestamp(int(time.time()), UTC)
+            result = run_job(Env.from_environ(environ), args.job_type, now, trigger="manual").summary()
+    finally:
+        logger.setLevel(level)
     print(json.dumps(result, indent=2, default=str))
     return 0 if result.get("status") in {"success", "skipped", "partial"} else 1
 
