@@ -489,6 +489,40 @@ def test_a_screener_run_delivered_twice_is_stored_and_announced_once(stack: Loca
     assert len(pushes(stack, who)) == 1
 
 
+def test_a_cash_secured_put_screen_runs_over_cached_chains_and_company_information(stack: LocalStack) -> None:
+    who = recipient(stack, [])
+    rich, poor = symbols(2)
+    service = stack.token_for("quote-streamer", scopes=("service",))
+    today = datetime.now(UTC).date()
+    expiration = today + timedelta(days=30)
+    for symbol, bid in ((rich, 2.4), (poor, 0.3)):
+        contracts = [
+            {
+                "symbol": f"{symbol:<6}{expiration:%y%m%d}P00050000",  # OCC: root, expiration, right, strike
+                "option_type": "put",
+                "strike": 50.0,
+                "expiration": expiration.isoformat(),
+                "bid": bid,
+                "delta": -0.22,
+                "open_interest": 900,
+            }
+        ]
+        chain = {"symbol": symbol, "contracts": contracts, "updated_at": "2026-11-20T15:00:00Z"}
+        assert stack.http("PUT", "/api/v1/chains", token=service, json=chain).status == 200
+        company = {"symbol": symbol, "name": symbol, "sector": "Technology", "updated_at": "2026-11-20T15:00:00Z"}
+        assert stack.http("PUT", "/api/v1/company", token=service, json=company).status == 200
+    criteria = {"symbols": [rich, poor], "sector": "technology", "max_dte": 45, "max_delta": 0.3, "min_premium": 1}
+    screener(stack, who, "weekly csp", criteria)
+    status, _, queued = stack.http("POST", "/api/v1/screeners/weekly csp/run", token=who.token)
+    assert status == 202, queued
+    stack.poller.drain()
+    run = stack.env.DB.prepare("SELECT * FROM screener_results WHERE message_id = ?").bind(queued["message_id"]).first()
+    assert run is not None
+    (match,) = run["results"]
+    assert (match["symbol"], match["sector"], match["puts_matching"]) == (rich, "Technology", 1)
+    assert (match["best_put"]["bid"], match["best_put"]["strike"]) == (2.4, 50.0)
+
+
 def task_queue_depth(stack: LocalStack) -> int:
     return stack.poller.depth(stack.poller.queue("TASK_QUEUE"))
 

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 
 from ttai.errors import InvalidField
-from ttai.models.market import Quote
+from ttai.models.market import CompanyInfo, OptionChain, OptionContract, Quote
 from ttai.services.screening import Candidate, matches, parse_criteria
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+TODAY = date(2026, 11, 20)
 
 
 def candidate(last: float | None = 100.0, recommendation: str | None = None, **quote: Any) -> Candidate:
@@ -21,8 +22,9 @@ def candidate(last: float | None = 100.0, recommendation: str | None = None, **q
 
 def test_unknown_criteria_are_refused_by_name() -> None:
     with pytest.raises(InvalidField, match="min_iv_rank: not a criterion a run can evaluate") as refused:
-        parse_criteria({"min_iv_rank": 30, "max_dte": 45, "min_price": 10})
-    assert "max_dte" in str(refused.value)
+        parse_criteria({"min_iv_rank": 30, "max_dte": 45, "min_price": 10, "pe_ratio": 12})
+    assert "pe_ratio: not a criterion" in str(refused.value)
+    assert "max_dte" not in str(refused.value)  # that one a run can evaluate
     assert refused.value.field == "criteria"
 
 
@@ -67,4 +69,74 @@ def test_symbols_are_normalised() -> None:
 def test_a_candidate_matches_when_every_criterion_holds(
     criteria: dict[str, Any], judged: Candidate, expected: bool
 ) -> None:
-    assert matches(parse_criteria(criteria), judged) is expected
+    assert matches(parse_criteria(criteria), judged, TODAY) is expected
+
+
+def put(expiration: date, bid: float | None, delta: float | None, open_interest: int | None = 500) -> OptionContract:
+    return OptionContract(
+        symbol="AAPL  261218P00190000",
+        option_type="put",
+        strike=190.0,
+        expiration=expiration,
+        bid=bid,
+        delta=delta,
+        open_interest=open_interest,
+    )
+
+
+def with_chain(*contracts: OptionContract, sector: str | None = "Technology") -> Candidate:
+    chain = OptionChain(symbol="AAPL", contracts=list(contracts), updated_at=NOW)
+    company = CompanyInfo(symbol="AAPL", name="Apple", sector=sector, updated_at=NOW)
+    return Candidate("AAPL", None, None, None, company, chain)
+
+
+IN_30_DAYS = date(2026, 12, 20)
+CSP = {"min_dte": 20, "max_dte": 45, "min_delta": 0.15, "max_delta": 0.30, "min_premium": 1.0, "min_open_interest": 100}
+
+
+@pytest.mark.parametrize(
+    ("contract", "expected"),
+    [
+        (put(IN_30_DAYS, 2.5, -0.25), True),
+        (put(date(2026, 12, 1), 2.5, -0.25), False),  # 11 days: too soon
+        (put(date(2027, 3, 1), 2.5, -0.25), False),  # too far
+        (put(IN_30_DAYS, 2.5, -0.45), False),  # delta too large
+        (put(IN_30_DAYS, 2.5, None), False),  # delta unknown
+        (put(IN_30_DAYS, 0.5, -0.25), False),  # premium too small
+        (put(IN_30_DAYS, None, -0.25), False),  # no bid
+        (put(IN_30_DAYS, 2.5, -0.25, open_interest=10), False),
+        (put(date(2026, 11, 19), 2.5, -0.25), False),  # expired
+        (put(IN_30_DAYS, 2.5, -0.25).model_copy(update={"option_type": "call"}), False),
+    ],
+)
+def test_a_cash_secured_put_screen_needs_one_put_meeting_every_condition(
+    contract: OptionContract, expected: bool
+) -> None:
+    assert matches(parse_criteria(CSP), with_chain(contract), TODAY) is expected
+
+
+def test_the_best_put_is_reported_with_the_count() -> None:
+    criteria = parse_criteria(CSP)
+    judged = with_chain(put(IN_30_DAYS, 1.5, -0.2), put(IN_30_DAYS, 2.5, -0.25), put(IN_30_DAYS, 9.0, -0.6))
+    result = judged.as_result(criteria, TODAY)
+    assert result["puts_matching"] == 2
+    assert (result["best_put"]["bid"], result["best_put"]["dte"], result["best_put"]["delta"]) == (2.5, 30, -0.25)
+    assert "sector" not in result  # only what the criteria asked about
+
+
+def test_no_cached_chain_matches_no_put_criterion() -> None:
+    judged = Candidate("AAPL", None, None, None)
+    assert matches(parse_criteria({"max_dte": 45}), judged, TODAY) is False
+
+
+@pytest.mark.parametrize(
+    ("sector", "wanted", "expected"),
+    [
+        ("Technology", "technology", True),
+        ("Technology", ["Energy", "TECHNOLOGY"], True),
+        ("Energy", "technology", False),
+        (None, "technology", False),
+    ],
+)
+def test_sector_comes_from_the_cached_company_information(sector: str | None, wanted: Any, expected: bool) -> None:
+    assert matches(parse_criteria({"sector": wanted}), with_chain(sector=sector), TODAY) is expected
