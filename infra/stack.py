@@ -167,6 +167,7 @@ class TtaiStack(cdk.Stack):
         Migrations(self, "Migrations", config=config, migrate=migrate, database=database, layer=layer.layer)
 
         # Every queue's messages: fan-out, screener runs, notification delivery (email, push), once per message id.
+        # Manual job runs (job_run tasks) go through ttai.jobs too, which needs the trading calendar's layer.
         consumer = TtaiFunction(
             self,
             "Consumer",
@@ -174,7 +175,7 @@ class TtaiStack(cdk.Stack):
             description="Consumes the task, notification and analysis queues, one effect per message",
             config=config,
             settings=config.functions.consumer,
-            layers=[layer.layer],
+            layers=[layer.layer, trading_calendar_layer.layer],
             root=root,
             environment={
                 **cache.environment(),

@@ -226,7 +226,7 @@ class TestFunctions:
         assert {"ttai", "pydantic", "aws_lambda_powertools"} <= packages
         assert "cryptography" not in packages
 
-    def test_only_auth_gets_the_cryptography_layer_and_only_scheduler_the_holidays_layer(
+    def test_only_auth_gets_the_cryptography_layer_and_only_the_job_runners_the_holidays_layer(
         self, template: Template, synthesized: Synthesized
     ):
         shared_id, crypto_id = _layer_ids(template, "auth")
@@ -239,9 +239,11 @@ class TestFunctions:
         packages = _layer_packages(synthesized, template, holidays_id)
         assert "holidays" in packages
         assert not packages & {"ttai", "pydantic", "cryptography", "boto3", "botocore"}
+        # The scheduler runs the jobs on their schedules, the consumer on request (job_run tasks).
+        expected = {"auth": [shared_id, crypto_id], "scheduler": [shared_id, holidays_id]}
+        expected["consumer"] = expected["scheduler"]
         for name in ttai_functions(template):
-            if name not in {"auth", "scheduler"}:
-                assert _layer_ids(template, name) == [shared_id], name
+            assert _layer_ids(template, name) == expected.get(name, [shared_id]), name
 
     def test_functions_get_the_variables_the_runtime_reads(self, template: Template, config: EnvironmentConfig):
         table_id = _table_id(template)
