@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import aws_cdk as cdk
+from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
@@ -192,28 +193,16 @@ class TtaiStack(cdk.Stack):
         idempotency.grant_records(consumer.function)
         notifications.grant_deliver(consumer.function)
 
-        # The market jobs and the nightly backup, which writes under backups/ and reads nothing else of the bucket.
-        scheduler_function = TtaiFunction(
-            self,
-            "Scheduler",
-            name="scheduler",
-            description="Runs the scheduled market jobs and the nightly backup, once per scheduled time",
+        scheduler_function, schedules = self._scheduled_jobs(
             config=config,
-            settings=config.functions.scheduler,
+            layout=layout,
             layers=[layer.layer, trading_calendar_layer.layer],
             root=root,
-            environment={
-                **cache.environment(),
-                **database.environment(),
-                **storage.environment(),
-                **queues.environment(*SCHEDULER_SENDS_TO),
-            },
+            cache=cache,
+            database=database,
+            storage=storage,
+            queues=queues,
         )
-        cache.grant_read_write(scheduler_function.function)
-        database.grant_data_api(scheduler_function.function)
-        queues.grant_send(scheduler_function.function, *SCHEDULER_SENDS_TO)
-        storage.grant_write(scheduler_function.function, "backups")
-        schedules = Schedules(self, "Schedules", config=config, layout=layout.schedules, target=scheduler_function)
 
         http_api = HttpApi(
             self, "Http", config=config, api_function=api, auth_function=auth, authorizer_function=authorizer
@@ -247,6 +236,44 @@ class TtaiStack(cdk.Stack):
                 value=" ".join(secrets.secret_name(name) for name in secrets.operator_provided),
                 description="Secrets holding placeholders until the operator puts their issued values",
             )
+
+    def _scheduled_jobs(
+        self,
+        *,
+        config: EnvironmentConfig,
+        layout: StorageLayout,
+        layers: list[lambda_.ILayerVersion],
+        root: Path,
+        cache: CacheTable,
+        database: Database,
+        storage: Storage,
+        queues: Queues,
+    ) -> tuple[TtaiFunction, Schedules]:
+        """The market jobs and the nightly backup, which writes under backups/ and touches no other object."""
+        scheduler = TtaiFunction(
+            self,
+            "Scheduler",
+            name="scheduler",
+            description="Runs the scheduled market jobs and the nightly backup, once per scheduled time",
+            config=config,
+            settings=config.functions.scheduler,
+            layers=layers,
+            root=root,
+            environment={
+                **cache.environment(),
+                **database.environment(),
+                **storage.environment(),
+                **queues.environment(*SCHEDULER_SENDS_TO),
+            },
+        )
+        cache.grant_read_write(scheduler.function)
+        database.grant_data_api(scheduler.function)
+        queues.grant_send(scheduler.function, *SCHEDULER_SENDS_TO)
+        # The binding reads back each object it writes (R2's put returns it): the backups it wrote, nothing else.
+        storage.grant_write(scheduler.function, "backups")
+        storage.grant_read(scheduler.function, "backups")
+        schedules = Schedules(self, "Schedules", config=config, layout=layout.schedules, target=scheduler)
+        return scheduler, schedules
 
 
 class TtaiStage(cdk.Stage):

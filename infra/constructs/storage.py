@@ -22,12 +22,14 @@ from infra.nag import acknowledge, logical_id, wildcard_finding
 from infra.storage_layout import BucketLayout
 
 # What reading, writing and deleting objects take: no wildcards, so nothing beyond these comes with a grant.
-OBJECT_READ_ACTIONS = ("s3:GetObject",)
+# GetObjectVersion: after a multipart upload the binding reads the new version back (HeadObject with its id).
+OBJECT_READ_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion")
 # Multipart uploads need PutObject (create, upload part, complete) plus these two; tagging happens on put.
 OBJECT_WRITE_ACTIONS = ("s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts")
-# A versioned bucket keeps deleted objects as noncurrent versions: erasing a user's data deletes those too.
-OBJECT_DELETE_ACTIONS = ("s3:DeleteObject", "s3:DeleteObjectVersion")
-LIST_ACTIONS = ("s3:ListBucket", "s3:ListBucketVersions")
+# A versioned bucket keeps deleted objects as noncurrent versions, and an unfinished upload keeps its parts:
+# erasing a user's data removes both.
+OBJECT_DELETE_ACTIONS = ("s3:DeleteObject", "s3:DeleteObjectVersion", "s3:AbortMultipartUpload")
+LIST_ACTIONS = ("s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads")
 
 
 class Storage(Construct):
@@ -131,7 +133,7 @@ class Storage(Construct):
         self._grant_patterns(grantee, OBJECT_DELETE_ACTIONS, patterns)
 
     def grant_list(self, grantee: iam.IGrantable, *prefixes: str) -> None:
-        """List keys and versions, only with a prefix under one of these (users/, knowledge/)."""
+        """List keys, versions and unfinished uploads, only with a prefix under one of these (users/, knowledge/)."""
         grantee.grant_principal.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=list(LIST_ACTIONS),

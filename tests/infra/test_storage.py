@@ -149,14 +149,16 @@ class TestGrants:
         granted = _grants(template, "api")
         assert granted == {
             "s3:GetObject": {"users/*/exports/*", "knowledge/*"},
+            "s3:GetObjectVersion": {"users/*/exports/*", "knowledge/*"},
             "s3:PutObject": {"users/*/exports/*"},
             "s3:PutObjectTagging": {"users/*/exports/*"},
-            "s3:AbortMultipartUpload": {"users/*/exports/*"},
+            "s3:AbortMultipartUpload": {"users/*/exports/*", "users/*"},
             "s3:ListMultipartUploadParts": {"users/*/exports/*"},
             "s3:DeleteObject": {"users/*"},
             "s3:DeleteObjectVersion": {"users/*"},
             "s3:ListBucket": {""},
             "s3:ListBucketVersions": {""},
+            "s3:ListBucketMultipartUploads": {""},
         }
 
     def test_listing_needs_a_prefix_the_api_may_read(self, template: Template):
@@ -168,16 +170,10 @@ class TestGrants:
         ]
         assert listing["Condition"] == {"StringLike": {"s3:prefix": ["users/*", "knowledge/*"]}}
 
-    def test_the_scheduler_only_writes_backups(self, template: Template):
-        assert _grants(template, "scheduler") == {
-            action: {"backups/*"}
-            for action in (
-                "s3:PutObject",
-                "s3:PutObjectTagging",
-                "s3:AbortMultipartUpload",
-                "s3:ListMultipartUploadParts",
-            )
-        }
+    def test_the_scheduler_only_writes_backups_and_reads_back_what_it_wrote(self, template: Template):
+        writes = ("s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts")
+        reads = ("s3:GetObject", "s3:GetObjectVersion")
+        assert _grants(template, "scheduler") == {action: {"backups/*"} for action in (*writes, *reads)}
 
     def test_no_other_function_touches_the_bucket(self, template: Template):
         for function in ttai_function_ids(template):
