@@ -1,0 +1,214 @@
+"""Every table of the database, read row by row through the Data API: what backups and a user's export share.
+
+Tables are discovered from the catalog (never listed by hand), ordered so that a table comes after the tables its
+foreign keys point at, and read in keyset pages over their primary key. Each row crosses as the text of
+``to_jsonb(row)``, which PostgreSQL renders for every column type and ``jsonb_populate_recordset`` reads back.
+Pages are sized to fit the Data API's 1 MiB response limit before they are fetched; a single row over its 64 KB
+row limit is read in slices.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ttai.bindings.d1 import D1Database, D1Transaction
+
+PAGE_ROWS = 1000
+RESPONSE_BUDGET = 768 * 1024  # of the Data API's 1 MiB per response, leaving room for its own encoding
+ROW_BUDGET = 60_000  # of its 64 KB per row: a row over it is read in slices
+_SLICE_CHARS = 15_000  # at most 4 bytes a character: a slice stays under the row limit
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+_TABLES = """
+SELECT c.relname AS name,
+       coalesce((SELECT string_agg(a.attname, ',' ORDER BY k.ord)
+                 FROM pg_index i
+                 CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+                 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+                 WHERE i.indrelid = c.oid AND i.indisprimary), '') AS primary_key,
+       coalesce((SELECT string_agg(format_type(a.atttypid, a.atttypmod), ',' ORDER BY k.ord)
+                 FROM pg_index i
+                 CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+                 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+                 WHERE i.indrelid = c.oid AND i.indisprimary), '') AS key_types,
+       coalesce((SELECT string_agg(a.attname, ',' ORDER BY a.attnum) FROM pg_attribute a
+                 WHERE a.attrelid = c.oid AND a.attidentity <> ''), '') AS identity_columns,
+       coalesce((SELECT string_agg(DISTINCT r.relname, ',') FROM pg_constraint f
+                 JOIN pg_class r ON r.oid = f.confrelid
+                 WHERE f.conrelid = c.oid AND f.contype = 'f' AND f.confrelid <> c.oid), '') AS references,
+       EXISTS (SELECT 1 FROM pg_attribute a
+               WHERE a.attrelid = c.oid AND a.attname = 'user_id' AND NOT a.attisdropped) AS has_user_id
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
+ORDER BY c.relname
+"""
+
+
+class TableError(Exception):
+    """A table this module cannot read safely (no primary key, a name that is not a plain identifier)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    name: str
+    primary_key: tuple[str, ...]
+    key_types: tuple[str, ...]
+    identity_columns: tuple[str, ...]
+    references: tuple[str, ...]  # the tables its foreign keys point at (itself excluded)
+    has_user_id: bool
+
+
+def discover(db: D1Database) -> list[Table]:
+    """Every table of the public schema, parents before children (foreign keys), ties by name."""
+    tables: dict[str, Table] = {}
+    for row in db.prepare(_TABLES).all().results:
+        name = str(row["name"])
+        if not _IDENTIFIER.match(name):
+            raise TableError(f"table {name!r} has a name this module will not quote")
+
+        def split(value: object) -> tuple[str, ...]:
+            return tuple(part for part in str(value or "").split(",") if part)
+
+        tables[name] = Table(
+            name=name,
+            primary_key=split(row["primary_key"]),
+            key_types=split(row["key_types"]),
+            identity_columns=split(row["identity_columns"]),
+            references=split(row["references"]),
+            has_user_id=bool(row["has_user_id"]),
+        )
+    return _parents_first(tables)
+
+
+def _parents_first(tables: dict[str, Table]) -> list[Table]:
+    ordered: list[Table] = []
+    placed: set[str] = set()
+    remaining = dict(sorted(tables.items()))
+    while remaining:
+        ready = [t for t in remaining.values() if all(r in placed or r not in tables for r in t.references)]
+        if not ready:
+            raise TableError(f"foreign keys form a cycle among {sorted(remaining)}")
+        for table in ready:
+            ordered.append(table)
+            placed.add(table.name)
+            del remaining[table.name]
+    return ordered
+
+
+def row_texts(
+    db: D1Database,
+    table: Table,
+    *,
+    where: str = "TRUE",
+    params: Sequence[object] = (),
+    drop_fields: Sequence[str] = (),
+    page_rows: int = PAGE_ROWS,
+    tx: D1Transaction | None = None,
+) -> Iterator[str]:
+    """Each row of ``table`` matching ``where`` as JSON text, in primary-key order, a page at a time.
+
+    ``where`` is a constant written by the caller with ``?1``... placeholders for ``params``; ``drop_fields`` are
+    left out of each row's JSON (columns a caller must not hand out). Given ``tx``, every page is read in that
+    transaction (a snapshot, when it is REPEATABLE READ).
+
+    Each page costs two calls: the keys and sizes of the next rows, then as many of those rows as fit in a
+    response. Sizing first matters: a refused response (over 1 MiB) would also abort the transaction.
+    """
+    if not table.primary_key:
+        raise TableError(f"table {table.name} has no primary key to page over")
+    reader = _Reader(db, table, where, tuple(params), drop_fields, tx)
+    after: list[object] | None = None
+    while True:
+        sizes = reader.fetch("octet_length({row})", after, upto=None, limit=page_rows)
+        if not sizes:
+            return
+        budget = RESPONSE_BUDGET
+        count = 0
+        for *_, size in sizes:
+            if int(size) > ROW_BUDGET or (count and budget - int(size) < 0):
+                break
+            budget -= int(size) + 64
+            count += 1
+        if count == 0:  # the next row alone is over the row limit
+            key = list(sizes[0][:-1])
+            yield reader.sliced(key)
+            after = key
+            continue
+        last = list(sizes[count - 1][:-1])
+        for *_, text in reader.fetch("{row}", after, upto=last, limit=count):
+            yield str(text)
+        after = last
+        if len(sizes) < page_rows and count == len(sizes):
+            return
+
+
+class _Reader:
+    """The SQL of one table's pages: ``where``'s parameters first, then the keyset bounds, then the limit."""
+
+    def __init__(
+        self,
+        db: D1Database,
+        table: Table,
+        where: str,
+        params: tuple[object, ...],
+        drop_fields: Sequence[str],
+        tx: D1Transaction | None,
+    ) -> None:
+        self.db, self.table, self.where, self.params, self.tx = db, table, where, params, tx
+        self.keys = ", ".join(table.primary_key)
+        dropped = "".join(f" - '{_checked(name)}'" for name in drop_fields)
+        self.row = f"(to_jsonb(t){dropped})::text"
+
+    def _bounds(self, first: int) -> str:
+        return ", ".join(f"?{first + i}::{t}" for i, t in enumerate(self.table.key_types))
+
+    def _run(self, sql: str, values: list[object]) -> list[list[Any]]:
+        statement = self.db.prepare(sql).bind(*values)
+        if self.tx is None:
+            return statement.raw()
+        return [list(r.values()) for r in self.tx.all(statement).results]
+
+    def fetch(
+        self, column: str, after: list[object] | None, *, upto: list[object] | None, limit: int
+    ) -> list[list[Any]]:
+        values: list[object] = [*self.params]
+        condition = f"({self.where})"
+        if after is not None:
+            condition += f" AND ({self.keys}) > ({self._bounds(len(values) + 1)})"
+            values += after
+        if upto is not None:
+            condition += f" AND ({self.keys}) <= ({self._bounds(len(values) + 1)})"
+            values += upto
+        values.append(limit)
+        sql = (
+            f"SELECT {self.keys}, {column.format(row=self.row)} AS ttai_value FROM {self.table.name} AS t "  # noqa: S608
+            f"WHERE {condition} ORDER BY {self.keys} LIMIT ?{len(values)}"
+        )
+        return self._run(sql, values)
+
+    def sliced(self, key: list[object]) -> str:
+        """One row's JSON text read in slices, each under the row limit."""
+        values: list[object] = [*self.params, *key]
+        pairs = zip(self.table.primary_key, self.table.key_types, strict=True)
+        exact = " AND ".join(f"{c} = ?{len(self.params) + i + 1}::{t}" for i, (c, t) in enumerate(pairs))
+        sql = (
+            f"SELECT substr({self.row}, ?{len(values) + 1}::int, {_SLICE_CHARS}) AS part "  # noqa: S608
+            f"FROM {self.table.name} AS t WHERE ({self.where}) AND {exact}"
+        )
+        parts: list[str] = []
+        start = 1
+        while True:
+            found = self._run(sql, [*values, start])
+            if not found or not found[0][0]:
+                return "".join(parts)
+            parts.append(str(found[0][0]))
+            start += _SLICE_CHARS
+
+
+def _checked(name: str) -> str:
+    if not _IDENTIFIER.match(name):
+        raise TableError(f"{name!r} is not a plain column name")
+    return name
