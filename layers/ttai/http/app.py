@@ -202,7 +202,7 @@ API_ROUTERS: tuple[LazyRouter, ...] = (
     LazyRouter("ttai.http.routes.bars", API, (f"{API}/bars",)),
     *(
         _tenant(name)
-        for name in ("watchlists", "preferences", "positions", "analyses", "screeners", "alerts", "journal")
+        for name in ("watchlists", "preferences", "positions", "analyses", "screeners", "alerts", "journal", "exports")
     ),
     LazyRouter("ttai.http.routes.jobs", API, (f"{API}/jobs",)),
 )

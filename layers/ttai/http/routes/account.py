@@ -1,4 +1,4 @@
-"""The caller's own account: ``GET /api/v1/me`` and ``POST /auth/logout``."""
+"""The caller's own account: ``GET /api/v1/me``, its export and erasure (seed 004), ``POST /auth/logout``."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from ttai.http.openapi import responses
 from ttai.http.principal import current_principal
 from ttai.models.account import Profile
 from ttai.services.account import AccountService
+from ttai.services.data_rights import AccountArchive, DataRightsService
 
 router = Router()  # type: ignore[no-untyped-call]
 
@@ -25,6 +26,29 @@ router = Router()  # type: ignore[no-untyped-call]
 def me() -> Profile:
     principal = current_principal(router)
     return AccountService(deps.env().DB, principal.user_id).profile()
+
+
+@router.get(
+    "/api/v1/me/export",
+    summary="Everything the caller owns as one JSON archive in their exports, with a link to download it",
+)
+def export_account() -> AccountArchive:
+    return _data_rights().export()
+
+
+@router.delete(
+    "/api/v1/me",
+    summary="Erase the caller: every row, cache entry and stored object; sessions end; the audit trail is redacted",
+    responses=responses(success=HTTPStatus.NO_CONTENT),
+)
+def erase_account() -> Response[None]:
+    _data_rights().erase()
+    return Response(status_code=204)
+
+
+def _data_rights() -> DataRightsService:
+    env = deps.env()
+    return DataRightsService(env.DB, env.KV, env.R2, current_principal(router).user_id)
 
 
 @router.post(

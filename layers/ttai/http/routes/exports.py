@@ -1,0 +1,51 @@
+"""``/api/v1/exports``: the caller's data as files in their exports, and short-lived links to download them."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Annotated
+from urllib.parse import unquote
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+
+from ttai.http import deps
+from ttai.http.openapi import responses
+from ttai.services.exports import ExportCreated, ExportRequest, ExportService
+from ttai.services.storage import ExportFile, ExportLink, StorageService
+from ttai.services.tenancy import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
+
+router = Router()  # type: ignore[no-untyped-call]
+NamePath = Annotated[str, Path(max_length=300, description="an export's name, as listed")]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
+Cursor = Annotated[str | None, Query(max_length=2048)]
+
+
+def _storage() -> StorageService:
+    env = deps.env()
+    return StorageService(env.R2, deps.tenant(router).user_id)
+
+
+@router.post(
+    "/exports",
+    summary="Write the caller's analyses, journal or positions to a CSV or JSON file in their exports",
+    responses=responses(success=HTTPStatus.CREATED),
+)
+def create_export(body: ExportRequest) -> Response[ExportCreated]:
+    created = ExportService(deps.env().DB, _storage()).create(body)
+    return Response(status_code=HTTPStatus.CREATED.value, content_type=content_types.APPLICATION_JSON, body=created)
+
+
+@router.get("/exports", summary="The caller's exports, by name", responses=responses(HTTPStatus.BAD_REQUEST))
+def list_exports(limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None) -> Page[ExportFile]:
+    return _storage().list_exports(limit, cursor)
+
+
+@router.get(
+    "/exports/<name>",
+    summary="A link to download one of the caller's exports, valid for five minutes",
+    responses=responses(HTTPStatus.NOT_FOUND),
+)
+def export_link(name: NamePath) -> ExportLink:
+    return _storage().export_url(unquote(name))

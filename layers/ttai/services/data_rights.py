@@ -1,0 +1,183 @@
+"""Seed 004's data rights: a user takes everything of theirs as one JSON archive, or erases it all.
+
+What is the user's, found rather than listed by hand: every table with a ``user_id`` column (from the catalog) and
+their ``users`` row; the KV entries under ``user:{user_id}:`` (seed 000's key convention) plus the analysis index
+entries that name them; every object under ``users/{user_id}/``.
+
+Erasure removes all of it: every row (the tables' own foreign keys cascade from users; the deletes run children
+first anyway), every object version and delete marker (the bucket is versioned), every KV entry, the sessions last
+so a failure part-way leaves a token that can ask again. The audit trail stays, with its personal fields redacted
+in the same transaction (0001's trigger allows that one change while ``ttai.audit_maintenance`` is 'redact').
+Unlike seed 004's soft delete with a grace period, erasure is immediate: the request is the user's own.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pydantic import Field
+
+from ttai.bindings.d1 import D1Database
+from ttai.bindings.kv import KVNamespace, iter_all_keys
+from ttai.bindings.r2 import R2Bucket
+from ttai.layout import storage_layout
+from ttai.observability import logger
+from ttai.services.cache import CacheKeys
+from ttai.services.storage import ExportFile, StorageService
+from ttai.services.tables import Table, discover, row_texts
+
+ARCHIVE_FORMAT = "ttai-account-export/1"
+AUDIT_TABLE = "audit_events"
+# Sealed broker tokens: useless to anyone without the service's key, and not the user's to carry elsewhere.
+WITHHELD_FIELDS = ("access_token", "refresh_token")
+_SESSION_MARK = ":session:"
+_ANALYSIS_MARK = ":analysis:"
+
+
+class AccountArchive(ExportFile):
+    url: str = Field(description="a presigned GET of the archive, valid until expires_at")
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Erasure:
+    rows: int
+    audit_events_redacted: int
+    cache_entries: int
+    object_versions: int
+
+
+def user_prefix(user_id: str) -> str:
+    """``users/{user_id}/``: the parent of every per-user prefix in storage.json."""
+    exports = storage_layout().bucket_prefixes["exports"]
+    return exports[: exports.index("{user_id}")] + f"{user_id}/"
+
+
+def cache_prefix(user_id: str) -> str:
+    return f"user:{user_id}:"
+
+
+def _owned(tables: list[Table]) -> list[tuple[Table, str]]:
+    """Each table holding the user's rows, with the condition that selects them (``?1`` is the user id)."""
+    owned = []
+    for table in tables:
+        if table.name == "users":
+            owned.append((table, "id = ?1"))
+        elif table.has_user_id:
+            owned.append((table, "user_id = ?1"))
+    return owned
+
+
+class DataRightsService:
+    def __init__(self, db: D1Database, kv: KVNamespace, bucket: R2Bucket, user_id: str) -> None:
+        self.db = db
+        self.kv = kv
+        self.bucket = bucket
+        self.user_id = user_id
+
+    # ------------------------------------------------------------------ export
+
+    def export(self) -> AccountArchive:
+        """Everything of the user's as one JSON document in their exports, streamed; a link to download it."""
+        storage = StorageService(self.bucket, self.user_id)
+        stamp = datetime.fromtimestamp(time.time(), UTC).strftime("%Y%m%dT%H%M%SZ")
+        name = f"account-{stamp}-{secrets.token_hex(3)}.json"
+        saved = storage.save_export(name, self._archive())
+        link = storage.export_url(name)
+        logger.info("account archive written", extra={"bytes": saved.size})
+        return AccountArchive(**saved.model_dump(), url=link.url, expires_at=link.expires_at)
+
+    def _archive(self) -> Iterator[bytes]:
+        head = {
+            "format": ARCHIVE_FORMAT,
+            "user_id": self.user_id,
+            "generated_at": datetime.fromtimestamp(time.time(), UTC).isoformat(),
+        }
+        yield json.dumps(head)[:-1].encode()  # the object stays open: the sections follow
+        yield b', "tables": {'
+        for index, (table, where) in enumerate(_owned(discover(self.db))):
+            yield (", " if index else "").encode() + json.dumps(table.name).encode() + b": ["
+            for count, text in enumerate(
+                row_texts(self.db, table, where=where, params=(self.user_id,), drop_fields=WITHHELD_FIELDS)
+            ):
+                yield (b",\n" if count else b"\n") + text.encode("utf-8")
+            yield b"]"
+        yield b'}, "cache": ['
+        count = 0
+        for key in iter_all_keys(self.kv, cache_prefix(self.user_id)):
+            value = self.kv.get(key.name, "text")
+            if value is None:
+                continue  # expired since it was listed
+            entry = {"key": key.name, "value": _json_or_text(value), "expiration": key.expiration}
+            yield (b",\n" if count else b"\n") + json.dumps(entry, ensure_ascii=False).encode("utf-8")
+            count += 1
+        yield b'], "objects": ['
+        cursor = None
+        count = 0
+        while True:
+            page = self.bucket.list(prefix=user_prefix(self.user_id), cursor=cursor)
+            for obj in page.objects:
+                entry = {"key": obj.key, "size": obj.size, "uploaded": obj.uploaded.isoformat(), "etag": obj.etag}
+                yield (b",\n" if count else b"\n") + json.dumps(entry).encode("utf-8")
+                count += 1
+            if not page.truncated:
+                break
+            cursor = page.cursor
+        yield b"]}\n"
+
+    # ------------------------------------------------------------------- erase
+
+    def erase(self) -> Erasure:
+        """Delete every row, object and cache entry of the user; redact their audit trail; end their sessions."""
+        tables = discover(self.db)
+        symbols = {
+            str(r["symbol"])
+            for r in self.db.prepare("SELECT DISTINCT symbol FROM analyses WHERE user_id = ?1")
+            .bind(self.user_id)
+            .all()
+            .results
+        }
+        versions = self.bucket.purge(user_prefix(self.user_id))
+        rows, redacted = self._erase_rows(tables)
+        entries = self._erase_cache(symbols)
+        erasure = Erasure(rows=rows, audit_events_redacted=redacted, cache_entries=entries, object_versions=versions)
+        logger.info("account erased", extra={"rows": rows, "redacted": redacted, "cache": entries, "objects": versions})
+        return erasure
+
+    def _erase_rows(self, tables: list[Table]) -> tuple[int, int]:
+        owned = [(t, w) for t, w in _owned(tables) if t.name != AUDIT_TABLE]
+        rows = 0
+        with self.db.transaction() as tx:
+            tx.run(self.db.prepare("SELECT set_config('ttai.audit_maintenance', 'redact', true)"))
+            redacted = tx.run(
+                self.db.prepare(
+                    "UPDATE audit_events SET user_id = NULL, actor = NULL, details = '{}'::jsonb, redacted_at = ?2"
+                    " WHERE user_id = ?1 OR actor = ?1"
+                ).bind(self.user_id, datetime.fromtimestamp(time.time(), UTC))
+            ).meta.changes
+            for table, where in reversed(owned):  # children first; users last
+                result = tx.run(self.db.prepare(f"DELETE FROM {table.name} WHERE {where}").bind(self.user_id))  # noqa: S608
+                rows += result.meta.changes or 0
+        return rows, redacted or 0
+
+    def _erase_cache(self, symbols: set[str]) -> int:
+        names = [k.name for k in iter_all_keys(self.kv, cache_prefix(self.user_id))]
+        sessions = [n for n in names if n.startswith(cache_prefix(self.user_id) + _SESSION_MARK[1:])]
+        analysis = cache_prefix(self.user_id) + _ANALYSIS_MARK[1:]
+        symbols |= {n[len(analysis) :] for n in names if n.startswith(analysis)}
+        index = [CacheKeys.analysis_index(symbol, self.user_id) for symbol in sorted(symbols)]
+        for name in [*(n for n in names if n not in sessions), *index, *sessions]:  # sessions last
+            self.kv.delete(name)
+        return len(names) + len(index)
+
+
+def _json_or_text(value: str) -> object:
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value

@@ -1,0 +1,133 @@
+"""Seed 000's StorageService on the R2 binding: knowledge documents, a user's exports, short-lived download links.
+
+Export names are checked against one strict pattern before they become keys, so a name can never leave
+``users/{user_id}/exports/``; the user_id is the verified caller's. A name that is not there, or is another user's,
+reads as not found.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ttai.bindings.r2 import Body, R2Bucket, R2HTTPMetadata, R2ObjectBody
+from ttai.errors import InvalidField, NotFound
+from ttai.layout import storage_layout
+from ttai.services.tenancy import Page
+
+DOWNLOAD_URL_SECONDS = 300  # a link is for downloading now, not for sharing
+EXPORT_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}(\.[A-Za-z0-9]{1,8}){0,2}$"
+_EXPORT_NAME = re.compile(EXPORT_NAME_PATTERN)
+_KNOWLEDGE_PATH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*/?$")
+CONTENT_TYPES = {
+    "pdf": "application/pdf",
+    "csv": "text/csv",
+    "json": "application/json",
+    "md": "text/markdown",
+    "gz": "application/gzip",
+}
+ExportName = Annotated[str, Field(pattern=EXPORT_NAME_PATTERN, max_length=120)]
+
+
+class ExportFile(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
+    name: str
+    size: int
+    uploaded: datetime
+    content_type: str
+
+
+class ExportLink(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
+    name: str
+    url: str = Field(description="a presigned GET of the export, valid until expires_at")
+    expires_at: datetime
+
+
+def content_type(name: str) -> str:
+    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    return CONTENT_TYPES.get(extension, "application/octet-stream")
+
+
+class StorageService:
+    def __init__(self, bucket: R2Bucket, user_id: str | None = None) -> None:
+        self.bucket = bucket
+        self.user_id = user_id
+        self._prefixes = storage_layout().bucket_prefixes
+
+    # ------------------------------------------------------------- knowledge
+
+    def get_knowledge_doc(self, path: str) -> str | None:
+        found = self.bucket.get(self._knowledge_key(path))
+        return found.text() if isinstance(found, R2ObjectBody) else None
+
+    def list_knowledge_docs(self, prefix: str | None = None) -> list[str]:
+        """Every document key under ``knowledge/`` (or ``knowledge/<prefix>``), following cursors."""
+        base = self._knowledge_key(prefix) if prefix else self._prefixes["knowledge"]
+        keys: list[str] = []
+        cursor = None
+        while True:
+            page = self.bucket.list(prefix=base, cursor=cursor)
+            keys += [o.key for o in page.objects]
+            if not page.truncated:
+                return keys
+            cursor = page.cursor
+
+    def _knowledge_key(self, path: str) -> str:
+        if not _KNOWLEDGE_PATH.match(path) or ".." in path.split("/"):
+            raise InvalidField("path", f"{path!r} is not a knowledge document path")
+        return f"{self._prefixes['knowledge']}{path}"
+
+    # --------------------------------------------------------------- exports
+
+    @property
+    def exports_prefix(self) -> str:
+        if not self.user_id:
+            raise NotFound("exports belong to a user; this service has none")
+        return self._prefixes["exports"].format(user_id=self.user_id)
+
+    def export_key(self, name: str) -> str:
+        """The key of the caller's export ``name``; NotFound for a name that could not be one of theirs."""
+        if not isinstance(name, str) or not _EXPORT_NAME.match(name):
+            raise NotFound("no such export")
+        return f"{self.exports_prefix}{name}"
+
+    def save_export(self, name: str, content: Body) -> ExportFile:
+        """Store an export (bytes, text or a stream of chunks, streamed in parts when long)."""
+        key = self.export_key(name)
+        written = self.bucket.put(key, content, http_metadata=R2HTTPMetadata(content_type=content_type(name)))
+        if written is None:  # pragma: no cover - an unconditional put always writes
+            raise NotFound("the export was not written")
+        return ExportFile(name=name, size=written.size, uploaded=written.uploaded, content_type=content_type(name))
+
+    def get_export(self, name: str) -> bytes | None:
+        found = self.bucket.get(self.export_key(name))
+        return found.bytes() if isinstance(found, R2ObjectBody) else None
+
+    def list_exports(self, limit: int = 50, cursor: str | None = None) -> Page[ExportFile]:
+        page = self.bucket.list(prefix=self.exports_prefix, limit=limit, cursor=cursor)
+        items = [
+            ExportFile(
+                name=o.key.removeprefix(self.exports_prefix),
+                size=o.size,
+                uploaded=o.uploaded,
+                content_type=content_type(o.key),
+            )
+            for o in page.objects
+        ]
+        return Page(items=items, next_cursor=page.cursor if page.truncated else None)
+
+    def export_url(self, name: str, expires_in: int = DOWNLOAD_URL_SECONDS) -> ExportLink:
+        """A presigned GET of the caller's export (one HeadObject first: no link to something absent)."""
+        key = self.export_key(name)
+        if self.bucket.head(key) is None:
+            raise NotFound("no such export")
+        url = self.bucket.presigned_get_url(key, expires_in, download_name=name)
+        expires_at = datetime.fromtimestamp(int(time.time()) + expires_in, UTC)
+        return ExportLink(name=name, url=url, expires_at=expires_at)
