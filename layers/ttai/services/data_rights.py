@@ -33,8 +33,9 @@ from ttai.services.tables import Table, discover, row_texts
 
 ARCHIVE_FORMAT = "ttai-account-export/1"
 AUDIT_TABLE = "audit_events"
-# Sealed broker tokens: useless to anyone without the service's key, and not the user's to carry elsewhere.
-WITHHELD_FIELDS = ("access_token", "refresh_token")
+# Credentials, not data: sealed broker tokens (useless without the service's key) and the Discord webhook URL
+# (a secret the API never shows whole either).
+WITHHELD_FIELDS = ("access_token", "refresh_token", "discord_webhook_url")
 _SESSION_MARK = ":session:"
 _ANALYSIS_MARK = ":analysis:"
 
@@ -156,7 +157,8 @@ class DataRightsService:
             tx.run(self.db.prepare("SELECT set_config('ttai.audit_maintenance', 'redact', true)"))
             redacted = tx.run(
                 self.db.prepare(
-                    "UPDATE audit_events SET user_id = NULL, actor = NULL, details = '{}'::jsonb, redacted_at = ?2"
+                    "UPDATE audit_events SET user_id = NULL, actor = NULL, details = '{}'::jsonb, redacted_at = ?2,"
+                    " entity_id = CASE WHEN entity_id = ?1 THEN NULL ELSE entity_id END"
                     " WHERE user_id = ?1 OR actor = ?1"
                 ).bind(self.user_id, datetime.fromtimestamp(time.time(), UTC))
             ).meta.changes
