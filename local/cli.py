@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from local import dlq
 from local.dev import DEFAULT_STATE_FILE
+from ttai import aws
 from ttai.auth.sessions import SessionStore
 from ttai.auth.tokens import KNOWN_SCOPES
 from ttai.env import Env
@@ -230,6 +231,71 @@ def _bars_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backup(args: argparse.Namespace) -> int:
+    from ttai.services.backups import run_backup  # noqa: PLC0415
+
+    environ = _running_stack_environ(args.state_file)
+    os.environ.update(environ)
+    result = run_backup(Env.from_environ(environ), datetime.now(UTC))
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def _created_database(server_uri: str, name: str) -> str:
+    """A libpq URI for database ``name`` on the dev stack's server, created if it does not exist."""
+    import psycopg  # noqa: PLC0415
+    from psycopg import sql  # noqa: PLC0415
+    from psycopg.conninfo import make_conninfo  # noqa: PLC0415
+
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
+        raise SystemExit(f"database name {name!r}: use lower-case letters, digits and underscores (max 63)")
+    with psycopg.connect(server_uri, autocommit=True, connect_timeout=10) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return make_conninfo(server_uri, dbname=name)
+
+
+def _restore(args: argparse.Namespace) -> int:
+    """Restore a backup into an empty database of the running dev stack (its own, or ``--database``, created on
+    the same PostgreSQL and served through a Data API endpoint of this command's own)."""
+    from local.data_api import LocalDataApi  # noqa: PLC0415
+    from ttai.bindings.d1 import D1Database  # noqa: PLC0415
+    from ttai.services.backups import BackupError, restore  # noqa: PLC0415
+
+    environ = _running_stack_environ(args.state_file)
+    os.environ.update(environ)
+    env = Env.from_environ(environ)
+    prefix = args.key.removesuffix("manifest.json")
+    try:
+        if args.database in {None, environ.get("TTAI_DB_NAME")}:
+            report = restore(env.DB, env.R2, prefix)
+        else:
+            server = json.loads(args.state_file.read_text()).get("postgres_uri")
+            if not server:
+                raise SystemExit("the dev stack's state file has no postgres_uri: restart `make dev`")
+            endpoint = LocalDataApi(
+                {args.database: _created_database(server, args.database)},
+                cluster_arn=environ["TTAI_DB_CLUSTER_ARN"],
+                secret_arn=environ["TTAI_DB_SECRET_ARN"],
+            )
+            endpoint.start()
+            try:
+                client = aws.client("rds-data", endpoint.endpoint_url, environ.get("AWS_REGION"))
+                db = D1Database(
+                    environ["TTAI_DB_CLUSTER_ARN"], environ["TTAI_DB_SECRET_ARN"], args.database, client=client
+                )
+                report = restore(db, env.R2, prefix)
+            finally:
+                endpoint.stop()
+    except BackupError as exc:
+        print(f"ttai restore: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"restored {report.rows} rows of {report.tables} tables from {report.prefix}; schema at {report.schema_version}"
+    )
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ttai", description=__doc__)
     parser.add_argument("--state-file", type=Path, default=DEFAULT_STATE_FILE, help="written by `make dev`")
@@ -255,6 +321,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     bars_import.add_argument("--symbol", required=True)
     bars_import.add_argument("--source", default="csv", help="where the bars came from (default csv)")
     bars_import.set_defaults(run=_bars_import)
+    backup = commands.add_parser("backup", help="write every table of the running dev stack to backups/<now>/")
+    backup.set_defaults(run=_backup)
+    restore = commands.add_parser("restore", help="load a backup into an empty database of the running dev stack")
+    restore.add_argument("key", help="the backup's folder, backups/<time>/ (or its manifest.json)")
+    restore.add_argument("--database", default=None, help="a database to create and fill (default: the stack's own)")
+    restore.set_defaults(run=_restore)
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))

@@ -111,7 +111,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.state_file.parent.mkdir(parents=True, exist_ok=True)
     args.state_file.write_text(
         json.dumps(
-            {"url": url, "environ": stack.environ, "user_token": user_token, "service_token": service_token},
+            {
+                "url": url,
+                "environ": stack.environ,
+                "user_token": user_token,
+                "service_token": service_token,
+                # `ttai restore --database` creates its target on the same server
+                "postgres_uri": stack.postgres.uri if stack.postgres else None,
+            },
             indent=2,
         )
     )
