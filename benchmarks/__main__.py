@@ -6,7 +6,17 @@ import json
 import sys
 from pathlib import Path
 
-from benchmarks import aws_calls, cold_start, consumers, dev_start, jobs_history, list_queries, queues, sizes
+from benchmarks import (
+    aws_calls,
+    cold_start,
+    consumers,
+    dev_start,
+    exports,
+    jobs_history,
+    list_queries,
+    queues,
+    sizes,
+)
 from benchmarks.report import Row, print_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,6 +31,7 @@ def main() -> int:
     rows += list_queries.run()
     rows += jobs_history.run()
     rows += queues.run()
+    rows += exports.run()
     rows += sizes.run()
     print_table(rows)
     out = ROOT / "build" / "bench.json"

@@ -114,34 +114,23 @@ def row_texts(
     left out of each row's JSON (columns a caller must not hand out). Given ``tx``, every page is read in that
     transaction (a snapshot, when it is REPEATABLE READ).
 
-    Each page costs two calls: the keys and sizes of the next rows, then as many of those rows as fit in a
-    response. Sizing first matters: a refused response (over 1 MiB) would also abort the transaction.
+    Each page is one call: PostgreSQL sizes the next rows and returns only those that fit in a response (sizing
+    first matters: a refused response would also abort the transaction); a row over the row limit comes back
+    without its text, which is then read in slices.
     """
     if not table.primary_key:
         raise TableError(f"table {table.name} has no primary key to page over")
     reader = _Reader(db, table, where, tuple(params), drop_fields, tx)
     after: list[object] | None = None
     while True:
-        sizes = reader.fetch("octet_length({row})", after, upto=None, limit=page_rows)
-        if not sizes:
+        rows = reader.page(after, page_rows)
+        if not rows:
             return
-        budget = RESPONSE_BUDGET
-        count = 0
-        for *_, size in sizes:
-            if int(size) > ROW_BUDGET or (count and budget - int(size) < 0):
-                break
-            budget -= int(size) + 64
-            count += 1
-        if count == 0:  # the next row alone is over the row limit
-            key = list(sizes[0][:-1])
-            yield reader.sliced(key)
+        for *key, text, _ in rows:
+            yield reader.sliced(key) if text is None else str(text)
             after = key
-            continue
-        last = list(sizes[count - 1][:-1])
-        for *_, text in reader.fetch("{row}", after, upto=last, limit=count):
-            yield str(text)
-        after = last
-        if len(sizes) < page_rows and count == len(sizes):
+        fetched = int(rows[0][-1])
+        if len(rows) == fetched and fetched < page_rows:
             return
 
 
@@ -171,22 +160,32 @@ class _Reader:
             return statement.raw()
         return [list(r.values()) for r in self.tx.all(statement).results]
 
-    def fetch(
-        self, column: str, after: list[object] | None, *, upto: list[object] | None, limit: int
-    ) -> list[list[Any]]:
+    def page(self, after: list[object] | None, limit: int) -> list[list[Any]]:
+        """The next rows after ``after`` that fit one response: keys, JSON text (None: over the row limit, read it
+        in slices), and how many rows the page looked at."""
         values: list[object] = [*self.params]
         condition = f"({self.where})"
         if after is not None:
             condition += f" AND ({self.keys}) > ({self._bounds(len(values) + 1)})"
             values += after
-        if upto is not None:
-            condition += f" AND ({self.keys}) <= ({self._bounds(len(values) + 1)})"
-            values += upto
         values.append(limit)
-        sql = (
-            f"SELECT {self.keys}, {column.format(row=self.row)} AS ttai_value FROM {self.table.name} AS t "  # noqa: S608
-            f"WHERE {condition} ORDER BY {self.keys} LIMIT ?{len(values)}"
-        )
+        sql = f"""
+WITH page AS (
+    SELECT {self.keys}, {self.row} AS ttai_json FROM {self.table.name} AS t
+    WHERE {condition} ORDER BY {self.keys} LIMIT ?{len(values)}
+), sized AS (
+    SELECT *, octet_length(ttai_json) AS ttai_size,
+           sum(octet_length(ttai_json) + 64) OVER (ORDER BY {self.keys}) AS ttai_running,
+           count(*) FILTER (WHERE octet_length(ttai_json) > {ROW_BUDGET}) OVER (ORDER BY {self.keys}) AS ttai_big,
+           row_number() OVER (ORDER BY {self.keys}) AS ttai_position,
+           count(*) OVER () AS ttai_fetched
+    FROM page
+)
+SELECT {self.keys}, CASE WHEN ttai_size <= {ROW_BUDGET} THEN ttai_json END AS ttai_json, ttai_fetched
+FROM sized
+WHERE (ttai_big = 0 AND ttai_running <= {RESPONSE_BUDGET}) OR ttai_position = 1
+ORDER BY {self.keys}
+"""  # noqa: S608 - catalog names and constants
         return self._run(sql, values)
 
     def sliced(self, key: list[object]) -> str:
