@@ -39,8 +39,9 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 SERVICE_OPERATIONS = {("PUT", "/api/v1/quotes"), ("PUT", "/api/v1/chains"), ("PUT", "/api/v1/company")}
 # Running a job needs the admin scope.
 ADMIN_OPERATIONS = {("POST", "/api/v1/jobs/{job_type}/run")}
-# Logging out revokes the token that asks: each of its cases gets a session of its own.
-SESSION_ENDING_OPERATIONS = {("POST", "/auth/logout")}
+# Logging out revokes the token that asks, and erasing the account ends every session of its user: each of their
+# cases gets a session of its own.
+SESSION_ENDING_OPERATIONS = {("POST", "/auth/logout"), ("DELETE", "/api/v1/me")}
 ApiCase = schemathesis.Case[schemathesis.APIOperation[Any, Any, Any, Any]]
 
 

@@ -27,7 +27,7 @@ from ttai.services.tables import Table, discover, row_texts
 Dataset = Literal["analyses", "journal", "positions"]
 Format = Literal["csv", "json"]
 TABLES: dict[str, str] = {"analyses": "analyses", "journal": "trade_journal", "positions": "positions"}
-PAGE_ROWS = 500
+
 _CHUNK_BYTES = 256 * 1024  # encoded rows gathered before they go to the upload
 
 
@@ -63,9 +63,7 @@ class ExportService:
         table = self._table(TABLES[request.dataset])
         columns = [c for c in self._columns(table.name) if c != "user_id"]
         counter = _Counter()
-        rows = row_texts(
-            self.db, table, where="user_id = ?1", params=(self.user_id,), drop_fields=("user_id",), page_rows=PAGE_ROWS
-        )
+        rows = row_texts(self.db, table, where="user_id = ?1", params=(self.user_id,), drop_fields=("user_id",))
         encoded = _csv(rows, columns, counter) if request.format == "csv" else _json_array(rows, counter)
         name = export_name(request.dataset, request.format)
         saved = self.storage.save_export(name, _gathered(encoded))

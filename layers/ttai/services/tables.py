@@ -16,7 +16,7 @@ from typing import Any
 
 from ttai.bindings.d1 import D1Database, D1Transaction
 
-PAGE_ROWS = 1000
+PAGE_ROWS = 2000  # small rows: the byte budget, not this, usually ends a page
 RESPONSE_BUDGET = 768 * 1024  # of the Data API's 1 MiB per response, leaving room for its own encoding
 ROW_BUDGET = 60_000  # of its 64 KB per row: a row over it is read in slices
 _SLICE_CHARS = 15_000  # at most 4 bytes a character: a slice stays under the row limit
