@@ -133,8 +133,12 @@ def test_analysis_complete_for_a_user_without_channels_tells_nobody(stack: Local
     assert (discord_messages(stack, who), emails(stack, who), pushes(stack, who)) == ([], [], [])
 
 
+# A ticker of the alert tests' own: alerts left active must not fire in other tests' runs of the intraday job.
+ALERTED = "QALRT"
+
+
 def create_alert(stack: LocalStack, who: Recipient, **fields: Any) -> int:
-    body = {"symbol": "AAPL", "alert_type": "price", "condition": "above", "threshold": "200", **fields}
+    body = {"symbol": ALERTED, "alert_type": "price", "condition": "above", "threshold": "200", **fields}
     status, _, alert = stack.http("POST", "/api/v1/alerts", token=who.token, json=body)
     assert status == 201, alert
     return int(alert["id"])
@@ -160,7 +164,7 @@ def alert_state(stack: LocalStack, alert_id: int) -> tuple[str, int, int]:
 def test_alert_triggered_delivered_twice_fires_the_alert_once(stack: LocalStack) -> None:
     who = recipient(stack, ["email"])
     alert_id = create_alert(stack, who, channels=["discord"])  # the alert's channels beat the user's
-    message = AlertTriggered(user_id=who.id, alert_id=alert_id, symbol="AAPL", condition="above", current_value=201.5)
+    message = AlertTriggered(user_id=who.id, alert_id=alert_id, symbol=ALERTED, condition="above", current_value=201.5)
     send_twice(stack, "ANALYSIS_QUEUE", message)
     stack.poller.drain()
     assert alert_state(stack, alert_id) == ("triggered", 1, 1)
@@ -172,7 +176,7 @@ def test_alert_triggered_delivered_twice_fires_the_alert_once(stack: LocalStack)
         201.5,
     )
     (posted,) = discord_messages(stack, who)
-    assert posted["content"] == "Alert: AAPL above"
+    assert posted["content"] == f"Alert: {ALERTED} above"
     assert "now 201.5" in posted["embeds"][0]["description"]
     assert emails(stack, who) == []
     status, _, events = stack.http("GET", f"/api/v1/alerts/{alert_id}/events", token=who.token)
@@ -184,7 +188,7 @@ def test_an_alert_without_channels_notifies_on_the_users_channels(stack: LocalSt
     who = recipient(stack, ["push"])
     alert_id = create_alert(stack, who)
     stack.env.ANALYSIS_QUEUE.send(
-        AlertTriggered(user_id=who.id, alert_id=alert_id, symbol="AAPL", condition="above", current_value=1).to_wire()
+        AlertTriggered(user_id=who.id, alert_id=alert_id, symbol=ALERTED, condition="above", current_value=1).to_wire()
     )
     stack.poller.drain()
     assert alert_state(stack, alert_id) == ("triggered", 1, 1)
@@ -205,9 +209,8 @@ def test_a_retry_after_the_notification_send_failed_writes_nothing_twice(
         return real_send_batch(self, *args, **kwargs)
 
     monkeypatch.setattr(Queue, "send_batch", flaky)
-    stack.env.ANALYSIS_QUEUE.send(
-        AlertTriggered(user_id=who.id, alert_id=alert_id, symbol="AAPL", condition="above", current_value=250).to_wire()
-    )
+    fired = AlertTriggered(user_id=who.id, alert_id=alert_id, symbol=ALERTED, condition="above", current_value=250)
+    stack.env.ANALYSIS_QUEUE.send(fired.to_wire())
     report = stack.poller.drain(skip_retry_delays=True)
     assert failures == []
     assert report.failed == 1  # the first delivery was retried
@@ -220,7 +223,7 @@ def test_an_alert_that_is_no_longer_active_does_not_fire(stack: LocalStack) -> N
     alert_id = create_alert(stack, who)
     assert stack.http("DELETE", f"/api/v1/alerts/{alert_id}", token=who.token).status in {200, 204}
     stack.env.ANALYSIS_QUEUE.send(
-        AlertTriggered(user_id=who.id, alert_id=alert_id, symbol="AAPL", condition="above", current_value=1).to_wire()
+        AlertTriggered(user_id=who.id, alert_id=alert_id, symbol=ALERTED, condition="above", current_value=1).to_wire()
     )
     report = stack.poller.drain()
     assert report.failed == 0  # acked: nothing to do is not a failure
@@ -232,7 +235,7 @@ def test_another_users_alert_cannot_be_fired_by_a_message_naming_it(stack: Local
     alice, bob = recipient(stack, ["discord"]), recipient(stack, ["discord"], "bob")
     alert_id = create_alert(stack, alice)
     stack.env.ANALYSIS_QUEUE.send(
-        AlertTriggered(user_id=bob.id, alert_id=alert_id, symbol="AAPL", condition="above", current_value=1).to_wire()
+        AlertTriggered(user_id=bob.id, alert_id=alert_id, symbol=ALERTED, condition="above", current_value=1).to_wire()
     )
     stack.poller.drain()
     assert alert_state(stack, alert_id) == ("active", 0, 0)
