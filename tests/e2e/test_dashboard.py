@@ -220,6 +220,10 @@ def test_html_in_the_data_is_shown_as_text(tab: Tab, token: str, runs: dict[str,
     assert tab.texts("#results-table tbody .result-signals") == [XSS]
     assert f"failed: {XSS}" in tab.texts("#details-summary dd")
     # No element was made from any of it, nothing ran, no dialog opened.
+    cells = "#results-table tbody td, #details-summary dd, #report p"
+    assert page.eval_on_selector_all(cells, "cells => cells.flatMap(c => [...c.children].map(e => e.className))") == [
+        "badge demo"  # the one element the page adds itself: the pre-market report's demo label
+    ]
     assert page.locator("img").count() == 0
     assert page.locator("main b").count() == 0
     assert page.evaluate("() => window.__alerted === undefined")
