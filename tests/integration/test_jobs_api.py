@@ -12,6 +12,7 @@ import random
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -365,3 +366,20 @@ def test_only_admins_run_jobs_and_only_known_ones(stack: LocalStack, alice: str)
         assert status == 422
         assert [f["field"] for f in body["error"]["fields"]] == ["path.job_type"]
     assert calls.total == 0  # nothing sent
+
+
+def test_a_run_asked_for_through_the_api_is_run_by_the_consumer_and_listed(stack: LocalStack) -> None:
+    admin = stack.token_for(f"ops-{uuid.uuid4().hex[:8]}", scopes=("admin",))
+    status, _, accepted = stack.http("POST", "/api/v1/jobs/weekly/run", token=admin)
+    assert status == 202, accepted
+    assert stack.poller is not None
+    delivered = stack.poller.drain(bindings=["TASK_QUEUE"])
+    assert delivered.deleted >= 1
+    assert delivered.failed == 0
+    scheduled = datetime.fromisoformat(accepted["scheduled_time"])
+    market_date = scheduled.astimezone(ZoneInfo("America/New_York")).date()
+    listed = history(stack, admin, type="weekly", start_date=market_date, end_date=market_date).body["items"]
+    [run] = [item for item in listed if datetime.fromisoformat(item["scheduled_time"]) == scheduled]
+    assert run["status"] in {"success", "partial"}  # a manual run runs whatever the day
+    detail = stack.http("GET", f"/api/v1/jobs/{run['id']}", token=admin).body
+    assert detail["metadata"]["trigger"] == "manual"
