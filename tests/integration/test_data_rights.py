@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from local.stack import LocalStack
+from tests.conftest import Clock
 from tests.integration.conftest import user_id
 from ttai.services.cache import CacheService
 from ttai.services.tables import discover
@@ -139,12 +140,15 @@ def test_the_account_archive_holds_everything_of_the_user_and_nothing_else(
 
 
 def test_erasure_leaves_nothing_of_the_user_in_sql_kv_or_s3(
-    stack: LocalStack, alice: str, bob: str, monkeypatch: pytest.MonkeyPatch
+    stack: LocalStack, alice: str, bob: str, monkeypatch: pytest.MonkeyPatch, clock: Clock
 ) -> None:
     assert stack.gateway is not None
     monkeypatch.setattr(stack.gateway, "authorizer_cache_ttl", 0)  # a revoked token is refused at once
     uid = _seed(stack, alice)
     other = _seed(stack, bob)
+    # A short session whose KV entry expires: listing no longer shows it, but DynamoDB still holds it.
+    stack.token_for(uid, ttl_seconds=60)
+    clock.travel(120)
     assert _sql_mentions(stack, uid)
     assert _kv_mentions(stack, uid)
     assert _s3_mentions(stack, uid)

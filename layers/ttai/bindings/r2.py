@@ -357,8 +357,10 @@ class R2Bucket:
                 while len(buffer) >= STREAM_PART_BYTES:
                     if upload is None:
                         upload = self._create_upload(key, extra)
-                    parts.append(upload.upload_part(len(parts) + 1, bytes(buffer[:STREAM_PART_BYTES])))
+                    with memoryview(buffer) as view:  # one copy of the part, not two
+                        part = bytes(view[:STREAM_PART_BYTES])
                     del buffer[:STREAM_PART_BYTES]
+                    parts.append(upload.upload_part(len(parts) + 1, part))
             if upload is None:
                 return self._put_bytes(key, bytes(buffer), extra, guard)
             if buffer or not parts:

@@ -136,19 +136,38 @@ class DataRightsService:
     def erase(self) -> Erasure:
         """Delete every row, object and cache entry of the user; redact their audit trail; end their sessions."""
         tables = discover(self.db)
-        symbols = {
-            str(r["symbol"])
-            for r in self.db.prepare("SELECT DISTINCT symbol FROM analyses WHERE user_id = ?1")
-            .bind(self.user_id)
-            .all()
-            .results
-        }
+        known = self._cache_keys_from_rows()  # read before the rows go
         versions = self.bucket.purge(user_prefix(self.user_id))
         rows, redacted = self._erase_rows(tables)
-        entries = self._erase_cache(symbols)
+        entries = self._erase_cache(known)
         erasure = Erasure(rows=rows, audit_events_redacted=redacted, cache_entries=entries, object_versions=versions)
         logger.info("account erased", extra={"rows": rows, "redacted": redacted, "cache": entries, "objects": versions})
         return erasure
+
+    def _cache_keys_from_rows(self) -> set[str]:
+        """KV keys the user's rows imply, expired ones included: listing skips an entry past its expiry that
+        DynamoDB has not swept yet, and it must go too. One statement."""
+        uid = self.user_id
+        rows = (
+            self.db.prepare(
+                "SELECT 'session' AS kind, id AS name FROM sessions WHERE user_id = ?1"
+                " UNION ALL SELECT 'watchlist', name FROM watchlists WHERE user_id = ?1"
+                " UNION ALL SELECT DISTINCT 'analysis', symbol FROM analyses WHERE user_id = ?1"
+            )
+            .bind(uid)
+            .all()
+            .results
+        )
+        keys = {CacheKeys.positions(uid)}
+        for row in rows:
+            kind, name = str(row["kind"]), str(row["name"])
+            if kind == "session":
+                keys.add(CacheKeys.session(uid, name))
+            elif kind == "watchlist":
+                keys.add(CacheKeys.watchlist(uid, name))
+            else:
+                keys |= {CacheKeys.user_analysis(uid, name), CacheKeys.analysis_index(name, uid)}
+        return keys
 
     def _erase_rows(self, tables: list[Table]) -> tuple[int, int]:
         owned = [(t, w) for t, w in _owned(tables) if t.name != AUDIT_TABLE]
@@ -167,15 +186,17 @@ class DataRightsService:
                 rows += result.meta.changes or 0
         return rows, redacted or 0
 
-    def _erase_cache(self, symbols: set[str]) -> int:
-        names = [k.name for k in iter_all_keys(self.kv, cache_prefix(self.user_id))]
-        sessions = [n for n in names if n.startswith(cache_prefix(self.user_id) + _SESSION_MARK[1:])]
-        analysis = cache_prefix(self.user_id) + _ANALYSIS_MARK[1:]
-        symbols |= {n[len(analysis) :] for n in names if n.startswith(analysis)}
-        index = [CacheKeys.analysis_index(symbol, self.user_id) for symbol in sorted(symbols)]
-        for name in [*(n for n in names if n not in sessions), *index, *sessions]:  # sessions last
+    def _erase_cache(self, known: set[str]) -> int:
+        """Every listed entry under the user's prefix and every key their rows imply; the sessions last, so a
+        failure part-way leaves a token that can ask again. One DeleteItem a key."""
+        prefix = cache_prefix(self.user_id)
+        names = {k.name for k in iter_all_keys(self.kv, prefix)} | known
+        analysis = prefix + _ANALYSIS_MARK[1:]
+        names |= {CacheKeys.analysis_index(n[len(analysis) :], self.user_id) for n in names if n.startswith(analysis)}
+        sessions = {n for n in names if n.startswith(prefix + _SESSION_MARK[1:])}
+        for name in [*sorted(names - sessions), *sorted(sessions)]:
             self.kv.delete(name)
-        return len(names) + len(index)
+        return len(names)
 
 
 def _json_or_text(value: str) -> object:
