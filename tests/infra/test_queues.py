@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
+from cfnlint.api import ManualArgs, lint_file
 
 from infra.application import build_app
-from infra.config import EnvironmentConfig
+from infra.config import EnvironmentConfig, load_environment
 from infra.constructs.idempotency import RECORD_ACTIONS
 from infra.paths import PROJECT_ROOT
 from infra.stack import API_SENDS_TO, CONSUMER_SENDS_TO, SCHEDULER_SENDS_TO
@@ -28,6 +30,7 @@ from tests.infra._template import (
     variable_target,
     variables_of,
 )
+from tests.infra.test_policy_checks import ACCEPTED_CFN_LINT_WARNINGS
 
 pytestmark = pytest.mark.slow
 
@@ -282,16 +285,18 @@ SENDER = "alerts@ttai.example.org"
 
 
 @pytest.fixture(scope="module")
-def with_sender(cdk_context: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> tuple[Template, Any]:
+def with_sender(cdk_context: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> tuple[Template, Any, Path]:
     context = copy.deepcopy(cdk_context)
     context["environments"]["prod"]["notifications"]["email_sender"] = SENDER
-    app = cdk.App(outdir=str(tmp_path_factory.mktemp("sender")), context={**context, "env": "prod"})
+    outdir = tmp_path_factory.mktemp("sender")
+    app = cdk.App(outdir=str(outdir), context={**context, "env": "prod"})
     stage = build_app(app, root=PROJECT_ROOT)["prod"]
-    return Template.from_stack(stage.stack), stage
+    app.synth()
+    return Template.from_stack(stage.stack), stage, outdir
 
 
 def test_a_configured_sender_gets_an_identity_and_the_consumer_sends_only_from_it(with_sender):
-    template, _ = with_sender
+    template, _, _ = with_sender
     [identity] = resources(template, "AWS::SES::EmailIdentity").values()
     assert identity["Properties"]["EmailIdentity"] == SENDER
     assert variables_of(template, "consumer")["TTAI_EMAIL_SENDER"] == SENDER
@@ -310,7 +315,15 @@ def test_a_configured_sender_gets_an_identity_and_the_consumer_sends_only_from_i
         assert "*" not in resource
 
 
-def test_a_configured_sender_passes_both_nag_packs(with_sender):
-    _, stage = with_sender
+def test_a_configured_sender_passes_both_nag_packs_and_cfn_lint(with_sender, cdk_context: dict[str, Any]):
+    _, stage, outdir = with_sender
+    region = load_environment(cdk_context, "prod").region
     for pack in (AwsSolutionsChecks(), ServerlessChecks()):
         assert [violation.rule_name for violation in pack.validate_scope(stage).violations] == []
+    [template] = outdir.rglob("*.template.json")
+    problems = [
+        str(match)
+        for match in lint_file(template, ManualArgs(regions=[region]))
+        if match.rule.id not in ACCEPTED_CFN_LINT_WARNINGS
+    ]
+    assert problems == []
