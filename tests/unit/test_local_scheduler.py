@@ -50,8 +50,29 @@ def test_every_schedule_in_storage_json_fires_on_new_york_wall_clock() -> None:
         "intraday": _utc("2026-03-09T14:00:00Z"),
         "end-of-day": _utc("2026-03-09T20:30:00Z"),
         "weekly": _utc("2026-03-13T21:00:00Z"),
-        "backup": _utc("2026-03-10T06:00:00Z"),
+        "backup": _utc("2026-03-10T07:00:00Z"),
     }
+
+
+def test_the_backup_fires_every_night_across_both_daylight_saving_changes() -> None:
+    cron = Cron.parse(_schedule("backup"))
+    fires = []
+    at = _utc("2026-03-07T00:00:00Z")
+    for _ in range(3):  # around the spring change (2026-03-08): no night is skipped
+        at = next_fire(cron, at, NY)
+        fires.append(at)
+    at = _utc("2026-10-31T00:00:00Z")
+    for _ in range(3):  # around the autumn change (2026-11-01): no night fires twice
+        at = next_fire(cron, at, NY)
+        fires.append(at)
+    assert fires == [
+        _utc("2026-03-07T08:00:00Z"),
+        _utc("2026-03-08T07:00:00Z"),
+        _utc("2026-03-09T07:00:00Z"),
+        _utc("2026-10-31T07:00:00Z"),
+        _utc("2026-11-01T08:00:00Z"),
+        _utc("2026-11-02T08:00:00Z"),
+    ]
 
 
 def test_intraday_fires_hourly_from_ten_to_four_then_next_weekday() -> None:

@@ -15,14 +15,14 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from ttai.http import deps
 from ttai.http.openapi import responses
 from ttai.http.principal import current_principal
-from ttai.models.jobs import JobDetail, JobExecution, JobRunAccepted, JobStatus, JobType, LatestJob
+from ttai.models.jobs import JobDetail, JobExecution, JobRunAccepted, JobStatus, JobType, LatestJob, RunnableJobType
 from ttai.observability import logger
 from ttai.services.jobs import HistoryFilter, JobStorage, request_run
 from ttai.services.tenancy import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
 
 router = Router()  # type: ignore[no-untyped-call]
 ExecutionId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-TypePath = Annotated[JobType, Path(description="the job to run")]
+TypePath = Annotated[RunnableJobType, Path(description="the job to run (a backup runs only on its schedule)")]
 TypeQuery = Annotated[JobType | None, Query(alias="type", description="only runs of this job")]
 StatusQuery = Annotated[JobStatus | None, Query(description="only runs that ended so")]
 StartDate = Annotated[date | None, Query(description="runs of this market date (New York) or later")]

@@ -1,0 +1,53 @@
+"""The nightly backup as the scheduler runs it: every table written under backups/, the run recorded once."""
+
+from __future__ import annotations
+
+import json
+
+from local.gateway import LocalFunction
+from local.stack import LocalStack
+from ttai.bindings.r2 import R2ObjectBody
+
+SCHEDULER = LocalFunction("ttai-scheduler", "functions.scheduler.index")
+
+
+def test_the_backup_schedule_writes_every_table_and_records_the_run_once(stack: LocalStack, alice: str) -> None:
+    # A Sunday, 03:00 in New York: a backup runs every day, market or not.
+    payload = {"job_type": "backup", "cron": "0 3 * * *", "scheduled_time": "2031-03-09T07:00:00Z"}
+
+    first = SCHEDULER(payload)
+    second = SCHEDULER(payload)
+
+    assert first["status"] == "success"
+    assert first["ran"] is True
+    assert second == {**first, "ran": False}
+    row = (
+        stack.env.DB.prepare("SELECT * FROM job_executions WHERE job_type = ? AND scheduled_time = ?::timestamptz")
+        .bind("backup", payload["scheduled_time"])
+        .first()
+    )
+    assert row is not None
+    tables = [
+        r["table_name"]
+        for r in stack.env.DB.prepare(
+            "SELECT table_name FROM information_schema.tables"
+            " WHERE table_schema = 'public' AND table_type = 'BASE TABLE'"
+        )
+        .all()
+        .results
+    ]
+    assert row["symbols_processed"] == row["symbols_successful"] == len(tables)
+    assert row["metadata"]["prefix"] == "backups/2031-03-09T07-00-00Z/"
+    manifest = stack.env.R2.get("backups/2031-03-09T07-00-00Z/manifest.json")
+    assert isinstance(manifest, R2ObjectBody)
+    written = {entry["table"] for entry in json.loads(manifest.text())["tables"]}
+    assert written == set(tables)
+
+
+def test_a_backup_cannot_be_asked_for_through_the_api(stack: LocalStack) -> None:
+    admin = stack.token_for("backup-admin", scopes=("admin",))
+
+    status, _, body = stack.http("POST", "/api/v1/jobs/backup/run", token=admin)
+
+    assert status == 422
+    assert body["error"]["fields"][0]["field"] == "path.job_type"
