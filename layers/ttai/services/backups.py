@@ -4,6 +4,8 @@ A backup is a folder ``backups/<scheduled time>/``: one gzip'd JSON-lines file p
 row's ``to_jsonb``), written as it is read (multipart, never whole in memory), then ``manifest.json`` last, so a
 folder without a manifest is an unfinished backup. The manifest records the migrations applied (version, name,
 checksum), and per table its file, row count and the SHA-256 of its uncompressed lines, in foreign-key order.
+Every table is read in one REPEATABLE READ, READ ONLY transaction: one snapshot, so a child row written during
+the backup can never point at a parent the backup missed.
 
 A restore applies the migrations the backup was taken at, loads every table in that order inside one
 transaction (identity values kept with OVERRIDING SYSTEM VALUE, sequences moved past them; audit_events only
@@ -21,7 +23,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ttai.bindings.d1 import D1Database, D1Transaction
 from ttai.bindings.r2 import R2Bucket, R2HTTPMetadata, R2ObjectBody
@@ -31,6 +33,9 @@ from ttai.migrations import apply
 from ttai.migrations import discover as discover_migrations
 from ttai.observability import logger
 from ttai.services.tables import Table, discover, row_texts
+
+if TYPE_CHECKING:
+    from ttai.env import Env
 
 FORMAT = "ttai-backup/1"
 MANIFEST = "manifest.json"
@@ -58,7 +63,7 @@ def backup_prefix(scheduled_time: datetime) -> str:
     return f"{storage_layout().bucket_prefixes['backups']}{stamp}/"
 
 
-def run_backup(env: Any, scheduled_time: datetime) -> dict[str, Any]:
+def run_backup(env: Env, scheduled_time: datetime) -> dict[str, Any]:
     """Write every table to ``backups/<scheduled_time>/``; returns counts for the job's metadata."""
     return write_backup(env.DB, env.R2, scheduled_time)
 
