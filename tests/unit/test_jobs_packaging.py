@@ -1,4 +1,5 @@
-"""The holidays package ships in the scheduler function's layer only: the api function must never load it."""
+"""The holidays package ships in the scheduler's layer (and the consumer's, for manual runs): the api function must
+never load it, and the scheduler loads it only when a scheduled market job asks the calendar."""
 
 from __future__ import annotations
 
@@ -14,13 +15,22 @@ _LOADS = "import sys, importlib; importlib.import_module({module!r}); print('hol
 
 @pytest.mark.parametrize(
     ("module", "loads_holidays"),
-    [("functions.api.index", "False"), ("ttai.http.app", "False"), ("functions.scheduler.index", "True")],
+    [("functions.api.index", "False"), ("ttai.http.app", "False"), ("functions.scheduler.index", "False")],
 )
-def test_only_the_scheduler_function_imports_holidays(module: str, loads_holidays: str) -> None:
+def test_no_function_imports_holidays_at_its_cold_start(module: str, loads_holidays: str) -> None:
     result = subprocess.run(
         [sys.executable, "-c", _LOADS.format(module=module)], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == loads_holidays
+
+
+def test_the_calendar_loads_holidays_when_first_asked() -> None:
+    probe = (
+        "import sys, datetime; from ttai.jobs.calendar import closed_reason; before = 'holidays' in sys.modules; "
+        "reason = closed_reason(datetime.date(2026, 7, 3)); print(before, 'holidays' in sys.modules, bool(reason))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
+    assert result.stdout.split() == ["False", "True", "True"]
 
 
 def test_report_html_escapes_every_value() -> None:

@@ -14,8 +14,9 @@ it sends has an id derived from its own.
 
 from __future__ import annotations
 
+import importlib
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -28,14 +29,6 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from pydantic import ValidationError
 
-from ttai.consumers import (
-    alert_triggered,
-    analysis_complete,
-    job_run,
-    notification,
-    screener_complete,
-    screener_run,
-)
 from ttai.env import Env
 from ttai.errors import ConfigurationError
 from ttai.layout import storage_layout
@@ -48,14 +41,44 @@ IDEMPOTENCY_KEY_PREFIX = "ttai-consumer"
 SQS_MAX_DELAY_SECONDS = 900  # ChangeMessageVisibility's ceiling is 12 h, but a longer wait than this helps no one
 Handler = Callable[[Env, Any], dict[str, Any]]
 
-HANDLERS: dict[str, Handler] = {
-    "analysis_complete": analysis_complete.handle,
-    "alert_triggered": alert_triggered.handle,
-    "screener_complete": screener_complete.handle,
-    "notification": notification.handle,
-    "screener_run": screener_run.handle,
-    "job_run": job_run.handle,
-}
+
+class _LazyHandlers(Mapping[str, Handler]):
+    """Message type -> its module's ``handle``, imported the first time a message of that type arrives: a cold
+    start that delivers notifications does not load the screener or job code."""
+
+    def __init__(self, modules: Mapping[str, str]) -> None:
+        self._modules = dict(modules)
+        self._loaded: dict[str, Handler] = {}
+
+    def __getitem__(self, message_type: str) -> Handler:
+        if message_type not in self._loaded:
+            module = importlib.import_module(self._modules[message_type])
+            self._loaded[message_type] = module.handle
+        return self._loaded[message_type]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __contains__(self, message_type: object) -> bool:
+        return message_type in self._modules
+
+
+HANDLERS: Mapping[str, Handler] = _LazyHandlers(
+    {
+        message_type: f"ttai.consumers.{message_type}"
+        for message_type in (
+            "analysis_complete",
+            "alert_triggered",
+            "screener_complete",
+            "notification",
+            "screener_run",
+            "job_run",
+        )
+    }
+)
 
 
 class QueueMessage(Protocol):
@@ -106,7 +129,7 @@ class Consumer:
 
     def __init__(self, env: Env, handlers: Mapping[str, Handler] | None = None, backoff: Backoff | None = None) -> None:
         self.env = env
-        self.handlers = dict(HANDLERS if handlers is None else handlers)
+        self.handlers: Mapping[str, Handler] = HANDLERS if handlers is None else dict(handlers)
         self.backoff = backoff
         table = env.settings.idempotency_table
         if not table:

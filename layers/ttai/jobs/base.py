@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -65,6 +66,16 @@ class JobOutcome:
 @dataclass(frozen=True, slots=True)
 class JobSpec:
     job_type: str
-    run: Callable[[JobContext], JobOutcome]
+    # "module:function" (imported when the job runs: an invocation runs one job and loads only its code), or the
+    # function itself.
+    runner: str | Callable[[JobContext], JobOutcome]
     # Market jobs record themselves as skipped on weekends and NYSE holidays; a backup runs every day.
     market_days_only: bool = True
+
+    def run(self, ctx: JobContext) -> JobOutcome:
+        runner = self.runner
+        if isinstance(runner, str):
+            module, _, function = runner.partition(":")
+            runner = getattr(importlib.import_module(module), function)
+        outcome: JobOutcome = runner(ctx)
+        return outcome

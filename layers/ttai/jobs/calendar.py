@@ -10,8 +10,6 @@ from datetime import UTC, date, datetime
 from functools import cache
 from zoneinfo import ZoneInfo
 
-import holidays
-
 NEW_YORK = ZoneInfo("America/New_York")
 SATURDAY = 5
 
@@ -25,6 +23,8 @@ def market_date(moment: datetime) -> date:
 
 @cache
 def _nyse(year: int) -> dict[date, str]:
+    import holidays  # noqa: PLC0415 - manual runs and the backup never ask for the calendar
+
     return dict(holidays.financial_holidays("NYSE", years=year).items())
 
 
