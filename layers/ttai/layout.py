@@ -63,6 +63,7 @@ class StorageLayout:
     kv: KVLayout
     secrets: tuple[SecretLayout, ...]
     bucket_prefixes: dict[str, str]
+    export_tag: tuple[str, str]  # (key, value) every export object carries: the lifecycle rule of exports needs it
     queues: tuple[QueueLayout, ...]
     idempotency: IdempotencyLayout
     schedule_timezone: str
@@ -100,6 +101,7 @@ def storage_layout() -> StorageLayout:
             for name, spec in raw["secrets"].items()
         ),
         bucket_prefixes=dict(raw["bucket"]["prefixes"]),
+        export_tag=(raw["bucket"]["lifecycle"]["export_tag"]["key"], raw["bucket"]["lifecycle"]["export_tag"]["value"]),
         queues=tuple(
             QueueLayout(
                 binding=binding,

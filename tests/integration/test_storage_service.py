@@ -9,6 +9,7 @@ import pytest
 
 from local.aws_calls import CallCounter
 from local.stack import LocalStack
+from ttai.bindings.r2 import InvalidMetadata
 from ttai.errors import InvalidField, NotFound
 from ttai.services.storage import StorageService
 
@@ -65,6 +66,27 @@ def test_exports_saved_read_listed_and_linked(stack: LocalStack, owner: str, aws
         storage.export_url("absent.csv")
     # Another user's service cannot reach these names: the same name is a different key.
     assert StorageService(stack.env.R2, f"{owner}-other").get_export("report.md") is None
+
+
+def test_every_export_carries_the_tag_its_lifecycle_rule_selects(stack: LocalStack, owner: str) -> None:
+    storage = StorageService(stack.env.R2, owner)
+    storage.save_export("small.csv", "a,b\n")
+    # A stream over one part's size goes up as a multipart upload: the tag must be set when it starts.
+    storage.save_export("large.csv", iter([b"x" * (5 * 1024 * 1024), b"y" * (4 * 1024 * 1024)]))
+    s3 = stack.client("s3")
+    bucket = stack.environ["TTAI_R2_BUCKET"]
+    for name in ("small.csv", "large.csv"):
+        tags = s3.get_object_tagging(Bucket=bucket, Key=f"users/{owner}/exports/{name}")["TagSet"]
+        assert tags == [{"Key": "ttai-kind", "Value": "export"}], name
+
+
+def test_tags_beyond_what_s3_allows_are_refused_before_any_call(stack: LocalStack, owner: str) -> None:
+    r2 = stack.env.R2
+    with pytest.raises(InvalidMetadata):
+        r2.put(f"users/{owner}/x", "x", tags={f"k{i}": "v" for i in range(11)})
+    with pytest.raises(InvalidMetadata):
+        r2.put(f"users/{owner}/x", "x", tags={"k": "v" * 257})
+    assert r2.head(f"users/{owner}/x") is None
 
 
 def test_a_service_without_a_user_has_no_exports(stack: LocalStack) -> None:

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import IO, Any, Literal
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlencode
 
 from botocore.exceptions import ClientError
 
@@ -46,6 +46,7 @@ CUSTOM_METADATA_MAX_BYTES = 2048
 S3_METADATA_MAX_BYTES = 2048
 LIST_LIMIT_MAX = 1000
 DELETE_MAX_KEYS = 1000
+TAGS_MAX = 10  # S3 object tags per object
 PUT_MAX_BYTES = 5 * 1024**3 - 5 * 1024**2  # R2's single-request upload limit (5 GiB less 5 MiB)
 PART_MIN_BYTES = 5 * 1024**2  # every part but the last, on S3 and R2
 PART_MAX_BYTES = 5 * 1024**3
@@ -318,14 +319,20 @@ class R2Bucket:
         http_metadata: R2HTTPMetadata | None = None,
         custom_metadata: Mapping[str, str] | None = None,
         only_if: R2Conditional | None = None,
+        *,
+        tags: Mapping[str, str] | None = None,
     ) -> R2Object | None:
         """Store ``value``; None (and nothing written) if ``only_if`` fails.
 
         Text and bytes go up in one PutObject. A binary file or an iterable of bytes is streamed: a stream that
         ends within 8 MiB is one PutObject, a longer one a multipart upload of 8 MiB parts (never held whole).
+        ``tags`` (beyond R2's API) are S3 object tags, which lifecycle rules can select on: at most 10, keys up to
+        128 and values up to 256 characters.
         """
         _check_key(key)
         extra = _write_headers(http_metadata, custom_metadata)
+        if tags:
+            extra["Tagging"] = _tagging(tags)
         guard = self._write_guard(key, only_if)
         if guard is None:
             return None
@@ -818,6 +825,15 @@ def _write_refused(exc: ClientError, guard: Mapping[str, str]) -> bool:
     if status == 412 or code in {"PreconditionFailed", "ConditionalRequestConflict"}:
         return True
     return "IfMatch" in guard and (status == 404 or code == "NoSuchKey")
+
+
+def _tagging(tags: Mapping[str, str]) -> str:
+    if len(tags) > TAGS_MAX:
+        raise InvalidMetadata(f"an object takes at most {TAGS_MAX} tags, got {len(tags)}")
+    for name, value in tags.items():
+        if not isinstance(name, str) or not isinstance(value, str) or not 1 <= len(name) <= 128 or len(value) > 256:
+            raise InvalidMetadata("tag keys are 1-128 characters and values at most 256, both text")
+    return urlencode(dict(tags))
 
 
 def _write_headers(http_metadata: R2HTTPMetadata | None, custom_metadata: Mapping[str, str] | None) -> dict[str, Any]:

@@ -101,7 +101,11 @@ class StorageService:
     def save_export(self, name: str, content: Body) -> ExportFile:
         """Store an export (bytes, text or a stream of chunks, streamed in parts when long)."""
         key = self.export_key(name)
-        written = self.bucket.put(key, content, http_metadata=R2HTTPMetadata(content_type=content_type(name)))
+        # Tagged, so the bucket's lifecycle rule for exports (Infrequent Access, then expiry) applies to it.
+        tag_key, tag_value = storage_layout().export_tag
+        written = self.bucket.put(
+            key, content, http_metadata=R2HTTPMetadata(content_type=content_type(name)), tags={tag_key: tag_value}
+        )
         if written is None:  # pragma: no cover - an unconditional put always writes
             raise NotFound("the export was not written")
         return ExportFile(name=name, size=written.size, uploaded=written.uploaded, content_type=content_type(name))
