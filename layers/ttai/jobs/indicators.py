@@ -33,6 +33,7 @@ VOLATILITY_BANDS: tuple[tuple[float, float], ...] = ((0.30, 1.0), (0.60, 0.85), 
 
 Sentiment = Literal["bullish", "bearish", "neutral"]
 Direction = Literal["buy", "sell", "hold"]
+DIRECTIONS: dict[Sentiment, Direction] = {"bullish": "buy", "bearish": "sell", "neutral": "hold"}
 
 
 class InsufficientData(ValueError):
@@ -143,7 +144,7 @@ def assess(closes: Sequence[float]) -> Assessment:
     sentiment: Sentiment = (
         "bullish" if score >= SENTIMENT_THRESHOLD else "bearish" if score <= -SENTIMENT_THRESHOLD else "neutral"
     )
-    direction: Direction = {"bullish": "buy", "bearish": "sell", "neutral": "hold"}[sentiment]  # type: ignore[assignment]
+    direction = DIRECTIONS[sentiment]
     stretched = (sentiment == "bullish" and rsi_value >= OVERBOUGHT) or (
         sentiment == "bearish" and rsi_value <= OVERSOLD
     )
