@@ -12,10 +12,10 @@ import secrets
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar
 
-from local.service import Service
+from local.service import LoopbackHttpService
 
 _PREFIX = "/api/webhooks/"
 MAX_BODY_BYTES = 1024 * 1024
@@ -38,35 +38,22 @@ class _Failures:
     answered: list[int] = field(default_factory=list)
 
 
-class DiscordSink(Service):
+class DiscordSink(LoopbackHttpService):
     def __init__(self) -> None:
         self._deliveries: list[Delivery] = []
         self._failures = _Failures()
         self.attempts = 0  # every post, accepted or not
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
 
     # ---------------------------------------------------------------- lifecycle
 
-    def start(self) -> None:
+    def handler(self) -> type[BaseHTTPRequestHandler]:
         sink = self
 
         class Handler(_Handler):
             receiver: ClassVar[DiscordSink] = sink
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None, "not started"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return Handler
 
     # -------------------------------------------------------------- test hooks
 

@@ -16,11 +16,11 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from local.service import Service
+from local.service import LoopbackHttpService
 
 CODE_LIFETIME_S = 60
 ACCESS_LIFETIME_S = 900
@@ -36,7 +36,7 @@ class _Grant:
     expires: float
 
 
-class FakeTastyTrade(Service):
+class FakeTastyTrade(LoopbackHttpService):
     def __init__(
         self, client_id: str, client_secret: str, *, accounts: dict[str, dict[str, str]] | None = None
     ) -> None:
@@ -49,29 +49,16 @@ class FakeTastyTrade(Service):
         self._access: dict[str, tuple[str, float]] = {}
         self._refresh: dict[str, str] = {}
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
 
     # ---------------------------------------------------------------- lifecycle
 
-    def start(self) -> None:
+    def handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
         class Handler(_Handler):
             provider: ClassVar[FakeTastyTrade] = fake
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None, "not started"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return Handler
 
     @property
     def authorize_url(self) -> str:
