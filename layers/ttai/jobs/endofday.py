@@ -19,9 +19,8 @@ from typing import Any
 from ttai.errors import NotFound
 from ttai.jobs.base import JobContext, JobOutcome
 from ttai.jobs.data import send_all, subscribers
-from ttai.jobs.reports import clip, html_report, message_id
+from ttai.jobs.reports import clip, html_report, user_notifications
 from ttai.jobs.storage import ReportSnapshot
-from ttai.messages import Notification
 from ttai.models.market import OptionChain
 from ttai.services.market import MarketDataService
 
@@ -133,17 +132,9 @@ def run_end_of_day(ctx: JobContext) -> JobOutcome:
                 + (f"; {unmarked} without a price today" if unmarked else "")
             )
             body = clip("\n".join(lines))
-        notifications += [
-            Notification(
-                id=message_id(ctx.execution_id, user_id, channel),
-                user_id=user_id,
-                channel=channel,
-                title=title,
-                body=body,
-                data={"report": "end-of-day", "execution_id": ctx.execution_id},
-            )
-            for channel in channels
-        ]
+        notifications += user_notifications(
+            ctx.execution_id, user_id, channels, title, body, {"report": "end-of-day", "execution_id": ctx.execution_id}
+        )
     sent = send_all(ctx.env.NOTIFICATION_QUEUE, notifications)
 
     unpriced = sorted({p["symbol"] for p in positions} - {m.symbol for m in marks})

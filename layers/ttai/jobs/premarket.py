@@ -10,9 +10,8 @@ from typing import Any
 from ttai.jobs.base import JobContext, JobOutcome
 from ttai.jobs.data import chunks, is_option, send_all, subscribers, watchers_by_symbol
 from ttai.jobs.indicators import HIGH_CONFIDENCE
-from ttai.jobs.reports import clip, html_report, message_id
+from ttai.jobs.reports import clip, html_report, user_notifications
 from ttai.jobs.storage import ReportSnapshot
-from ttai.messages import Notification
 
 # An analysis older than this is not "the latest" any more: the symbol is reported as having none.
 MAX_ANALYSIS_AGE = timedelta(days=7)
@@ -112,17 +111,8 @@ def run_pre_market(ctx: JobContext) -> JobOutcome:
         mine = sorted(watched_by.get(user_id, []))
         lines = [_line(s, latest.get(s)) for s in mine] or ["None of your watchlists holds a symbol yet."]
         body = clip("\n".join(lines))
-        notifications += [
-            Notification(
-                id=message_id(ctx.execution_id, user_id, channel),
-                user_id=user_id,
-                channel=channel,
-                title=title,
-                body=body,
-                data={"report": "pre-market", "execution_id": ctx.execution_id, "symbols": mine[:50]},
-            )
-            for channel in channels
-        ]
+        data = {"report": "pre-market", "execution_id": ctx.execution_id, "symbols": mine[:50]}
+        notifications += user_notifications(ctx.execution_id, user_id, channels, title, body, data)
     sent = send_all(ctx.env.NOTIFICATION_QUEUE, notifications)
     return JobOutcome(
         processed=len(symbols),

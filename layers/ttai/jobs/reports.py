@@ -7,6 +7,8 @@ from collections.abc import Iterable, Sequence
 from html import escape
 from typing import Any
 
+from ttai.messages import Notification
+
 NOTIFICATION_BODY_MAX = 4000
 
 
@@ -29,3 +31,20 @@ def message_id(*parts: object) -> str:
 
 def clip(text: str, limit: int = NOTIFICATION_BODY_MAX) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def user_notifications(
+    execution_id: int, user_id: str, channels: Iterable[str], title: str, body: str, data: dict[str, Any]
+) -> list[Notification]:
+    """One notification per channel the user chose, each with an id derived from the run, user and channel."""
+    return [
+        Notification(
+            id=message_id(execution_id, user_id, channel),
+            user_id=user_id,
+            channel=channel,
+            title=title,
+            body=clip(body),
+            data=data,
+        )
+        for channel in channels
+    ]
