@@ -160,6 +160,7 @@ def test_invalidate_symbol_drops_everything_cached_for_it_and_nothing_for_a_symb
         cache.set_company(ticker, {"name": ticker})
         cache.set_chain(ticker, {"calls": [ticker]}, "2026-12-18")
         cache.set_analysis("u1", ticker, {"of": ticker})
+        kv.put(CacheKeys.technical_analysis(ticker), '{"sentiment": "neutral"}', expiration_ttl=900)
     cache.set_chain(symbol, {"calls": []}, "2027-01-15")
     cache.set_chain(symbol, {"strikes": "9" * INLINE_VALUE_MAX_BYTES})  # big enough to live in S3
     cache.set_analysis("u2", symbol, {"of": symbol})
@@ -170,6 +171,7 @@ def test_invalidate_symbol_drops_everything_cached_for_it_and_nothing_for_a_symb
     gone = {
         CacheKeys.quote(symbol),
         CacheKeys.company(symbol),
+        CacheKeys.technical_analysis(symbol),
         CacheKeys.chain(symbol, "2026-12-18"),
         CacheKeys.chain(symbol, "2027-01-15"),
         CacheKeys.chain(symbol),
@@ -185,6 +187,7 @@ def test_invalidate_symbol_drops_everything_cached_for_it_and_nothing_for_a_symb
     kept = {
         CacheKeys.quote(other),
         CacheKeys.company(other),
+        CacheKeys.technical_analysis(other),
         CacheKeys.chain(other, "2026-12-18"),
         CacheKeys.user_analysis("u1", other),
         CacheKeys.analysis_index(other, "u1"),
@@ -199,7 +202,11 @@ def test_invalidate_symbol_drops_everything_cached_for_it_and_nothing_for_a_symb
 
 def test_invalidating_a_symbol_with_nothing_cached_is_harmless(cache: CacheService, symbol: str) -> None:
     cache.set_quotes({f"{symbol}X": _quote(f"{symbol}X")})
-    assert set(cache.invalidate_symbol(symbol)) == {CacheKeys.quote(symbol), CacheKeys.company(symbol)}
+    assert set(cache.invalidate_symbol(symbol)) == {
+        CacheKeys.quote(symbol),
+        CacheKeys.company(symbol),
+        CacheKeys.technical_analysis(symbol),
+    }
     assert cache.get_quote(f"{symbol}X") == _quote(f"{symbol}X")
 
 

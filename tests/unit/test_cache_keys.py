@@ -230,6 +230,7 @@ def test_invalidate_symbol_finds_analyses_through_the_index(cache: CacheService,
     assert set(deleted) == {
         "quote:AAPL",
         "company:AAPL",
+        "analysis:AAPL",
         "chain:AAPL:2026-12-18",
         "user:u1:analysis:AAPL",
         "index:analysis:AAPL:u1",

@@ -195,8 +195,8 @@ class CacheService:
 
     def invalidate_symbol(self, symbol: str) -> list[str]:
         """Drop everything cached for ``symbol`` (seed 001's "earnings released"): quote, company, every chain,
-        and every user's cached analysis of it. Returns the keys deleted."""
-        keys = [CacheKeys.quote(symbol), CacheKeys.company(symbol)]
+        the analysis job's latest call, and every user's cached analysis of it. Returns the keys deleted."""
+        keys = [CacheKeys.quote(symbol), CacheKeys.company(symbol), CacheKeys.technical_analysis(symbol)]
         keys += [k.name for k in iter_all_keys(self.kv, CacheKeys.chain_prefix(symbol))]
         index_prefix = CacheKeys.analysis_index_prefix(symbol)
         for entry in iter_all_keys(self.kv, index_prefix):
