@@ -76,6 +76,19 @@ def recent_closes(db: D1Database, symbols: Sequence[str], up_to: date, count: in
     return found
 
 
+def rows_by_id(db: D1Database, sql: str, page: int = 1000) -> list[dict[str, Any]]:
+    """Every row of ``sql`` (a query taking ``?1`` = the last id seen and ``?2`` = the page size, ordered by id),
+    read in keyset pages."""
+    found: list[dict[str, Any]] = []
+    after = 0
+    while True:
+        rows = db.prepare(sql).bind(after, page).all().results
+        found += rows
+        if len(rows) < page:
+            return found
+        after = int(rows[-1]["id"])
+
+
 def subscribers(db: D1Database, preference: str) -> dict[str, list[str]]:
     """Users who turned ``preference`` on (morning_alert / eod_summary), with their notification channels."""
     if preference not in {"morning_alert", "eod_summary"}:

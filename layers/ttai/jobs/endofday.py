@@ -18,7 +18,7 @@ from typing import Any
 
 from ttai.errors import NotFound
 from ttai.jobs.base import JobContext, JobOutcome
-from ttai.jobs.data import send_all, subscribers
+from ttai.jobs.data import rows_by_id, send_all, subscribers
 from ttai.jobs.reports import clip, html_report, user_notifications
 from ttai.jobs.storage import ReportSnapshot
 from ttai.models.market import OptionChain
@@ -43,14 +43,7 @@ class Mark:
 
 
 def open_positions(ctx: JobContext) -> list[dict[str, Any]]:
-    positions: list[dict[str, Any]] = []
-    after = 0
-    while True:
-        rows = ctx.db.prepare(_OPEN).bind(after, PAGE).all().results
-        positions += rows
-        if len(rows) < PAGE:
-            return positions
-        after = int(rows[-1]["id"])
+    return rows_by_id(ctx.db, _OPEN, PAGE)
 
 
 def mark_position(position: dict[str, Any], price: float) -> Mark:

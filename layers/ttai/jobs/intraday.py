@@ -20,7 +20,7 @@ from typing import Any
 
 from ttai.errors import NotFound
 from ttai.jobs.base import JobContext, JobOutcome
-from ttai.jobs.data import send_all
+from ttai.jobs.data import rows_by_id, send_all
 from ttai.jobs.reports import message_id
 from ttai.messages import AlertTriggered
 from ttai.models.market import OptionChain
@@ -58,14 +58,7 @@ def fires(condition: str, value: float, threshold: float) -> bool:
 
 
 def active_alerts(ctx: JobContext) -> list[dict[str, Any]]:
-    alerts: list[dict[str, Any]] = []
-    after = 0
-    while True:
-        rows = ctx.db.prepare(_ACTIVE).bind(after, PAGE).all().results
-        alerts += rows
-        if len(rows) < PAGE:
-            return alerts
-        after = int(rows[-1]["id"])
+    return rows_by_id(ctx.db, _ACTIVE, PAGE)
 
 
 class _Chains:
