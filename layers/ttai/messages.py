@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import cache
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -83,11 +84,16 @@ AnyMessage = (
     AnalysisComplete | AlertTriggered | ScreenerComplete | Notification | ScreenerRunRequested | JobRunRequested
 )
 QueueMessage = Annotated[AnyMessage, Field(discriminator="type")]
-QUEUE_MESSAGE: TypeAdapter[QueueMessage] = TypeAdapter(QueueMessage)
+
+
+@cache
+def _adapter() -> TypeAdapter[QueueMessage]:
+    # Built on the first parse: producers (the api, the scheduler) import this module only to make messages.
+    return TypeAdapter(QueueMessage)
 
 
 def parse_message(body: Any) -> AnyMessage:
     """A message from its wire form (a dict, or JSON text); raises pydantic's ValidationError if malformed."""
     if isinstance(body, str | bytes):
-        return QUEUE_MESSAGE.validate_json(body)
-    return QUEUE_MESSAGE.validate_python(body)
+        return _adapter().validate_json(body)
+    return _adapter().validate_python(body)
