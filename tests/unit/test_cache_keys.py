@@ -236,3 +236,16 @@ def test_invalidate_symbol_finds_analyses_through_the_index(cache: CacheService,
         "index:analysis:AAPL:u1",
     }
     assert set(memory_kv.values) == {"user:u2:analysis:AAPLX", "index:analysis:AAPLX:u2"}
+
+
+def test_invalidate_symbol_finds_analyses_of_ids_that_extend_each_other(
+    cache: CacheService, memory_kv: InMemoryKV
+) -> None:
+    cache.set_analysis("alice", "AAPL", {"score": 1})
+    cache.set_analysis("alice:bob", "AAPL", {"score": 2})
+    cache.set_analysis("alice:bob", "MSFT", {"score": 3})
+    deleted = cache.invalidate_symbol("AAPL")
+    assert {"user:alice:analysis:AAPL", "user:alice%3Abob:analysis:AAPL", "index:analysis:AAPL:alice%3Abob"} <= set(
+        deleted
+    )
+    assert set(memory_kv.values) == {"user:alice%3Abob:analysis:MSFT", "index:analysis:MSFT:alice%3Abob"}

@@ -10,6 +10,7 @@ from enum import Enum
 from typing import Any, Protocol
 
 from ttai.bindings.kv import BULK_GET_MAX, INLINE_VALUE_MAX_BYTES, KVNamespace, iter_all_keys
+from ttai.tenant_keys import KV_SEPARATOR, user_id_from_segment, user_segment
 
 
 class CacheTier(Enum):
@@ -27,7 +28,15 @@ class CacheTier(Enum):
 
 
 class CacheKeys:
-    """Seed 000's key convention: ``{category}:{user_id?}:{identifier}``."""
+    """Seed 000's key convention: ``{category}:{user_id?}:{identifier}``.
+
+    The user id goes in escaped (``ttai.tenant_keys``): ``alice:bob``'s keys start ``user:alice%3Abob:``, so
+    ``user_prefix("alice")`` lists Alice's keys and never theirs. Every user-scoped key starts with user_prefix."""
+
+    @staticmethod
+    def user_prefix(user_id: str) -> str:
+        """``user:{segment}:``: the prefix of every key of this user, and of no other user's."""
+        return f"user:{user_segment(user_id, KV_SEPARATOR)}:"
 
     @staticmethod
     def quote(symbol: str) -> str:
@@ -52,12 +61,17 @@ class CacheKeys:
 
     @staticmethod
     def user_analysis(user_id: str, symbol: str) -> str:
-        return f"user:{user_id}:analysis:{symbol}"
+        return f"{CacheKeys.user_prefix(user_id)}analysis:{symbol}"
 
     @staticmethod
     def analysis_index(symbol: str, user_id: str) -> str:
         """Marks that ``user_id`` has an analysis of ``symbol`` cached, so invalidation can find it by prefix."""
-        return f"index:analysis:{symbol}:{user_id}"
+        return f"{CacheKeys.analysis_index_prefix(symbol)}{user_segment(user_id, KV_SEPARATOR)}"
+
+    @staticmethod
+    def analysis_index_user(symbol: str, key: str) -> str:
+        """The user an ``analysis_index(symbol, user_id)`` key names."""
+        return user_id_from_segment(key.removeprefix(CacheKeys.analysis_index_prefix(symbol)))
 
     @staticmethod
     def analysis_index_prefix(symbol: str) -> str:
@@ -65,15 +79,15 @@ class CacheKeys:
 
     @staticmethod
     def session(user_id: str, session_id: str) -> str:
-        return f"user:{user_id}:session:{session_id}"
+        return f"{CacheKeys.user_prefix(user_id)}session:{session_id}"
 
     @staticmethod
     def watchlist(user_id: str, name: str) -> str:
-        return f"user:{user_id}:watchlist:{name}"
+        return f"{CacheKeys.user_prefix(user_id)}watchlist:{name}"
 
     @staticmethod
     def positions(user_id: str) -> str:
-        return f"user:{user_id}:positions"
+        return f"{CacheKeys.user_prefix(user_id)}positions"
 
 
 class CacheMetrics(Protocol):
@@ -198,10 +212,8 @@ class CacheService:
         the analysis job's latest call, and every user's cached analysis of it. Returns the keys deleted."""
         keys = [CacheKeys.quote(symbol), CacheKeys.company(symbol), CacheKeys.technical_analysis(symbol)]
         keys += [k.name for k in iter_all_keys(self.kv, CacheKeys.chain_prefix(symbol))]
-        index_prefix = CacheKeys.analysis_index_prefix(symbol)
-        for entry in iter_all_keys(self.kv, index_prefix):
-            user_id = entry.name[len(index_prefix) :]
-            keys += [CacheKeys.user_analysis(user_id, symbol), entry.name]
+        for entry in iter_all_keys(self.kv, CacheKeys.analysis_index_prefix(symbol)):
+            keys += [CacheKeys.user_analysis(CacheKeys.analysis_index_user(symbol, entry.name), symbol), entry.name]
         for key in keys:
             # One at a time: chains can be large enough to live in S3, and delete() removes that object too.
             self.kv.delete(key)

@@ -2,7 +2,8 @@
 
 What is the user's, found rather than listed by hand: every table with a ``user_id`` column (from the catalog) and
 their ``users`` row; the KV entries under ``user:{user_id}:`` (seed 000's key convention) plus the analysis index
-entries that name them; every object under ``users/{user_id}/``.
+entries that name them; every object under ``users/{user_id}/``. Both prefixes carry the id escaped
+(``ttai.tenant_keys``), so neither reaches a user whose id starts with this one's (``alice`` and ``alice:bob``).
 
 Erasure removes all of it: every row (the tables' own foreign keys cascade from users; the deletes run children
 first anyway), every object version and delete marker (the bucket is versioned), every KV entry, the sessions last
@@ -25,11 +26,11 @@ from pydantic import Field
 from ttai.bindings.d1 import D1Database
 from ttai.bindings.kv import KVNamespace, iter_all_keys
 from ttai.bindings.r2 import R2Bucket
-from ttai.layout import storage_layout
 from ttai.observability import logger
 from ttai.services.cache import CacheKeys
 from ttai.services.storage import ExportFile, StorageService
 from ttai.services.tables import Table, discover, row_texts
+from ttai.tenant_keys import user_objects_prefix
 
 ARCHIVE_FORMAT = "ttai-account-export/1"
 AUDIT_TABLE = "audit_events"
@@ -51,16 +52,6 @@ class Erasure:
     audit_events_redacted: int
     cache_entries: int
     object_versions: int
-
-
-def user_prefix(user_id: str) -> str:
-    """``users/{user_id}/``: the parent of every per-user prefix in storage.json."""
-    exports = storage_layout().bucket_prefixes["exports"]
-    return exports[: exports.index("{user_id}")] + f"{user_id}/"
-
-
-def cache_prefix(user_id: str) -> str:
-    return f"user:{user_id}:"
 
 
 def _owned(tables: list[Table]) -> list[tuple[Table, str]]:
@@ -110,7 +101,7 @@ class DataRightsService:
             yield b"]"
         yield b'}, "cache": ['
         count = 0
-        for key in iter_all_keys(self.kv, cache_prefix(self.user_id)):
+        for key in iter_all_keys(self.kv, CacheKeys.user_prefix(self.user_id)):
             value = self.kv.get(key.name, "text")
             if value is None:
                 continue  # expired since it was listed
@@ -121,7 +112,7 @@ class DataRightsService:
         cursor = None
         count = 0
         while True:
-            page = self.bucket.list(prefix=user_prefix(self.user_id), cursor=cursor)
+            page = self.bucket.list(prefix=user_objects_prefix(self.user_id), cursor=cursor)
             for obj in page.objects:
                 entry = {"key": obj.key, "size": obj.size, "uploaded": obj.uploaded.isoformat(), "etag": obj.etag}
                 yield (b",\n" if count else b"\n") + json.dumps(entry).encode("utf-8")
@@ -137,7 +128,7 @@ class DataRightsService:
         """Delete every row, object and cache entry of the user; redact their audit trail; end their sessions."""
         tables = discover(self.db)
         known = self._cache_keys_from_rows()  # read before the rows go
-        versions = self.bucket.purge(user_prefix(self.user_id))
+        versions = self.bucket.purge(user_objects_prefix(self.user_id))
         rows, redacted = self._erase_rows(tables)
         entries = self._erase_cache(known)
         erasure = Erasure(rows=rows, audit_events_redacted=redacted, cache_entries=entries, object_versions=versions)
@@ -189,7 +180,7 @@ class DataRightsService:
     def _erase_cache(self, known: set[str]) -> int:
         """Every listed entry under the user's prefix and every key their rows imply; the sessions last, so a
         failure part-way leaves a token that can ask again. One DeleteItem a key."""
-        prefix = cache_prefix(self.user_id)
+        prefix = CacheKeys.user_prefix(self.user_id)
         names = {k.name for k in iter_all_keys(self.kv, prefix)} | known
         analysis = prefix + _ANALYSIS_MARK[1:]
         names |= {CacheKeys.analysis_index(n[len(analysis) :], self.user_id) for n in names if n.startswith(analysis)}

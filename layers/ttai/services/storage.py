@@ -1,8 +1,8 @@
 """Seed 000's StorageService on the R2 binding: knowledge documents, a user's exports, short-lived download links.
 
 Export names are checked against one strict pattern before they become keys, so a name can never leave
-``users/{user_id}/exports/``; the user_id is the verified caller's. A name that is not there, or is another user's,
-reads as not found.
+``users/{user_id}/exports/``; the user_id is the verified caller's, put in the key by ``ttai.tenant_keys`` so that
+one user's prefix never lists another's. A name that is not there, or is another user's, reads as not found.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from ttai.bindings.r2 import Body, R2Bucket, R2HTTPMetadata, R2ObjectBody
 from ttai.errors import InvalidField, NotFound
 from ttai.layout import storage_layout
 from ttai.services.tenancy import Page
+from ttai.tenant_keys import user_object_prefix
 
 DOWNLOAD_URL_SECONDS = 300  # a link is for downloading now, not for sharing
 EXPORT_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}(\.[A-Za-z0-9]{1,8}){0,2}$"
@@ -90,7 +91,7 @@ class StorageService:
     def exports_prefix(self) -> str:
         if not self.user_id:
             raise NotFound("exports belong to a user; this service has none")
-        return self._prefixes["exports"].format(user_id=self.user_id)
+        return user_object_prefix("exports", self.user_id)
 
     def export_key(self, name: str) -> str:
         """The key of the caller's export ``name``; NotFound for a name that could not be one of theirs."""
