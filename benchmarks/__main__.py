@@ -17,6 +17,7 @@ from benchmarks import (
     list_queries,
     queues,
     sizes,
+    websocket_gateway,
 )
 from benchmarks.report import Row, print_table
 
@@ -36,6 +37,7 @@ def main() -> int:
     rows += queues.run()
     rows += exports.run()
     rows += sizes.run()
+    rows += websocket_gateway.run()
     print_table(rows)
     out = ROOT / "build" / "bench.json"
     out.parent.mkdir(exist_ok=True)
