@@ -33,7 +33,7 @@ def test_knowledge_documents(stack: LocalStack) -> None:
         f"knowledge/{topic}/options/strategies.md",
     ]
     assert len(storage.list_knowledge_docs(f"{topic}/")) == 3
-    for bad in ("../users/x", "/etc/passwd", f"{topic}/../x", ""):
+    for bad in ("../users/x", "/etc/passwd", f"{topic}/../x", "", f"{topic}/options/greeks.md\n"):
         with pytest.raises(InvalidField):
             storage.get_knowledge_doc(bad)
 
@@ -64,6 +64,8 @@ def test_exports_saved_read_listed_and_linked(stack: LocalStack, owner: str, aws
         assert response.read() == b"# Report"
     with pytest.raises(NotFound):
         storage.export_url("absent.csv")
+    with pytest.raises(NotFound):  # a name is matched whole: "$" alone would take a final line break
+        storage.save_export("report.md\n", "# Report")
     # Another user's service cannot reach these names: the same name is a different key.
     assert StorageService(stack.env.R2, f"{owner}-other").get_export("report.md") is None
 

@@ -11,11 +11,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ttai.errors import TtaiError
+from ttai.models.text import EmailAddress, SingleLine
 
 HTTP_TIMEOUT_SECONDS = 8
 MAX_RESPONSE_BYTES = 1_000_000
@@ -63,11 +64,13 @@ class TokenSet(BaseModel):
 
 
 class ExternalUser(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    # The provider's whitespace around a value is dropped; the rest is checked as it will be stored (the address
+    # is where notifications are mailed).
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
     id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._@:-]*$")
-    email: str | None = Field(default=None, max_length=320)
-    name: str | None = Field(default=None, max_length=200)
+    email: EmailAddress | None = None
+    name: Annotated[SingleLine, Field(max_length=200)] | None = None
 
 
 class OAuthClient:

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from ttai.models.market import Strict, Symbol
+from ttai.models.text import Text
 
 AlertType = Literal["price", "delta", "dte", "news", "earnings", "assignment_risk"]
 AlertStatus = Literal["active", "triggered", "cancelled"]
@@ -18,12 +19,6 @@ Channel = Literal["discord", "email", "push"]
 Threshold = Annotated[Decimal, Field(max_digits=18, decimal_places=6, allow_inf_nan=False)]
 # Types whose condition compares a number, so a threshold is required; news and earnings fire on events.
 THRESHOLD_REQUIRED: frozenset[str] = frozenset({"price", "delta", "dte"})
-
-
-def _no_nul(text: str) -> str:
-    if "\x00" in text:
-        raise ValueError("text cannot contain NUL characters")
-    return text
 
 
 def _unique_channels(channels: list[Channel]) -> list[Channel]:
@@ -36,7 +31,7 @@ class AlertIn(Strict):
     condition: Literal["above", "below"]
     # validate_default: the check below must also run when the threshold is left out.
     threshold: Threshold | None = Field(default=None, validate_default=True)
-    message_template: Annotated[str, Field(min_length=1, max_length=1000), AfterValidator(_no_nul)] | None = None
+    message_template: Annotated[Text, Field(min_length=1, max_length=1000)] | None = None
     channels: Annotated[list[Channel], Field(max_length=10), AfterValidator(_unique_channels)] = Field(
         default_factory=list
     )

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ttai.models.market import Strict, Symbol
+from ttai.models.text import Identifier
 
 # The Data API returns rows of at most 64 KB, so an analysis row (result, params and a few short columns) must
 # stay under it as PostgreSQL prints it; sizes are measured as jsonb text (see ``jsonb_text_size``).
@@ -20,7 +21,7 @@ DOCUMENT_MAX_DEPTH = 64
 
 AnalysisType = Literal["chart", "options", "research", "full"]
 Recommendation = Literal["select", "reject", "neutral"]
-WorkflowId = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/@-]*$")]
+WorkflowId = Annotated[Identifier, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/@-]*$")]
 
 
 def _scalar_size(value: Any) -> int:

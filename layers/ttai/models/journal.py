@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from ttai.models.market import Strict, Symbol
+from ttai.models.text import SingleLine, Text
 
 Direction = Literal["long", "short"]
 OPTION_MULTIPLIER = 100
@@ -25,12 +26,6 @@ MAX_QUANTITY = 100_000
 UnitPrice = Annotated[Decimal, Field(ge=0, le=1_000_000, decimal_places=4, allow_inf_nan=False)]
 _CENT = Decimal("0.01")
 _PERCENT_LIMIT = Decimal(10) ** 8  # numeric(12, 4)
-
-
-def _no_nul(text: str) -> str:
-    if "\x00" in text:
-        raise ValueError("text cannot contain NUL characters")
-    return text
 
 
 class Leg(Strict):
@@ -92,14 +87,14 @@ class JournalEntryIn(Strict):
     """
 
     symbol: Symbol
-    strategy: Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_no_nul)]
+    strategy: Annotated[SingleLine, Field(min_length=1, max_length=100)]
     legs: Annotated[list[Leg], Field(min_length=1, max_length=8), AfterValidator(_one_kind_of_leg)]
     # validate_default: derived from the legs when left out, so the check must run then too.
     direction: Direction | None = Field(default=None, validate_default=True)
     quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY)] = 1
     entry_date: date
     entry_price: UnitPrice
-    notes: Annotated[str, Field(max_length=10_000), AfterValidator(_no_nul)] | None = None
+    notes: Annotated[Text, Field(max_length=10_000)] | None = None
     analysis_id: Annotated[int, Field(ge=1, le=2**63 - 1)] | None = None
 
     @field_validator("direction")

@@ -17,19 +17,27 @@ from pydantic import (
     NonNegativeInt,
 )
 
+from ttai.models.text import SingleLine, Text
+
 # Equities and ETFs (BRK.B, BRK/B), indices ($SPX, ^VIX), futures roots (/ES), and OCC option symbols:
 # a root of 1-6 characters padded with spaces to six, YYMMDD, C or P, and the strike x 1000 in 8 digits.
 _TICKER = re.compile(r"[A-Z][A-Z0-9]{0,5}(?:[./][A-Z0-9]{1,3})?")
 _INDEX = re.compile(r"[$^/][A-Z0-9]{1,6}")
-_OCC = re.compile(r"(?P<root>[A-Z0-9]{1,6}) *(?P<date>\d{6})(?P<right>[CP])(?P<strike>\d{8})")
+_OCC = re.compile(r"(?P<root>[A-Z0-9]{1,6}) *(?P<date>[0-9]{6})(?P<right>[CP])(?P<strike>[0-9]{8})")
 SYMBOL_MAX_LENGTH = 21
 MAX_SYMBOLS_PER_REQUEST = 500
 
 
 def normalize_symbol(value: str) -> str:
-    """The canonical form of a ticker or OCC option symbol (upper case, OCC roots padded to 6), or ValueError."""
+    """The canonical form of a ticker or OCC option symbol (upper case, OCC roots padded to 6), or ValueError.
+
+    Whitespace around it is dropped (lists arrive as ``AAPL, MSFT``); what is kept is the canonical form, all ASCII.
+    Non-ASCII input is refused before upper-casing, which would turn some letters into ASCII ones (the long s into S).
+    """
     if not isinstance(value, str):
         raise ValueError("a symbol must be a string")
+    if not value.isascii():
+        raise ValueError("a symbol is ASCII letters, digits and . / $ ^")
     symbol = value.strip().upper()
     if not symbol or len(symbol) > SYMBOL_MAX_LENGTH:
         raise ValueError(f"a symbol is 1-{SYMBOL_MAX_LENGTH} characters")
@@ -120,10 +128,10 @@ class OptionChain(Strict):
 
 class CompanyInfo(Strict):
     symbol: Symbol
-    name: Annotated[str, Field(min_length=1, max_length=200)]
-    sector: Annotated[str, Field(max_length=100)] | None = None
-    industry: Annotated[str, Field(max_length=100)] | None = None
-    exchange: Annotated[str, Field(max_length=20)] | None = None
+    name: Annotated[SingleLine, Field(min_length=1, max_length=200)]
+    sector: Annotated[SingleLine, Field(max_length=100)] | None = None
+    industry: Annotated[SingleLine, Field(max_length=100)] | None = None
+    exchange: Annotated[SingleLine, Field(max_length=20)] | None = None
     market_cap: NonNegativeFloat | None = None
-    description: Annotated[str, Field(max_length=5_000)] | None = None
+    description: Annotated[Text, Field(max_length=5_000)] | None = None
     updated_at: AwareDatetime

@@ -8,6 +8,7 @@ from pydantic import AfterValidator, Field, StrictBool
 
 from ttai.models.account import Channel, Preferences
 from ttai.models.market import Strict
+from ttai.models.text import UrlText
 from ttai.notify.webhooks import WEBHOOK_URL_MAX_LENGTH, is_masked
 
 Strategy = Literal["csp", "covered_call", "wheel", "put_credit_spread", "call_credit_spread", "iron_condor"]
@@ -34,7 +35,7 @@ class PreferencesIn(Strict):
     morning_alert: StrictBool
     eod_summary: StrictBool
     notification_channels: Annotated[list[Channel], Field(max_length=20), AfterValidator(_unique)]
-    discord_webhook_url: Annotated[str, Field(max_length=WEBHOOK_URL_MAX_LENGTH)] | None = None
+    discord_webhook_url: Annotated[UrlText, Field(max_length=WEBHOOK_URL_MAX_LENGTH)] | None = None
 
     def webhook_change(self) -> tuple[bool, str | None]:
         """(whether the stored webhook changes, the new value): unchanged when left out or sent back masked."""

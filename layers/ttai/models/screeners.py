@@ -10,10 +10,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 
 from ttai.models.analyses import bounded_document
 from ttai.models.market import Strict
+from ttai.models.text import Identifier, Text
 
 CRITERIA_MAX_BYTES = 16 * 1024
 ScreenerName = Annotated[
-    str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.\-]*$", examples=["weekly csp"])
+    Identifier, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.\-]*$", examples=["weekly csp"])
 ]
 ScreenerType = Literal["stock", "csp"]
 NotifyChannel = Literal["discord", "email", "push"]  # the channels user_preferences allows
@@ -25,7 +26,7 @@ _CRON_NAMES = {
     3: ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"),
     4: ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"),
 }
-_CRON_PART = re.compile(r"(?P<range>\*|(?P<start>\w+)(?:-(?P<end>\w+))?)(?:/(?P<step>\d{1,2}))?")
+_CRON_PART = re.compile(r"(?P<range>\*|(?P<start>\w+)(?:-(?P<end>\w+))?)(?:/(?P<step>\d{1,2}))?", re.ASCII)
 
 
 def _cron_value(token: str, field: int) -> int:
@@ -39,6 +40,9 @@ def _cron_value(token: str, field: int) -> int:
 
 
 def _cron(expression: str) -> str:
+    """The expression with its fields separated by single spaces (the form stored), or ValueError."""
+    if not expression.isascii():  # str.isdigit and int() take other scripts' digits, which no cron reader does
+        raise ValueError("a schedule is written in ASCII")
     fields = expression.split()
     if len(fields) != len(_CRON_BOUNDS):
         raise ValueError("a schedule is a cron expression of five fields: minute hour day month weekday")
@@ -59,7 +63,7 @@ def _distinct(channels: list[str]) -> list[str]:
 
 
 class ScreenerIn(Strict):
-    description: Annotated[str, Field(max_length=2000, pattern=r"^[^\x00]*$")] | None = None
+    description: Annotated[Text, Field(max_length=2000)] | None = None
     type: ScreenerType
     criteria: Annotated[dict[str, Any], bounded_document(CRITERIA_MAX_BYTES)]
     auto_run: StrictBool = False

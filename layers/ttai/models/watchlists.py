@@ -8,10 +8,11 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ttai.models.market import Strict, Symbol
+from ttai.models.text import Identifier, Text
 
 MAX_SYMBOLS = 500
 WatchlistName = Annotated[
-    str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.\-]*$", examples=["tech"])
+    Identifier, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.\-]*$", examples=["tech"])
 ]
 
 
@@ -23,7 +24,7 @@ def _unique(symbols: list[str]) -> list[str]:
 
 
 class WatchlistIn(Strict):
-    description: Annotated[str, Field(max_length=2000)] | None = None
+    description: Annotated[Text, Field(max_length=2000)] | None = None
     symbols: Annotated[list[Symbol], Field(max_length=2 * MAX_SYMBOLS), AfterValidator(_unique)]
 
 

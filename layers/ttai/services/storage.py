@@ -81,7 +81,7 @@ class StorageService:
             cursor = page.cursor
 
     def _knowledge_key(self, path: str) -> str:
-        if not _KNOWLEDGE_PATH.match(path) or ".." in path.split("/"):
+        if not _KNOWLEDGE_PATH.fullmatch(path) or ".." in path.split("/"):
             raise InvalidField("path", f"{path!r} is not a knowledge document path")
         return f"{self._prefixes['knowledge']}{path}"
 
@@ -95,7 +95,7 @@ class StorageService:
 
     def export_key(self, name: str) -> str:
         """The key of the caller's export ``name``; NotFound for a name that could not be one of theirs."""
-        if not isinstance(name, str) or not _EXPORT_NAME.match(name):
+        if not isinstance(name, str) or not _EXPORT_NAME.fullmatch(name):  # "$" alone lets a final "\n" in
             raise NotFound("no such export")
         return f"{self.exports_prefix}{name}"
 

@@ -66,7 +66,7 @@ def discover(db: D1Database) -> list[Table]:
     tables: dict[str, Table] = {}
     for row in db.prepare(_TABLES).all().results:
         name = str(row["name"])
-        if not _IDENTIFIER.match(name):
+        if not _IDENTIFIER.fullmatch(name):  # fullmatch: "$" would let a final line break through
             raise TableError(f"table {name!r} has a name this module will not quote")
 
         def split(value: object) -> tuple[str, ...]:
@@ -208,6 +208,6 @@ ORDER BY {self.keys}
 
 
 def _checked(name: str) -> str:
-    if not _IDENTIFIER.match(name):
+    if not _IDENTIFIER.fullmatch(name):  # fullmatch: "$" would let a final line break through
         raise TableError(f"{name!r} is not a plain column name")
     return name
