@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import traceback
+
 
 class TtaiError(Exception):
     """Base of every error this package raises on purpose."""
@@ -37,3 +39,31 @@ class InvalidField(TtaiError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
+
+
+def describe_error(error: BaseException) -> str:
+    """An error as a log line may carry it: what kind, where it was raised, and the same for each cause.
+
+    The package's own errors (``TtaiError``) keep their message: it is written here to name no secret. Any other
+    error is described by its class and frames only, because its message can quote what it was given (http.client's
+    ``InvalidURL`` quotes the URL, and a Discord webhook URL is a credential).
+    """
+    parts: list[str] = []
+    current: BaseException | None = error
+    while current is not None and len(parts) < _CAUSES_SHOWN:
+        kind = type(current).__name__
+        what = f"{kind}: {current}" if isinstance(current, TtaiError) else kind
+        frames = traceback.extract_tb(current.__traceback__)[-_FRAMES_SHOWN:]
+        where = " < ".join(f"{_short(frame.filename)}:{frame.lineno} {frame.name}" for frame in reversed(frames))
+        parts.append(f"{what} at {where}" if where else what)
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    return "; caused by ".join(parts)
+
+
+_CAUSES_SHOWN = 4
+_FRAMES_SHOWN = 6
+
+
+def _short(filename: str) -> str:
+    """The last two parts of a source path (``notify/discord.py``): enough to find it, without the machine's layout."""
+    return "/".join(filename.replace("\\", "/").rsplit("/", 2)[-2:])

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
 
 from local.stack import LocalStack, free_port
@@ -58,3 +63,36 @@ def test_a_stored_url_that_is_not_discords_is_never_called(stack: LocalStack) ->
     with pytest.raises(PermanentDeliveryError, match="not valid"):
         DiscordWebhook(allow_loopback=False).send(url, "t", "b")  # as deployed: the loopback sink is refused
     assert stack.discord.attempts == before
+
+
+@contextmanager
+def answering(reply: bytes) -> Iterator[str]:
+    """A webhook URL on a loopback server that reads one request and answers ``reply`` (raw bytes), then hangs up."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+
+        def serve() -> None:
+            connection, _ = server.accept()
+            with connection:
+                connection.recv(65536)
+                connection.sendall(reply)
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        yield f"http://127.0.0.1:{server.getsockname()[1]}/api/webhooks/112233445566778899/s3cr3t-token"
+        thread.join(timeout=5)
+
+
+@pytest.mark.parametrize(
+    ("reply", "kind"),
+    [
+        (b"", "RemoteDisconnected"),  # hung up without an answer
+        (b"SMTP ready\r\n", "BadStatusLine"),  # not HTTP at all
+        (b"HTTP/1.1 204 No Content\r\n" + b"X: " + b"a" * 70000 + b"\r\n\r\n", "LineTooLong"),
+    ],
+)
+def test_a_broken_answer_is_transient_and_its_error_carries_nothing_of_the_url(reply: bytes, kind: str) -> None:
+    with answering(reply) as url, pytest.raises(TransientDeliveryError) as raised:
+        ADAPTER.send(url, "t", "b")
+    assert str(raised.value) == f"Discord could not be reached: {kind}"
+    assert raised.value.__cause__ is None
+    assert raised.value.__suppress_context__

@@ -3,6 +3,7 @@ ids notifications derive from their events."""
 
 from __future__ import annotations
 
+import http.client
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 from ttai.consumers.dispatch import Backoff, Consumer
 from ttai.consumers.fanout import ID_MAX_LENGTH, derived_id, known_channels
 from ttai.env import Env, Settings
+from ttai.errors import ConfigurationError
 from ttai.messages import AnalysisComplete, Notification, ScreenerComplete
 from ttai.notify import TransientDeliveryError
 
@@ -150,3 +152,34 @@ def test_derived_ids_are_stable_distinct_and_fit_the_id_field() -> None:
 def test_known_channels_keep_the_order_given_drop_repeats_and_unknowns() -> None:
     assert known_channels(["push", "sms", "email", "push", 3]) == ["push", "email"]
     assert known_channels([]) == []
+
+
+def test_a_failed_handler_is_logged_by_kind_and_place_never_by_its_message(caplog: pytest.LogCaptureFixture) -> None:
+    # What http.client raises for a URL with a tab quotes the URL; a webhook URL is a credential.
+    secret = "https://discord.com/api/webhooks/1/s3cr3t-t0ken"
+
+    def deliver(env: Env, message: Any) -> dict[str, Any]:
+        try:
+            raise ValueError(f"bad host in {secret!r}")
+        except ValueError as cause:
+            raise http.client.InvalidURL(f"URL can't contain control characters. {secret!r}") from cause
+
+    message = Delivered(notification())
+    consumer(notification=deliver).process(Batch(message))
+
+    assert message.decision == ("retry", 5)
+    (record,) = [r for r in caplog.records if r.getMessage() == "message failed: retried"]
+    assert record.exc_info is None  # no traceback: its text would carry the messages
+    error = vars(record)["error"]
+    assert error.startswith("InvalidURL at unit/test_consumer_dispatch.py:")
+    assert "; caused by ValueError at unit/test_consumer_dispatch.py:" in error
+    assert "s3cr3t" not in " ".join(f"{k}={v}" for k, v in vars(record).items())
+
+
+def test_the_package_own_errors_keep_their_message_in_the_log(caplog: pytest.LogCaptureFixture) -> None:
+    def deliver(env: Env, message: Any) -> dict[str, Any]:
+        raise ConfigurationError("push notifications need TTAI_PUSH_TOPIC_ARN")
+
+    consumer(notification=deliver).process(Batch(Delivered(notification())))
+    (record,) = [r for r in caplog.records if r.getMessage() == "message failed: retried"]
+    assert vars(record)["error"].startswith("ConfigurationError: push notifications need TTAI_PUSH_TOPIC_ARN at ")

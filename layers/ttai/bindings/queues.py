@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ttai.errors import BindingError
+from ttai.errors import BindingError, describe_error
 
 ContentType = Literal["json", "text", "bytes"]
 CONTENT_TYPES: tuple[ContentType, ...] = ("json", "text", "bytes")
@@ -391,8 +391,11 @@ def consume(
         try:
             handler(batch)
         except Exception as exc:  # noqa: BLE001 - any handler error retries the batch's undecided messages
-            failure = f"handler raised {type(exc).__name__}: {exc}"
-            _log().exception("queue handler raised", extra={"queue": batch.queue, "messages": len(messages)})
+            # Described, not logged with its traceback: a foreign exception's message can quote a credential.
+            failure = f"handler raised {describe_error(exc)}"
+            _log().error(
+                "queue handler raised", extra={"queue": batch.queue, "messages": len(messages), "error": failure}
+            )
     for message in messages:
         decision = message._decision or batch._decision
         if decision == _ACK or (not decision and failure is None):

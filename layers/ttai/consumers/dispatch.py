@@ -3,7 +3,8 @@
 Per message, never per batch, so one bad message cannot hold the others back:
 - malformed or of an unknown type: the reason is logged (where and what kind of error, never the values: bodies
   carry personal data) and the message retried, so after max_retries + 1 receives SQS moves it to the DLQ;
-- its handler raised: retried after a backoff that grows with the attempts (a Discord 429's Retry-After wins);
+- its handler raised: retried after a backoff that grows with the attempts (a Discord 429's Retry-After wins), the
+  error logged as ``describe_error`` puts it (kind and frames; messages only of the package's own errors);
 - the same id already handled (a duplicate delivery or a producer's second send): acked, nothing runs again.
 
 Idempotency is Powertools' (DynamoDB persistence, keyed by the message's ``id`` field rather than the SQS message
@@ -30,7 +31,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAl
 from pydantic import ValidationError
 
 from ttai.env import Env
-from ttai.errors import ConfigurationError
+from ttai.errors import ConfigurationError, describe_error
 from ttai.layout import storage_layout
 from ttai.messages import AnyMessage, parse_message
 from ttai.notify import TransientDeliveryError
@@ -205,9 +206,10 @@ class Consumer:
             metrics.add_metric(name="DeliveryRetries", unit=MetricUnit.Count, value=1)
             item.retry(delay_seconds=wait)
             return
-        except Exception:  # noqa: BLE001 - any other failure retries this message alone; the batch goes on
+        except Exception as exc:  # noqa: BLE001 - any other failure retries this message alone; the batch goes on
             wait = self._delay(item.attempts)
-            logger.exception("message failed: retried", extra={**log, "delay_seconds": wait})
+            # Described, not logged with its traceback: a foreign exception's message can quote a credential.
+            logger.error("message failed: retried", extra={**log, "error": describe_error(exc), "delay_seconds": wait})
             metrics.add_metric(name="FailedMessages", unit=MetricUnit.Count, value=1)
             item.retry(delay_seconds=wait)
             return

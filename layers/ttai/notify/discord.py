@@ -6,6 +6,7 @@ and neither logs nor errors carry the URL: it is a credential.
 
 from __future__ import annotations
 
+import http.client
 import json
 import math
 import urllib.error
@@ -91,23 +92,21 @@ class DiscordWebhook:
         self._opener = urllib.request.build_opener(_NoRedirects)
 
     def send(self, url: str, title: str, body: str, data: Mapping[str, Any] | None = None) -> int:
-        """Post one message; returns Discord's status (2xx)."""
+        """Post one message; returns Discord's status (2xx).
+
+        Every failure is a Transient/PermanentDeliveryError whose message names the kind of failure only, raised
+        ``from None``: what urllib, http.client and ssl raise can quote the URL (``InvalidURL`` does), and a
+        chained cause would carry it into the traceback the consumer logs.
+        """
         try:
             parse_webhook_url(url, allow_loopback=self.allow_loopback)
-        except ValueError as exc:
-            raise PermanentDeliveryError(f"stored Discord webhook URL is not valid: {exc}") from exc
+        except ValueError as exc:  # a row stored before the URL was checked as it is kept: no retry can fix it
+            raise PermanentDeliveryError(f"stored Discord webhook URL is not valid: {exc}") from None
         payload = json.dumps(webhook_payload(title, body, data, now=datetime.now(UTC))).encode()
-        request = urllib.request.Request(  # noqa: S310 - the scheme and host were checked above
-            url,
-            data=payload,
-            method="POST",
-            headers={"Content-Type": "application/json", "User-Agent": USER_AGENT},
-        )
         try:
-            with self._opener.open(request, timeout=self.timeout) as response:
-                return int(response.status)
+            return self._post(url, payload)
         except urllib.error.HTTPError as exc:
-            status, answer = exc.code, exc.read()
+            status, answer = exc.code, _read_quietly(exc)
             if status == 429:
                 raise TransientDeliveryError(
                     "Discord rate-limited the webhook", retry_after=retry_after_seconds(exc.headers, answer)
@@ -115,6 +114,30 @@ class DiscordWebhook:
             if status >= 500:
                 raise TransientDeliveryError(f"Discord answered {status}") from None
             raise PermanentDeliveryError(f"Discord refused the message with {status}") from None
-        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-            reason = getattr(exc, "reason", exc)
+        except urllib.error.URLError as exc:  # no connection: DNS, refused, reset, TLS; the reason says which
+            reason = exc.reason if isinstance(exc.reason, BaseException) else exc
             raise TransientDeliveryError(f"Discord could not be reached: {type(reason).__name__}") from None
+        except http.client.InvalidURL:  # a control character in the host or path: it quotes the URL
+            raise PermanentDeliveryError("the Discord webhook URL cannot be requested") from None
+        except (OSError, http.client.HTTPException) as exc:  # the connection broke mid-answer, or timed out
+            raise TransientDeliveryError(f"Discord could not be reached: {type(exc).__name__}") from None
+        except ValueError as exc:  # a URL or header http.client refuses to send (control or non-ASCII characters)
+            raise PermanentDeliveryError(f"the Discord request cannot be sent: {type(exc).__name__}") from None
+
+    def _post(self, url: str, payload: bytes) -> int:
+        request = urllib.request.Request(  # noqa: S310 - the scheme and host were checked by parse_webhook_url
+            url,
+            data=payload,
+            method="POST",
+            headers={"Content-Type": "application/json", "User-Agent": USER_AGENT},
+        )
+        with self._opener.open(request, timeout=self.timeout) as response:
+            return int(response.status)
+
+
+def _read_quietly(error: urllib.error.HTTPError) -> bytes:
+    """The body of an error answer, or nothing if the connection broke while it was read."""
+    try:
+        return error.read()
+    except (OSError, http.client.HTTPException):
+        return b""

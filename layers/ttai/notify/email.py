@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from ttai.notify import PermanentDeliveryError, TransientDeliveryError
+from ttai.models.text import check_email_address
+from ttai.notify import PermanentDeliveryError, aws_delivery_error
 
 SUBJECT_MAX = 200
 # SES's answers that no retry can change: the message or an address refused, the sender not (or no longer) verified.
@@ -26,7 +27,15 @@ class EmailSender:
         self.sender = sender
 
     def send(self, to: str, subject: str, text: str) -> str:
-        """Send one email; returns SES's message id."""
+        """Send one email; returns SES's message id.
+
+        An address stored before addresses were checked as they are kept is refused here, without a call: SES would
+        refuse it too, or (with a line break in it) the request could not even be made.
+        """
+        try:
+            check_email_address(to)
+        except ValueError as exc:
+            raise PermanentDeliveryError(f"the stored email address is not usable: {exc}") from None
         subject = " ".join(subject.split())  # no header folding from a title with line breaks
         try:
             response = self._ses.send_email(
@@ -37,9 +46,6 @@ class EmailSender:
                     "Body": {"Text": {"Data": text, "Charset": "UTF-8"}},
                 },
             )
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in PERMANENT_CODES:
-                raise PermanentDeliveryError(f"SES refused the email: {code}") from exc
-            raise TransientDeliveryError(f"SES failed: {code or type(exc).__name__}") from exc
+        except (ClientError, BotoCoreError) as exc:
+            raise aws_delivery_error(exc, "SES", PERMANENT_CODES) from None
         return str(response["MessageId"])

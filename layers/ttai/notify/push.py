@@ -11,9 +11,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from ttai.notify import PermanentDeliveryError, TransientDeliveryError
+from ttai.notify import aws_delivery_error
 
 USER_ATTRIBUTE = "user_id"
 PERMANENT_CODES = frozenset({"InvalidParameter", "InvalidParameterValue", "NotFound", "AuthorizationError"})
@@ -33,9 +33,6 @@ class PushPublisher:
                 Message=message,
                 MessageAttributes={USER_ATTRIBUTE: {"DataType": "String", "StringValue": user_id}},
             )
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in PERMANENT_CODES:
-                raise PermanentDeliveryError(f"SNS refused the push message: {code}") from exc
-            raise TransientDeliveryError(f"SNS failed: {code or type(exc).__name__}") from exc
+        except (ClientError, BotoCoreError) as exc:
+            raise aws_delivery_error(exc, "SNS", PERMANENT_CODES) from None
         return str(response["MessageId"])
