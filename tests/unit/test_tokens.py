@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import time
+from typing import Any
 
 import jwt
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ttai.auth import tokens
 from ttai.errors import Unauthorized
+from ttai.models import times
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=4), children, max_size=3),
+    max_leaves=6,
+)
 
 SECRET = "k" * 64
 
@@ -70,3 +81,62 @@ def test_unknown_scopes_cannot_be_issued() -> None:
 def test_a_short_signing_secret_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 32 bytes"):
         tokens.issue("short", claims())
+
+
+def test_the_claims_time_bounds_are_the_house_range_of_instants() -> None:
+    assert int(times.EARLIEST.timestamp()) == tokens.EARLIEST_SECONDS
+    assert int(times.LATEST.timestamp()) == tokens.LATEST_SECONDS
+
+
+def test_verifying_with_a_short_secret_is_a_configuration_fault_not_a_denial() -> None:
+    with pytest.raises(ValueError, match="at least 32 bytes"):
+        tokens.verify("short", tokens.issue(SECRET, claims()))
+
+
+def signed(payload: bytes, header: dict[str, Any] | None = None) -> str:
+    return jwt.PyJWS().encode(payload, SECRET.encode(), algorithm="HS256", headers=header)
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"exp": "99999999999"}, "exp is not a whole number"),
+        ({"exp": True}, "exp is not a whole number"),
+        ({"iat": 2**63}, "iat is not a whole number"),
+        ({"nbf": 2**40}, "nbf is not a whole number"),
+        ({"nbf": 4_000_000_000}, "not valid yet"),
+        ({"iat": 4_000_000_000, "exp": 4_000_000_100}, "issued in the future"),
+        ({"exp": 1}, "expires before it was issued"),
+        ({"aud": ["ttai-api"]}, "wrong audience"),
+        ({"iss": None}, "wrong issuer"),
+        ({"scope": "admin\tservice"}, "unknown scope"),
+    ],
+)
+def test_a_well_signed_token_with_a_malformed_claim_says_which(changes: dict[str, Any], reason: str) -> None:
+    now = int(time.time())
+    payload = {"iss": "ttai", "aud": "ttai-api", "sub": "u", "jti": "s" * 32, "iat": now, "exp": now + 60}
+    with pytest.raises(Unauthorized, match=reason):
+        tokens.verify(SECRET, signed(json.dumps({**payload, **changes}).encode()))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    header=st.dictionaries(st.sampled_from(["kid", "typ", "cty", "crit", "b64", "x"]), JSON_VALUES, max_size=4),
+    payload=st.binary(max_size=64) | JSON_VALUES.map(lambda v: json.dumps(v).encode()),
+)
+def test_whatever_else_a_well_signed_token_holds_verifying_it_is_a_denial(
+    header: dict[str, Any], payload: bytes
+) -> None:
+    try:
+        token = signed(payload, header)
+    except (TypeError, ValueError, NotImplementedError, jwt.PyJWTError):  # a header PyJWT will not even sign
+        return
+    with pytest.raises(Unauthorized):  # never a TypeError, OverflowError, RecursionError...
+        tokens.verify(SECRET, token)
+
+
+@settings(max_examples=100, deadline=None)
+@given(token=st.text(max_size=200) | st.from_regex(r"[A-Za-z0-9_=-]{0,40}\.[A-Za-z0-9_=-]{0,80}\.[A-Za-z0-9_=-]{0,60}"))
+def test_any_string_as_a_token_is_refused_as_unauthorized(token: str) -> None:
+    with pytest.raises(Unauthorized):
+        tokens.verify(SECRET, token)

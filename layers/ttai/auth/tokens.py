@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from dataclasses import dataclass
+from typing import Any, TypeGuard
 
 from ttai.errors import Unauthorized
 
@@ -15,6 +17,12 @@ KNOWN_SCOPES = frozenset({"service", "admin"})
 USER_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@:-]{0,127}$")
 SESSION_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 MIN_SECRET_BYTES = 32  # RFC 7518 3.2: an HS256 key is at least as long as the hash output
+REQUIRED_CLAIMS = frozenset({"iss", "aud", "sub", "jti", "iat", "exp"})
+TOKEN_MAX_LENGTH = 4096  # ours are about 300 characters; API Gateway caps a header at 10 KB
+# The house range of instants (ttai.models.times: 1970 up to 2200 UTC) in seconds; its own numbers here, because
+# the authorizer's cold start does not load pydantic. A unit test keeps the two equal.
+EARLIEST_SECONDS = 0
+LATEST_SECONDS = 7_258_118_400
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,35 +70,66 @@ def issue(secret: str, claims: Claims) -> str:
 
 
 def verify(secret: str, token: str) -> Claims:
-    """The token's claims if its signature, issuer, audience, lifetime and shape all check; else Unauthorized."""
+    """The token's claims if its signature and every claim check; else Unauthorized, whatever the token holds.
+
+    PyJWT checks the signature and the algorithm only; the claims are read here, each for its JSON type first, so a
+    well-signed token with ``"exp": "soon"`` or ``"iat": [1]`` is refused like any other bad token, never a crash.
+    """
+    key = _key(secret)  # outside the try: a short secret is the deployment's fault, not the caller's
+    if len(token) > TOKEN_MAX_LENGTH or not token.isascii():  # compact JWS is base64url and dots
+        raise Unauthorized("invalid token: not a compact JWS")
     import jwt  # noqa: PLC0415 - see issue()
 
     try:
-        payload = jwt.decode(
-            token,
-            _key(secret),
-            algorithms=[ALGORITHM],  # pinned: 'none' and RS/HS confusion are refused here
-            audience=AUDIENCE,
-            issuer=ISSUER,
-            options={"require": ["exp", "iat", "sub", "jti", "iss", "aud"]},
-        )
-    except jwt.ExpiredSignatureError as exc:
-        raise Unauthorized("token expired") from exc
+        # pinned: 'none' and RS/HS confusion are refused here
+        signed = jwt.PyJWS().decode(token, key, algorithms=[ALGORITHM])
     except jwt.PyJWTError as exc:
         raise Unauthorized(f"invalid token: {exc}") from exc
+    try:
+        payload = json.loads(signed)
+    except (ValueError, RecursionError):  # not JSON, an integer of over 4,300 digits, nesting Python cannot read
+        raise Unauthorized("invalid token: the claims are not JSON") from None
+    return _claims(payload, now=time.time())
+
+
+def _claims(payload: object, *, now: float) -> Claims:
+    if not isinstance(payload, dict):
+        raise Unauthorized("invalid token: the claims are not a JSON object")
+    missing = REQUIRED_CLAIMS - payload.keys()
+    if missing:
+        raise Unauthorized(f"invalid token: missing {', '.join(sorted(missing))}")
+    if not _is_text(payload["iss"]) or payload["iss"] != ISSUER:
+        raise Unauthorized("invalid token: wrong issuer")
+    if not _is_text(payload["aud"]) or payload["aud"] != AUDIENCE:  # one audience, as issue() writes it
+        raise Unauthorized("invalid token: wrong audience")
     user_id, session_id, scope = payload["sub"], payload["jti"], payload.get("scope", "")
-    if not isinstance(user_id, str) or not USER_ID_PATTERN.fullmatch(user_id):
+    if not _is_text(user_id) or not USER_ID_PATTERN.fullmatch(user_id):
         raise Unauthorized("invalid token: bad subject")
-    if not isinstance(session_id, str) or not SESSION_ID_PATTERN.fullmatch(session_id):
+    if not _is_text(session_id) or not SESSION_ID_PATTERN.fullmatch(session_id):
         raise Unauthorized("invalid token: bad session id")
-    if not isinstance(scope, str) or not set(scope.split()) <= KNOWN_SCOPES:
+    scopes = frozenset(scope.split(" ")) - {""} if _is_text(scope) else None
+    if scopes is None or not scopes <= KNOWN_SCOPES:
         raise Unauthorized("invalid token: unknown scope")
-    if payload["exp"] <= time.time():  # PyJWT checks too; ours goes through time.time() for time travel
+    issued_at, expires_at = _instant(payload, "iat"), _instant(payload, "exp")
+    if "nbf" in payload and _instant(payload, "nbf") > now:
+        raise Unauthorized("invalid token: not valid yet")
+    if issued_at > now:
+        raise Unauthorized("invalid token: issued in the future")
+    if expires_at <= issued_at:
+        raise Unauthorized("invalid token: expires before it was issued")
+    if expires_at <= now:  # through time.time(), so tests can travel in time
         raise Unauthorized("token expired")
-    return Claims(
-        user_id=user_id,
-        session_id=session_id,
-        scopes=frozenset(scope.split()),
-        issued_at=int(payload["iat"]),
-        expires_at=int(payload["exp"]),
-    )
+    return Claims(user_id=user_id, session_id=session_id, scopes=scopes, issued_at=issued_at, expires_at=expires_at)
+
+
+def _is_text(value: object) -> TypeGuard[str]:
+    return type(value) is str
+
+
+def _instant(payload: dict[str, Any], claim: str) -> int:
+    """A NumericDate claim as this service writes them: whole seconds (a JSON integer, never true or false) within
+    the house range of instants."""
+    value = payload[claim]
+    if type(value) is not int or not EARLIEST_SECONDS <= value < LATEST_SECONDS:
+        raise Unauthorized(f"invalid token: {claim} is not a whole number of seconds from 1970 up to 2200")
+    return value
