@@ -38,6 +38,7 @@ from botocore.model import ListShape, Shape, StringShape, StructureShape
 from psycopg import pq
 from psycopg.adapt import AdaptersMap, Dumper
 
+from local.data_api_times import data_api_datetime
 from local.service import Service
 
 # Documented limits and timings of the Data API.
@@ -473,7 +474,7 @@ class ResultOptions:
 
 _LONG_TYPES = frozenset({"int2", "int4", "int8", "oid"})
 _DOUBLE_TYPES = frozenset({"float4", "float8"})
-# Returned as PostgreSQL's text for the type (timestamptz in UTC, without the offset).
+# Returned as PostgreSQL's text for the type (dates and timestamps as the service prints them, in UTC).
 _STRING_TYPES = frozenset(
     {
         "text",
@@ -496,7 +497,8 @@ _STRING_TYPES = frozenset(
     }
 )
 _ARRAY_ELEMENT_EXCLUDED = frozenset({"bytea"})
-_UTC_OFFSET = re.compile(r"\+00(?=( BC)?$)")
+# Printed as Java prints them (local.data_api_times), not as PostgreSQL does.
+_DATETIME_TYPES = frozenset({"date", "timestamp", "timestamptz"})
 
 
 def unsupported_type(pg_type: PgType) -> str | None:
@@ -529,11 +531,8 @@ def encode_value(text: str | None, pg_type: PgType, options: ResultOptions | Non
         return {"blobValue": base64.b64encode(bytes.fromhex(text[2:])).decode("ascii")}
     if name == "numeric" and options.decimal_as_number:
         return {"longValue": int(text)} if re.fullmatch(r"-?\d+", text) else {"doubleValue": float(text)}
-    if name in {"timestamp", "timestamptz", "date"} and text in {"infinity", "-infinity"}:
-        # The service fails such rows with a bare internal error (and no message).
-        raise DataApiError("InternalServerErrorException", f"cannot return the {name} value {text}")
-    if name == "timestamptz":
-        return {"stringValue": _UTC_OFFSET.sub("", text)}
+    if name in _DATETIME_TYPES:
+        return {"stringValue": data_api_datetime(text, with_time=name != "date")}
     return {"stringValue": text}
 
 
@@ -546,8 +545,8 @@ def _encode_array(text: str, element: PgType, options: ResultOptions) -> dict[st
         return {"longValues": [None if v is None else int(v) for v in items]}
     if name in _DOUBLE_TYPES:
         return {"doubleValues": [None if v is None else float(v) for v in items]}
-    if name == "timestamptz":
-        items = [None if v is None else _UTC_OFFSET.sub("", v) for v in items]
+    if name in _DATETIME_TYPES:
+        items = [None if v is None else data_api_datetime(v, with_time=name != "date") for v in items]
     return {"stringValues": items}
 
 

@@ -129,6 +129,33 @@ def test_every_parameter_type_round_trips(db: D1Database, column_type: str, valu
         db.exec(f"DROP TABLE {name}")
 
 
+def test_dates_and_times_python_cannot_hold_read_back_as_the_data_apis_text(db: D1Database) -> None:
+    row = db.prepare(
+        """SELECT 'infinity'::timestamptz AS a, '-infinity'::date AS b, '10000-01-01 13:59:59+00'::timestamptz AS c,
+            '0044-03-15 BC'::date AS d, '24:00:00'::time AS e, '9999-12-31 23:59:59+00'::timestamptz AS f,
+            ARRAY['2026-03-08'::date, 'infinity'] AS g"""
+    ).first()
+
+    assert row == {
+        "a": "infinity",
+        "b": "-infinity",
+        "c": "+10000-01-01 13:59:59",
+        "d": "-0043-03-13",
+        "e": "24:00:00",
+        "f": datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC),
+        "g": [date(2026, 3, 8), "infinity"],
+    }
+
+
+def test_an_instant_that_leaves_pythons_years_in_utc_is_refused_before_any_call(
+    db: D1Database, rds_calls: CallCounter
+) -> None:
+    with pytest.raises(D1BindError, match="outside the years 1-9999 once in UTC"):
+        db.prepare("SELECT ?::timestamptz").bind(datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14))))
+
+    assert rds_calls.total == 0
+
+
 def test_arrays_come_back_as_lists(db: D1Database) -> None:
     row = db.prepare("SELECT ARRAY['a', 'b'] AS letters, ARRAY[1, 2, 3] AS numbers").first()
     assert row == {"letters": ["a", "b"], "numbers": [1, 2, 3]}

@@ -115,6 +115,8 @@ def test_values_encode_as_typed_parameters(value: Any, encoded: dict[str, Any]) 
         (float("inf"), "finite"),
         (Decimal("NaN"), "finite"),
         (datetime(2026, 1, 1, 9, 30), "naive"),  # noqa: DTZ001 - the point of the test
+        (datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14))), "outside the years 1-9999 once in UTC"),
+        (datetime(9999, 12, 31, 23, tzinfo=timezone(timedelta(hours=-14))), "outside the years 1-9999 once in UTC"),
         ("nul\x00byte", "NUL"),
         ({"x": float("nan")}, "JSON"),
         (object(), "cannot bind"),
@@ -150,4 +152,34 @@ def test_values_that_cannot_cross_are_refused_with_a_reason(value: Any, message:
     ],
 )
 def test_fields_decode_by_column_type(field: dict[str, Any], type_name: str, decoded: Any) -> None:
+    assert decode_field(field, type_name) == decoded
+
+
+@pytest.mark.parametrize(
+    ("field", "type_name", "decoded"),
+    [
+        # What the Data API returns for values Python cannot hold comes back as that text, never an error.
+        ({"stringValue": "+292278994-08-16 23:00:00"}, "timestamptz", "infinity"),
+        ({"stringValue": "-292275055-05-16 23:00:00"}, "timestamptz", "-infinity"),
+        ({"stringValue": "+292278994-08-16"}, "date", "infinity"),
+        ({"stringValue": "-292275055-05-16"}, "date", "-infinity"),
+        ({"stringValue": "+10000-01-01 13:59:59"}, "timestamptz", "+10000-01-01 13:59:59"),
+        ({"stringValue": "0000-12-29 10:00:00"}, "timestamp", "0000-12-29 10:00:00"),
+        ({"stringValue": "-0043-03-13"}, "date", "-0043-03-13"),
+        ({"stringValue": "0044-03-15 12:00:00 BC"}, "timestamptz", "0044-03-15 12:00:00 BC"),  # PostgreSQL's own
+        ({"stringValue": "24:00:00"}, "time", "24:00:00"),
+        (
+            {"arrayValue": {"stringValues": ["2026-03-08", "+10000-01-01", None]}},
+            "_date",
+            [date(2026, 3, 8), "+10000-01-01", None],
+        ),
+        # The ends of Python's range still decode as datetimes and dates.
+        ({"stringValue": "0001-01-01 00:00:00"}, "timestamptz", datetime(1, 1, 1, tzinfo=UTC)),
+        ({"stringValue": "9999-12-31 23:59:59.999999"}, "timestamptz", datetime.max.replace(tzinfo=UTC)),
+        ({"stringValue": "9999-12-31"}, "date", date.max),
+    ],
+)
+def test_dates_and_times_python_cannot_hold_decode_as_the_data_apis_text(
+    field: dict[str, Any], type_name: str, decoded: Any
+) -> None:
     assert decode_field(field, type_name) == decoded

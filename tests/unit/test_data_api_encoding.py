@@ -248,7 +248,11 @@ def test_a_nul_character_is_refused_as_postgresql_refuses_it() -> None:
         ("\\x00ff", PgType(17, "bytea"), {"blobValue": "AP8="}),
         ("12.30", PgType(1700, "numeric"), {"stringValue": "12.30"}),
         ("2024-01-15 03:34:56+00", PgType(1184, "timestamptz"), {"stringValue": "2024-01-15 03:34:56"}),
-        ("0044-03-15 12:00:00+00 BC", PgType(1184, "timestamptz"), {"stringValue": "0044-03-15 12:00:00 BC"}),
+        ("0044-03-15 12:00:00+00 BC", PgType(1184, "timestamptz"), {"stringValue": "-0043-03-13 12:00:00"}),
+        ("10000-01-01 13:59:59+00", PgType(1184, "timestamptz"), {"stringValue": "+10000-01-01 13:59:59"}),
+        ("infinity", PgType(1184, "timestamptz"), {"stringValue": "+292278994-08-16 23:00:00"}),
+        ("-infinity", PgType(1114, "timestamp"), {"stringValue": "-292275055-05-16 23:00:00"}),
+        ("0001-12-31 BC", PgType(1082, "date"), {"stringValue": "0000-12-29"}),
         ("2024-01-15 03:34:56", PgType(1114, "timestamp"), {"stringValue": "2024-01-15 03:34:56"}),
         ('{"a": 1}', PgType(3802, "jsonb"), {"stringValue": '{"a": 1}'}),
         ("happy", PgType(90000, "mood", kind="e"), {"stringValue": "happy"}),
@@ -273,11 +277,30 @@ def test_result_set_options_turn_decimals_into_numbers_and_longs_into_strings() 
     }
 
 
-def test_infinite_timestamps_fail_as_the_service_fails_them() -> None:
-    with pytest.raises(DataApiError) as raised:
-        encode_value("infinity", PgType(1114, "timestamp"))
+@pytest.mark.parametrize(
+    ("text", "printed"),
+    [
+        ("2024-01-15 03:34:56.5+00", "2024-01-15 03:34:56.5"),
+        ("9999-12-31 23:59:59.999999+00", "9999-12-31 23:59:59.999999"),
+        ("294276-12-31 23:59:59+00", "+294276-12-31 23:59:59"),  # PostgreSQL's last year
+        ("0001-01-01 00:00:00+00", "0000-12-30 00:00:00"),  # read as Julian, printed as Gregorian
+        ("1582-10-14 00:00:00+00", "1582-10-24 00:00:00"),  # the last day java.util counts as Julian
+        ("1582-10-15 00:00:00+00", "1582-10-15 00:00:00"),  # the reform: both calendars agree from here
+        ("4713-11-24 00:00:00+00 BC", "-4712-10-17 00:00:00"),  # PostgreSQL's first day
+    ],
+)
+def test_timestamps_are_printed_as_the_service_prints_them_through_java(text: str, printed: str) -> None:
+    assert encode_value(text, PgType(1184, "timestamptz")) == {"stringValue": printed}
 
-    assert raised.value.shape == "InternalServerErrorException"
+
+def test_timestamps_in_arrays_are_printed_the_same_way() -> None:
+    array = PgType(1185, "_timestamptz", element=PgType(1184, "timestamptz"))
+
+    assert encode_value('{"2024-01-15 03:34:56+00","0044-03-15 12:00:00+00 BC",infinity,NULL}', array) == {
+        "arrayValue": {
+            "stringValues": ["2024-01-15 03:34:56", "-0043-03-13 12:00:00", "+292278994-08-16 23:00:00", None]
+        }
+    }
 
 
 @pytest.mark.parametrize(

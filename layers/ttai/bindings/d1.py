@@ -4,6 +4,11 @@
 transaction. Placeholders are D1's (``?``, ``?NNN``); values cross as typed Data API parameters and come back
 as Python values (int, float, Decimal, bool, str, datetime, date, time, UUID, bytes, parsed JSON).
 
+A timestamp, date or time that Python cannot hold (BC, after year 9999, ``infinity``, ``24:00:00``) comes back as
+the Data API's text for it rather than failing the read, with the Data API's stand-ins for ±infinity (Java's
+instants ``+292278994-08-16 23:00:00`` and ``-292275055-05-16 23:00:00``) given back as PostgreSQL's own words,
+``infinity`` and ``-infinity``. Code that reads such columns types them ``datetime | str`` (``ttai.models.times``).
+
 Differences D1 users should know, each raised or documented rather than silently papered over:
 - ``meta.last_row_id`` is the first column of the last row an ``INSERT ... RETURNING`` gave back (PostgreSQL
   has no rowid); otherwise None. ``meta.rows_read`` counts rows returned, not rows scanned.
@@ -347,7 +352,10 @@ def encode_value(value: Any, name: str) -> dict[str, Any]:  # noqa: PLR0911, PLR
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             raise D1BindError(f"{name}: a timezone-naive datetime is ambiguous; give it a time zone")
-        utc = value.astimezone(UTC)
+        try:
+            utc = value.astimezone(UTC)
+        except OverflowError as exc:  # 0001-01-01T00:00+14:00 is a BC instant, 9999-12-31T23:59-14:00 is in 10000
+            raise D1BindError(f"{name}: {value.isoformat()} is outside the years 1-9999 once in UTC") from exc
         return {"name": name, "value": {"stringValue": utc.strftime("%Y-%m-%d %H:%M:%S.%f")}, "typeHint": "TIMESTAMP"}
     if isinstance(value, date):
         return {"name": name, "value": {"stringValue": value.isoformat()}, "typeHint": "DATE"}
@@ -391,14 +399,25 @@ def decode_field(field_value: dict[str, Any], type_name: str) -> Any:  # noqa: P
         return json.loads(text)
     if type_name == "uuid":
         return uuid.UUID(text)
-    if type_name in {"timestamptz", "timestamp", "timestamp with time zone", "timestamp without time zone"}:
-        parsed = _parse_timestamp(text)
-        return parsed.replace(tzinfo=UTC) if "tz" in type_name or "with time zone" in type_name else parsed
-    if type_name == "date":
-        return date.fromisoformat(text)
-    if type_name in {"time", "time without time zone"}:
-        return clock_time.fromisoformat(text)
+    if type_name in _TIMESTAMP_TYPES or type_name in _DATE_AND_TIME_TYPES:
+        return _decode_temporal(text, type_name)
     return text
+
+
+_TIMESTAMP_TYPES = frozenset({"timestamptz", "timestamp", "timestamp with time zone", "timestamp without time zone"})
+_DATE_AND_TIME_TYPES = frozenset({"date", "time", "time without time zone"})
+
+
+def _decode_temporal(text: str, type_name: str) -> datetime | date | clock_time | str:
+    try:
+        if type_name == "date":
+            return date.fromisoformat(text)
+        if type_name in _DATE_AND_TIME_TYPES:
+            return clock_time.fromisoformat(text)
+        parsed = _parse_timestamp(text)
+    except ValueError:
+        return _unrepresentable(text)
+    return parsed.replace(tzinfo=UTC) if "tz" in type_name or "with time zone" in type_name else parsed
 
 
 def _parse_timestamp(text: str) -> datetime:
@@ -408,6 +427,19 @@ def _parse_timestamp(text: str) -> datetime:
         except ValueError:
             continue
     return datetime.fromisoformat(text)
+
+
+# The Data API reads a value through Java, which has no infinite instant: PostgreSQL's ±infinity arrive as the
+# instants its JDBC driver stands in for them, far outside PostgreSQL's own range (4713 BC to 294276 AD).
+_INFINITIES = (("+292278994-08-16", "infinity"), ("-292275055-05-16", "-infinity"))
+
+
+def _unrepresentable(text: str) -> str:
+    """A value Python's datetime, date or time cannot hold, kept as the Data API's text (never clamped or refused)."""
+    for stand_in, word in _INFINITIES:
+        if text.startswith(stand_in):
+            return word
+    return text
 
 
 def _decode_array(array: dict[str, Any], element_type: str) -> list[Any]:
