@@ -27,6 +27,7 @@ from ttai.env import Env
 from ttai.layout import storage_layout
 from ttai.migrations import apply
 from ttai.models.bars import MAX_BARS_PER_REQUEST, SOURCE_PATTERN, BarBatch, BarIn
+from ttai.models.times import in_range
 from ttai.services.bars import BarRepository
 
 BODY_PREVIEW = 300
@@ -149,7 +150,10 @@ def _at(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time (2026-03-09T13:30:00Z)") from None
     if moment.tzinfo is None:
         raise argparse.ArgumentTypeError(f"{text!r} has no time zone: add Z or an offset")
-    return moment.astimezone(UTC)
+    try:
+        return in_range(moment).astimezone(UTC)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {exc}") from None
 
 
 def _jobs_run(args: argparse.Namespace) -> int:

@@ -8,12 +8,13 @@ twice (SQS is at-least-once) or sent twice by a retrying producer takes effect o
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from functools import cache
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic.alias_generators import to_camel
+
+from ttai.models.times import Timestamp
 
 Channel = Literal["discord", "email", "push"]
 UserId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@:-]{0,127}$")]
@@ -77,7 +78,7 @@ class ScreenerRunRequested(_Message):
 class JobRunRequested(_Message):
     type: Literal["job_run"] = "job_run"
     job_type: Annotated[str, Field(pattern=r"^[a-z][a-z-]{1,31}$")]
-    scheduled_time: datetime
+    scheduled_time: Timestamp
 
 
 AnyMessage = (

@@ -71,7 +71,8 @@ def test_a_user_without_the_service_scope_is_refused(stack: LocalStack, alice: s
         ({"low": 12.0, "high": 11.0}, "below low"),
         ({"close": 0}, "greater than 0"),
         ({"volume": -1}, "greater than or equal to 0"),
-        ({"date": "2999-01-01"}, "cannot be dated after"),
+        ({"date": "2150-01-01"}, "cannot be dated after"),
+        ({"date": "1969-12-31"}, "a date from 1970-01-01"),
         ({"symbol": "not a symbol"}, "is not a ticker"),
     ],
 )

@@ -7,6 +7,7 @@ other test uses (``days``) and reads them back through a date filter.
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import uuid
@@ -21,6 +22,7 @@ from local.stack import LocalStack
 from tests.conftest import Clock
 from ttai.bindings.queues import CONTENT_TYPE_ATTRIBUTE
 from ttai.messages import JobRunRequested, parse_message
+from ttai.models.times import LATEST_DATE
 
 
 def insert_run(
@@ -102,10 +104,15 @@ def insert_report(
     ).bind(execution_id, report_type, day, content or {"signals": [{"symbol": "AAPL"}]}, summary, count).run()
 
 
+_WINDOWS = itertools.count()
+
+
 @pytest.fixture
 def days() -> list[date]:
-    """Ten consecutive market dates no other test writes on (far in the future, drawn at random)."""
-    start = date(2200, 1, 1) + timedelta(days=random.randrange(2_000_000))
+    """Ten consecutive market dates no other test writes on: a window of its own per test, in the 2100s (late
+    enough that no job runs then, early enough for the API's date range, which ends with 2199)."""
+    start = date(2100, 1, 1) + timedelta(days=10 * next(_WINDOWS))
+    assert start + timedelta(days=9) < LATEST_DATE
     return [start + timedelta(days=n) for n in range(10)]
 
 

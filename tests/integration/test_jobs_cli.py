@@ -103,3 +103,14 @@ def test_jobs_run_now_is_a_manual_run(stack: LocalStack, state_file: Path, capsy
 def test_jobs_run_refuses_an_unknown_job(state_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--state-file", str(state_file), "jobs", "run", "lunch"]) == 2
     assert "unknown job type 'lunch'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("at", ["0001-01-01T00:00:00+14:00", "2200-01-01T00:00:00Z"])
+def test_jobs_run_refuses_a_time_outside_the_range(
+    state_file: Path, capsys: pytest.CaptureFixture[str], at: str
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--state-file", str(state_file), "jobs", "run", "analysis", "--at", at])
+
+    assert exited.value.code == 2  # argparse's usage error
+    assert "is not an instant from 1970-01-01T00:00:00+00:00 up to" in capsys.readouterr().err

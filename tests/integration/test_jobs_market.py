@@ -212,6 +212,26 @@ def test_end_of_day_marks_positions_and_sends_each_subscriber_their_own_figures(
     assert "+150" not in json.dumps(report["content"])  # no one's P&L in the shared report
 
 
+def test_end_of_day_leaves_unpriced_an_option_whose_stored_expiration_no_date_can_hold(world: JobWorld) -> None:
+    px = _ticker("P")
+    _market(world, px, 155.0, bid=4.0, ask=4.4)
+    ann = world.user("ann", eod_summary=True, channels=["email"])
+    _position(world, ann, px, 10, 140.0)
+    world.sql(  # written by hand: the API refuses such a date, and the Data API returns it as text
+        "INSERT INTO positions (user_id, symbol, quantity, average_cost, position_type, option_type, strike, "
+        "expiration) VALUES (?, ?, 2, 3, 'option', 'call', 150, 'infinity'::date)",
+        ann,
+        px,
+    )
+
+    run = run_job(world.env, "end-of-day", MONDAY_CLOSE)
+
+    assert run.status == "partial"
+    row = _execution(world, run.id)
+    assert (row["symbols_processed"], row["symbols_successful"], row["symbols_failed"]) == (2, 1, 1)
+    assert list(row["metadata"]["errors"].values()) == [f"no cached price for {px}"]
+
+
 # -------------------------------------------------------------------- weekly
 
 

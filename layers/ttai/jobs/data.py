@@ -72,6 +72,8 @@ def recent_closes(db: D1Database, symbols: Sequence[str], up_to: date, count: in
     for chunk in chunks(list(symbols), BARS_SYMBOLS_PER_QUERY):
         rows = db.prepare(_CLOSES).bind(json.dumps(list(chunk)), up_to, count).all().results
         for row in rows:
+            if not isinstance(row["date"], date):  # a BC date (stored by hand) as text: older than any close counts
+                continue
             found.setdefault(row["symbol"], []).append(Close(row["date"], float(row["close"]), row["source"]))
     return found
 

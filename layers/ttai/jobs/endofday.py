@@ -88,6 +88,8 @@ def run_end_of_day(ctx: JobContext) -> JobOutcome:
         if position["position_type"] == "stock":
             quote = quotes.get(position["symbol"])
             price = quote.last if quote else None
+        elif not isinstance(position["expiration"], date):  # stored by hand past Python's dates: no chain has it
+            price = None
         else:
             key = (position["symbol"], position["expiration"])
             if key not in chains:

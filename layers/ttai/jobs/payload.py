@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ttai.jobs.registry import JOBS
+from ttai.models.times import Timestamp
 
 
 class SchedulePayload(BaseModel):
@@ -15,7 +16,7 @@ class SchedulePayload(BaseModel):
 
     job_type: str
     cron: Annotated[str, Field(min_length=9, max_length=100)]
-    scheduled_time: AwareDatetime
+    scheduled_time: Timestamp
 
     @field_validator("job_type")
     @classmethod

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from ttai.models.times import StoredInstant
 
 Channel = Literal["discord", "email", "push"]
 
@@ -28,7 +29,7 @@ class Profile(BaseModel):
     id: str
     email: str | None
     name: str | None
-    created_at: datetime
+    created_at: StoredInstant
     preferences: Preferences | None
 
 

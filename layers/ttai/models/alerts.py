@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -10,6 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInf
 
 from ttai.models.market import Strict, Symbol
 from ttai.models.text import Text
+from ttai.models.times import StoredInstant
 
 AlertType = Literal["price", "delta", "dte", "news", "earnings", "assignment_risk"]
 AlertStatus = Literal["active", "triggered", "cancelled"]
@@ -64,10 +64,10 @@ class Alert(BaseModel):
     message_template: str | None
     channels: list[str]
     status: AlertStatus
-    triggered_at: datetime | None
-    cancelled_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
+    triggered_at: StoredInstant | None
+    cancelled_at: StoredInstant | None
+    created_at: StoredInstant
+    updated_at: StoredInstant
 
 
 class AlertEvent(BaseModel):
@@ -81,4 +81,4 @@ class AlertEvent(BaseModel):
     current_value: Decimal | None
     details: dict[str, Any] | list[Any] | None
     channels_notified: list[str]
-    triggered_at: datetime
+    triggered_at: StoredInstant

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -12,6 +11,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ttai.models.market import Strict, Symbol
 from ttai.models.text import Identifier
+from ttai.models.times import StoredInstant
 
 # The Data API returns rows of at most 64 KB, so an analysis row (result, params and a few short columns) must
 # stay under it as PostgreSQL prints it; sizes are measured as jsonb text (see ``jsonb_text_size``).
@@ -93,4 +93,4 @@ class Analysis(BaseModel):
     result: dict[str, Any]
     recommendation: str | None
     workflow_id: str | None
-    created_at: datetime
+    created_at: StoredInstant

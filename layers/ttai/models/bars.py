@@ -10,6 +10,7 @@ from typing import Annotated, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ttai.models.market import Strict, Symbol
+from ttai.models.times import CalendarDate
 
 MAX_BARS_PER_REQUEST = 2000
 SOURCE_PATTERN = r"^[a-z][a-z0-9_-]{0,31}$"
@@ -21,7 +22,7 @@ Source = Annotated[str, Field(pattern=SOURCE_PATTERN, examples=["feed", "csv"])]
 
 class BarIn(Strict):
     symbol: Symbol
-    date: dt.date
+    date: CalendarDate
     open: BarPrice
     high: BarPrice
     low: BarPrice

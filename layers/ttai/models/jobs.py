@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
+
+from ttai.models.times import StoredDate, StoredInstant
 
 # The values job_executions' CHECK constraints allow (migrations/0001_schema.sql).
 JobType = Literal["pre-market", "analysis", "intraday", "end-of-day", "weekly", "backup"]
@@ -26,11 +28,11 @@ class JobExecution(_Read):
 
     id: int
     job_type: str
-    scheduled_time: datetime
-    execution_date: date
+    scheduled_time: StoredInstant
+    execution_date: StoredDate
     status: str
-    started_at: datetime
-    finished_at: datetime | None
+    started_at: StoredInstant
+    finished_at: StoredInstant | None
     duration_ms: int | None
     symbols_processed: int
     symbols_successful: int
@@ -44,10 +46,10 @@ class JobExecution(_Read):
 class ReportSummary(_Read):
     id: int
     report_type: str
-    report_date: date
+    report_date: StoredDate
     summary: str | None
     high_confidence_count: int
-    created_at: datetime
+    created_at: StoredInstant
 
 
 class ReportSnapshot(ReportSummary):
@@ -72,7 +74,7 @@ class AnalysisResult(_Read):
     technical_data: Any
     news_count: int | None
     error_message: str | None
-    created_at: datetime
+    created_at: StoredInstant
     demo: bool  # made from demo bars (its technical data says ``"demo_data": true``)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Literal
 
@@ -18,6 +18,7 @@ from pydantic import (
 
 from ttai.models.market import Strict, Symbol
 from ttai.models.text import SingleLine, Text
+from ttai.models.times import CalendarDate, StoredDate, StoredInstant
 
 Direction = Literal["long", "short"]
 OPTION_MULTIPLIER = 100
@@ -33,7 +34,7 @@ class Leg(Strict):
     side: Literal["buy", "sell"]
     ratio: Annotated[int, Field(ge=1, le=100)] = 1
     strike: Annotated[Decimal, Field(gt=0, le=1_000_000, decimal_places=4, allow_inf_nan=False)] | None = None
-    expiration: date | None = None
+    expiration: CalendarDate | None = None
 
     @model_validator(mode="after")
     def _option_fields_match_the_type(self) -> Leg:
@@ -45,18 +46,30 @@ class Leg(Strict):
         return self
 
 
+class StoredLeg(BaseModel):
+    """A leg as an entry holds it: what ``Leg`` took, with its expiration as stored (``ttai.models.times``)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+    type: Literal["stock", "call", "put"]
+    side: Literal["buy", "sell"]
+    ratio: int = 1
+    strike: Decimal | None = None
+    expiration: StoredDate | None = None
+
+
 def _one_kind_of_leg(legs: list[Leg]) -> list[Leg]:
     if len({leg.type == "stock" for leg in legs}) > 1:
         raise ValueError("an entry's legs are all stock or all options; journal a covered position as two entries")
     return legs
 
 
-def multiplier(legs: list[Leg]) -> int:
+def multiplier(legs: Sequence[Leg | StoredLeg]) -> int:
     return 1 if all(leg.type == "stock" for leg in legs) else OPTION_MULTIPLIER
 
 
 def profit_and_loss(
-    direction: Direction, entry_price: Decimal, exit_price: Decimal, quantity: int, legs: list[Leg]
+    direction: Direction, entry_price: Decimal, exit_price: Decimal, quantity: int, legs: Sequence[Leg | StoredLeg]
 ) -> tuple[Decimal, Decimal | None]:
     """pnl and pnl_percent by the rule in ``JournalEntryIn``'s docstring, in exact decimals."""
     units = quantity * multiplier(legs)
@@ -92,7 +105,7 @@ class JournalEntryIn(Strict):
     # validate_default: derived from the legs when left out, so the check must run then too.
     direction: Direction | None = Field(default=None, validate_default=True)
     quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY)] = 1
-    entry_date: date
+    entry_date: CalendarDate
     entry_price: UnitPrice
     notes: Annotated[Text, Field(max_length=10_000)] | None = None
     analysis_id: Annotated[int, Field(ge=1, le=2**63 - 1)] | None = None
@@ -114,7 +127,7 @@ class JournalEntryIn(Strict):
 
 class JournalClose(Strict):
     exit_price: UnitPrice
-    exit_date: date
+    exit_date: CalendarDate
 
 
 class JournalEntry(BaseModel):
@@ -123,16 +136,16 @@ class JournalEntry(BaseModel):
     id: int
     symbol: str
     strategy: str
-    legs: list[Leg]
+    legs: list[StoredLeg]
     direction: Direction
     quantity: int
-    entry_date: date
+    entry_date: StoredDate
     entry_price: Decimal
-    exit_date: date | None
+    exit_date: StoredDate | None
     exit_price: Decimal | None
     pnl: Decimal | None
     pnl_percent: Decimal | None
     notes: str | None
     analysis_id: int | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: StoredInstant
+    updated_at: StoredInstant

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -18,6 +17,7 @@ from pydantic import (
 )
 
 from ttai.models.text import SingleLine, Text
+from ttai.models.times import CalendarDate, Timestamp
 
 # Equities and ETFs (BRK.B, BRK/B), indices ($SPX, ^VIX), futures roots (/ES), and OCC option symbols:
 # a root of 1-6 characters padded with spaces to six, YYMMDD, C or P, and the strike x 1000 in 8 digits.
@@ -87,7 +87,7 @@ class Quote(Strict):
     volume: NonNegativeInt | None = None
     change: float | None = None
     change_percent: float | None = None
-    updated_at: AwareDatetime = Field(description="when the quote was observed at the source (with time zone)")
+    updated_at: Timestamp = Field(description="when the quote was observed at the source (with time zone)")
 
 
 class QuoteBatch(Strict):
@@ -105,7 +105,7 @@ class OptionContract(Strict):
     symbol: Symbol
     option_type: Annotated[str, Field(pattern="^(call|put)$")]
     strike: Annotated[float, Field(gt=0, allow_inf_nan=False)]
-    expiration: date
+    expiration: CalendarDate
     bid: Price | None = None
     ask: Price | None = None
     last: Price | None = None
@@ -120,10 +120,10 @@ class OptionContract(Strict):
 
 class OptionChain(Strict):
     symbol: Symbol
-    expiration: date | None = Field(default=None, description="None for a chain of every expiration")
+    expiration: CalendarDate | None = Field(default=None, description="None for a chain of every expiration")
     underlying_price: Price | None = None
     contracts: list[OptionContract] = Field(max_length=20_000)
-    updated_at: AwareDatetime
+    updated_at: Timestamp
 
 
 class CompanyInfo(Strict):
@@ -134,4 +134,4 @@ class CompanyInfo(Strict):
     exchange: Annotated[SingleLine, Field(max_length=20)] | None = None
     market_cap: NonNegativeFloat | None = None
     description: Annotated[Text, Field(max_length=5_000)] | None = None
-    updated_at: AwareDatetime
+    updated_at: Timestamp

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, StrictBool, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StrictBool, model_validator
 
 from ttai.models.market import Strict, Symbol
+from ttai.models.times import CalendarDate, StoredDate, StoredInstant, Timestamp
 
 MAX_SYNC_POSITIONS = 500
 MAX_QUANTITY = 2**31 - 1  # the column is a PostgreSQL integer
@@ -37,8 +38,8 @@ class PositionIn(Strict):
     position_type: PositionType
     option_type: OptionType | None = None
     strike: Strike | None = None
-    expiration: date | None = None
-    opened_at: AwareDatetime | None = None
+    expiration: CalendarDate | None = None
+    opened_at: Timestamp | None = None
 
     @model_validator(mode="after")
     def _option_fields_match_the_type(self) -> Self:
@@ -83,12 +84,12 @@ class Position(BaseModel):
     position_type: PositionType
     option_type: OptionType | None
     strike: Price | None
-    expiration: date | None
+    expiration: StoredDate | None
     status: PositionStatus
-    opened_at: datetime | None
-    closed_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
+    opened_at: StoredInstant | None
+    closed_at: StoredInstant | None
+    created_at: StoredInstant
+    updated_at: StoredInstant
 
 
 class SyncResult(BaseModel):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
@@ -11,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 from ttai.models.analyses import bounded_document
 from ttai.models.market import Strict
 from ttai.models.text import Identifier, Text
+from ttai.models.times import StoredInstant
 
 CRITERIA_MAX_BYTES = 16 * 1024
 ScreenerName = Annotated[
@@ -83,8 +83,8 @@ class Screener(BaseModel):
     auto_run: bool
     schedule: str | None
     notify_channels: list[str]
-    created_at: datetime
-    updated_at: datetime
+    created_at: StoredInstant
+    updated_at: StoredInstant
 
 
 class ScreenerRun(BaseModel):
@@ -96,7 +96,7 @@ class ScreenerRun(BaseModel):
     criteria: Any
     results: list[Any]
     candidates_found: int
-    created_at: datetime
+    created_at: StoredInstant
 
 
 class ScreenerRunQueued(BaseModel):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ttai.models.market import Strict, Symbol
 from ttai.models.text import Identifier, Text
+from ttai.models.times import StoredInstant
 
 MAX_SYMBOLS = 500
 WatchlistName = Annotated[
@@ -34,5 +34,5 @@ class Watchlist(BaseModel):
     name: str
     description: str | None
     symbols: list[str]
-    created_at: datetime
-    updated_at: datetime
+    created_at: StoredInstant
+    updated_at: StoredInstant

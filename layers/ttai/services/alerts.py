@@ -114,7 +114,7 @@ class AlertRepository(TenantRepository):
         items = events[:limit]
         more = len(events) > limit
         last = items[-1] if items else None
-        next_cursor = encode_cursor("alert_events", [last.triggered_at.isoformat(), last.id]) if more and last else None
+        next_cursor = encode_cursor("alert_events", [str(last.triggered_at), last.id]) if more and last else None
         return Page(items=items, next_cursor=next_cursor)
 
 

@@ -58,8 +58,8 @@ _CREATE = audited(
 )
 
 
-def encode_recent_cursor(kind: str, created_at: datetime, row_id: int) -> str:
-    return encode_cursor(kind, [created_at.isoformat(), row_id])
+def encode_recent_cursor(kind: str, created_at: datetime | str, row_id: int) -> str:
+    return encode_cursor(kind, [str(created_at), row_id])
 
 
 def decode_recent_cursor(kind: str, cursor: str | None) -> tuple[datetime | None, int | None]:

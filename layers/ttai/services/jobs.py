@@ -144,7 +144,7 @@ class JobStorage:
         next_cursor = None
         if len(rows) > limit:
             last = items[-1]
-            next_cursor = encode_cursor(wanted.cursor_kind, [last.execution_date.isoformat(), last.id])
+            next_cursor = encode_cursor(wanted.cursor_kind, [str(last.execution_date), last.id])
         return Page(items=items, next_cursor=next_cursor)
 
     def latest(self, job_type: str | None = None) -> LatestJob:

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from ttai.errors import Conflict, InvalidField, NotFound
-from ttai.models.journal import JournalClose, JournalEntry, JournalEntryIn, Leg, profit_and_loss
+from ttai.models.journal import JournalClose, JournalEntry, JournalEntryIn, StoredLeg, profit_and_loss
 from ttai.services.tenancy import InvalidCursor, Page, TenantRepository, audited, decode_cursor, encode_cursor
 
 _COLUMNS = (
@@ -34,10 +34,11 @@ _CREATE = audited(
     action="journal.create",
     entity="journal_entry",
 )
-# exit_date IS NULL guards against a concurrent close: the second one changes nothing and gets a 409.
+# exit_date IS NULL guards against a concurrent close: the second one changes nothing and gets a 409. The
+# database compares the dates: a stored entry date may be one Python cannot hold (ttai.models.times).
 _CLOSE = audited(
     f"""UPDATE trade_journal SET exit_price = ?4, exit_date = ?5, pnl = ?6, pnl_percent = ?7
-    WHERE user_id = ?1 AND id = ?3 AND exit_date IS NULL
+    WHERE user_id = ?1 AND id = ?3 AND exit_date IS NULL AND entry_date <= ?5
     RETURNING {_COLUMNS}""",  # noqa: S608
     action="journal.close",
     entity="journal_entry",
@@ -75,7 +76,7 @@ class JournalRepository(TenantRepository):
         items = [_entry(r) for r in rows[:limit]]
         more = len(rows) > limit
         last = items[-1] if items else None
-        next_cursor = encode_cursor("journal", [last.entry_date.isoformat(), last.id]) if more and last else None
+        next_cursor = encode_cursor("journal", [str(last.entry_date), last.id]) if more and last else None
         return Page(items=items, next_cursor=next_cursor)
 
     def create(self, body: JournalEntryIn) -> JournalEntry:
@@ -104,25 +105,34 @@ class JournalRepository(TenantRepository):
         return _entry(row)
 
     def close(self, entry_id: int, body: JournalClose) -> JournalEntry:
-        row = self.db.prepare(_GET).bind(self.user_id, entry_id).first()
-        if row is None:
-            raise NotFound(f"no journal entry with id {entry_id}")
-        if row["exit_date"] is not None:
-            raise EntryAlreadyClosed(f"journal entry {entry_id} was closed on {row['exit_date'].isoformat()}")
-        if body.exit_date < row["entry_date"]:
-            raise InvalidJournalInput(
-                "body.exit_date", f"the exit date is before the entry date ({row['entry_date'].isoformat()})"
-            )
-        legs = [Leg.model_validate(leg) for leg in row["legs"]]
+        row = self._open_entry(entry_id)
+        legs = [StoredLeg.model_validate(leg) for leg in row["legs"]]
         pnl, pnl_percent = profit_and_loss(row["direction"], row["entry_price"], body.exit_price, row["quantity"], legs)
         closed = (
             self.db.prepare(_CLOSE)
             .bind(self.user_id, self.tenant.request_id, entry_id, body.exit_price, body.exit_date, pnl, pnl_percent)
             .first()
         )
-        if closed is None:
-            raise EntryAlreadyClosed(f"journal entry {entry_id} was closed by another request")
+        if closed is None:  # closed meanwhile (a 409), or the exit is before the entry
+            self._open_entry(entry_id)
+            raise InvalidJournalInput(
+                "body.exit_date", f"the exit date is before the entry date ({_shown(row['entry_date'])})"
+            )
         return _entry(closed)
+
+    def _open_entry(self, entry_id: int) -> dict[str, Any]:
+        """The entry's row; NotFound if the caller has none by that id, EntryAlreadyClosed if it was closed."""
+        row: dict[str, Any] | None = self.db.prepare(_GET).bind(self.user_id, entry_id).first()
+        if row is None:
+            raise NotFound(f"no journal entry with id {entry_id}")
+        if row["exit_date"] is not None:
+            raise EntryAlreadyClosed(f"journal entry {entry_id} was closed on {_shown(row['exit_date'])}")
+        return row
+
+
+def _shown(stored: date | str) -> str:
+    """A stored date as a message shows it: ISO 8601, or the database's text for one Python cannot hold."""
+    return stored if isinstance(stored, str) else stored.isoformat()
 
 
 def _position(cursor: str) -> tuple[date, int]:

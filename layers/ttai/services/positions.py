@@ -13,7 +13,7 @@ from typing import Any
 from ttai.bindings.d1 import D1Database
 from ttai.bindings.kv import KVNamespace
 from ttai.errors import NotFound
-from ttai.models.positions import Position, PositionSync, StatusFilter, SyncResult
+from ttai.models.positions import Position, PositionIn, PositionSync, StatusFilter, SyncResult
 from ttai.services.cache import CacheKeys
 from ttai.services.tenancy import InvalidCursor, Page, Tenant, TenantRepository, audited, decode_cursor, encode_cursor
 
@@ -86,7 +86,7 @@ class PositionRepository(TenantRepository):
         """Upsert every position; with ``full_sync``, close the open ones the list leaves out, atomically."""
         upsert = None
         if body.positions:
-            payload = [p.model_dump(mode="json") for p in body.positions]
+            payload = [_as_stored(p) for p in body.positions]
             upsert = self.db.prepare(_UPSERT).bind(self.user_id, self.tenant.request_id, payload)
         upserted: list[dict[str, Any]] = []
         closed: list[dict[str, Any]] = []
@@ -106,3 +106,12 @@ class PositionRepository(TenantRepository):
             self.kv.delete(CacheKeys.positions(self.user_id))
         positions = sorted((Position.model_validate(r) for r in upserted), key=lambda p: p.id)
         return SyncResult(positions=positions, upserted=len(upserted), closed=len(closed))
+
+
+def _as_stored(position: PositionIn) -> dict[str, Any]:
+    """A position as the upsert's JSON carries it, its opening instant in UTC: PostgreSQL refuses offsets past 15:59,
+    which a ``Timestamp`` may carry (ttai.models.times)."""
+    document = position.model_dump(mode="json")
+    if position.opened_at is not None:
+        document["opened_at"] = position.opened_at.astimezone(UTC).isoformat()
+    return document

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from http import HTTPStatus
 from typing import Annotated
 
@@ -16,6 +15,7 @@ from ttai.http import deps
 from ttai.http.openapi import responses
 from ttai.http.principal import current_principal
 from ttai.models.jobs import JobDetail, JobExecution, JobRunAccepted, JobStatus, JobType, LatestJob, RunnableJobType
+from ttai.models.times import CalendarDate
 from ttai.observability import logger
 from ttai.services.jobs import HistoryFilter, JobStorage, request_run
 from ttai.services.tenancy import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
@@ -25,8 +25,8 @@ ExecutionId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 TypePath = Annotated[RunnableJobType, Path(description="the job to run (a backup runs only on its schedule)")]
 TypeQuery = Annotated[JobType | None, Query(alias="type", description="only runs of this job")]
 StatusQuery = Annotated[JobStatus | None, Query(description="only runs that ended so")]
-StartDate = Annotated[date | None, Query(description="runs of this market date (New York) or later")]
-EndDate = Annotated[date | None, Query(description="runs of this market date (New York) or earlier")]
+StartDate = Annotated[CalendarDate | None, Query(description="runs of this market date (New York) or later")]
+EndDate = Annotated[CalendarDate | None, Query(description="runs of this market date (New York) or earlier")]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
 Cursor = Annotated[str | None, Query(max_length=512)]
 

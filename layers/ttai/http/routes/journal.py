@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from http import HTTPStatus
 from typing import Annotated
 
@@ -17,6 +16,7 @@ from ttai.http.openapi import responses
 from ttai.http.validation import parse
 from ttai.models.journal import JournalClose, JournalEntry, JournalEntryIn
 from ttai.models.market import Symbol
+from ttai.models.times import CalendarDate
 from ttai.services.journal import JournalRepository
 from ttai.services.tenancy import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
 
@@ -26,8 +26,8 @@ EntryId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
 Cursor = Annotated[str | None, Query(max_length=512)]
 SymbolQuery = Annotated[str | None, Query(max_length=64, description="only entries of this symbol")]
-Since = Annotated[date | None, Query(alias="from", description="entries opened on or after this date")]
-Until = Annotated[date | None, Query(alias="to", description="entries opened on or before this date")]
+Since = Annotated[CalendarDate | None, Query(alias="from", description="entries opened on or after this date")]
+Until = Annotated[CalendarDate | None, Query(alias="to", description="entries opened on or before this date")]
 
 
 def _repository() -> JournalRepository:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from http import HTTPStatus
 from typing import Annotated
 from urllib.parse import unquote
@@ -25,6 +24,7 @@ from ttai.models.market import (
     Symbol,
     SymbolList,
 )
+from ttai.models.times import CalendarDate
 
 router = Router()  # type: ignore[no-untyped-call]
 _SYMBOL: TypeAdapter[str] = TypeAdapter(Symbol)
@@ -64,7 +64,7 @@ def put_quotes(batch: QuoteBatch) -> Stored:
     summary="The option chain of a symbol, for one expiration or all",
     responses=responses(HTTPStatus.NOT_FOUND),
 )
-def get_chain(symbol: SymbolPath, expiration: Annotated[date | None, Query()] = None) -> OptionChain:
+def get_chain(symbol: SymbolPath, expiration: Annotated[CalendarDate | None, Query()] = None) -> OptionChain:
     current_principal(router)
     return deps.market().chain(parse(_SYMBOL, unquote(symbol), ("path", "symbol")), expiration)
 
