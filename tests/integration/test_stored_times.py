@@ -140,6 +140,32 @@ def test_a_stored_opening_instant_is_repaired_by_the_next_sync(stack: LocalStack
     assert ok(stack, "GET", f"/api/v1/positions/{position_id}", token)["opened_at"] == "2024-05-06T07:08:09Z"
 
 
+def test_a_closed_position_no_sync_reaches_can_be_deleted(stack: LocalStack, owner: tuple[str, str]) -> None:
+    token, uid = owner
+    broken = _position(stack, uid, "AAPL", "0001-12-31 10:00:00+00 BC", closed=True)
+    kept = _position(stack, uid, "MSFT", "2024-01-02 03:04:05+00")
+
+    status, _, body = stack.http("DELETE", f"/api/v1/positions/{broken}", token=token)
+
+    assert (status, body) == (204, "")
+    assert stack.http("GET", f"/api/v1/positions/{broken}", token=token)[0] == 404
+    assert [p["id"] for p in ok(stack, "GET", "/api/v1/positions", token, query={"status": "all"})["items"]] == [kept]
+    assert stack.http("DELETE", f"/api/v1/positions/{broken}", token=token)[0] == 404
+    audited = stack.env.DB.prepare(
+        "SELECT action, entity_id FROM audit_events WHERE user_id = ? AND action = 'position.delete'"
+    ).bind(uid)
+    assert audited.all().results == [{"action": "position.delete", "entity_id": str(broken)}]
+
+
+def test_a_position_is_deleted_only_by_its_owner(stack: LocalStack, owner: tuple[str, str], bob: str) -> None:
+    token, uid = owner
+    position_id = _position(stack, uid, "AAPL", "2024-01-02 03:04:05+00")
+
+    assert stack.http("DELETE", f"/api/v1/positions/{position_id}", token=bob)[0] == 404
+
+    assert ok(stack, "GET", f"/api/v1/positions/{position_id}", token)["id"] == position_id
+
+
 # ------------------------------------------------------------------ journal
 
 

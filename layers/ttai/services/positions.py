@@ -1,7 +1,8 @@
 """A user's positions (seed 000's table): keyset-paged reads, and the broker sync as one audited transaction.
 
 Open positions are unique per (symbol, option_type, strike, expiration), NULLs included (``positions_open_unique``),
-so re-syncing a stock updates its row instead of adding one. A sync drops the user's cached positions afterwards.
+so re-syncing a stock updates its row instead of adding one. A sync, or deleting a position, drops the user's cached
+positions afterwards.
 """
 
 from __future__ import annotations
@@ -58,6 +59,12 @@ _CLOSE_MISSING = audited(
     action="position.close",
     entity="position",
 )
+# The way to remove a row no sync reaches: a closed position, or one whose key no broker would send again.
+_DELETE = audited(
+    "DELETE FROM positions WHERE user_id = ?1 AND id = ?3 RETURNING id",
+    action="position.delete",
+    entity="position",
+)
 _MAX_ID = 2**63 - 1
 
 
@@ -81,6 +88,11 @@ class PositionRepository(TenantRepository):
         if row is None:
             raise NotFound(f"no position {position_id}")
         return Position.model_validate(row)
+
+    def delete(self, position_id: int) -> None:
+        if self.db.prepare(_DELETE).bind(self.user_id, self.tenant.request_id, position_id).first() is None:
+            raise NotFound(f"no position {position_id}")
+        self.kv.delete(CacheKeys.positions(self.user_id))
 
     def sync(self, body: PositionSync) -> SyncResult:
         """Upsert every position; with ``full_sync``, close the open ones the list leaves out, atomically."""

@@ -1,10 +1,11 @@
-"""``/api/v1/positions``: the caller's positions, listed by status, read by id, and synced from the broker."""
+"""``/api/v1/positions``: the caller's positions, listed by status, read by id, synced from the broker, deleted."""
 
 from __future__ import annotations
 
 from http import HTTPStatus
 from typing import Annotated
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
@@ -47,3 +48,13 @@ def get_position(position_id: PositionId) -> Position:
 )
 def sync_positions(body: PositionSync) -> SyncResult:
     return _repository().sync(body)
+
+
+@router.delete(
+    "/positions/<position_id>",
+    summary="Delete a position, open or closed (a sync does not bring back a closed one)",
+    responses=responses(HTTPStatus.NOT_FOUND, success=HTTPStatus.NO_CONTENT),
+)
+def delete_position(position_id: PositionId) -> Response[None]:
+    _repository().delete(position_id)
+    return Response(status_code=HTTPStatus.NO_CONTENT.value)
