@@ -23,6 +23,17 @@ class KVLayout(NamedTuple):
     overflow_expiry_days: tuple[int, ...]
 
 
+class DurableLayout(NamedTuple):
+    """The Durable Objects table: object partition, item sort key, and the sparse index of alarms by due time."""
+
+    partition_attr: str
+    sort_attr: str
+    alarm_index: str
+    alarm_shard_attr: str
+    alarm_due_attr: str
+    alarm_shards: int
+
+
 class SecretLayout(NamedTuple):
     name: str
     description: str
@@ -56,6 +67,7 @@ class ScheduleLayout(NamedTuple):
 
 class StorageLayout(NamedTuple):
     kv: KVLayout
+    durable: DurableLayout
     secrets: tuple[SecretLayout, ...]
     bucket_prefixes: dict[str, str]
     export_tag: tuple[str, str]  # (key, value) every export object carries: the lifecycle rule of exports needs it
@@ -76,9 +88,16 @@ def storage_layout() -> StorageLayout:
     raw = json.loads(LAYOUT_FILE.read_text(encoding="utf-8"))
     kv = raw["kv"]
     index = kv["list_index"]
+    durable = raw["durable"]
+    alarms = durable["alarm_index"]
     if index["sort_key"]["name"] != kv["partition_key"]["name"]:
         # The binding pages the index by key name; a different sort key would break list order.
         raise ValueError("storage.json: the KV list index must sort by the table's partition key")
+    durable_types = [durable[k]["type"] for k in ("partition_key", "sort_key")]
+    durable_types += [alarms[k]["type"] for k in ("partition_key", "sort_key")]
+    if durable_types != ["S", "S", "N", "N"]:
+        # The durable binding writes object keys and item kinds as strings, alarm shards and due times as numbers.
+        raise ValueError(f"storage.json: durable key types must be S, S and N, N (alarm index), not {durable_types}")
     return StorageLayout(
         kv=KVLayout(
             key_attr=kv["partition_key"]["name"],
@@ -90,6 +109,14 @@ def storage_layout() -> StorageLayout:
             overflow_prefix=kv["overflow_prefix"],
             overflow_expiry_tag=kv["overflow_expiry_tag"],
             overflow_expiry_days=tuple(sorted(int(d) for d in kv["overflow_expiry_days"])),
+        ),
+        durable=DurableLayout(
+            partition_attr=durable["partition_key"]["name"],
+            sort_attr=durable["sort_key"]["name"],
+            alarm_index=alarms["name"],
+            alarm_shard_attr=alarms["partition_key"]["name"],
+            alarm_due_attr=alarms["sort_key"]["name"],
+            alarm_shards=int(alarms["shards"]),
         ),
         secrets=tuple(
             SecretLayout(name=name, description=spec["description"], length=int(spec["length"]))
