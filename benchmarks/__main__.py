@@ -12,6 +12,7 @@ from benchmarks import (
     cold_start,
     consumers,
     dev_start,
+    durable,
     exports,
     jobs_history,
     list_queries,
@@ -32,6 +33,7 @@ def main() -> int:
     rows += dev_start.run()
     rows += aws_calls.run()
     rows += consumers.run()
+    rows += durable.run()
     rows += list_queries.run()
     rows += jobs_history.run()
     rows += queues.run()
