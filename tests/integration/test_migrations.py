@@ -31,6 +31,9 @@ SCHEMA_TABLES = {
     "report_snapshots",
     "audit_events",
     "bars",
+    "vector_indexes",
+    "vectors",
+    "vector_metadata_indexes",
     "schema_migrations",
 }
 
