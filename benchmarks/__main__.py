@@ -19,6 +19,7 @@ from benchmarks import (
     queues,
     sizes,
     websocket_gateway,
+    workflows,
 )
 from benchmarks.report import Row, print_table
 
@@ -38,6 +39,7 @@ def main() -> int:
     rows += jobs_history.run()
     rows += queues.run()
     rows += exports.run()
+    rows += workflows.run()
     rows += sizes.run()
     rows += websocket_gateway.run()
     print_table(rows)
