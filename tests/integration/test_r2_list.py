@@ -10,7 +10,8 @@ import pytest
 
 from local.aws_calls import CallCounter
 from local.stack import LocalStack
-from ttai.bindings.r2 import LIST_LIMIT_MAX, InvalidListOptions, R2Bucket, R2HTTPMetadata
+from ttai.bindings import r2 as r2_binding
+from ttai.bindings.r2 import LIST_LIMIT_MAX, InvalidListOptions, R2Bucket, R2HTTPMetadata, UnknownListCursor
 
 MANY = 2500
 
@@ -71,6 +72,17 @@ def test_cursor_paging_with_a_small_limit(r2: R2Bucket, many: tuple[str, list[st
     listed, pages = _all_keys(r2, prefix=f"{prefix}000", limit=30)  # 00000..00099
     assert listed == keys[:100]
     assert pages == 4
+
+
+def test_a_cursor_holding_a_token_s3_refuses_is_an_invalid_list_option(r2: R2Bucket, prefix: str) -> None:
+    # S3 answers a continuation token it did not issue with 400 InvalidArgument ("The continuation token provided is
+    # incorrect"). moto does so for an empty token only (an unknown non-empty one makes it fail with a 500).
+    r2.put(f"{prefix}a", b"a")
+    forged = r2_binding._encode_cursor("", prefix, None)
+    with pytest.raises(UnknownListCursor) as refused:
+        r2.list(prefix=prefix, cursor=forged)
+    assert isinstance(refused.value, InvalidListOptions)
+    assert "continuation token" not in str(refused.value)  # S3's own text stays behind the binding
 
 
 def test_start_after(r2: R2Bucket, many: tuple[str, list[str]]) -> None:

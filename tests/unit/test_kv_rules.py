@@ -297,6 +297,7 @@ def _b64(payload: Any) -> str:
         _b64({"a": 1, "p": None}),
         _b64(None),
         base64.urlsafe_b64encode(b"\xff\xfe").decode(),
+        _b64({"a": "\ud800", "p": None}),  # a lone surrogate: no key DynamoDB holds, nor one it takes
     ],
 )
 def test_a_cursor_the_namespace_did_not_issue_is_refused(cursor: str) -> None:

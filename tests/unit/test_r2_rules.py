@@ -86,6 +86,9 @@ def test_cursors_are_bound_to_their_list() -> None:
             r2._decode_cursor(cursor, prefix, delimiter)
     with pytest.raises(InvalidListOptions):
         r2._decode_cursor("!!!", None, None)
+    # A token that cannot even cross as a query string is refused here, not by botocore's encoder (a 500).
+    with pytest.raises(InvalidListOptions):
+        r2._decode_cursor(r2._encode_cursor("\ud800", "p/", "/"), "p/", "/")
 
 
 def test_refusals_happen_before_any_request(bucket: R2Bucket) -> None:

@@ -594,6 +594,10 @@ def _decode_cursor(cursor: str, prefix: str | None) -> str:
         raise InvalidListOptions("list cursor was issued for a different prefix")
     if prefix is not None and not after.startswith(prefix):
         raise InvalidListOptions("list cursor is not one this namespace issued")
+    try:
+        after.encode("utf-8")  # every key this namespace holds is valid UTF-8; a lone surrogate is no key of it
+    except UnicodeEncodeError as exc:
+        raise InvalidListOptions("list cursor is not one this namespace issued") from exc
     return after
 
 

@@ -113,6 +113,11 @@ class InvalidListOptions(R2Error):
     """A limit outside 1..1000, an unknown include, or a cursor this binding did not issue for these options."""
 
 
+class UnknownListCursor(InvalidListOptions):
+    """A list cursor whose continuation token S3 refused: S3 did not issue it (InvalidArgument, "The continuation
+    token provided is incorrect")."""
+
+
 class TooManyKeys(R2Error):
     """A delete of more than 1,000 keys."""
 
@@ -508,7 +513,13 @@ class R2Bucket:
             request["ContinuationToken"] = _decode_cursor(cursor, prefix, delimiter)
         elif start_after:
             request["StartAfter"] = start_after
-        response = self.s3.list_objects_v2(**request)
+        try:
+            response = self.s3.list_objects_v2(**request)
+        except ClientError as exc:
+            # Every other option was checked above, so S3 refusing an argument refuses the token.
+            if "ContinuationToken" in request and _code(exc) == "InvalidArgument":
+                raise UnknownListCursor("list cursor is not one this bucket issued") from exc
+            raise
         listed = [
             R2Object(
                 key=item["Key"],
@@ -1003,6 +1014,10 @@ def _decode_cursor(cursor: str, prefix: str | None, delimiter: str | None) -> st
         raise InvalidListOptions("list cursor is not one this binding issued") from exc
     if not isinstance(token, str) or issued_prefix != (prefix or "") or issued_delimiter != (delimiter or ""):
         raise InvalidListOptions("list cursor was issued for a different prefix or delimiter")
+    try:
+        token.encode("utf-8")  # S3 decides whether it issued the token; it must at least cross as a query string
+    except UnicodeEncodeError as exc:
+        raise InvalidListOptions("list cursor is not one this binding issued") from exc
     return token
 
 
