@@ -1,0 +1,209 @@
+"""Paging cursors, typed and authenticated: the one codec every list the API pages with a cursor uses.
+
+A cursor holds a keyset position (the sort values of the last row a page returned), declared per list as a
+``CursorKind``: a name and one typed field per value. On the wire it is base64url (unpadded) of a version byte, a
+16-byte HMAC-SHA256 tag and the position as compact JSON. The tag covers the version, the kind, the list's scope
+(the caller, and the filters the list was asked with) and the position, so only a cursor this API issued, for the
+same list of the same caller, opens. The position is then still checked field by field against its declaration:
+whatever a cursor holds is bound into a statement, and a leaked key or a changed declaration must not make that a
+500. Anything else is ``InvalidCursor`` (a 400).
+
+The key is the ``CURSOR_SECRET`` secret, read on the first cursor a container encodes or decodes; a cursor signed
+with the secret's previous version (``AWSPREVIOUS``) still opens, so replacing the secret does not break the pages
+clients are in the middle of.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, NamedTuple, Protocol
+
+from ttai.errors import BindingError, ConfigurationError
+from ttai.models.times import in_range
+
+CURSOR_SECRET = "CURSOR_SECRET"  # noqa: S105 - the secret's name (storage.json), not its value
+VERSION = 1
+TAG_BYTES = 16  # HMAC-SHA256 truncated to 128 bits: forging one is a 2**-128 guess per request
+CURSOR_MAX_CHARS = 4096  # longer than any cursor issued; refused before any decoding
+ROW_ID_MAX = 2**63 - 1  # bigint
+_BASE64URL = re.compile(r"^[A-Za-z0-9_-]+$")
+_REFUSED = "the cursor is not one this API issued for this list"
+_INSTANT_MAX_CHARS = 32  # 2026-01-02T03:04:05.123456+00:00
+
+
+class InvalidCursor(BindingError):
+    """A cursor this API did not issue, or issued for another list or another caller."""
+
+
+# ------------------------------------------------------------------ fields
+
+
+class CursorField(Protocol):
+    """One value of a position: ``encode`` gives its JSON form, ``decode`` takes it back; both raise ValueError
+    for a value outside the field's type or range."""
+
+    def encode(self, value: Any) -> Any: ...
+
+    def decode(self, raw: Any) -> Any: ...
+
+
+class Text(NamedTuple):
+    """Text of ``min_length``..``max_length`` characters that PostgreSQL can hold (no NUL, valid Unicode)."""
+
+    max_length: int
+    min_length: int = 1
+
+    def encode(self, value: Any) -> str:
+        return self.decode(value)
+
+    def decode(self, raw: Any) -> str:
+        if not isinstance(raw, str) or not self.min_length <= len(raw) <= self.max_length:
+            raise ValueError(f"expected text of {self.min_length} to {self.max_length} characters")
+        if "\x00" in raw:
+            raise ValueError("text holds a NUL character")
+        raw.encode("utf-8")  # a lone surrogate raises UnicodeEncodeError, a ValueError
+        return raw
+
+
+class Integer(NamedTuple):
+    """An integer (never a boolean) from ``minimum`` to ``maximum``."""
+
+    minimum: int
+    maximum: int
+
+    def encode(self, value: Any) -> int:
+        return self.decode(value)
+
+    def decode(self, raw: Any) -> int:
+        if type(raw) is not int or not self.minimum <= raw <= self.maximum:
+            raise ValueError(f"expected an integer from {self.minimum} to {self.maximum}")
+        return raw
+
+
+class Instant(NamedTuple):
+    """A time-zone aware instant in the house range (``ttai.models.times``), kept as ISO 8601 text in UTC."""
+
+    def encode(self, value: Any) -> str:
+        if not isinstance(value, datetime) or value.utcoffset() is None:
+            raise ValueError("expected a time-zone aware datetime")
+        return in_range(value).astimezone(UTC).isoformat()
+
+    def decode(self, raw: Any) -> datetime:
+        if not isinstance(raw, str) or len(raw) > _INSTANT_MAX_CHARS:
+            raise ValueError("expected an ISO 8601 instant")
+        value = datetime.fromisoformat(raw)
+        if value.utcoffset() != timedelta(0):  # issued in UTC, so anything else was not issued
+            raise ValueError("expected an instant in UTC")
+        return in_range(value)
+
+
+class Day(NamedTuple):
+    """A calendar date, kept as ISO 8601 text (every Python date is a valid PostgreSQL date)."""
+
+    def encode(self, value: Any) -> str:
+        if type(value) is not date:
+            raise ValueError("expected a date")
+        return value.isoformat()
+
+    def decode(self, raw: Any) -> date:
+        if not isinstance(raw, str) or len(raw) != len("2026-01-02"):
+            raise ValueError("expected an ISO 8601 date")
+        return date.fromisoformat(raw)
+
+
+ROW_ID = Integer(1, ROW_ID_MAX)
+INSTANT = Instant()
+DAY = Day()
+
+
+class CursorKind(NamedTuple):
+    """A list's cursor: its name (part of what the tag covers) and the fields of its position, in sort order."""
+
+    name: str
+    fields: tuple[CursorField, ...]
+
+
+# ------------------------------------------------------------------ codec
+
+Scope = Sequence[str | int | date | None]  # dates as ISO 8601 text
+
+
+def _scope_value(value: Any) -> str:
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"a cursor's scope holds text, integers, dates and None, not {type(value).__name__}")
+
+
+class CursorCodec:
+    """Encodes positions as cursors and opens them again, for one key source.
+
+    ``keys`` is called once, on first use, and returns the secret's values, newest first: the first signs, any
+    verifies. ``scope`` names the list a cursor continues (the caller's user id, then the list's filters); a cursor
+    opens only with the scope it was issued with.
+    """
+
+    def __init__(self, keys: Callable[[], Sequence[str]]) -> None:
+        self._load_keys = keys
+        self._macs: list[hmac.HMAC] | None = None
+
+    def encode(self, kind: CursorKind, position: Sequence[Any], *, scope: Scope) -> str:
+        """The cursor for ``position``; ValueError if the position does not fit ``kind`` (a bug, never input)."""
+        if len(position) != len(kind.fields):
+            raise ValueError(f"a {kind.name} cursor holds {len(kind.fields)} values, not {len(position)}")
+        values = [field.encode(value) for field, value in zip(kind.fields, position, strict=True)]
+        payload = json.dumps(values, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        tag = self._tag(self._keys()[0], kind, scope, payload)
+        return base64.urlsafe_b64encode(bytes([VERSION]) + tag + payload).decode("ascii").rstrip("=")
+
+    def decode(self, kind: CursorKind, cursor: str, *, scope: Scope) -> tuple[Any, ...]:
+        """The position ``cursor`` holds, each value of its field's type; InvalidCursor for anything else."""
+        if not isinstance(cursor, str) or len(cursor) > CURSOR_MAX_CHARS or not _BASE64URL.match(cursor):
+            raise InvalidCursor(_REFUSED)
+        try:
+            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        except (binascii.Error, ValueError) as exc:  # a length no encoder produces
+            raise InvalidCursor(_REFUSED) from exc
+        if len(raw) <= 1 + TAG_BYTES or raw[0] != VERSION:
+            raise InvalidCursor(_REFUSED)
+        tag, payload = raw[1 : 1 + TAG_BYTES], raw[1 + TAG_BYTES :]
+        if not any(hmac.compare_digest(tag, self._tag(mac, kind, scope, payload)) for mac in self._keys()):
+            raise InvalidCursor(_REFUSED)
+        try:
+            values = json.loads(payload)
+            if not isinstance(values, list) or len(values) != len(kind.fields):
+                raise ValueError(f"a {kind.name} cursor holds {len(kind.fields)} values")
+            return tuple(field.decode(value) for field, value in zip(kind.fields, values, strict=True))
+        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+            raise InvalidCursor(_REFUSED) from exc
+
+    def _keys(self) -> list[hmac.HMAC]:
+        if self._macs is None:
+            secrets = [s for s in self._load_keys() if s]
+            if not secrets:
+                raise ConfigurationError(f"{CURSOR_SECRET} has no value to sign cursors with")
+            self._macs = [hmac.new(s.encode("utf-8"), digestmod=hashlib.sha256) for s in secrets]
+        return self._macs
+
+    @staticmethod
+    def _tag(key: hmac.HMAC, kind: CursorKind, scope: Scope, payload: bytes) -> bytes:
+        mac = key.copy()
+        # JSON keeps the parts apart: no newline can occur in it, and every string is quoted and escaped.
+        context = json.dumps([VERSION, kind.name, list(scope)], separators=(",", ":"), default=_scope_value)
+        mac.update(context.encode("utf-8"))
+        mac.update(b"\n")
+        mac.update(payload)
+        return mac.digest()[:TAG_BYTES]
+
+
+def required_codec(codec: CursorCodec | None) -> CursorCodec:
+    """``codec``, for a service about to page; a service built without one is a wiring fault, never the caller's."""
+    if codec is None:
+        raise ConfigurationError("this list pages with cursors, but its service was built without a cursor codec")
+    return codec
