@@ -25,6 +25,7 @@ from infra.constructs.storage import Storage
 from infra.storage_layout import StorageLayout
 
 SESSION_SECRET = "JWT_SECRET"  # noqa: S105 - the name of the secret, not its value
+CURSOR_SECRET = "CURSOR_SECRET"  # noqa: S105 - the name of the secret, not its value
 # The secrets signing in reads: the session key, the key that seals stored TastyTrade tokens, and the OAuth client.
 SIGN_IN_SECRETS = (SESSION_SECRET, "TOKEN_ENCRYPTION_KEY", "TASTYTRADE_CLIENT_ID", "TASTYTRADE_CLIENT_SECRET")
 REDIRECT_URI_ENV = "TTAI_OAUTH_REDIRECT_URI"
@@ -103,8 +104,8 @@ class TtaiStack(cdk.Stack):
         cache.grant_read(authorizer.function, include_overflow=False)
         secrets.grant_read(authorizer.function, SESSION_SECRET)
 
-        # The api function signs nothing (sessions are opened by auth, revoked by deleting their records), so it
-        # reads no secret of its own.
+        # The api function signs no session (sessions are opened by auth, revoked by deleting their records): the
+        # one secret it reads is the key of the paging cursors it issues, which can mint nothing but a page.
         api = TtaiFunction(
             self,
             "Api",
@@ -119,8 +120,10 @@ class TtaiStack(cdk.Stack):
                 **database.environment(),
                 **storage.environment(),
                 **queues.environment(*API_SENDS_TO),
+                **secrets.environment(CURSOR_SECRET),
             },
         )
+        secrets.grant_read(api.function, CURSOR_SECRET)
         cache.grant_read_write(api.function)
         database.grant_data_api(api.function)
         queues.grant_send(api.function, *API_SENDS_TO)

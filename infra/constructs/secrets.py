@@ -24,6 +24,11 @@ ROTATION_EXEMPTIONS = {
         "Rotating the session-signing key invalidates every live session at once. It is rolled over as a "
         "planned key-id change (old key kept for verification until its sessions expire), not on a schedule."
     ),
+    "CURSOR_SECRET": (
+        "Rotated by putting a new version by hand: the api function still accepts cursors signed with the previous "
+        "version (AWSPREVIOUS), so lists being paged survive one rotation. A schedule adds little: a cursor only "
+        "lets its holder read the next page of a list they may read anyway."
+    ),
     "TOKEN_ENCRYPTION_KEY": (
         "Rotated by putting a new version by hand: the runtime still opens values sealed under the previous "
         "version (AWSPREVIOUS) and re-seals them on their next use, so a schedule that rotated twice before every "

@@ -253,7 +253,9 @@ class TestFunctions:
         api = functions["api"]["Properties"]["Environment"]["Variables"]
         assert api["TTAI_KV_TABLE"] == {"Ref": table_id}
         assert api["TTAI_KV_OVERFLOW_BUCKET"] == {"Ref": bucket_id}
-        assert not [name for name in api if name.startswith("TTAI_SECRET_")]
+        # The api function reads the key of its paging cursors, and never the session key (it would mint tokens).
+        assert [name for name in api if name.startswith("TTAI_SECRET_")] == ["TTAI_SECRET_CURSOR_SECRET"]
+        assert api["TTAI_SECRET_CURSOR_SECRET"] == {"Ref": _secret_id(template, config, "CURSOR_SECRET")}
         authorizer = functions["authorizer"]["Properties"]["Environment"]["Variables"]
         assert authorizer["TTAI_KV_TABLE"] == {"Ref": table_id}
         assert authorizer["TTAI_SECRET_JWT_SECRET"] == {"Ref": secret_id}
@@ -355,8 +357,9 @@ class TestLeastPrivilege:
         jwt_secret = {"Ref": _jwt_secret_id(template, config)}
         sign_in = [{"Ref": _secret_id(template, config, name)} for name in SIGN_IN_SECRETS]
         [db_secret] = [{"Ref": attachment} for attachment in resources(template, SECRET_ATTACHMENT)]
+        cursor_secret = {"Ref": _secret_id(template, config, "CURSOR_SECRET")}
         needs = {
-            "api": [db_secret],
+            "api": [cursor_secret, db_secret],
             "auth": [*sign_in, db_secret],
             "authorizer": [jwt_secret],
             "migrate": [db_secret],
