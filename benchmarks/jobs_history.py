@@ -32,8 +32,9 @@ from benchmarks.list_queries import StatementTap, database_uri, explain, percent
 from benchmarks.report import Row
 from local.browser import chromium, chromium_missing, serving
 from local.stack import LocalStack
-from ttai.services.jobs import HistoryFilter, JobStorage
-from ttai.services.tenancy import DEFAULT_PAGE_SIZE, encode_cursor
+from ttai.cursors import CursorCodec
+from ttai.services.jobs import JOB_HISTORY, HistoryFilter, JobStorage
+from ttai.services.tenancy import DEFAULT_PAGE_SIZE
 
 RUNS = 1_000_000
 SAMPLES = 100
@@ -110,8 +111,9 @@ class Case:
 class Positions:
     """Keyset positions and date windows in the loaded runs (straight from PostgreSQL)."""
 
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+    def __init__(self, conn: psycopg.Connection[Any], cursors: CursorCodec) -> None:
         self._conn = conn
+        self._cursors = cursors
         bounds = conn.execute("SELECT min(id), max(id), min(execution_date), max(execution_date) FROM job_executions")
         row = bounds.fetchone()
         assert row is not None
@@ -146,7 +148,7 @@ class Positions:
             ).fetchone()
         )
         assert row is not None, f"no run matches {wanted}"
-        return encode_cursor(wanted.cursor_kind, [row[0].isoformat(), row[1]])
+        return self._cursors.encode(JOB_HISTORY, row, scope=wanted.cursor_scope)
 
     def window(self, rng: random.Random, days: int) -> tuple[date, date]:
         span = (self.last_day - self.first_day).days - days
@@ -245,12 +247,13 @@ def run() -> list[Row]:
         loaded_s = load(uri)
         print(f"jobs_history: loaded {RUNS:,} job executions in {loaded_s:.1f} s", file=sys.stderr)
         rows.append(Row(GROUP, f"bulk load: {RUNS:,} job_executions", loaded_s, "s"))
-        storage = JobStorage(stack.env.DB)
+        cursors = CursorCodec(lambda: ["jobs-history-benchmark"])  # cursors made here and read here, by the same key
+        storage = JobStorage(stack.env.DB, cursors=cursors)
         rng = random.Random(SEED)  # noqa: S311 - which pages to read, not a secret
         server_rows, trip_rows = [], []
         with psycopg.connect(uri, autocommit=True) as conn, StatementTap(stack.env.client("rds-data")) as tap:
             client = stack.client("rds-data")
-            for case in cases(storage, Positions(conn)):
+            for case in cases(storage, Positions(conn, cursors)):
                 server, trip, slowest = measure(case, tap, client, rng)
                 p95 = percentile(server, 95)
                 ok = p95 <= BUDGET_MS

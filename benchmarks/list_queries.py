@@ -41,17 +41,18 @@ from local.aws_calls import CallCounter
 from local.stack import DATABASE, LocalStack
 from ttai.bindings.d1 import D1Database
 from ttai.bindings.kv import KVNamespace
+from ttai.cursors import CursorCodec
 from ttai.errors import NotFound
 from ttai.models.alerts import AlertStatusFilter
 from ttai.models.positions import StatusFilter
-from ttai.services.alerts import AlertRepository
-from ttai.services.analyses import AnalysisRepository, encode_recent_cursor
+from ttai.services.alerts import ALERT_EVENTS, ALERTS, AlertRepository
+from ttai.services.analyses import ANALYSES, AnalysisRepository
 from ttai.services.cache import CacheService
-from ttai.services.journal import JournalRepository
-from ttai.services.positions import PositionRepository
-from ttai.services.screeners import ScreenerRepository
-from ttai.services.tenancy import DEFAULT_PAGE_SIZE, Tenant, encode_cursor
-from ttai.services.watchlists import WatchlistRepository
+from ttai.services.journal import JOURNAL, JournalRepository
+from ttai.services.positions import POSITIONS, PositionRepository
+from ttai.services.screeners import SCREENER_RUNS, SCREENERS, ScreenerRepository
+from ttai.services.tenancy import DEFAULT_PAGE_SIZE, Tenant
+from ttai.services.watchlists import WATCHLISTS, WatchlistRepository
 
 USERS = 1_000
 HEAVY = "bench-u0000"  # rank 0: the heaviest user of every table
@@ -498,11 +499,13 @@ class Lookup:
 def cases(look: Lookup, kv: KVNamespace) -> list[Case]:  # noqa: PLR0915 - one small closure per query
     """Every list query the services run: first page, a page halfway down via a cursor, and the filters."""
     cache = CacheService(kv)
+    cursors = CursorCodec(lambda: ["list-queries-benchmark"])  # cursors made here and read here, by the same key
     page = DEFAULT_PAGE_SIZE
 
     def positions(status: StatusFilter, deep: bool) -> Case:
         def call(user: str, db: D1Database) -> Callable[[], object] | None:
             cursor = None
+            repository = PositionRepository(db, Tenant(user), kv, cursors=cursors)
             if deep:
                 where, params = (
                     ("user_id = %s", [user]) if status == "all" else ("user_id = %s AND status = %s", [user, status])
@@ -510,8 +513,7 @@ def cases(look: Lookup, kv: KVNamespace) -> list[Case]:  # noqa: PLR0915 - one s
                 middle = look.middle("positions ORDER BY id", where, *params, columns="id")
                 if middle is None:
                     return None
-                cursor = encode_cursor(f"positions:{status}", [middle])
-            repository = PositionRepository(db, Tenant(user), kv)
+                cursor = repository.next_cursor(POSITIONS, [middle], status)
             return lambda: repository.list(status, page, cursor)
 
         return Case(f"positions status={status}, {'deep page' if deep else 'first page'}", call)
@@ -524,6 +526,7 @@ def cases(look: Lookup, kv: KVNamespace) -> list[Case]:  # noqa: PLR0915 - one s
                     "SELECT symbol FROM analyses WHERE user_id = %s ORDER BY created_at DESC LIMIT 1", user
                 )
             cursor = None
+            repository = AnalysisRepository(db, Tenant(user), cache, cursors=cursors)
             if deep:
                 where, params = ("user_id = %s AND symbol = %s", [user, symbol]) if symbol else ("user_id = %s", [user])
                 middle = look.middle(
@@ -531,8 +534,7 @@ def cases(look: Lookup, kv: KVNamespace) -> list[Case]:  # noqa: PLR0915 - one s
                 )
                 if middle is None:
                     return None
-                cursor = encode_recent_cursor(f"analyses:{symbol or ''}", middle[0], middle[1])
-            repository = AnalysisRepository(db, Tenant(user), cache)
+                cursor = repository.next_cursor(ANALYSES, middle, symbol)
             return lambda: repository.list(page, cursor, symbol)
 
         filters = "symbol=<last analysed>" if by_symbol else "all"
@@ -552,12 +554,14 @@ def cases(look: Lookup, kv: KVNamespace) -> list[Case]:  # noqa: PLR0915 - one s
                 )
                 since, until = middle_date - timedelta(days=45), middle_date + timedelta(days=45)
             cursor = None
+            repository = JournalRepository(db, Tenant(user), cursors=cursors)
             if deep:
                 middle = look.middle(
                     "trade_journal ORDER BY entry_date DESC, id DESC", "user_id = %s", user, columns="entry_date, id"
                 )
-                cursor = encode_cursor("journal", [middle[0].isoformat(), middle[1]])
-            repository = JournalRepository(db, Tenant(user))
+                if middle is None:
+                    return None
+                cursor = repository.next_cursor(JOURNAL, middle, symbol, since, until)
             return lambda: repository.list(symbol, since, until, page, cursor)
 
         filters = (
@@ -569,6 +573,7 @@ def cases(look: Lookup, kv: KVNamespace) -> list[Case]:  # noqa: PLR0915 - one s
     def alerts(status: AlertStatusFilter, deep: bool) -> Case:
         def call(user: str, db: D1Database) -> Callable[[], object] | None:
             cursor = None
+            repository = AlertRepository(db, Tenant(user), cursors=cursors)
             if deep:
                 where, params = (
                     ("user_id = %s", [user]) if status == "all" else ("user_id = %s AND status = %s", [user, status])
@@ -576,14 +581,14 @@ def cases(look: Lookup, kv: KVNamespace) -> list[Case]:  # noqa: PLR0915 - one s
                 middle = look.middle("alerts ORDER BY id DESC", where, *params, columns="id")
                 if middle is None:
                     return None
-                cursor = encode_cursor("alerts", [middle])
-            repository = AlertRepository(db, Tenant(user))
+                cursor = repository.next_cursor(ALERTS, [middle], status)
             return lambda: repository.list(status, page, cursor)
 
         return Case(f"alerts status={status}, {'deep page' if deep else 'first page'}", call)
 
     def alert_events(deep: bool) -> Case:
         def call(user: str, db: D1Database) -> Callable[[], object] | None:
+            repository = AlertRepository(db, Tenant(user), cursors=cursors)
             if deep:  # the user's alert that fired most, from halfway down its events
                 alert = look.one(
                     "SELECT alert_id FROM alert_events WHERE user_id = %s "
@@ -597,13 +602,14 @@ def cases(look: Lookup, kv: KVNamespace) -> list[Case]:  # noqa: PLR0915 - one s
                     alert,
                     columns="triggered_at, id",
                 )
-                cursor = encode_cursor("alert_events", [middle[0].isoformat(), middle[1]])
+                if middle is None:
+                    return None
+                cursor = repository.next_cursor(ALERT_EVENTS, middle, alert)
             else:  # the user's latest triggered alert
                 alert = look.one("SELECT max(id) FROM alerts WHERE user_id = %s AND status = 'triggered'", user)
                 cursor = None
             if alert is None:
                 return None
-            repository = AlertRepository(db, Tenant(user))
             return lambda: repository.events(alert, page, cursor)
 
         return Case(f"alert events, {'deep page (most fired alert)' if deep else 'first page'}", call)
@@ -611,10 +617,12 @@ def cases(look: Lookup, kv: KVNamespace) -> list[Case]:  # noqa: PLR0915 - one s
     def screeners(deep: bool) -> Case:
         def call(user: str, db: D1Database) -> Callable[[], object] | None:
             cursor = None
+            repository = ScreenerRepository(db, Tenant(user), cursors=cursors)
             if deep:
                 middle = look.middle("screeners ORDER BY name", "user_id = %s", user, columns="name")
-                cursor = encode_cursor("screeners", [middle])
-            repository = ScreenerRepository(db, Tenant(user))
+                if middle is None:
+                    return None
+                cursor = repository.next_cursor(SCREENERS, [middle])
             return lambda: repository.list(page, cursor)
 
         return Case(f"screeners, {'deep page' if deep else 'first page'}", call)
@@ -629,6 +637,7 @@ def cases(look: Lookup, kv: KVNamespace) -> list[Case]:  # noqa: PLR0915 - one s
             if name is None:
                 return None
             cursor = None
+            repository = ScreenerRepository(db, Tenant(user), cursors=cursors)
             if deep:
                 middle = look.middle(
                     "screener_results r ORDER BY r.created_at DESC, r.id DESC",
@@ -638,8 +647,9 @@ def cases(look: Lookup, kv: KVNamespace) -> list[Case]:  # noqa: PLR0915 - one s
                     name,
                     columns="r.created_at, r.id",
                 )
-                cursor = encode_recent_cursor(f"screener_runs:{name}", middle[0], middle[1])
-            repository = ScreenerRepository(db, Tenant(user))
+                if middle is None:
+                    return None
+                cursor = repository.next_cursor(SCREENER_RUNS, middle, name)
             return lambda: repository.runs(name, page, cursor)
 
         return Case(f"screener results (most run screener), {'deep page' if deep else 'first page'}", call)
@@ -647,10 +657,12 @@ def cases(look: Lookup, kv: KVNamespace) -> list[Case]:  # noqa: PLR0915 - one s
     def watchlists(deep: bool) -> Case:
         def call(user: str, db: D1Database) -> Callable[[], object] | None:
             cursor = None
+            repository = WatchlistRepository(db, Tenant(user), cursors=cursors)
             if deep:
                 middle = look.middle("watchlists ORDER BY name", "user_id = %s", user, columns="name")
-                cursor = encode_cursor("watchlists", [middle])
-            repository = WatchlistRepository(db, Tenant(user))
+                if middle is None:
+                    return None
+                cursor = repository.next_cursor(WATCHLISTS, [middle])
             return lambda: repository.list(page, cursor)
 
         return Case(f"watchlists, {'deep page' if deep else 'first page'}", call)

@@ -102,7 +102,7 @@ def test_exports_list_pages_and_belongs_to_the_caller(stack: LocalStack, alice: 
     assert all(i["size"] > 0 for i in first.body["items"])
 
     assert stack.http("GET", "/api/v1/exports", token=bob).body["items"] == []
-    # Alice's cursor does not page Bob's list (it was issued for her prefix).
+    # Alice's cursor does not page Bob's list (it is bound to her user id).
     refused = stack.http("GET", "/api/v1/exports", token=bob, query={"cursor": first.body["next_cursor"]})
     assert refused.status == 400
 

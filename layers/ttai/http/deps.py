@@ -13,6 +13,7 @@ from ttai.http.principal import current_principal
 # Services are imported where they are built: the auth function signs in without loading the market or tenant
 # modules, and the api function loads them with the first route that needs them.
 if TYPE_CHECKING:
+    from ttai.cursors import CursorCodec
     from ttai.services.market import MarketDataService
     from ttai.services.signin import SignInService
     from ttai.services.tenancy import Tenant
@@ -46,6 +47,19 @@ def tenant(router: BaseRouter) -> Tenant:
     principal = current_principal(router)
     request_id = router.current_event.raw_event.get("requestContext", {}).get("requestId")
     return Tenant(user_id=principal.user_id, request_id=request_id if isinstance(request_id, str) else None)
+
+
+@cache
+def _cursors(env: Env) -> CursorCodec:
+    from ttai.cursors import CURSOR_SECRET, CursorCodec  # noqa: PLC0415
+
+    # The secret is read with the first cursor a container encodes or decodes, not by routes that never page.
+    return CursorCodec(lambda: env.secret_versions(CURSOR_SECRET))
+
+
+def cursors() -> CursorCodec:
+    """The codec of every cursor the API issues, keyed by the CURSOR_SECRET secret (its previous version too)."""
+    return _cursors(Env.from_environ())
 
 
 @cache

@@ -5,10 +5,13 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
+from ttai.cursors import INSTANT, ROW_ID, CursorKind
 from ttai.errors import Conflict, NotFound
 from ttai.models.alerts import Alert, AlertEvent, AlertIn, AlertStatusFilter
-from ttai.services.tenancy import InvalidCursor, Page, TenantRepository, audited, decode_cursor, encode_cursor
+from ttai.services.tenancy import Page, TenantRepository, audited
 
+ALERTS = CursorKind("alerts", (ROW_ID,))  # newest first by id, per status filter
+ALERT_EVENTS = CursorKind("alert_events", (INSTANT, ROW_ID))  # newest first: (triggered_at, id), per alert
 _COLUMNS = (
     "id, symbol, alert_type, condition, threshold, message_template, channels, status, triggered_at, cancelled_at, "
     "created_at, updated_at"
@@ -68,13 +71,12 @@ def _now() -> datetime:
 
 class AlertRepository(TenantRepository):
     def list(self, status: AlertStatusFilter, limit: int, cursor: str | None) -> Page[Alert]:
-        before = decode_cursor("alerts", cursor, 1)[0] if cursor else None
-        if before is not None and (not isinstance(before, int) or isinstance(before, bool)):
-            raise InvalidCursor("the cursor is not one this API issued")
-        rows = self.db.prepare(_LIST).bind(self.user_id, status, before, limit + 1).all().results
+        # The status is part of the cursor's scope, so a cursor cannot continue a list filtered differently.
+        before = self.cursor_position(ALERTS, cursor, status)
+        rows = self.db.prepare(_LIST).bind(self.user_id, status, before[0] if before else None, limit + 1).all().results
         items = [Alert.model_validate(r) for r in rows[:limit]]
         more = len(rows) > limit
-        return Page(items=items, next_cursor=encode_cursor("alerts", [items[-1].id]) if more else None)
+        return Page(items=items, next_cursor=self.next_cursor(ALERTS, [items[-1].id], status) if more else None)
 
     def create(self, body: AlertIn) -> Alert:
         row = (
@@ -106,7 +108,7 @@ class AlertRepository(TenantRepository):
         raise AlertNotActive(f"alert {alert_id} is already {status}; only an active alert can be cancelled")
 
     def events(self, alert_id: int, limit: int, cursor: str | None) -> Page[AlertEvent]:
-        after_time, after_id = _event_position(cursor) if cursor else (None, None)
+        after_time, after_id = self.cursor_position(ALERT_EVENTS, cursor, alert_id) or (None, None)
         rows = self.db.prepare(_EVENTS).bind(self.user_id, alert_id, after_time, after_id, limit + 1).all().results
         if not rows:
             raise NotFound(f"no alert with id {alert_id}")
@@ -114,16 +116,5 @@ class AlertRepository(TenantRepository):
         items = events[:limit]
         more = len(events) > limit
         last = items[-1] if items else None
-        next_cursor = encode_cursor("alert_events", [str(last.triggered_at), last.id]) if more and last else None
+        next_cursor = self.next_cursor(ALERT_EVENTS, [last.triggered_at, last.id], alert_id) if more and last else None
         return Page(items=items, next_cursor=next_cursor)
-
-
-def _event_position(cursor: str) -> tuple[datetime, int]:
-    triggered_at, event_id = decode_cursor("alert_events", cursor, 2)
-    try:
-        when = datetime.fromisoformat(triggered_at)
-    except (TypeError, ValueError) as exc:
-        raise InvalidCursor("the cursor is not one this API issued") from exc
-    if when.tzinfo is None or not isinstance(event_id, int) or isinstance(event_id, bool):
-        raise InvalidCursor("the cursor is not one this API issued")
-    return when, event_id

@@ -8,11 +8,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ttai.bindings.d1 import D1Database
+from ttai.cursors import INSTANT, ROW_ID, CursorCodec, CursorKind
 from ttai.errors import NotFound
 from ttai.models.analyses import Analysis, AnalysisIn
 from ttai.services.cache import CacheService
-from ttai.services.tenancy import InvalidCursor, Page, Tenant, TenantRepository, audited, decode_cursor, encode_cursor
+from ttai.services.tenancy import Page, Tenant, TenantRepository, audited
 
+ANALYSES = CursorKind("analyses", (INSTANT, ROW_ID))  # newest first: (created_at, id)
 # A Data API response is at most 1 MiB (and a row at most 64 KB). Rows join a page while the JSON of the newer rows
 # before them is under this budget, so a page of 100 large rows is cut short instead of failing; the margin below
 # 1 MiB covers the last row (under 64 KB) and the short columns of every row.
@@ -58,24 +60,6 @@ _CREATE = audited(
 )
 
 
-def encode_recent_cursor(kind: str, created_at: datetime | str, row_id: int) -> str:
-    return encode_cursor(kind, [str(created_at), row_id])
-
-
-def decode_recent_cursor(kind: str, cursor: str | None) -> tuple[datetime | None, int | None]:
-    """The (created_at, id) a newest-first cursor holds, (None, None) for the first page; InvalidCursor otherwise."""
-    if cursor is None:
-        return None, None
-    raw_time, row_id = decode_cursor(kind, cursor, 2)
-    try:
-        created_at = datetime.fromisoformat(raw_time)
-    except (TypeError, ValueError) as exc:
-        raise InvalidCursor("the cursor is not one this API issued") from exc
-    if created_at.tzinfo is None or not isinstance(row_id, int) or isinstance(row_id, bool):
-        raise InvalidCursor("the cursor is not one this API issued")
-    return created_at, row_id
-
-
 def within_budget(rows: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], bool]:
     """The rows of a page (at most ``limit``, stopping at the first past the byte budget), and whether more follow."""
     page: list[dict[str, Any]] = []
@@ -91,14 +75,15 @@ def _analysis(row: dict[str, Any]) -> Analysis:
 
 
 class AnalysisRepository(TenantRepository):
-    def __init__(self, db: D1Database, tenant: Tenant, cache: CacheService) -> None:
-        super().__init__(db, tenant)
+    def __init__(
+        self, db: D1Database, tenant: Tenant, cache: CacheService, *, cursors: CursorCodec | None = None
+    ) -> None:
+        super().__init__(db, tenant, cursors=cursors)
         self.cache = cache
 
     def list(self, limit: int, cursor: str | None, symbol: str | None = None) -> Page[Analysis]:
-        # The filter is part of the cursor's kind, so a cursor cannot continue a list filtered differently.
-        kind = f"analyses:{symbol or ''}"
-        after, after_id = decode_recent_cursor(kind, cursor)
+        # The filter is part of the cursor's scope, so a cursor cannot continue a list filtered differently.
+        after, after_id = self.cursor_position(ANALYSES, cursor, symbol) or (None, None)
         rows = (
             self.db.prepare(_LIST)
             .bind(self.user_id, symbol, after, after_id, limit + 1, PAGE_BUDGET_BYTES)
@@ -108,7 +93,8 @@ class AnalysisRepository(TenantRepository):
         page, more = within_budget(rows, limit)
         items = [_analysis(r) for r in page]
         last = items[-1] if more else None
-        return Page(items=items, next_cursor=encode_recent_cursor(kind, last.created_at, last.id) if last else None)
+        next_cursor = self.next_cursor(ANALYSES, [last.created_at, last.id], symbol) if last else None
+        return Page(items=items, next_cursor=next_cursor)
 
     def get(self, analysis_id: int) -> Analysis:
         row = self.db.prepare(_GET).bind(self.user_id, analysis_id).first()

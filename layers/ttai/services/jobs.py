@@ -2,7 +2,7 @@
 
 ``ttai.jobs`` writes job_executions, analysis_results and report_snapshots; this module only reads them. Job results
 are market-wide, not tenant data: every signed-in user reads the same history. The history is newest market date
-first (ties by id, newest first), paged by keyset on (execution_date, id) with opaque cursors.
+first (ties by id, newest first), paged by keyset on (execution_date, id) with cursors bound to the filter asked for.
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ from typing import Any
 
 from ttai.bindings.d1 import D1Database
 from ttai.bindings.queues import Queue
+from ttai.cursors import DAY, ROW_ID, CursorCodec, CursorKind, required_codec
 from ttai.errors import NotFound
 from ttai.messages import JobRunRequested
 from ttai.models.jobs import AnalysisResult, JobDetail, JobExecution, JobRunAccepted, LatestJob
-from ttai.services.tenancy import InvalidCursor, Page, decode_cursor, encode_cursor
+from ttai.services.tenancy import Page
 
+JOB_HISTORY = CursorKind("job_history", (DAY, ROW_ID))  # newest first: (execution_date, id), per filter
 # The history shows the start of a failed run's error; the run itself (``get``) gives all of it. This keeps a page of
 # 100 rows well under the Data API's 1 MiB response whatever the jobs wrote.
 HISTORY_ERROR_CHARS = 1000
@@ -103,10 +105,10 @@ class HistoryFilter:
     until: date | None = None  # execution_date on or before
 
     @property
-    def cursor_kind(self) -> str:
-        # The filter is part of the cursor's kind, so a cursor cannot continue a list filtered differently.
-        parts = (self.job_type, self.status, self.since, self.until)
-        return "jobs:" + "|".join("" if part is None else str(part) for part in parts)
+    def cursor_scope(self) -> tuple[str | date | None, ...]:
+        # The history is the same for every signed-in user, so a cursor is bound to the filter alone: it cannot
+        # continue a list filtered differently.
+        return (self.job_type, self.status, self.since, self.until)
 
 
 def _execution_fields(row: dict[str, Any]) -> dict[str, Any]:
@@ -116,8 +118,9 @@ def _execution_fields(row: dict[str, Any]) -> dict[str, Any]:
 class JobStorage:
     """Seed 003's D1JobStorage, read side: the runs every signed-in user may see."""
 
-    def __init__(self, db: D1Database) -> None:
+    def __init__(self, db: D1Database, *, cursors: CursorCodec | None = None) -> None:
         self.db = db
+        self.cursors = cursors  # needed by the history's pages
 
     def history(self, wanted: HistoryFilter, limit: int, cursor: str | None = None) -> Page[JobExecution]:
         conditions: list[str] = []
@@ -133,8 +136,8 @@ class JobStorage:
             if value is not None:
                 conditions.append(clause)
                 params.append(value)
-        if cursor is not None:
-            after_date, after_id = _decode(wanted.cursor_kind, cursor)
+        if cursor:
+            after_date, after_id = required_codec(self.cursors).decode(JOB_HISTORY, cursor, scope=wanted.cursor_scope)
             conditions.append("(execution_date, id) < (?, ?)")
             params += [after_date, after_id]
         where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
@@ -144,7 +147,8 @@ class JobStorage:
         next_cursor = None
         if len(rows) > limit:
             last = items[-1]
-            next_cursor = encode_cursor(wanted.cursor_kind, [str(last.execution_date), last.id])
+            position = [last.execution_date, last.id]
+            next_cursor = required_codec(self.cursors).encode(JOB_HISTORY, position, scope=wanted.cursor_scope)
         return Page(items=items, next_cursor=next_cursor)
 
     def latest(self, job_type: str | None = None) -> LatestJob:
@@ -171,17 +175,6 @@ class JobStorage:
                 "results_total": results[0]["total"] if results else 0,
             }
         )
-
-
-def _decode(kind: str, cursor: str) -> tuple[date, int]:
-    raw_date, row_id = decode_cursor(kind, cursor, 2)
-    try:
-        after = date.fromisoformat(raw_date)
-    except (TypeError, ValueError) as exc:
-        raise InvalidCursor("the cursor is not one this API issued") from exc
-    if not isinstance(row_id, int) or isinstance(row_id, bool):
-        raise InvalidCursor("the cursor is not one this API issued")
-    return after, row_id
 
 
 def request_run(queue: Queue, requested_by: str, job_type: str) -> JobRunAccepted:

@@ -7,10 +7,12 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from ttai.cursors import DAY, ROW_ID, CursorKind
 from ttai.errors import Conflict, InvalidField, NotFound
 from ttai.models.journal import JournalClose, JournalEntry, JournalEntryIn, StoredLeg, profit_and_loss
-from ttai.services.tenancy import InvalidCursor, Page, TenantRepository, audited, decode_cursor, encode_cursor
+from ttai.services.tenancy import Page, TenantRepository, audited
 
+JOURNAL = CursorKind("journal", (DAY, ROW_ID))  # newest first: (entry_date, id), per filter
 _COLUMNS = (
     "id, symbol, strategy, legs, direction, quantity, entry_date, entry_price, exit_date, exit_price, pnl, "
     "pnl_percent, notes, analysis_id, created_at, updated_at"
@@ -66,7 +68,8 @@ class JournalRepository(TenantRepository):
     def list(
         self, symbol: str | None, since: date | None, until: date | None, limit: int, cursor: str | None
     ) -> Page[JournalEntry]:
-        before_date, before_id = _position(cursor) if cursor else (None, None)
+        # The filters are part of the cursor's scope, so a cursor cannot continue a list filtered differently.
+        before_date, before_id = self.cursor_position(JOURNAL, cursor, symbol, since, until) or (None, None)
         rows = (
             self.db.prepare(_LIST)
             .bind(self.user_id, symbol, since, until, before_date, before_id, limit + 1)
@@ -76,7 +79,9 @@ class JournalRepository(TenantRepository):
         items = [_entry(r) for r in rows[:limit]]
         more = len(rows) > limit
         last = items[-1] if items else None
-        next_cursor = encode_cursor("journal", [str(last.entry_date), last.id]) if more and last else None
+        next_cursor = (
+            self.next_cursor(JOURNAL, [last.entry_date, last.id], symbol, since, until) if more and last else None
+        )
         return Page(items=items, next_cursor=next_cursor)
 
     def create(self, body: JournalEntryIn) -> JournalEntry:
@@ -133,14 +138,3 @@ class JournalRepository(TenantRepository):
 def _shown(stored: date | str) -> str:
     """A stored date as a message shows it: ISO 8601, or the database's text for one Python cannot hold."""
     return stored if isinstance(stored, str) else stored.isoformat()
-
-
-def _position(cursor: str) -> tuple[date, int]:
-    entry_date, entry_id = decode_cursor("journal", cursor, 2)
-    try:
-        day = date.fromisoformat(entry_date)
-    except (TypeError, ValueError) as exc:
-        raise InvalidCursor("the cursor is not one this API issued") from exc
-    if not isinstance(entry_id, int) or isinstance(entry_id, bool):
-        raise InvalidCursor("the cursor is not one this API issued")
-    return day, entry_id

@@ -13,11 +13,13 @@ from typing import Any
 
 from ttai.bindings.d1 import D1Database
 from ttai.bindings.kv import KVNamespace
+from ttai.cursors import ROW_ID, CursorCodec, CursorKind
 from ttai.errors import NotFound
 from ttai.models.positions import Position, PositionIn, PositionSync, StatusFilter, SyncResult
 from ttai.services.cache import CacheKeys
-from ttai.services.tenancy import InvalidCursor, Page, Tenant, TenantRepository, audited, decode_cursor, encode_cursor
+from ttai.services.tenancy import Page, Tenant, TenantRepository, audited
 
+POSITIONS = CursorKind("positions", (ROW_ID,))  # by id, per status filter
 _COLUMNS = (
     "id, symbol, quantity, direction, average_cost, position_type, option_type, strike, expiration, status, "
     "opened_at, closed_at, created_at, updated_at"
@@ -65,23 +67,20 @@ _DELETE = audited(
     action="position.delete",
     entity="position",
 )
-_MAX_ID = 2**63 - 1
 
 
 class PositionRepository(TenantRepository):
-    def __init__(self, db: D1Database, tenant: Tenant, kv: KVNamespace) -> None:
-        super().__init__(db, tenant)
+    def __init__(self, db: D1Database, tenant: Tenant, kv: KVNamespace, *, cursors: CursorCodec | None = None) -> None:
+        super().__init__(db, tenant, cursors=cursors)
         self.kv = kv
 
     def list(self, status: StatusFilter, limit: int, cursor: str | None) -> Page[Position]:
-        kind = f"positions:{status}"
-        after = decode_cursor(kind, cursor, 1)[0] if cursor else 0
-        if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= _MAX_ID:
-            raise InvalidCursor("the cursor is not one this API issued")
-        rows = self.db.prepare(_LIST).bind(self.user_id, status, after, limit + 1).all().results
+        # The status is part of the cursor's scope, so a cursor cannot continue a list filtered differently.
+        after = self.cursor_position(POSITIONS, cursor, status)
+        rows = self.db.prepare(_LIST).bind(self.user_id, status, after[0] if after else 0, limit + 1).all().results
         items = [Position.model_validate(r) for r in rows[:limit]]
         more = len(rows) > limit
-        return Page(items=items, next_cursor=encode_cursor(kind, [items[-1].id]) if more else None)
+        return Page(items=items, next_cursor=self.next_cursor(POSITIONS, [items[-1].id], status) if more else None)
 
     def get(self, position_id: int) -> Position:
         row = self.db.prepare(_GET).bind(self.user_id, position_id).first()

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from ttai.cursors import INSTANT, ROW_ID, CursorKind, Text
 from ttai.errors import NotFound
 from ttai.models.screeners import Screener, ScreenerIn, ScreenerRun
-from ttai.services.analyses import (
-    PAGE_BUDGET_BYTES,
-    budget_fits,
-    decode_recent_cursor,
-    encode_recent_cursor,
-    within_budget,
-)
-from ttai.services.tenancy import Page, TenantRepository, audited, decode_cursor, encode_cursor
+from ttai.services.analyses import PAGE_BUDGET_BYTES, budget_fits, within_budget
+from ttai.services.tenancy import Page, TenantRepository, audited
 
+SCREENERS = CursorKind("screeners", (Text(100),))  # by name (ScreenerName: at most 100 characters)
+SCREENER_RUNS = CursorKind("screener_runs", (INSTANT, ROW_ID))  # newest first: (created_at, id), per screener
 _COLUMNS = "id, name, description, type, criteria, auto_run, schedule, notify_channels, created_at, updated_at"
 _LIST = f"""
 SELECT {_COLUMNS} FROM screeners
@@ -69,11 +66,11 @@ def _screener(row: dict[str, Any]) -> Screener:
 
 class ScreenerRepository(TenantRepository):
     def list(self, limit: int, cursor: str | None) -> Page[Screener]:
-        after = decode_cursor("screeners", cursor, 1)[0] if cursor else None
-        rows = self.db.prepare(_LIST).bind(self.user_id, after, limit + 1).all().results
+        after = self.cursor_position(SCREENERS, cursor)
+        rows = self.db.prepare(_LIST).bind(self.user_id, after[0] if after else None, limit + 1).all().results
         items = [_screener(r) for r in rows[:limit]]
         more = len(rows) > limit
-        return Page(items=items, next_cursor=encode_cursor("screeners", [items[-1].name]) if more else None)
+        return Page(items=items, next_cursor=self.next_cursor(SCREENERS, [items[-1].name]) if more else None)
 
     def get(self, name: str) -> Screener:
         row = self.db.prepare(_GET).bind(self.user_id, name).first()
@@ -106,8 +103,8 @@ class ScreenerRepository(TenantRepository):
 
     def runs(self, name: str, limit: int, cursor: str | None) -> Page[ScreenerRun]:
         """The screener's stored runs, newest first; NotFound if the caller has no screener by that name."""
-        kind = f"screener_runs:{name}"
-        after, after_id = decode_recent_cursor(kind, cursor)
+        # The screener's name is part of the cursor's scope, so a cursor cannot continue another screener's runs.
+        after, after_id = self.cursor_position(SCREENER_RUNS, cursor, name) or (None, None)
         rows = (
             self.db.prepare(_RUNS).bind(self.user_id, name, after, after_id, limit + 1, PAGE_BUDGET_BYTES).all().results
         )
@@ -119,4 +116,5 @@ class ScreenerRepository(TenantRepository):
             ScreenerRun.model_validate({k: v for k, v in r.items() if k not in {"fits", "screener_id"}}) for r in page
         ]
         last = items[-1] if more else None
-        return Page(items=items, next_cursor=encode_recent_cursor(kind, last.created_at, last.id) if last else None)
+        next_cursor = self.next_cursor(SCREENER_RUNS, [last.created_at, last.id], name) if last else None
+        return Page(items=items, next_cursor=next_cursor)

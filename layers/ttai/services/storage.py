@@ -2,7 +2,9 @@
 
 Export names are checked against one strict pattern before they become keys, so a name can never leave
 ``users/{user_id}/exports/``; the user_id is the verified caller's, put in the key by ``ttai.tenant_keys`` so that
-one user's prefix never lists another's. A name that is not there, or is another user's, reads as not found.
+one user's prefix never lists another's. A name that is not there, or is another user's, reads as not found. The
+exports list's cursor wraps the R2 binding's (S3's continuation token) in the API's authenticated codec, bound to the
+caller, so a token reaches S3 only if this API handed it to this caller.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from ttai.bindings.r2 import Body, R2Bucket, R2HTTPMetadata, R2ObjectBody
+from ttai.cursors import CursorCodec, CursorKind, Text, required_codec
 from ttai.errors import InvalidField, NotFound
 from ttai.layout import storage_layout
 from ttai.services.tenancy import Page
@@ -31,6 +34,8 @@ CONTENT_TYPES = {
     "md": "text/markdown",
     "gz": "application/gzip",
 }
+# The R2 binding's list cursor, as it issued it: an export key is short, so its token is a few hundred characters.
+EXPORTS = CursorKind("exports", (Text(1500),))
 ExportName = Annotated[str, Field(pattern=EXPORT_NAME_PATTERN, max_length=120)]
 
 
@@ -57,9 +62,10 @@ def content_type(name: str) -> str:
 
 
 class StorageService:
-    def __init__(self, bucket: R2Bucket, user_id: str | None = None) -> None:
+    def __init__(self, bucket: R2Bucket, user_id: str | None = None, *, cursors: CursorCodec | None = None) -> None:
         self.bucket = bucket
         self.user_id = user_id
+        self.cursors = cursors  # needed by the exports list's pages
         self._prefixes = storage_layout().bucket_prefixes
 
     # ------------------------------------------------------------- knowledge
@@ -116,17 +122,22 @@ class StorageService:
         return found.bytes() if isinstance(found, R2ObjectBody) else None
 
     def list_exports(self, limit: int = 50, cursor: str | None = None) -> Page[ExportFile]:
-        page = self.bucket.list(prefix=self.exports_prefix, limit=limit, cursor=cursor)
+        prefix = self.exports_prefix
+        scope = (self.user_id,)
+        after = required_codec(self.cursors).decode(EXPORTS, cursor, scope=scope)[0] if cursor else None
+        page = self.bucket.list(prefix=prefix, limit=limit, cursor=after)
         items = [
             ExportFile(
-                name=o.key.removeprefix(self.exports_prefix),
+                name=o.key.removeprefix(prefix),
                 size=o.size,
                 uploaded=o.uploaded,
                 content_type=content_type(o.key),
             )
             for o in page.objects
         ]
-        return Page(items=items, next_cursor=page.cursor if page.truncated else None)
+        if not (page.truncated and page.cursor):
+            return Page(items=items)
+        return Page(items=items, next_cursor=required_codec(self.cursors).encode(EXPORTS, [page.cursor], scope=scope))
 
     def export_url(self, name: str, expires_in: int = DOWNLOAD_URL_SECONDS) -> ExportLink:
         """A presigned GET of the caller's export (one HeadObject first: no link to something absent)."""

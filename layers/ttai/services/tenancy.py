@@ -1,31 +1,27 @@
-"""What every tenant repository shares: whose rows, keyset pages with opaque cursors, and audited writes.
+"""What every tenant repository shares: whose rows, keyset pages with cursors bound to the caller, audited writes.
 
 The user_id a repository is bound to comes from the verified token (``Principal``), never from a request; every
-statement a repository runs filters or writes by it, so another user's row is simply not there (404).
+statement a repository runs filters or writes by it, so another user's row is simply not there (404). The cursors
+it issues (``ttai.cursors``) are bound to that user id too, so one user's cursor is refused on another's list.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
 from ttai.bindings.d1 import D1Database
-from ttai.errors import BindingError
+from ttai.cursors import CursorCodec, CursorKind, required_codec
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
 _NAME = re.compile(r"^[a-z_]+\.[a-z_]+$")
 T = TypeVar("T")
-
-
-class InvalidCursor(BindingError):
-    """A cursor this API did not issue, or issued for another list."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,24 +35,6 @@ class Tenant:
 class Page(BaseModel, Generic[T]):
     items: list[T]
     next_cursor: str | None = None
-
-
-def encode_cursor(kind: str, position: list[Any]) -> str:
-    """An opaque cursor for a keyset position (the sort values of the last row returned)."""
-    raw = json.dumps({"k": kind, "p": position}, separators=(",", ":"), default=str)
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(kind: str, cursor: str, size: int) -> list[Any]:
-    """The position a cursor holds; InvalidCursor (a 400) for anything else."""
-    try:
-        payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        position = payload["p"]
-        if payload["k"] != kind or not isinstance(position, list) or len(position) != size:
-            raise InvalidCursor(f"this cursor does not belong to the {kind} list")
-    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
-        raise InvalidCursor("the cursor is not one this API issued") from exc
-    return position
 
 
 def audited(sql: str, *, action: str, entity: str) -> str:
@@ -79,10 +57,24 @@ SELECT * FROM changed
 class TenantRepository:
     """Base of the per-resource repositories: the database and the tenant it is bound to."""
 
-    def __init__(self, db: D1Database, tenant: Tenant) -> None:
+    def __init__(self, db: D1Database, tenant: Tenant, *, cursors: CursorCodec | None = None) -> None:
         self.db = db
         self.tenant = tenant
+        self.cursors = cursors  # needed by the lists that page with a cursor
 
     @property
     def user_id(self) -> str:
         return self.tenant.user_id
+
+    def next_cursor(self, kind: CursorKind, position: Sequence[Any], *filters: str | int | date | None) -> str:
+        """The cursor to the page after ``position`` of the caller's list ``kind``, as filtered by ``filters``."""
+        return required_codec(self.cursors).encode(kind, position, scope=(self.user_id, *filters))
+
+    def cursor_position(
+        self, kind: CursorKind, cursor: str | None, *filters: str | int | date | None
+    ) -> tuple[Any, ...] | None:
+        """The position a cursor from ``next_cursor`` (same kind, caller and filters) holds, None for the first
+        page; InvalidCursor (a 400) for any other."""
+        if not cursor:
+            return None
+        return required_codec(self.cursors).decode(kind, cursor, scope=(self.user_id, *filters))

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from ttai.cursors import CursorKind, Text
 from ttai.errors import NotFound
 from ttai.models.watchlists import Watchlist, WatchlistIn
-from ttai.services.tenancy import Page, TenantRepository, audited, decode_cursor, encode_cursor
+from ttai.services.tenancy import Page, TenantRepository, audited
 
+WATCHLISTS = CursorKind("watchlists", (Text(100),))  # by name (WatchlistName: at most 100 characters)
 _COLUMNS = "id, name, description, symbols, created_at, updated_at"
 _LIST = f"""
 SELECT {_COLUMNS} FROM watchlists
@@ -35,11 +37,11 @@ def _watchlist(row: dict[str, Any]) -> Watchlist:
 
 class WatchlistRepository(TenantRepository):
     def list(self, limit: int, cursor: str | None) -> Page[Watchlist]:
-        after = decode_cursor("watchlists", cursor, 1)[0] if cursor else None
-        rows = self.db.prepare(_LIST).bind(self.user_id, after, limit + 1).all().results
+        after = self.cursor_position(WATCHLISTS, cursor)
+        rows = self.db.prepare(_LIST).bind(self.user_id, after[0] if after else None, limit + 1).all().results
         items = [_watchlist(r) for r in rows[:limit]]
         more = len(rows) > limit
-        return Page(items=items, next_cursor=encode_cursor("watchlists", [items[-1].name]) if more else None)
+        return Page(items=items, next_cursor=self.next_cursor(WATCHLISTS, [items[-1].name]) if more else None)
 
     def get(self, name: str) -> Watchlist:
         row = self.db.prepare(_GET).bind(self.user_id, name).first()

@@ -23,7 +23,7 @@ Status = Annotated[AlertStatusFilter, Query(description="which alerts to list")]
 
 
 def _repository() -> AlertRepository:
-    return AlertRepository(deps.env().DB, deps.tenant(router))
+    return AlertRepository(deps.env().DB, deps.tenant(router), cursors=deps.cursors())
 
 
 @router.get("/alerts", summary="The caller's alerts, newest first", responses=responses(HTTPStatus.BAD_REQUEST))

@@ -29,7 +29,7 @@ SymbolQuery = Annotated[str | None, Query(max_length=64)]
 
 def _repository() -> AnalysisRepository:
     env = deps.env()
-    return AnalysisRepository(env.DB, deps.tenant(router), CacheService(env.KV))
+    return AnalysisRepository(env.DB, deps.tenant(router), CacheService(env.KV), cursors=deps.cursors())
 
 
 @router.get(

@@ -24,7 +24,7 @@ Cursor = Annotated[str | None, Query(max_length=2048)]
 
 def _storage() -> StorageService:
     env = deps.env()
-    return StorageService(env.R2, deps.tenant(router).user_id)
+    return StorageService(env.R2, deps.tenant(router).user_id, cursors=deps.cursors())
 
 
 @router.post(

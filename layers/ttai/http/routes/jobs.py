@@ -33,7 +33,7 @@ Cursor = Annotated[str | None, Query(max_length=512)]
 
 def _storage() -> JobStorage:
     current_principal(router)  # market-wide data, but only for signed-in callers
-    return JobStorage(deps.env().DB)
+    return JobStorage(deps.env().DB, cursors=deps.cursors())
 
 
 @router.get(

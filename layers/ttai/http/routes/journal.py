@@ -31,7 +31,7 @@ Until = Annotated[CalendarDate | None, Query(alias="to", description="entries op
 
 
 def _repository() -> JournalRepository:
-    return JournalRepository(deps.env().DB, deps.tenant(router))
+    return JournalRepository(deps.env().DB, deps.tenant(router), cursors=deps.cursors())
 
 
 @router.get(

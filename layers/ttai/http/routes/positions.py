@@ -24,7 +24,7 @@ Cursor = Annotated[str | None, Query(max_length=512)]
 
 def _repository() -> PositionRepository:
     env = deps.env()
-    return PositionRepository(env.DB, deps.tenant(router), env.KV)
+    return PositionRepository(env.DB, deps.tenant(router), env.KV, cursors=deps.cursors())
 
 
 @router.get(

@@ -26,7 +26,7 @@ Cursor = Annotated[str | None, Query(max_length=512)]
 
 
 def _repository() -> ScreenerRepository:
-    return ScreenerRepository(deps.env().DB, deps.tenant(router))
+    return ScreenerRepository(deps.env().DB, deps.tenant(router), cursors=deps.cursors())
 
 
 def _name(raw: str) -> str:

@@ -26,7 +26,7 @@ Cursor = Annotated[str | None, Query(max_length=512)]
 
 
 def _repository() -> WatchlistRepository:
-    return WatchlistRepository(deps.env().DB, deps.tenant(router))
+    return WatchlistRepository(deps.env().DB, deps.tenant(router), cursors=deps.cursors())
 
 
 def _name(raw: str) -> str:
