@@ -25,8 +25,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
+from ttai.bindings.d1 import stored_literal
 from ttai.errors import BindingError, ConfigurationError
-from ttai.models.times import in_range
 
 CURSOR_SECRET = "CURSOR_SECRET"  # noqa: S105 - the secret's name (storage.json), not its value
 VERSION = 1
@@ -35,7 +35,7 @@ CURSOR_MAX_CHARS = 4096  # longer than any cursor issued; refused before any dec
 ROW_ID_MAX = 2**63 - 1  # bigint
 _BASE64URL = re.compile(r"^[A-Za-z0-9_-]+$")
 _REFUSED = "the cursor is not one this API issued for this list"
-_INSTANT_MAX_CHARS = 32  # 2026-01-02T03:04:05.123456+00:00
+_INSTANT_MAX_CHARS = 40  # 2026-01-02T03:04:05.123456+00:00, or a stored text such as +294276-12-31 23:59:59.999999999
 
 
 class InvalidCursor(BindingError):
@@ -88,34 +88,54 @@ class Integer(NamedTuple):
 
 
 class Instant(NamedTuple):
-    """A time-zone aware instant in the house range (``ttai.models.times``), kept as ISO 8601 text in UTC."""
+    """An instant as stored, kept as text: ISO 8601 in UTC for a datetime (any year Python holds), else the D1
+    binding's text for one Python cannot hold (``infinity``, BC, past 9999). It opens as the datetime, or as
+    PostgreSQL's literal for that text (``ttai.bindings.d1.stored_literal``), which statements cast
+    (``?::timestamptz``): a row outside the house range (``ttai.models.times``) is still paged past."""
 
     def encode(self, value: Any) -> str:
+        if isinstance(value, str):
+            stored_literal(value, with_time=True)
+            return value
         if not isinstance(value, datetime) or value.utcoffset() is None:
-            raise ValueError("expected a time-zone aware datetime")
-        return in_range(value).astimezone(UTC).isoformat()
+            raise ValueError("expected a time-zone aware datetime or a stored instant's text")
+        try:
+            return value.astimezone(UTC).isoformat()
+        except OverflowError as exc:  # the offset takes it past year 1 or 9999
+            raise ValueError("expected an instant Python holds in UTC") from exc
 
-    def decode(self, raw: Any) -> datetime:
+    def decode(self, raw: Any) -> datetime | str:
         if not isinstance(raw, str) or len(raw) > _INSTANT_MAX_CHARS:
             raise ValueError("expected an ISO 8601 instant")
-        value = datetime.fromisoformat(raw)
+        try:
+            value = datetime.fromisoformat(raw)
+        except ValueError:
+            return stored_literal(raw, with_time=True)
         if value.utcoffset() != timedelta(0):  # issued in UTC, so anything else was not issued
             raise ValueError("expected an instant in UTC")
-        return in_range(value)
+        return value
 
 
 class Day(NamedTuple):
-    """A calendar date, kept as ISO 8601 text (every Python date is a valid PostgreSQL date)."""
+    """A calendar date as stored, kept as text: ISO 8601 for a date Python holds, else the D1 binding's text for one
+    it cannot hold. It opens as the date, or as PostgreSQL's literal for that text, which statements cast
+    (``?::date``)."""
 
     def encode(self, value: Any) -> str:
+        if isinstance(value, str):
+            stored_literal(value, with_time=False)
+            return value
         if type(value) is not date:
-            raise ValueError("expected a date")
+            raise ValueError("expected a date or a stored date's text")
         return value.isoformat()
 
-    def decode(self, raw: Any) -> date:
-        if not isinstance(raw, str) or len(raw) != len("2026-01-02"):
+    def decode(self, raw: Any) -> date | str:
+        if not isinstance(raw, str) or len(raw) > _INSTANT_MAX_CHARS:
             raise ValueError("expected an ISO 8601 date")
-        return date.fromisoformat(raw)
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            return stored_literal(raw, with_time=False)
 
 
 ROW_ID = Integer(1, ROW_ID_MAX)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import random
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from local.stack import LocalStack
+from tests.integration.test_jobs_api import _WINDOWS as JOB_WINDOWS
 from tests.integration.test_jobs_api import insert_run
 from ttai.bindings import r2
 from ttai.cursors import CURSOR_SECRET, CursorCodec
@@ -103,8 +103,8 @@ def new_caller(stack: LocalStack, name: str) -> Caller:
             """INSERT INTO screener_results (user_id, screener_id, criteria, results, candidates_found, created_at)
             SELECT user_id, id, '{}'::jsonb, '[]'::jsonb, 0, ?2 FROM screeners WHERE user_id = ?1 AND name = 'first'"""
         ).bind(user_id, at + timedelta(minutes=n)).run()
-    # Job runs are market-wide: two on a market date no other test writes on.
-    job_day = date(2200, 1, 1) + timedelta(days=random.randrange(2_000_000))
+    # Job runs are market-wide: two on a market date no other test writes on (a window of test_jobs_api's own).
+    job_day = date(2100, 1, 1) + timedelta(days=10 * next(JOB_WINDOWS))
     insert_run(stack, "pre-market", job_day)
     insert_run(stack, "analysis", job_day, hour=15)
     return Caller(user_id, token, alert_id, job_day)
@@ -190,6 +190,111 @@ def test_a_genuine_cursor_pages_its_list_to_the_end(stack: LocalStack, owner: Ca
     assert len(first["items"]) == len(second["items"]) == 1
     assert first["items"] != second["items"]
     assert second["next_cursor"] is None
+
+
+# Sort values stored behind the API's back (PostgreSQL literals; see test_stored_times.py): outside the house range,
+# and for some outside Python's, which the D1 binding reads back as text. Each is stored twice (the id breaks ties).
+STORED_INSTANTS = (
+    "infinity",
+    "-infinity",
+    "0001-12-31 10:00:00+00 BC",
+    "0044-03-15 12:00:00+00 BC",
+    "10000-01-01 13:59:59+00",
+    "1900-01-01 00:00:00+00",
+    "9999-12-31 23:59:59.999999+00",
+    "2026-11-20 15:00:00.5+00",
+)
+STORED_DATES = ("infinity", "-infinity", "0044-03-15 BC", "0001-01-01", "10000-01-01", "1900-01-01", "2026-01-02")
+
+
+def _every_page(stack: LocalStack, token: str, path: str, **query: str) -> list[int]:
+    """The ids of every item of a list read one item a page, each page from the last one's cursor."""
+    ids: list[int] = []
+    cursor = None
+    while True:
+        page = stack.http(
+            "GET", path, token=token, query={**query, "limit": "1", **({"cursor": cursor} if cursor else {})}
+        )
+        assert page.status == 200, page.body
+        ids += [item["id"] for item in page.body["items"]]
+        cursor = page.body["next_cursor"]
+        if cursor is None:
+            return ids
+
+
+def _ids(stack: LocalStack, sql: str, *params: Any) -> list[int]:
+    return [row["id"] for row in stack.env.DB.prepare(sql).bind(*params).all().results]
+
+
+def test_cursors_page_past_stored_instants_python_cannot_hold(stack: LocalStack) -> None:
+    user_id = f"stored-{uuid.uuid4().hex[:8]}"
+    token = stack.token_for(user_id)
+    db = stack.env.DB
+    alert = _ok(stack.http("POST", "/api/v1/alerts", token=token, json={
+        "symbol": "AAPL", "alert_type": "price", "condition": "above", "threshold": 1}))["id"]  # fmt: skip
+    _ok(stack.http("PUT", "/api/v1/screeners/old", token=token, json={"type": "csp", "criteria": {}}))
+    for stored in STORED_INSTANTS * 2:
+        db.prepare(
+            """INSERT INTO analyses (user_id, symbol, type, result, created_at)
+            VALUES (?1, 'AAPL', 'full', '{}', ?2::timestamptz)"""
+        ).bind(user_id, stored).run()
+        db.prepare(
+            """INSERT INTO screener_results (user_id, screener_id, criteria, results, candidates_found, created_at)
+            SELECT ?1, id, '{}', '[]', 0, ?2::timestamptz FROM screeners WHERE user_id = ?1"""
+        ).bind(user_id, stored).run()
+        db.prepare(
+            """INSERT INTO alert_events (user_id, alert_id, symbol, alert_type, message, triggered_at)
+            VALUES (?1, ?2, 'AAPL', 'price', 'up', ?3::timestamptz)"""
+        ).bind(user_id, alert, stored).run()
+
+    newest_first = "ORDER BY {0} DESC, id DESC"
+    assert _every_page(stack, token, "/api/v1/analyses") == _ids(
+        stack, f"SELECT id FROM analyses WHERE user_id = ? {newest_first.format('created_at')}", user_id
+    )
+    assert _every_page(stack, token, "/api/v1/analyses", symbol="AAPL") == _ids(
+        stack, f"SELECT id FROM analyses WHERE user_id = ? {newest_first.format('created_at')}", user_id
+    )
+    assert _every_page(stack, token, "/api/v1/screeners/old/results") == _ids(
+        stack, f"SELECT id FROM screener_results WHERE user_id = ? {newest_first.format('created_at')}", user_id
+    )
+    assert _every_page(stack, token, f"/api/v1/alerts/{alert}/events") == _ids(
+        stack, f"SELECT id FROM alert_events WHERE user_id = ? {newest_first.format('triggered_at')}", user_id
+    )
+    assert len(_ids(stack, "SELECT id FROM analyses WHERE user_id = ?", user_id)) == 2 * len(STORED_INSTANTS)
+
+
+def test_cursors_page_past_stored_dates_python_cannot_hold(stack: LocalStack) -> None:
+    user_id = f"stored-{uuid.uuid4().hex[:8]}"
+    token = stack.token_for(user_id)
+    db = stack.env.DB
+    for stored in STORED_DATES * 2:
+        db.prepare(
+            """INSERT INTO trade_journal (user_id, symbol, strategy, legs, direction, entry_date, entry_price)
+            VALUES (?1, 'AAPL', 'stock', '[]', 'long', ?2::date, 1)"""
+        ).bind(user_id, stored).run()
+    runs = [
+        db.prepare(
+            """INSERT INTO job_executions (job_type, scheduled_time, execution_date, status)
+            VALUES ('backup', ?1::timestamptz, ?2::date, 'success') RETURNING id"""
+        )
+        .bind(datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=n), stored)
+        .first("id")
+        for n, stored in enumerate(STORED_DATES * 2)
+    ]
+    try:
+        assert _every_page(stack, token, "/api/v1/journal") == _ids(
+            stack, "SELECT id FROM trade_journal WHERE user_id = ? ORDER BY entry_date DESC, id DESC", user_id
+        )
+        # Job runs are market-wide: the backup history holds these and whatever backups other tests ran.
+        listed = _every_page(stack, token, "/api/v1/jobs/history", type="backup")
+        assert listed == _ids(
+            stack, "SELECT id FROM job_executions WHERE job_type = 'backup' ORDER BY execution_date DESC, id DESC"
+        )
+        assert set(runs) <= set(listed)
+    finally:
+        db.prepare(
+            "DELETE FROM job_executions WHERE id IN (SELECT value::bigint FROM jsonb_array_elements_text(?::jsonb))"
+        ).bind(runs).run()
 
 
 @pytest.mark.parametrize("name", TENANT_LISTS)

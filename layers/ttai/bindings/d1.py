@@ -7,7 +7,8 @@ as Python values (int, float, Decimal, bool, str, datetime, date, time, UUID, by
 A timestamp, date or time that Python cannot hold (BC, after year 9999, ``infinity``, ``24:00:00``) comes back as
 the Data API's text for it rather than failing the read, with the Data API's stand-ins for ±infinity (Java's
 instants ``+292278994-08-16 23:00:00`` and ``-292275055-05-16 23:00:00``) given back as PostgreSQL's own words,
-``infinity`` and ``-infinity``. Code that reads such columns types them ``datetime | str`` (``ttai.models.times``).
+``infinity`` and ``-infinity``. Code that reads such columns types them ``datetime | str`` (``ttai.models.times``);
+``stored_literal`` turns such a text back into PostgreSQL's literal for the value, to bind it again.
 
 Differences D1 users should know, each raised or documented rather than silently papered over:
 - ``meta.last_row_id`` is the first column of the last row an ``INSERT ... RETURNING`` gave back (PostgreSQL
@@ -440,6 +441,68 @@ def _unrepresentable(text: str) -> str:
         if text.startswith(stand_in):
             return word
     return text
+
+
+# The text _unrepresentable keeps besides the infinities: Java's ISO form of a year Python has no datetime for, signed
+# past 9999 (+10000), astronomical and signed before year 1 (1 BC is 0000, 44 BC is -0043), a time for timestamps.
+_STORED_TEXT = re.compile(
+    r"(?P<year>[+-]\d{4,9}|\d{4})-(?P<month>\d{2})-(?P<day>\d{2})"
+    r"(?P<time> (?P<hour>\d{2}):(?P<minute>\d{2}):(?P<second>\d{2})(?:\.\d{1,9})?)?"
+)
+# What PostgreSQL's timestamptz and date hold: from 24 November 4714 BC (astronomical -4713) to the end of a year.
+_STORED_FIRST_DAY = (-4713, 11, 24)
+_STORED_LAST_YEAR = {True: 294276, False: 5874897}
+
+
+def stored_literal(text: str, *, with_time: bool) -> str:
+    """PostgreSQL's literal for a timestamp (``with_time``) or date this binding read back as text, because Python
+    cannot hold it: bound as text and cast in SQL (``?::timestamptz``, ``?::date``), it is the value stored.
+
+    Before 1582-10-15 the Data API's text is the Julian-calendar reading of PostgreSQL's (proleptic Gregorian) fields
+    (``local.data_api_times`` says why), so for a year before 1 the reading is undone. ValueError for any other text,
+    or for a value PostgreSQL could not hold.
+    """
+    if text in {"infinity", "-infinity"}:
+        return text
+    match = _STORED_TEXT.fullmatch(text)
+    if match is None or (match["time"] is not None) is not with_time:
+        raise ValueError(f"not a stored {'timestamp' if with_time else 'date'} Python cannot hold: {text!r}")
+    year, month, day = int(match["year"]), int(match["month"]), int(match["day"])
+    if 1 <= year <= 9999 or not 1 <= month <= 12 or not 1 <= day <= _days_in_month(year, month):
+        raise ValueError(f"not a stored {'timestamp' if with_time else 'date'} Python cannot hold: {text!r}")
+    if with_time and (int(match["hour"]) > 23 or int(match["minute"]) > 59 or int(match["second"]) > 59):
+        raise ValueError(f"not a stored timestamp Python cannot hold: {text!r}")
+    if year < 1:
+        year, month, day = _julian_date(_gregorian_day_number(year, month, day))
+    if (year, month, day) < _STORED_FIRST_DAY or year > _STORED_LAST_YEAR[with_time]:
+        raise ValueError(f"{text!r} is outside what PostgreSQL holds")
+    literal = f"{year if year >= 1 else 1 - year:04d}-{month:02d}-{day:02d}"
+    if with_time:
+        literal += f"{match['time']}+00"
+    return literal if year >= 1 else f"{literal} BC"
+
+
+def _days_in_month(year: int, month: int) -> int:
+    """Days in the month of the proleptic Gregorian calendar (astronomical years: 0 and -4 are leap years)."""
+    if month == 2:
+        return 29 if year % 4 == 0 and (year % 100 != 0 or year % 400 == 0) else 28
+    return 30 if month in {4, 6, 9, 11} else 31
+
+
+def _gregorian_day_number(year: int, month: int, day: int) -> int:
+    """The Julian Day Number of a proleptic Gregorian date (astronomical years)."""
+    shift = (14 - month) // 12
+    y, m = year + 4800 - shift, month + 12 * shift - 3
+    return day + (153 * m + 2) // 5 + 365 * y + y // 4 - y // 100 + y // 400 - 32045
+
+
+def _julian_date(day_number: int) -> tuple[int, int, int]:
+    """The Julian-calendar (year, month, day) of a Julian Day Number (astronomical years)."""
+    c = day_number + 32082
+    d = (4 * c + 3) // 1461
+    e = c - 1461 * d // 4
+    m = (5 * e + 2) // 153
+    return d - 4800 + m // 10, m + 3 - 12 * (m // 10), e - (153 * m + 2) // 5 + 1
 
 
 def _decode_array(array: dict[str, Any], element_type: str) -> list[Any]:

@@ -138,7 +138,8 @@ class JobStorage:
                 params.append(value)
         if cursor:
             after_date, after_id = required_codec(self.cursors).decode(JOB_HISTORY, cursor, scope=wanted.cursor_scope)
-            conditions.append("(execution_date, id) < (?, ?)")
+            # Cast: a stored date Python cannot hold comes back from the cursor as PostgreSQL's literal (text).
+            conditions.append("(execution_date, id) < (?::date, ?)")
             params += [after_date, after_id]
         where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
         sql = f"SELECT {_HISTORY_COLUMNS} FROM job_executions {where} {_ORDER} LIMIT ?"  # noqa: S608 - constants
