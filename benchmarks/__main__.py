@@ -18,6 +18,7 @@ from benchmarks import (
     list_queries,
     queues,
     sizes,
+    vectorize,
     websocket_gateway,
     workflows,
 )
@@ -37,6 +38,7 @@ def main() -> int:
     rows += durable.run()
     rows += list_queries.run()
     rows += jobs_history.run()
+    rows += vectorize.run()
     rows += queues.run()
     rows += exports.run()
     rows += workflows.run()

@@ -5,6 +5,7 @@ Each test makes an index of its own (a fresh name) and drops it after; calls are
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import uuid
@@ -32,6 +33,7 @@ from ttai.bindings.vectorize import (
     create_vector_index,
     delete_vector_index,
 )
+from ttai.bindings.vectorize.filters import compile_filter
 from ttai.bindings.vectorize.model import Metric, indexed_string
 from ttai.errors import BindingError
 from ttai.migrations import apply as apply_migrations
@@ -567,3 +569,33 @@ def test_a_backup_restores_the_vectors_and_their_search_indexes(stack: LocalStac
         "SELECT indexdef FROM pg_indexes WHERE tablename = 'vectors' AND indexname ~ '^vectors_(ann|meta)_'"
     ).raw()
     assert sorted(row[0].split(" USING ")[1].split(" ")[0] for row in search_indexes) == ["btree", "hnsw"]
+
+
+def test_a_filtered_search_through_the_hnsw_graph_still_fills_top_k(make_index: MakeIndex, db: D1Database) -> None:
+    # Given an index large enough for PostgreSQL to search its HNSW graph, and a binding that keeps a single
+    # candidate per step: without iterative scans the graph would stop after top_k candidates, most filtered out.
+    index = make_index(dimensions=16, metric="euclidean")
+    index.create_metadata_index("bucket", "number")
+    rng = random.Random(5)
+    vectors = [
+        {"id": f"v{i}", "values": [rng.uniform(-1, 1) for _ in range(16)], "metadata": {"bucket": i % 10}}
+        for i in range(3000)
+    ]
+    for start in range(0, len(vectors), 1000):
+        index.upsert(vectors[start : start + 1000])
+    db.exec("ANALYZE vectors")
+    narrow = VectorizeIndex(db, index.name, dimensions=16, metric="euclidean", ef_search=1)
+    # $nin cannot use the B-tree, so only 1 vector in 10 passes the filter as the graph is walked.
+    only = {"bucket": {"$nin": list(range(1, 10))}}
+    condition, params = compile_filter(only)
+    search = narrow._sql.search(
+        by_id=False, in_namespace=False, condition=condition, top_k=3, values=False, metadata="none"
+    )
+    plan = db.prepare("EXPLAIN (FORMAT JSON) " + search).bind("3", "[" + ",".join(["0.1"] * 16) + "]", *params).first()
+    assert "vectors_ann_" in json.dumps(plan)  # the graph, not an exact scan
+
+    # When queried, every answer has its three matches, all from the one bucket the filter lets through.
+    for _ in range(20):
+        result = narrow.query([rng.uniform(-1, 1) for _ in range(16)], top_k=3, filter=only)
+        assert result["count"] == 3
+        assert all(int(match["id"][1:]) % 10 == 0 for match in result["matches"])

@@ -12,7 +12,9 @@ a write is one call per batch that fits the Data API's 4 MiB request (1,000 vect
 
 Differences from Cloudflare, deliberate: writes are synchronous, so a mutation is visible, and described as
 processed, when its call returns; scores are always exact (computed from the stored values), where Vectorize's are
-approximate unless values are returned.
+approximate unless values are returned. Where the search walks the HNSW graph (pgvector >= 0.8), a filter is applied
+as it goes (an iterative scan) for up to pgvector's hnsw.max_scan_tuples (20,000) vectors: a filter that rare is
+normally served from its metadata index's B-tree instead (an exact search), which PostgreSQL picks by cost.
 """
 
 from __future__ import annotations
