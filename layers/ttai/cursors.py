@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
 from ttai.bindings.d1 import stored_literal
-from ttai.errors import BindingError, ConfigurationError
+from ttai.errors import BadRequest, ConfigurationError
 
 CURSOR_SECRET = "CURSOR_SECRET"  # noqa: S105 - the secret's name (storage.json), not its value
 VERSION = 1
@@ -38,8 +38,12 @@ _REFUSED = "the cursor is not one this API issued for this list"
 _INSTANT_MAX_CHARS = 40  # 2026-01-02T03:04:05.123456+00:00, or a stored text such as +294276-12-31 23:59:59.999999999
 
 
-class InvalidCursor(BindingError):
-    """A cursor this API did not issue, or issued for another list or another caller."""
+class InvalidCursor(BadRequest):
+    """A cursor this API did not issue, or issued for another list or another caller (one message for every
+    refusal, so a caller learns nothing about which check failed)."""
+
+    def __init__(self, message: str = _REFUSED) -> None:
+        super().__init__(message)
 
 
 # ------------------------------------------------------------------ fields

@@ -14,7 +14,36 @@ class ConfigurationError(TtaiError):
 
 
 class BindingError(TtaiError, ValueError):
-    """A binding was used outside the limits of the Cloudflare API it mirrors."""
+    """A binding was used outside the limits of the Cloudflare API it mirrors.
+
+    Our code's fault unless a service says otherwise: an untranslated one is a 500. A service turns the ones a
+    caller's input can cause into :class:`BadRequest`.
+    """
+
+
+class BadRequest(TtaiError, ValueError):
+    """What the caller caused (a cursor, a key, a list option they sent): a 400 whose message is written for them.
+
+    The message reaches the caller as it is, so it never carries backend text (AWS or PostgreSQL messages, ARNs).
+    """
+
+
+class Unavailable(TtaiError):
+    """A dependency cannot serve now and a retry later may succeed: a 503 with ``Retry-After``.
+
+    ``dependency`` names it for a caller ("the database", "the cache"), since the 503's message is built from it
+    and ``retry_after`` (whole seconds) rather than from the exception's own text, which is for the log and may
+    quote AWS.
+    """
+
+    def __init__(self, message: str, *, dependency: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.dependency = dependency
+        self.retry_after = max(1, int(retry_after))
+
+
+class Throttled(Unavailable):
+    """AWS refused the call for its rate (ProvisionedThroughputExceeded, ThrottlingException, SlowDown...)."""
 
 
 class NotFound(TtaiError):

@@ -1,13 +1,26 @@
-"""How database trouble reaches a caller: a 503 to retry while Aurora resumes, a 409 for a conflicting write,
-and a 500 that says nothing about the SQL behind it."""
+"""How trouble behind the API reaches a caller: a 503 with Retry-After while a dependency is away, a 409 for a
+conflicting write, and a 500 with a correlation id the log also carries, saying nothing of the SQL or AWS behind it."""
 
 from __future__ import annotations
 
+import json
+import logging
+from typing import Any
+
 import pytest
 
+from local.aws_faults import AwsFault
 from local.stack import LocalStack
 from ttai.bindings.d1 import D1ConstraintError, D1QueryError
+from ttai.http.app import INTERNAL_ERROR_MESSAGE
+from ttai.observability import logger
 from ttai.services.account import AccountService
+
+ACCOUNT = "123456789012"
+DENIED = (
+    f"User: arn:aws:sts::{ACCOUNT}:assumed-role/ttai-dev-api/fn is not authorized to perform: {{action}} on resource: "
+    "{resource} because no identity-based policy allows the action"
+)
 
 
 @pytest.fixture
@@ -98,3 +111,57 @@ def test_a_body_that_is_not_json_by_its_content_type_is_a_415(stack: LocalStack,
     assert status == 415
     assert response["error"]["code"] == "unsupported_media_type"
     assert stack.http("GET", "/api/v1/watchlists/typed", token=token).status == 404
+
+
+def _logged(caplog: pytest.LogCaptureFixture, message: str) -> list[dict[str, Any]]:
+    """The log lines with this message, as the function's JSON formatter writes them to CloudWatch."""
+    render = logger.registered_formatter
+    return [json.loads(render.format(r)) for r in caplog.records if r.getMessage() == message]
+
+
+@pytest.mark.parametrize(
+    ("service", "operation", "path", "action", "resource"),
+    [
+        (
+            "rds-data",
+            "ExecuteStatement",
+            "/api/v1/me",
+            "rds-data:ExecuteStatement",
+            f"arn:aws:rds:us-east-1:{ACCOUNT}:cluster:ttai-dev",
+        ),
+        ("s3", "ListObjectsV2", "/api/v1/exports", "s3:ListBucket", "arn:aws:s3:::ttai-dev-documents"),
+    ],
+    ids=["database", "bucket"],
+)
+def test_an_unexpected_aws_error_is_a_500_whose_correlation_id_is_in_the_log(
+    stack: LocalStack,
+    token: str,
+    caplog: pytest.LogCaptureFixture,
+    service: str,
+    operation: str,
+    path: str,
+    action: str,
+    resource: str,
+) -> None:
+    denied = DENIED.format(action=action, resource=resource)
+    caplog.set_level(logging.ERROR, logger=logger.name)
+    with AwsFault(stack.env.client(service), operation, "AccessDeniedException", denied, status=403) as fault:
+        status, headers, body = stack.http("GET", path, token=token)
+    assert fault.refused == 1
+    assert status == 500
+    assert headers["content-type"] == "application/json"
+    correlation_id = body["error"].pop("correlation_id")
+    assert body == {"error": {"code": "internal_error", "message": INTERNAL_ERROR_MESSAGE}}
+    (record,) = _logged(caplog, "request failed: answered 500")
+    assert record["correlation_id"] == correlation_id
+    assert "at " in record["error"]  # where it was raised, as describe_error puts it
+    assert ACCOUNT not in json.dumps(body)
+
+
+def test_the_500_correlation_id_is_api_gateways_request_id(stack: LocalStack, token: str) -> None:
+    # Two failing requests, two ids: each is the request's own, so one grep finds its log line.
+    with AwsFault(stack.env.client("rds-data"), "ExecuteStatement", "InternalServerErrorException", status=403):
+        first = stack.http("GET", "/api/v1/me", token=token).body["error"]["correlation_id"]
+        second = stack.http("GET", "/api/v1/me", token=token).body["error"]["correlation_id"]
+    assert first != second
+    assert len(first) == len(second) == 32

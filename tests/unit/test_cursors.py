@@ -26,7 +26,7 @@ from ttai.cursors import (
     Text,
     required_codec,
 )
-from ttai.errors import BindingError, ConfigurationError
+from ttai.errors import BadRequest, ConfigurationError
 from ttai.models.times import EARLIEST, LATEST
 
 KEY = "k" * 64
@@ -195,7 +195,7 @@ def test_every_altered_character_is_refused() -> None:
 def test_what_was_never_issued_is_refused(cursor: str) -> None:
     with pytest.raises(InvalidCursor) as refused:
         codec().decode(BY_NAME, cursor, scope=SCOPE)
-    assert isinstance(refused.value, BindingError)  # mapped to a 400 with the other caller errors
+    assert isinstance(refused.value, BadRequest)  # mapped to a 400 with the other caller errors
     assert str(refused.value) == "the cursor is not one this API issued for this list"
 
 

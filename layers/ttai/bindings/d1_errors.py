@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ttai.errors import BindingError, TtaiError
+from ttai.errors import BindingError, TtaiError, Unavailable
 
 
 class D1Error(TtaiError):
@@ -33,8 +33,14 @@ class D1ResponseTooLarge(D1Error):
     """The result is over the Data API's 1 MiB response limit."""
 
 
-class D1Unavailable(D1Error):
-    """The database did not become available (still resuming after the retries allowed)."""
+class D1Unavailable(D1Error, Unavailable):
+    """The database did not become available (still resuming after the retries allowed): a 503 to retry."""
+
+    RETRY_AFTER_SECONDS = 5  # the binding has already waited through its resume delays; ask for a short pause more
+
+    def __init__(self, message: str, *, retry_after: int = RETRY_AFTER_SECONDS) -> None:
+        Unavailable.__init__(self, message, dependency="the database", retry_after=retry_after)
+        self.sqlstate = None
 
 
 class D1BindError(BindingError):

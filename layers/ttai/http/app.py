@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -12,8 +13,18 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
 
-from ttai.bindings.d1_errors import D1ConstraintError, D1Error, D1Unavailable
-from ttai.errors import BindingError, ConfigurationError, Conflict, Forbidden, InvalidField, NotFound, Unauthorized
+from ttai.bindings.d1_errors import D1ConstraintError
+from ttai.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    InvalidField,
+    NotFound,
+    Throttled,
+    Unauthorized,
+    Unavailable,
+    describe_error,
+)
 from ttai.http.validation import load_json_body, unreadable_body
 from ttai.observability import logger
 
@@ -40,14 +51,17 @@ def _field_errors(errors: Any) -> list[dict[str, Any]]:
     return fields
 
 
-# Typed errors the caller can act on: status and code; the message is the exception's own text.
+# Typed errors the caller can act on: status and code; the message is the exception's own text, written for them.
+# Nothing else reaches a caller with its text: an Unavailable is a 503 built from its dependency, anything else
+# (an untranslated BindingError, a D1Error, botocore's errors, any Exception) a 500 with a correlation id.
 CLIENT_ERRORS: dict[type[Exception], tuple[HTTPStatus, str]] = {
+    BadRequest: (HTTPStatus.BAD_REQUEST, "bad_request"),
     NotFound: (HTTPStatus.NOT_FOUND, "not_found"),
     Unauthorized: (HTTPStatus.UNAUTHORIZED, "unauthorized"),
     Forbidden: (HTTPStatus.FORBIDDEN, "forbidden"),
-    BindingError: (HTTPStatus.BAD_REQUEST, "bad_request"),
     Conflict: (HTTPStatus.CONFLICT, "conflict"),
 }
+INTERNAL_ERROR_MESSAGE = "the request could not be completed; quote the correlation id when reporting it"
 
 
 def _client_error(status: HTTPStatus, code: str) -> Callable[[Exception], Response[Any]]:
@@ -55,6 +69,38 @@ def _client_error(status: HTTPStatus, code: str) -> Callable[[Exception], Respon
         return _error(status, code, str(exc))
 
     return handle
+
+
+def unavailable_message(exc: Unavailable) -> str:
+    """The 503's message: the dependency in the caller's words and when to retry, never the exception's text."""
+    state = "is busy" if isinstance(exc, Throttled) else "is unavailable"
+    unit = "second" if exc.retry_after == 1 else "seconds"
+    return f"{exc.dependency} {state}; retry in {exc.retry_after} {unit}"
+
+
+def _correlation_id(app: APIGatewayHttpResolver) -> str:
+    """The id a caller quotes and the log carries: API Gateway's request id, else the Lambda request id."""
+    try:
+        request_id = app.current_event.request_context.request_id
+    except (AttributeError, KeyError, TypeError):
+        request_id = None
+    if not request_id:
+        request_id = getattr(getattr(app, "lambda_context", None), "aws_request_id", None)
+    return str(request_id) if request_id else uuid.uuid4().hex
+
+
+def _error_details(exc: BaseException) -> dict[str, Any]:
+    """Machine-readable parts of a backend error worth a log field: PostgreSQL's SQLSTATE, AWS's error code."""
+    details: dict[str, Any] = {}
+    sqlstate = getattr(exc, "sqlstate", None)
+    if sqlstate:
+        details["sqlstate"] = sqlstate
+    response = getattr(exc, "response", None)
+    if isinstance(response, Mapping):
+        code = (response.get("Error") or {}).get("Code")
+        if code:
+            details["aws_error_code"] = code
+    return details
 
 
 class LazyRouter(NamedTuple):  # a NamedTuple: immutable, and cheaper than a dataclass to define at cold start
@@ -160,22 +206,39 @@ def create_resolver(*routers: tuple[Router, str | None], lazy: Sequence[LazyRout
         logger.info("write refused by a constraint", extra={"sqlstate": exc.sqlstate, "detail": str(exc)})
         return _error(HTTPStatus.CONFLICT, "conflict", "the change conflicts with existing data")
 
-    @app.exception_handler(D1Unavailable)
-    def database_resuming(exc: D1Unavailable) -> Response[Any]:
-        response = _error(HTTPStatus.SERVICE_UNAVAILABLE, "unavailable", "the database is waking up; retry shortly")
-        response.headers["Retry-After"] = "5"
+    @app.exception_handler(Unavailable)
+    def unavailable(exc: Unavailable) -> Response[Any]:
+        correlation_id = _correlation_id(app)
+        logger.warning(
+            "dependency unavailable: answered 503",
+            extra={
+                "correlation_id": correlation_id,
+                "dependency": exc.dependency,
+                "retry_after": exc.retry_after,
+                "error": describe_error(exc),
+            },
+        )
+        response = _error(
+            HTTPStatus.SERVICE_UNAVAILABLE,
+            "unavailable",
+            unavailable_message(exc),
+            correlation_id=correlation_id,
+        )
+        response.headers["Retry-After"] = str(exc.retry_after)
         return response
 
-    @app.exception_handler(D1Error)
-    def database_error(exc: D1Error) -> Response[Any]:
-        # PostgreSQL's text can name tables and values: it goes to the log, never to the caller.
-        logger.exception("database statement failed", extra={"sqlstate": exc.sqlstate})
-        return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "the request could not be completed")
-
-    @app.exception_handler(ConfigurationError)
-    def misconfigured(exc: ConfigurationError) -> Response[Any]:
-        logger.exception("function is misconfigured")
-        return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "the service is misconfigured")
+    @app.exception_handler(Exception)
+    def internal_error(exc: Exception) -> Response[Any]:
+        # Whatever was not translated is our fault: its text (AWS messages, SQL, ARNs) goes to the log under the
+        # correlation id, and the caller gets the id alone to quote.
+        correlation_id = _correlation_id(app)
+        logger.error(
+            "request failed: answered 500",
+            extra={"correlation_id": correlation_id, "error": describe_error(exc), **_error_details(exc)},
+        )
+        return _error(
+            HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", INTERNAL_ERROR_MESSAGE, correlation_id=correlation_id
+        )
 
     @app.not_found
     def no_route(exc: Exception) -> Response[Any]:

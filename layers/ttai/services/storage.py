@@ -16,8 +16,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ttai.bindings.r2 import Body, R2Bucket, R2HTTPMetadata, R2ObjectBody
-from ttai.cursors import CursorCodec, CursorKind, Text, required_codec
+from ttai.bindings.r2 import Body, R2Bucket, R2HTTPMetadata, R2ObjectBody, UnknownListCursor
+from ttai.cursors import CursorCodec, CursorKind, InvalidCursor, Text, required_codec
 from ttai.errors import InvalidField, NotFound
 from ttai.layout import storage_layout
 from ttai.services.tenancy import Page
@@ -125,7 +125,10 @@ class StorageService:
         prefix = self.exports_prefix
         scope = (self.user_id,)
         after = required_codec(self.cursors).decode(EXPORTS, cursor, scope=scope)[0] if cursor else None
-        page = self.bucket.list(prefix=prefix, limit=limit, cursor=after)
+        try:
+            page = self.bucket.list(prefix=prefix, limit=limit, cursor=after)
+        except UnknownListCursor as exc:  # a token we signed that S3 no longer takes: the caller's cursor, refused
+            raise InvalidCursor() from exc
         items = [
             ExportFile(
                 name=o.key.removeprefix(prefix),
