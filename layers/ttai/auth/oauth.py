@@ -20,14 +20,21 @@ from ttai.models.text import EmailAddress, SingleLine
 
 HTTP_TIMEOUT_SECONDS = 8
 MAX_RESPONSE_BYTES = 1_000_000
+# TastyTrade rejects any request, its OAuth calls included, without a User-Agent of the form <product>/<version>.
+# The version is the project's (pyproject.toml; a unit test keeps them equal).
+USER_AGENT = "ttai/0.1.0"
 
 
 class OAuthError(TtaiError):
-    """The provider refused or answered something unusable (its error code and description kept)."""
+    """The provider refused or answered something unusable (its error code and description kept).
 
-    def __init__(self, message: str, *, error: str | None = None) -> None:
+    ``transient`` when it failed rather than refused (unreachable, a timeout, a 5xx or a 429): the grant may still be
+    good, and a caller with a retry policy may try again later instead of asking the user to sign in again."""
+
+    def __init__(self, message: str, *, error: str | None = None, transient: bool = False) -> None:
         super().__init__(message)
         self.error = error
+        self.transient = transient
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +117,8 @@ class OAuthClient:
     def userinfo(self, access_token: str) -> ExternalUser:
         payload = self._send(
             urllib.request.Request(  # noqa: S310 - the URL is operator configuration, https in every deployment
-                self.settings.userinfo_url, headers={"Authorization": f"Bearer {access_token}"}
+                self.settings.userinfo_url,
+                headers={"Authorization": f"Bearer {access_token}", "User-Agent": USER_AGENT},
             )
         )
         body = payload.get("data", payload)  # TastyTrade wraps resources in {"data": ...}
@@ -130,6 +138,7 @@ class OAuthClient:
                 "Authorization": f"Basic {credentials}",  # RFC 6749 2.3.1: client authentication
                 "Content-Type": "application/x-www-form-urlencoded",
                 "Accept": "application/json",
+                "User-Agent": USER_AGENT,
             },
             method="POST",
         )
@@ -147,9 +156,11 @@ class OAuthClient:
             detail = _json_or_empty(exc.read(MAX_RESPONSE_BYTES))
             error = str(detail.get("error", exc.code))
             description = str(detail.get("error_description", exc.reason))
-            raise OAuthError(f"the provider refused: {error}: {description}", error=error) from exc
-        except (urllib.error.URLError, TimeoutError) as exc:
-            raise OAuthError(f"the provider could not be reached: {exc}") from exc
+            failing = exc.code >= 500 or exc.code == 429
+            verb = "failed" if failing else "refused"
+            raise OAuthError(f"the provider {verb}: {error}: {description}", error=error, transient=failing) from exc
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+            raise OAuthError(f"the provider could not be reached: {exc}", transient=True) from exc
         if len(raw) > MAX_RESPONSE_BYTES:
             raise OAuthError("the provider's response is too large")
         payload = _json_or_empty(raw)

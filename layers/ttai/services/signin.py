@@ -99,14 +99,19 @@ class SignInService:
         session = SessionStore(self._env).open(account.id)
         return SignedIn(session=session, user={"id": account.id, "email": account.email, "name": account.name})
 
-    def access_token(self, user_id: str) -> str:
-        """The user's current broker access token, refreshed (and re-sealed with the current key) when due."""
+    def access_token(self, user_id: str, *, force_refresh: bool = False) -> str:
+        """The user's current broker access token, refreshed (and re-sealed with the current key) when due, or at
+        once with ``force_refresh`` (TastyTrade refused the one we hold).
+
+        A provider that fails rather than refuses raises its OAuthError (``transient``): the grant may be fine, so
+        the caller's retry policy decides. A refresh token refused because another container refreshed it first
+        (the provider rotates them) finds that container's tokens in the row and uses them."""
         db = self._env.DB
         row = db.prepare(_READ_TOKENS).bind(user_id, PROVIDER).first()
         if row is None:
             raise NotFound(f"{user_id} has not connected a {PROVIDER} account")
         key_id = row["key_id"]
-        due = row["expires_at"].timestamp() - REFRESH_MARGIN_SECONDS <= time.time()
+        due = force_refresh or row["expires_at"].timestamp() - REFRESH_MARGIN_SECONDS <= time.time()
         if not due and key_id == self._cipher.current_key_id:
             return self._cipher.open(Sealed(key_id, row["access_token"]), user_id=user_id)
         refresh_token = self._cipher.open(Sealed(key_id, row["refresh_token"]), user_id=user_id)
@@ -114,6 +119,11 @@ class SignInService:
             try:
                 fresh = self._oauth.refresh(refresh_token)
             except OAuthError as exc:
+                if exc.transient:
+                    raise
+                winner = self._refreshed_since(user_id, row)
+                if winner is not None:
+                    return winner
                 raise Unauthorized(f"the {PROVIDER} connection needs signing in again: {exc}") from exc
             access_token, refresh_token = fresh.access_token, fresh.refresh_token or refresh_token
             expires = datetime.fromtimestamp(fresh.expires_at(), UTC)
@@ -124,6 +134,15 @@ class SignInService:
         refresh = self._cipher.seal(refresh_token, user_id=user_id)
         db.prepare(_UPDATE_TOKENS).bind(user_id, PROVIDER, access.key_id, access.blob, refresh.blob, expires).run()
         return access_token
+
+    def _refreshed_since(self, user_id: str, before: dict[str, Any]) -> str | None:
+        """The access token another refresh stored after ``before`` was read, if it is still current."""
+        row = self._env.DB.prepare(_READ_TOKENS).bind(user_id, PROVIDER).first()
+        if row is None or row["refresh_token"] == before["refresh_token"]:
+            return None
+        if row["expires_at"].timestamp() - REFRESH_MARGIN_SECONDS <= time.time():
+            return None
+        return self._cipher.open(Sealed(row["key_id"], row["access_token"]), user_id=user_id)
 
 
 def _state_key(state: str) -> str:
