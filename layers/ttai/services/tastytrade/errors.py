@@ -1,0 +1,38 @@
+"""What calling TastyTrade can fail with, by kind: unavailable (retry later), refused (our request or the caller's
+grant), not found, or an answer we cannot use. Messages are written here; TastyTrade's own text never reaches them."""
+
+from __future__ import annotations
+
+from ttai.errors import NotFound, TtaiError
+
+DEPENDENCY = "tastytrade"
+
+
+class TastyTradeError(TtaiError):
+    """Base of every error calling TastyTrade raises."""
+
+
+class TastyTradeUnavailable(TastyTradeError):
+    """TastyTrade is failing, throttling us, or the circuit breaker is open: try again after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.dependency = DEPENDENCY
+        self.retry_after = max(1, retry_after)
+
+
+class TastyTradeRejected(TastyTradeError):
+    """TastyTrade answered a 4xx other than throttling: ``status`` and its error ``code`` (an identifier, kept)."""
+
+    def __init__(self, message: str, *, status: int, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+class TastyTradeNotFound(TastyTradeRejected, NotFound):
+    """TastyTrade has no such instrument, chain or account (its 404)."""
+
+
+class TastyTradeUnusable(TastyTradeError):
+    """A 2xx whose body is not the documented shape: retrying will not help, and nothing of it is used."""
