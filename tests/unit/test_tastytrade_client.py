@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from ttai.auth.oauth import USER_AGENT, OAuthError
-from ttai.errors import TtaiError, Unauthorized
+from ttai.errors import TtaiError, Unauthorized, Unavailable
 from ttai.services.tastytrade.breaker import BreakerState, CircuitBreaker
 from ttai.services.tastytrade.client import (
     HttpAnswer,
@@ -149,7 +149,8 @@ def test_after_the_last_attempt_the_caller_is_told_to_come_back_later() -> None:
     with pytest.raises(TastyTradeUnavailable) as failure:
         client(script, clock).accounts()
     assert failure.value.retry_after == RetryPolicy().retry_after
-    assert failure.value.dependency == "tastytrade"
+    assert failure.value.dependency == "TastyTrade"
+    assert isinstance(failure.value, Unavailable)
     assert len(script.requests) == 3
 
 

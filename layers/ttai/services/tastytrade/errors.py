@@ -3,22 +3,20 @@ grant), not found, or an answer we cannot use. Messages are written here; TastyT
 
 from __future__ import annotations
 
-from ttai.errors import NotFound, TtaiError
+from ttai.errors import NotFound, TtaiError, Unavailable
 
-DEPENDENCY = "tastytrade"
+DEPENDENCY = "TastyTrade"  # as the 503's message names it
 
 
 class TastyTradeError(TtaiError):
     """Base of every error calling TastyTrade raises."""
 
 
-class TastyTradeUnavailable(TastyTradeError):
-    """TastyTrade is failing, throttling us, or the circuit breaker is open: try again after ``retry_after`` seconds."""
+class TastyTradeUnavailable(TastyTradeError, Unavailable):
+    """TastyTrade is failing, throttling us, or the circuit breaker is open: a 503 with ``Retry-After``."""
 
     def __init__(self, message: str, *, retry_after: int) -> None:
-        super().__init__(message)
-        self.dependency = DEPENDENCY
-        self.retry_after = max(1, retry_after)
+        Unavailable.__init__(self, message, dependency=DEPENDENCY, retry_after=retry_after)
 
 
 class TastyTradeRejected(TastyTradeError):
