@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from local.stack import LocalStack
 from tests.integration.test_jobs_api import _WINDOWS as JOB_WINDOWS
 from tests.integration.test_jobs_api import insert_run
-from ttai.bindings import r2
+from ttai.bindings.r2 import bucket as r2_bucket
 from ttai.cursors import CURSOR_SECRET, CursorCodec
 from ttai.services.storage import EXPORTS
 
@@ -173,7 +173,7 @@ def test_a_forged_continuation_token_never_reaches_s3(stack: LocalStack, owner: 
 def test_a_token_s3_refuses_inside_a_genuine_cursor_is_a_400_without_s3s_text(stack: LocalStack, owner: Caller) -> None:
     # Only a holder of the key could make this cursor; S3 refuses the token (InvalidArgument), the API says 400.
     signer = CursorCodec(lambda: [stack.secret_value(CURSOR_SECRET)])
-    inner = r2._encode_cursor("", f"users/{owner.user_id}/exports/", None)
+    inner = r2_bucket.encode_list_cursor("", f"users/{owner.user_id}/exports/", None)
     cursor = signer.encode(EXPORTS, [inner], scope=(owner.user_id,))
     response = page(stack, owner, "exports", cursor)
     assert response.status == 400, response.body

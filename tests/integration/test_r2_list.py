@@ -10,8 +10,8 @@ import pytest
 
 from local.aws_calls import CallCounter
 from local.stack import LocalStack
-from ttai.bindings import r2 as r2_binding
 from ttai.bindings.r2 import LIST_LIMIT_MAX, InvalidListOptions, R2Bucket, R2HTTPMetadata, UnknownListCursor
+from ttai.bindings.r2 import bucket as r2_bucket
 
 MANY = 2500
 
@@ -78,7 +78,7 @@ def test_a_cursor_holding_a_token_s3_refuses_is_an_invalid_list_option(r2: R2Buc
     # S3 answers a continuation token it did not issue with 400 InvalidArgument ("The continuation token provided is
     # incorrect"). moto does so for an empty token only (an unknown non-empty one makes it fail with a 500).
     r2.put(f"{prefix}a", b"a")
-    forged = r2_binding._encode_cursor("", prefix, None)
+    forged = r2_bucket.encode_list_cursor("", prefix, None)
     with pytest.raises(UnknownListCursor) as refused:
         r2.list(prefix=prefix, cursor=forged)
     assert isinstance(refused.value, InvalidListOptions)

@@ -35,7 +35,6 @@ from ttai.bindings.kv import (
     _encode_metadata,
     _encode_value,
     _expiry,
-    _successor,
 )
 from ttai.errors import BindingError
 
@@ -238,25 +237,6 @@ def test_expiration_and_expiration_ttl_together_are_invalid() -> None:
 
 
 # ------------------------------------------------------------- list helpers
-
-
-@pytest.mark.parametrize(
-    ("prefix", "successor"),
-    [
-        ("a", "b"),
-        ("user:", "user;"),
-        ("az", "a{"),
-        ("a\U0010ffff", "b"),  # the last character cannot grow: carry into the one before
-        ("\ud7ff", "\ue000"),  # surrogates are not characters: skip them
-        ("é", "ê"),
-        ("\U0001f600", "\U0001f601"),
-    ],
-)
-def test_successor_is_the_smallest_string_after_everything_with_the_prefix(prefix: str, successor: str) -> None:
-    assert _successor(prefix) == successor
-    for inside in (prefix, prefix + "\x00", prefix + "\U0010ffff" * 10, prefix + "zzz"):
-        assert inside.encode() < successor.encode()
-    assert not successor.startswith(prefix)
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,10 @@ from ttai.bindings.r2 import (
     TooManyKeys,
     UnsupportedCondition,
 )
+from ttai.bindings.r2 import bucket as r2_bucket
+from ttai.bindings.r2 import metadata as r2_metadata
+from ttai.bindings.r2 import objects as r2_objects
+from ttai.bindings.r2 import options as r2_options
 from ttai.services.storage import StorageService, content_type
 from ttai.services.tables import Table, TableError, _parents_first
 
@@ -43,52 +47,52 @@ def bucket() -> R2Bucket:
     ],
 )
 def test_ranges_become_http_ranges(spec: R2Range, header: str) -> None:
-    assert r2._range_header(spec) == header
+    assert r2_options.range_header(spec) == header
 
 
 def test_read_conditions_in_whole_seconds() -> None:
     at = datetime(2026, 11, 22, 5, 0, 0, 250_000, tzinfo=UTC)
-    headers = r2._read_conditions(R2Conditional(etag_matches="abc", uploaded_before=at, uploaded_after=at))
+    headers = r2_options.read_conditions(R2Conditional(etag_matches="abc", uploaded_before=at, uploaded_after=at))
     assert headers["IfMatch"] == '"abc"'
     # "before 05:00:00.25" holds for an upload stamped 05:00:00, the last whole second before it.
     assert headers["IfUnmodifiedSince"] == datetime(2026, 11, 22, 5, 0, 0, tzinfo=UTC)
     assert headers["IfModifiedSince"] == datetime(2026, 11, 22, 5, 0, 0, tzinfo=UTC)
     whole = datetime(2026, 11, 22, 5, 0, 0, tzinfo=UTC)
-    assert r2._read_conditions(R2Conditional(uploaded_before=whole))["IfUnmodifiedSince"] == whole - timedelta(
+    assert r2_options.read_conditions(R2Conditional(uploaded_before=whole))["IfUnmodifiedSince"] == whole - timedelta(
         seconds=1
     )
-    assert r2._read_conditions(R2Conditional(etag_does_not_match="*"))["IfNoneMatch"] == "*"
+    assert r2_options.read_conditions(R2Conditional(etag_does_not_match="*"))["IfNoneMatch"] == "*"
 
 
 def test_custom_metadata_round_trips_through_its_stored_form() -> None:
     custom = {"Owner": "Zoë", "a_b": "x y", "k": "100%", "x.y-z": "-", "名前": "値"}
-    stored = r2._encode_custom(custom)
+    stored = r2_metadata.encode_custom(custom)
     assert all(name == name.lower() for name in stored)  # what S3 would do to header names changes nothing
     assert all(value.isascii() and " " not in value for value in stored.values())
-    assert r2._decode_custom(stored) == custom
-    assert r2._decode_custom({"plain": "text"}) == {"plain": "text"}
+    assert r2_metadata.decode_custom(stored) == custom
+    assert r2_metadata.decode_custom({"plain": "text"}) == {"plain": "text"}
 
 
 def test_etags_with_and_without_quotes() -> None:
-    assert r2._unquote_etag('"abc"') == "abc"
-    assert r2._unquote_etag('W/"abc"') == "abc"
-    assert r2._quote_etag("abc") == '"abc"'
-    assert r2._quote_etag('"*"') == "*"
-    assert r2._checksums("0" * 32).md5 == bytes(16)
-    assert r2._checksums("abc-2").md5 is None
+    assert r2_options.unquote_etag('"abc"') == "abc"
+    assert r2_options.unquote_etag('W/"abc"') == "abc"
+    assert r2_options.quote_etag("abc") == '"abc"'
+    assert r2_options.quote_etag('"*"') == "*"
+    assert r2_objects.checksums_of("0" * 32).md5 == bytes(16)
+    assert r2_objects.checksums_of("abc-2").md5 is None
 
 
 def test_cursors_are_bound_to_their_list() -> None:
-    cursor = r2._encode_cursor("token", "p/", "/")
-    assert r2._decode_cursor(cursor, "p/", "/") == "token"
+    cursor = r2_bucket.encode_list_cursor("token", "p/", "/")
+    assert r2_bucket.decode_list_cursor(cursor, "p/", "/") == "token"
     for prefix, delimiter in (("q/", "/"), ("p/", None)):
         with pytest.raises(InvalidListOptions):
-            r2._decode_cursor(cursor, prefix, delimiter)
+            r2_bucket.decode_list_cursor(cursor, prefix, delimiter)
     with pytest.raises(InvalidListOptions):
-        r2._decode_cursor("!!!", None, None)
+        r2_bucket.decode_list_cursor("!!!", None, None)
     # A token that cannot even cross as a query string is refused here, not by botocore's encoder (a 500).
     with pytest.raises(InvalidListOptions):
-        r2._decode_cursor(r2._encode_cursor("\ud800", "p/", "/"), "p/", "/")
+        r2_bucket.decode_list_cursor(r2_bucket.encode_list_cursor("\ud800", "p/", "/"), "p/", "/")
 
 
 def test_refusals_happen_before_any_request(bucket: R2Bucket) -> None:

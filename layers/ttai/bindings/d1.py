@@ -31,7 +31,9 @@ from datetime import time as clock_time
 from decimal import Decimal
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ttai.bindings.common import error_code, unavailable
 
 # The errors live in their own small module so the HTTP layer can map them without importing the binding.
 from ttai.bindings.d1_errors import (
@@ -45,6 +47,7 @@ from ttai.bindings.d1_errors import (
     D1Unavailable,
 )
 from ttai.bindings.sql import CompiledSql, SqlSyntaxError, compile_d1, split_statements
+from ttai.errors import Unavailable
 
 __all__ = [  # the errors re-exported from d1_errors, beside what this module defines
     "D1BindError",
@@ -63,6 +66,7 @@ _SQLSTATE = re.compile(r"SQLState:\s*([0-9A-Z]{5})")
 _RESUME_DELAYS = (0.5, 1.0, 2.0, 4.0, 4.0, 4.0)  # 15.5 s: Aurora resumes from 0 ACU in about 15 s, and the
 # HTTP API gives up after 30 s, so waiting longer would only turn a slow answer into a gateway timeout.
 _TOO_LARGE = "response size limit"
+DEPENDENCY = "the database"  # what a 503 calls Aurora when the Data API throttles or cannot reach it
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,18 +276,22 @@ class D1Database:
             try:
                 response = method(**request)
             except ClientError as exc:
-                code = exc.response.get("Error", {}).get("Code", "")
-                if code == "DatabaseResumingException" and attempt < len(self._resume_delays):
+                if error_code(exc) == "DatabaseResumingException" and attempt < len(self._resume_delays):
                     time.sleep(self._resume_delays[attempt])
                     continue
                 raise _translate(exc) from exc
+            except BotoCoreError as exc:  # the endpoint unreachable: the database is away, not the request wrong
+                busy = unavailable(exc, DEPENDENCY)
+                if busy is None:
+                    raise
+                raise busy from exc
             return response
         raise D1Unavailable("the database is still resuming; try again shortly")  # pragma: no cover - loop exits above
 
     def _rollback(self, transaction: str) -> None:
         try:
             self._call("rollback_transaction", transactionId=transaction)
-        except D1Error:
+        except (D1Error, Unavailable):
             # The transaction may already be gone (it failed, or expired); the original error is what matters.
             from ttai.observability import logger  # noqa: PLC0415
 
@@ -516,9 +524,8 @@ def _decode_array(array: dict[str, Any], element_type: str) -> list[Any]:
     return []
 
 
-def _translate(exc: ClientError) -> D1Error:
-    error = exc.response.get("Error", {})
-    code, message = str(error.get("Code", "")), str(error.get("Message", ""))
+def _translate(exc: ClientError) -> D1Error | Unavailable:
+    code, message = error_code(exc), str(exc.response.get("Error", {}).get("Message", ""))
     too_large = any(sign in message.lower() for sign in (_TOO_LARGE, "too large"))
     if code == "UnsupportedResultException" and not too_large:
         return D1QueryError(f"the Data API cannot return this result: {message}")
@@ -529,6 +536,9 @@ def _translate(exc: ClientError) -> D1Error:
         )
     if code == "DatabaseResumingException":
         return D1Unavailable(f"the database is still resuming from auto-pause: {message}")
+    busy = unavailable(exc, DEPENDENCY)  # throttled, failing for now (Aurora's writer away), or unreachable
+    if busy is not None:
+        return busy
     found = _SQLSTATE.search(message)
     sqlstate = found.group(1) if found else None
     kind: type[D1Error] = D1Error

@@ -9,8 +9,6 @@ sweeps take hours), so every read checks the expiry itself: an expired key is in
 
 from __future__ import annotations
 
-import base64
-import binascii
 import builtins
 import json
 import math
@@ -25,6 +23,8 @@ from urllib.parse import urlencode
 
 from botocore.exceptions import ClientError
 
+from ttai.bindings import common
+from ttai.bindings.common import KeyRules, ListCursors, error_code, reports_unavailable, retry_unprocessed, successor
 from ttai.errors import BindingError
 from ttai.layout import KVLayout, storage_layout
 
@@ -38,7 +38,7 @@ BULK_GET_MAX = 100
 INLINE_VALUE_MAX_BYTES = 400 * 1024 - 8 * 1024
 BATCH_WRITE_MAX = 25
 _UNPROCESSED_RETRIES = 6
-_SURROGATES = range(0xD800, 0xE000)
+DEPENDENCY = "the key-value store"  # what a 503 calls it when DynamoDB or S3 is throttling or away
 
 ValueType = Literal["text", "json", "bytes"]
 Value = str | bytes | bytearray | memoryview
@@ -48,23 +48,23 @@ class KVError(BindingError):
     """Base of the KV binding's errors."""
 
 
-class InvalidKey(KVError):
-    """Empty, '.', '..', or not a string."""
+class InvalidKey(KVError, common.InvalidKey):
+    """Empty, '.', '..', not a string, or not valid Unicode."""
 
 
-class KeyTooLong(InvalidKey):
+class KeyTooLong(InvalidKey, common.KeyTooLong):
     """A key (or list prefix) over 512 UTF-8 bytes."""
 
 
-class ValueTooLarge(KVError):
+class ValueTooLarge(KVError, common.ValueTooLarge):
     """A value over 25 MiB, or too big for where it was sent."""
 
 
-class MetadataTooLarge(KVError):
+class MetadataTooLarge(KVError, common.MetadataTooLarge):
     """Metadata whose JSON form is over 1024 bytes."""
 
 
-class InvalidMetadata(KVError):
+class InvalidMetadata(KVError, common.InvalidMetadata):
     """Metadata that cannot be serialized to JSON."""
 
 
@@ -72,15 +72,15 @@ class InvalidExpiration(KVError):
     """An expiration in the past or under 60 s away, a TTL under 60 s, or both options at once."""
 
 
-class InvalidListOptions(KVError):
+class InvalidListOptions(KVError, common.InvalidListOptions):
     """A list limit outside 1..1000 or a cursor this namespace did not issue for this prefix."""
 
 
-class TooManyKeys(KVError):
+class TooManyKeys(KVError, common.TooManyKeys):
     """A bulk get of more than 100 keys."""
 
 
-class UnsupportedValueType(KVError):
+class UnsupportedValueType(KVError, common.UnsupportedValue):
     """A value or read type the binding does not support (for example streams)."""
 
 
@@ -90,6 +90,10 @@ class OverflowUnavailable(KVError):
 
 class CorruptValue(KVError):
     """A value read as JSON that is not JSON."""
+
+
+KEY_RULES = KeyRules(KEY_MAX_BYTES, InvalidKey, KeyTooLong, reserved=("", ".", ".."))
+LIST_CURSORS = ListCursors("namespace", position="a", options={"p": "prefix"}, error=InvalidListOptions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +159,7 @@ class KVNamespace:
     @overload
     def get(self, key: builtins.list[str] | tuple[str, ...], type: ValueType = "text") -> dict[str, Any]: ...
 
+    @reports_unavailable(DEPENDENCY)
     def get(self, key: str | Sequence[str], type: ValueType = "text") -> Any:
         """The value of ``key`` decoded as ``type``, or None. A list of keys is a bulk get (at most 100)."""
         if not isinstance(key, str):
@@ -170,6 +175,7 @@ class KVNamespace:
         self, key: builtins.list[str] | tuple[str, ...], type: ValueType = "text"
     ) -> dict[str, KVValueWithMetadata | None]: ...
 
+    @reports_unavailable(DEPENDENCY)
     def get_with_metadata(
         self,
         key: str | Sequence[str],
@@ -207,17 +213,12 @@ class KVNamespace:
             return found
         now = time.time()
         request: dict[str, Any] = {self.table: {"Keys": [self._item_key(k) for k in unique]}}
-        for attempt in range(_UNPROCESSED_RETRIES + 1):
-            response = self._ddb.batch_get_item(RequestItems=request)
+        for response in self._batch(self._ddb.batch_get_item, request, "UnprocessedKeys"):
             for item in response.get("Responses", {}).get(self.table, []):
                 stored = self._live(item, now)
                 if stored is not None:
                     found[stored.key] = stored
-            request = response.get("UnprocessedKeys") or {}
-            if not request:
-                return found
-            _backoff(attempt)
-        raise KVError(f"DynamoDB left keys unprocessed after {_UNPROCESSED_RETRIES} retries (throttled)")
+        return found
 
     def _decode(self, key: str, stored: _Stored, type_: str) -> Any:
         raw = stored.value if stored.value is not None else self._read_overflow(key, stored)
@@ -238,7 +239,7 @@ class KVNamespace:
         try:
             body: bytes = self._s3.get_object(Bucket=self.overflow_bucket, Key=stored.overflow)["Body"].read()
         except ClientError as exc:
-            if _error_code(exc) not in {"NoSuchKey", "404"}:
+            if error_code(exc) not in {"NoSuchKey", "404"}:
                 raise
             # A concurrent put replaced the value after our read and removed the old object: read again once.
             fresh = self._get_one(key, "bytes")
@@ -253,6 +254,7 @@ class KVNamespace:
 
     # ----------------------------------------------------------------- writes
 
+    @reports_unavailable(DEPENDENCY)
     def put(
         self,
         key: str,
@@ -285,6 +287,7 @@ class KVNamespace:
             raise
         self._forget_old_object(response.get("Attributes"), keep=new_object)
 
+    @reports_unavailable(DEPENDENCY)
     def put_many(
         self,
         entries: Mapping[str, Value],
@@ -317,6 +320,7 @@ class KVNamespace:
             request: dict[str, Any] = {self.table: [{"PutRequest": {"Item": item}} for item in chunk]}
             self._batch_write(request)
 
+    @reports_unavailable(DEPENDENCY)
     def delete(self, key: str) -> None:
         """Remove ``key``; deleting a missing key is not an error."""
         _check_key(key)
@@ -328,13 +332,18 @@ class KVNamespace:
         self._forget_old_object(response.get("Attributes"), keep=None)
 
     def _batch_write(self, request: dict[str, Any]) -> None:
-        for attempt in range(_UNPROCESSED_RETRIES + 1):
-            response = self._ddb.batch_write_item(RequestItems=request)
-            request = response.get("UnprocessedItems") or {}
-            if not request:
-                return
-            _backoff(attempt)
-        raise KVError(f"DynamoDB left writes unprocessed after {_UNPROCESSED_RETRIES} retries (throttled)")
+        for _ in self._batch(self._ddb.batch_write_item, request, "UnprocessedItems"):
+            pass
+
+    def _batch(self, operation: Any, request: dict[str, Any], leftover: str) -> Any:
+        """The responses of a batch call, retrying what DynamoDB left unprocessed; Throttled if it still does."""
+        return retry_unprocessed(
+            lambda pending: operation(RequestItems=pending),
+            request,
+            leftover=leftover,
+            dependency=DEPENDENCY,
+            attempts=_UNPROCESSED_RETRIES + 1,
+        )
 
     def _write_overflow(self, key: str, body: bytes, expires: int | None, now: float) -> str:
         if self._s3 is None or not self.overflow_bucket:
@@ -365,6 +374,7 @@ class KVNamespace:
 
     # ------------------------------------------------------------------- list
 
+    @reports_unavailable(DEPENDENCY)
     def list(self, prefix: str | None = None, limit: int = LIST_LIMIT_MAX, cursor: str | None = None) -> KVListResult:
         """Keys in UTF-8 byte order, ``limit`` (1..1000) at most per page, resumed with ``cursor``.
 
@@ -374,14 +384,7 @@ class KVNamespace:
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= LIST_LIMIT_MAX:
             raise InvalidListOptions(f"list limit must be an integer from 1 to {LIST_LIMIT_MAX}, got {limit!r}")
         if prefix is not None:
-            if not isinstance(prefix, str):
-                raise InvalidKey("list prefix must be a string")
-            try:
-                size = len(prefix.encode("utf-8"))
-            except UnicodeEncodeError as exc:
-                raise InvalidKey("list prefix is not valid Unicode text") from exc
-            if size > KEY_MAX_BYTES:
-                raise KeyTooLong(f"list prefix is longer than {KEY_MAX_BYTES} bytes")
+            KEY_RULES.check_prefix(prefix, "list prefix")
             prefix = prefix or None
         after = _decode_cursor(cursor, prefix) if cursor else None
         now = time.time()
@@ -411,7 +414,7 @@ class KVNamespace:
         values: dict[str, Any] = {":s": {"N": str(shard)}, ":now": {"N": str(int(now))}}
         condition = "#s = :s"
         evaluate = limit
-        upper = _successor(prefix) if prefix is not None else None
+        upper = successor(prefix) if prefix is not None else None
         if after is not None and upper is not None:
             condition += " AND #k BETWEEN :a AND :hi"
             values[":a"] = {"S": after}
@@ -490,17 +493,7 @@ class KVNamespace:
         )
 
 
-def _check_key(key: object) -> None:
-    if not isinstance(key, str):
-        raise InvalidKey(f"a key must be a string, got {type(key).__name__}")
-    if key in {"", ".", ".."}:
-        raise InvalidKey(f"invalid key {key!r}: a key cannot be empty, '.' or '..'")
-    try:
-        size = len(key.encode("utf-8"))
-    except UnicodeEncodeError as exc:
-        raise InvalidKey(f"key {key!r} is not valid Unicode text") from exc
-    if size > KEY_MAX_BYTES:
-        raise KeyTooLong(f"key is {size} bytes; keys are at most {KEY_MAX_BYTES} bytes of UTF-8")
+_check_key = KEY_RULES.check_key
 
 
 def _check_read_type(type_: str, *, bulk: bool) -> None:
@@ -566,47 +559,15 @@ def _seconds(value: object, name: str) -> int:
     return int(value)
 
 
-def _successor(prefix: str) -> str | None:
-    """The smallest string greater than every string that starts with ``prefix`` (None: no such string)."""
-    chars = list(prefix)
-    while chars:
-        code = ord(chars.pop()) + 1
-        if code in _SURROGATES:
-            code = _SURROGATES.stop
-        if code <= 0x10FFFF:
-            return "".join(chars) + chr(code)
-    return None  # the prefix is all U+10FFFF: no upper bound exists, so the query runs open-ended
-
-
 def _encode_cursor(after: str, prefix: str | None) -> str:
-    payload = json.dumps({"a": after, "p": prefix}, separators=(",", ":"), ensure_ascii=False)
-    return base64.urlsafe_b64encode(payload.encode("utf-8")).decode("ascii").rstrip("=")
+    return LIST_CURSORS.encode(after, p=prefix)
 
 
 def _decode_cursor(cursor: str, prefix: str | None) -> str:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        payload = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-        after, issued_for = payload["a"], payload["p"]
-    except (ValueError, KeyError, TypeError, UnicodeError, binascii.Error) as exc:
-        raise InvalidListOptions("list cursor is not one this namespace issued") from exc
-    if not isinstance(after, str) or issued_for != prefix:
-        raise InvalidListOptions("list cursor was issued for a different prefix")
+    after = LIST_CURSORS.decode(cursor, p=prefix)
     if prefix is not None and not after.startswith(prefix):
         raise InvalidListOptions("list cursor is not one this namespace issued")
-    try:
-        after.encode("utf-8")  # every key this namespace holds is valid UTF-8; a lone surrogate is no key of it
-    except UnicodeEncodeError as exc:
-        raise InvalidListOptions("list cursor is not one this namespace issued") from exc
     return after
-
-
-def _error_code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-def _backoff(attempt: int) -> None:
-    time.sleep(min(0.05 * 2**attempt, 1.0))
 
 
 def iter_all_keys(kv: KVNamespace, prefix: str | None = None) -> Iterable[KVKey]:

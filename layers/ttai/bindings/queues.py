@@ -22,6 +22,8 @@ from typing import Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ttai.bindings import common
+from ttai.bindings.common import reports_unavailable
 from ttai.errors import BindingError, describe_error
 
 ContentType = Literal["json", "text", "bytes"]
@@ -37,13 +39,14 @@ CLOUDFLARE_MAX_DELAY_SECONDS = 43_200
 RETRY_MAX_DELAY_SECONDS = 43_200
 # Cloudflare's default retry_delay: a retried message may be delivered again at once.
 DEFAULT_RETRY_DELAY_SECONDS = 0
+DEPENDENCY = "the queue"  # what a 503 calls SQS when it throttles or is away
 
 
 class QueueError(BindingError):
     """Base of the queue binding's errors."""
 
 
-class MessageTooLarge(QueueError):
+class MessageTooLarge(QueueError, common.ValueTooLarge):
     """A message over 128 KB once encoded, or a batch over 256 KB."""
 
 
@@ -127,6 +130,7 @@ class Queue:
     def __repr__(self) -> str:
         return f"Queue({self.binding}, {self.url})"
 
+    @reports_unavailable(DEPENDENCY)
     def send(self, body: Any, content_type: ContentType = "json", delay_seconds: int | None = None) -> str:
         """Send one message; returns the SQS message id. Nothing is sent if the body or options are invalid."""
         text = encode_body(body, content_type)
@@ -140,6 +144,7 @@ class Queue:
             request["DelaySeconds"] = delay_seconds
         return str(self._sqs.send_message(**request)["MessageId"])
 
+    @reports_unavailable(DEPENDENCY)
     def send_batch(
         self, messages: Iterable[MessageSendRequest | Mapping[str, Any]], delay_seconds: int | None = None
     ) -> list[str]:

@@ -30,6 +30,7 @@ from typing import Any, NamedTuple, Protocol
 
 from botocore.exceptions import ClientError
 
+from ttai.bindings.common import error_code
 from ttai.bindings.durable.items import AlarmItem
 
 MAX_RETRIES = 6
@@ -119,7 +120,7 @@ class AwsAlarmTrigger:
                 Target={"Arn": self.queue_arn, "RoleArn": self.schedule_role_arn, "Input": body},
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConflictException":
+            if error_code(exc) != "ConflictException":
                 raise
             # Armed already by an earlier attempt of the same call: the schedule is the one we want.
         return name
@@ -128,7 +129,7 @@ class AwsAlarmTrigger:
         try:
             self._scheduler.delete_schedule(Name=schedule, GroupName=self.schedule_group)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+            if error_code(exc) != "ResourceNotFoundException":
                 raise
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ttai.bindings import common
 from ttai.errors import BindingError, ConfigurationError, TtaiError
 
 
@@ -47,27 +48,27 @@ class InvalidNamespace(DurableBindingError):
     """A namespace name the host does not know, or one that is not a binding name."""
 
 
-class InvalidKey(DurableBindingError):
+class InvalidKey(DurableBindingError, common.InvalidKey):
     """A storage key that is not a string of valid Unicode."""
 
 
-class KeyTooLong(InvalidKey):
+class KeyTooLong(InvalidKey, common.KeyTooLong):
     """A storage key over the length DynamoDB's sort key leaves (Cloudflare allows 2 KiB)."""
 
 
-class ValueTooLarge(DurableBindingError):
+class ValueTooLarge(DurableBindingError, common.ValueTooLarge):
     """A stored value over 128 KiB once encoded, or an RPC payload over Lambda's 6 MB."""
 
 
-class TooManyKeys(DurableBindingError):
+class TooManyKeys(DurableBindingError, common.TooManyKeys):
     """A get, put or delete of more than 128 keys."""
 
 
-class UnsupportedValue(DurableBindingError):
+class UnsupportedValue(DurableBindingError, common.UnsupportedValue):
     """A value the binding cannot store or send and read back unchanged (Cloudflare's DataCloneError)."""
 
 
-class InvalidListOptions(DurableBindingError):
+class InvalidListOptions(DurableBindingError, common.InvalidListOptions):
     """``start`` with ``start_after``, a limit that is not a positive integer, or an unknown option."""
 
 

@@ -31,6 +31,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ttai.bindings.common import THROTTLING_CODES, UNAVAILABLE_CODES, error_code
 from ttai.bindings.durable import codec, wire
 from ttai.bindings.durable.alarms import AlarmInfo, AlarmTrigger, PolledAlarms
 from ttai.bindings.durable.context import HANDLERS, DurableObject, DurableObjectState, WebSocketHub
@@ -40,23 +41,17 @@ from ttai.bindings.durable.items import DurableTable
 from ttai.bindings.durable.lease import LeaseLost, Leases, ObjectOverloaded
 from ttai.bindings.durable.namespace import DurableObjectNamespace, LocalTransport
 from ttai.bindings.durable.storage import DurableObjectStorage, ObjectAddress
+from ttai.errors import Unavailable
 from ttai.observability import logger
 
 # The host drives storage through its underscored methods (commit, alarm runs): the package's own interface,
 # kept off the public names of ctx.storage so an object cannot release its own lease.
 Response = dict[str, Any]
 Work = Callable[[type[DurableObject], DurableObjectState, DurableObjectStorage], Response]
-# DynamoDB's answers that mean "try again": the call did not take effect.
-_TRANSIENT = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "TransactionConflictException",
-        "InternalServerError",
-        "ServiceUnavailable",
-    }
-)
+# AWS's answers that mean "try again": the call did not take effect (throttled, failing for now, or a DynamoDB
+# transaction that met a concurrent one).
+_TRANSIENT = THROTTLING_CODES | UNAVAILABLE_CODES | {"TransactionConflictException"}
+_AWS_FAILURES = (ClientError, BotoCoreError, Unavailable)
 
 
 class DurableObjectHost:
@@ -209,7 +204,7 @@ class DurableObjectHost:
             lease = self.leases.acquire(partition)
         except ObjectOverloaded as exc:
             return wire.error("Overloaded", str(exc), overloaded=True)
-        except (ClientError, BotoCoreError) as exc:
+        except _AWS_FAILURES as exc:
             return _infrastructure(exc, id)
         storage = DurableObjectStorage(
             ObjectAddress(id.namespace, str(id), partition, lease),
@@ -225,7 +220,7 @@ class DurableObjectHost:
             storage._close()
         except LeaseLost as exc:
             return wire.error("LeaseLost", str(exc), retryable=True)
-        except (ClientError, BotoCoreError) as exc:
+        except _AWS_FAILURES as exc:
             self._abandon(lease_holder=storage)
             return _infrastructure(exc, id)
         except Exception:  # noqa: BLE001 - the host answers every call; the details stay in the log
@@ -238,7 +233,7 @@ class DurableObjectHost:
         """Release the lease without writing (the commit failed), so the object is not blocked until it expires."""
         try:
             self.leases.release(lease_holder._address.lease)
-        except (LeaseLost, ClientError, BotoCoreError):
+        except (LeaseLost, *_AWS_FAILURES):
             logger.warning("lease left to expire", extra={"partition": lease_holder._address.partition})
 
 
@@ -253,16 +248,16 @@ def _is_rpc_method(cls: type[DurableObject], name: object) -> bool:
 
 
 def _remote(exc: Exception) -> Response:
-    if isinstance(exc, ClientError | BotoCoreError):
+    if isinstance(exc, _AWS_FAILURES):
         # Raised through the object's code by storage: an AWS failure, not the object's own error.
-        code = str(exc.response.get("Error", {}).get("Code", "")) if isinstance(exc, ClientError) else ""
-        return wire.error(type(exc).__name__, "a storage request failed", retryable=code in _TRANSIENT)
+        transient = error_code(exc) in _TRANSIENT or isinstance(exc, Unavailable)
+        return wire.error(type(exc).__name__, "a storage request failed", retryable=transient)
     return wire.error(type(exc).__name__, str(exc), remote=True)
 
 
-def _infrastructure(exc: ClientError | BotoCoreError, id: DurableObjectId) -> Response:
-    code = str(exc.response.get("Error", {}).get("Code", "")) if isinstance(exc, ClientError) else ""
+def _infrastructure(exc: ClientError | BotoCoreError | Unavailable, id: DurableObjectId) -> Response:
+    code = error_code(exc)
     logger.warning("durable host AWS error", extra={"namespace": id.namespace, "id": str(id), "code": code})
-    if code in _TRANSIENT or isinstance(exc, BotoCoreError):
+    if code in _TRANSIENT or isinstance(exc, BotoCoreError | Unavailable):
         return wire.error("Unavailable", "the object's storage is unavailable; retry", retryable=True)
     return wire.error("InternalError", "the object's storage failed; see the host's log")

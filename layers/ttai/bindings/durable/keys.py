@@ -10,29 +10,22 @@ import math
 from collections.abc import Sequence
 from datetime import datetime
 
+from ttai.bindings.common import KeyRules, successor
 from ttai.bindings.durable.errors import InvalidAlarm, InvalidKey, KeyTooLong, TooManyKeys
 from ttai.bindings.durable.items import KEY_MAX_BYTES, STORAGE_END, STORAGE_PREFIX
-from ttai.bindings.kv import _successor as successor  # one definition until bindings share a common module
 
 MAX_KEYS = 128
-
-
-def check_text(text: object, what: str) -> bytes:
-    if not isinstance(text, str):
-        raise InvalidKey(f"a {what} must be a string, got {type(text).__name__}")
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise InvalidKey(f"a {what} must be valid Unicode text") from exc
-
-
-def check_key(key: object) -> None:
-    size = len(check_text(key, "key"))
-    if size > KEY_MAX_BYTES:
-        raise KeyTooLong(
-            f"the key is {size} bytes of UTF-8; keys are at most {KEY_MAX_BYTES} bytes here (Cloudflare allows "
-            "2,048, but a DynamoDB sort key holds 1,024 bytes and the storage prefix takes one)"
-        )
+# Any text is a key, the empty string included, as on Cloudflare.
+KEY_RULES = KeyRules(
+    KEY_MAX_BYTES,
+    InvalidKey,
+    KeyTooLong,
+    reserved=(),
+    why_limit=" here (Cloudflare allows 2,048, but a DynamoDB sort key holds 1,024 bytes and the storage prefix "
+    "takes one)",
+)
+check_text = KEY_RULES.encode
+check_key = KEY_RULES.check_key
 
 
 def key_list(keys: object, operation: str) -> list[str]:

@@ -22,6 +22,7 @@ from typing import Any, NamedTuple, cast
 
 from botocore.exceptions import ClientError
 
+from ttai.bindings.common import error_code
 from ttai.bindings.durable.items import LEASE_EXPIRES, LEASE_FENCE, LEASE_OWNER, LEASE_SORT_KEY, DurableTable
 from ttai.errors import TtaiError
 
@@ -80,7 +81,7 @@ class Leases:
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
             except ClientError as exc:
-                if _code(exc) != "ConditionalCheckFailedException":
+                if error_code(exc) != "ConditionalCheckFailedException":
                     raise
                 held = _item(exc)
                 if held.get(LEASE_OWNER, {}).get("S") == owner:
@@ -122,7 +123,7 @@ class Leases:
         try:
             self._ddb.update_item(**update)
         except ClientError as exc:
-            if _code(exc) != "ConditionalCheckFailedException":
+            if error_code(exc) != "ConditionalCheckFailedException":
                 raise
             if self.released(lease, _item(exc)):
                 return  # released by an earlier attempt of this request (botocore retried it): nothing to do
@@ -143,7 +144,3 @@ class Leases:
 def _item(exc: ClientError) -> dict[str, Any]:
     # ReturnValuesOnConditionCheckFailure puts the item in the error response (not in botocore's types).
     return cast(dict[str, Any], exc.response).get("Item") or {}
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))

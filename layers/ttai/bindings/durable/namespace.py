@@ -9,6 +9,7 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ttai.bindings.common import error_code
 from ttai.bindings.durable import wire
 from ttai.bindings.durable.errors import InvalidId
 from ttai.bindings.durable.ids import DurableObjectId, IdFactory
@@ -54,7 +55,7 @@ class LambdaTransport:
                 FunctionName=self.function_name, InvocationType="RequestResponse", Payload=wire.to_json(event, "call")
             )
         except ClientError as exc:
-            code = str(exc.response.get("Error", {}).get("Code", ""))
+            code = error_code(exc)
             if code in {"TooManyRequestsException", "EC2ThrottledException"}:
                 return wire.error("Overloaded", "the Durable Object host is throttled", overloaded=True)
             if code in {"ServiceException", "ResourceNotReadyException"}:

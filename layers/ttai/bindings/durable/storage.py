@@ -27,6 +27,7 @@ from typing import Any, NamedTuple, TypeVar, overload
 
 from botocore.exceptions import ClientError
 
+from ttai.bindings.common import retry_unprocessed
 from ttai.bindings.durable import alarms
 from ttai.bindings.durable.alarms import AlarmTrigger
 from ttai.bindings.durable.errors import (
@@ -62,6 +63,7 @@ TRANSACT_MAX_ACTIONS = 100
 TRANSACT_MAX_BYTES = 4 * 1024 * 1024
 BATCH_GET_MAX = 100
 _UNPROCESSED_RETRIES = 6
+DEPENDENCY = "durable object storage"
 _MISSING: Any = object()
 _LIST_OPTIONS = {
     "start": "start",
@@ -204,17 +206,15 @@ class DurableObjectStorage:
                 "ConsistentRead": True,
             }
         }
-        for attempt in range(_UNPROCESSED_RETRIES + 1):
-            response = self._ddb.batch_get_item(RequestItems=request)
-            yield from response.get("Responses", {}).get(self._table.name, [])
-            request = response.get("UnprocessedKeys") or {}
-            if not request:
-                return
-            time.sleep(min(0.05 * 2**attempt, 1.0))
-        raise ClientError(
-            {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "keys left unprocessed"}},
-            "BatchGetItem",
+        responses = retry_unprocessed(
+            lambda pending: self._ddb.batch_get_item(RequestItems=pending),
+            request,
+            leftover="UnprocessedKeys",
+            dependency=DEPENDENCY,
+            attempts=_UNPROCESSED_RETRIES + 1,
         )
+        for response in responses:
+            yield from response.get("Responses", {}).get(self._table.name, [])
 
     def _list(
         self,

@@ -20,6 +20,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ttai.bindings.common import error_code
 from ttai.bindings.workflows import records
 from ttai.bindings.workflows.backend import (
     BlobStore,
@@ -43,10 +44,6 @@ _CLOSING = frozenset(
         "StepStarted",
     }
 )
-
-
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
 
 
 class LambdaDurableEngine:
@@ -77,7 +74,7 @@ class LambdaDurableEngine:
                 Payload=input_json.encode(),
             )
         except ClientError as exc:
-            if _code(exc) == "DurableExecutionAlreadyStartedException":
+            if error_code(exc) == "DurableExecutionAlreadyStartedException":
                 raise InstanceAlreadyExists(f"Lambda still keeps an execution named {execution_name!r}") from exc
             raise
         arn = response.get("DurableExecutionArn")
@@ -96,7 +93,7 @@ class LambdaDurableEngine:
                 DurableExecutionArn=execution_arn, IncludeExecutionData=detail
             )
         except ClientError as exc:
-            if _code(exc) == "ResourceNotFoundException":
+            if error_code(exc) == "ResourceNotFoundException":
                 raise LookupError(f"no durable execution {execution_arn}") from exc
             raise
         error = execution.get("Error")
@@ -140,7 +137,7 @@ class LambdaDurableEngine:
         try:
             self._lambda.send_durable_execution_callback_success(CallbackId=callback_id, Result=result_json.encode())
         except ClientError as exc:
-            if _code(exc) in ("ResourceNotFoundException", "CallbackTimeoutException"):
+            if error_code(exc) in ("ResourceNotFoundException", "CallbackTimeoutException"):
                 raise InstanceNotRunning("The instance stopped waiting for this event before it arrived") from exc
             raise
 
@@ -164,7 +161,7 @@ class DynamoInstanceStore:
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except ClientError as exc:
-            if _code(exc) == "ConditionalCheckFailedException":
+            if error_code(exc) == "ConditionalCheckFailedException":
                 return False
             raise
         return True
@@ -184,7 +181,7 @@ class DynamoInstanceStore:
                 ExpressionAttributeValues={":generation": {"N": str(expected_generation)}},
             )
         except ClientError as exc:
-            if _code(exc) == "ConditionalCheckFailedException":
+            if error_code(exc) == "ConditionalCheckFailedException":
                 return False
             raise
         return True
@@ -198,7 +195,7 @@ class DynamoInstanceStore:
                 ExpressionAttributeValues={":generation": {"N": str(record.generation)}},
             )
         except ClientError as exc:
-            if _code(exc) != "ConditionalCheckFailedException":
+            if error_code(exc) != "ConditionalCheckFailedException":
                 raise
 
     def buffer_event(self, scope: str, event_type: str, envelope: str) -> None:
@@ -249,7 +246,7 @@ class DynamoInstanceStore:
                 ]
             )
         except ClientError as exc:
-            if _code(exc) == "TransactionCanceledException":
+            if error_code(exc) == "TransactionCanceledException":
                 return None
             raise
         return Delivery(waiter["callback_id"]["S"], event["envelope"]["S"])

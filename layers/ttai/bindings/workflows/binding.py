@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
+from ttai.bindings.common import reports_unavailable
 from ttai.bindings.workflows.backend import (
     EVENT_TYPE_MAX,
     INSTANCE_ID_MAX,
@@ -45,6 +46,7 @@ from ttai.bindings.workflows.events import StartPayload
 from ttai.bindings.workflows.runtime import error_name
 
 BATCH_MAX = 100
+DEPENDENCY = "the workflow engine"  # what a 503 calls Lambda or DynamoDB behind a workflow when it is busy or away
 _ID = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9_-]*$")
 _RESERVED_IDS = frozenset({"batch", "terminate", "terminateAll"})
 _CF_ID = re.compile(r"^cf_[0-9a-f]{64}$")
@@ -72,6 +74,7 @@ class Workflow:
         self.name = name
         self._backend = backend
 
+    @reports_unavailable(DEPENDENCY)
     def create(self, id: str | None = None, params: Any = None) -> WorkflowInstance:
         """Start an instance; an id still in use raises InstanceAlreadyExists."""
         instance_id = _checked_id(id) if id is not None else str(uuid.uuid4())
@@ -80,6 +83,7 @@ class Workflow:
             raise InstanceAlreadyExists(f"An instance with id {instance_id!r} already exists")
         return WorkflowInstance(self, instance_id)
 
+    @reports_unavailable(DEPENDENCY)
     def create_batch(self, batch: Sequence[Mapping[str, Any]]) -> list[WorkflowInstance]:
         """Start up to 100 instances; ids that exist (or repeat in the batch) are skipped and left out, as there."""
         if len(batch) == 0:
@@ -104,6 +108,7 @@ class Workflow:
                 created.append(WorkflowInstance(self, instance_id))
         return created
 
+    @reports_unavailable(DEPENDENCY)
     def get(self, id: str) -> WorkflowInstance:
         """The instance ``id``; InstanceNotFound if this workflow does not know it."""
         if not isinstance(id, str) or self._backend.store.get_instance(self.name, id) is None:
@@ -166,6 +171,7 @@ class WorkflowInstance:
         self._workflow = workflow
         self.id = instance_id
 
+    @reports_unavailable(DEPENDENCY)
     def status(self) -> dict[str, Any]:
         """``{"status", "error": {"name", "message"} | None, "output"}`` with Cloudflare's status names."""
         status, view = self._workflow._view(self._workflow._record(self.id))
@@ -176,6 +182,7 @@ class WorkflowInstance:
             output = json.loads(resolve_blob(view.result, self._workflow._backend.blobs))
         return {"status": status, "error": error, "output": output}
 
+    @reports_unavailable(DEPENDENCY)
     def pause(self) -> None:
         record, status = self._current()
         if status in TERMINAL:
@@ -183,12 +190,14 @@ class WorkflowInstance:
         if status not in ("paused", "waitingForPause") and record.execution_arn is not None:
             self._engine.pause(record.execution_arn)
 
+    @reports_unavailable(DEPENDENCY)
     def resume(self) -> None:
         """Resume a paused instance (or cancel a pending pause); any other state is left as it is."""
         record, status = self._current()
         if status in ("paused", "waitingForPause") and record.execution_arn is not None:
             self._engine.resume(record.execution_arn)
 
+    @reports_unavailable(DEPENDENCY)
     def terminate(self) -> None:
         record, status = self._current()
         if status in TERMINAL:
@@ -197,6 +206,7 @@ class WorkflowInstance:
             raise InstanceNotRunning("Cannot terminate an instance whose execution has not started yet")
         self._engine.stop(record.execution_arn)
 
+    @reports_unavailable(DEPENDENCY)
     def restart(self) -> None:
         """Run the instance again from the beginning with its params (a new execution; the old one is stopped)."""
         workflow = self._workflow
@@ -210,6 +220,7 @@ class WorkflowInstance:
         params_json = resolve_blob(start.params_json, workflow._backend.blobs)
         workflow._start(self.id, params_json, record.generation + 1)
 
+    @reports_unavailable(DEPENDENCY)
     def send_event(self, *, type: str, payload: Any = None) -> None:
         """Send an event to the instance; kept until a ``wait_for_event`` of its type takes it."""
         if not isinstance(type, str) or not 0 < len(type) <= EVENT_TYPE_MAX or _CONTROL.search(type):
