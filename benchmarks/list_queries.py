@@ -41,7 +41,7 @@ from local.aws_calls import CallCounter
 from local.stack import DATABASE, LocalStack
 from ttai.bindings.d1 import D1Database
 from ttai.bindings.kv import KVNamespace
-from ttai.cursors import CursorCodec
+from ttai.cursors import DEFAULT_PAGE_SIZE, CursorCodec
 from ttai.errors import NotFound
 from ttai.models.alerts import AlertStatusFilter
 from ttai.models.positions import StatusFilter
@@ -51,7 +51,7 @@ from ttai.services.cache import CacheService
 from ttai.services.journal import JOURNAL, JournalRepository
 from ttai.services.positions import POSITIONS, PositionRepository
 from ttai.services.screeners import SCREENER_RUNS, SCREENERS, ScreenerRepository
-from ttai.services.tenancy import DEFAULT_PAGE_SIZE, Tenant
+from ttai.services.tenancy import Tenant
 from ttai.services.watchlists import WATCHLISTS, WatchlistRepository
 
 USERS = 1_000

@@ -1,4 +1,4 @@
-"""Paging cursors, typed and authenticated: the one codec every list the API pages with a cursor uses.
+"""Paging: the one cursor codec, typed and authenticated, and the one keyset-paging helper every list uses.
 
 A cursor holds a keyset position (the sort values of the last row a page returned), declared per list as a
 ``CursorKind``: a name and one typed field per value. On the wire it is base64url (unpadded) of a version byte, a
@@ -11,6 +11,10 @@ whatever a cursor holds is bound into a statement, and a leaked key or a changed
 The key is the ``CURSOR_SECRET`` secret, read on the first cursor a container encodes or decodes; a cursor signed
 with the secret's previous version (``AWSPREVIOUS``) still opens, so replacing the secret does not break the pages
 clients are in the middle of.
+
+``keyset_page`` is how a list uses it: open the cursor, fetch one row more than the page, cut the page (at the
+response-size budget too, for lists of large documents), and issue the next cursor from the last row's sort values.
+``keyset_rows`` reads every row of a keyset query the same way, for jobs that walk a whole table.
 """
 
 from __future__ import annotations
@@ -21,9 +25,12 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, NamedTuple, Protocol
+from itertools import takewhile
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
+
+from pydantic import BaseModel
 
 from ttai.bindings.d1 import stored_literal
 from ttai.errors import BadRequest, ConfigurationError
@@ -31,11 +38,21 @@ from ttai.errors import BadRequest, ConfigurationError
 CURSOR_SECRET = "CURSOR_SECRET"  # noqa: S105 - the secret's name (storage.json), not its value
 VERSION = 1
 TAG_BYTES = 16  # HMAC-SHA256 truncated to 128 bits: forging one is a 2**-128 guess per request
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 100
+# A Data API response is at most 1 MiB (and a row at most 64 KB). In a list of large documents, rows join a page while
+# the JSON of the rows before them is under this budget, so a page of 100 large rows is cut short instead of failing;
+# the margin below 1 MiB covers the last row (under 64 KB) and the short columns of every row.
+PAGE_BUDGET_BYTES = 640 * 1024
 CURSOR_MAX_CHARS = 4096  # longer than any cursor issued; refused before any decoding
 ROW_ID_MAX = 2**63 - 1  # bigint
 _BASE64URL = re.compile(r"^[A-Za-z0-9_-]+$")
 _REFUSED = "the cursor is not one this API issued for this list"
 _INSTANT_MAX_CHARS = 40  # 2026-01-02T03:04:05.123456+00:00, or a stored text such as +294276-12-31 23:59:59.999999999
+T = TypeVar("T")
+Row = dict[str, Any]
+# A list's query: the rows after a position (None for each of its values on the first page), at most ``count`` of them.
+Fetch = Callable[[tuple[Any, ...], int], Sequence[Row]]
 
 
 class InvalidCursor(BadRequest):
@@ -148,10 +165,18 @@ DAY = Day()
 
 
 class CursorKind(NamedTuple):
-    """A list's cursor: its name (part of what the tag covers) and the fields of its position, in sort order."""
+    """A list's cursor: its name (part of what the tag covers) and the fields of its position, in sort order;
+    ``columns`` name the row values a position is read from (one per field), for ``keyset_page``."""
 
     name: str
     fields: tuple[CursorField, ...]
+    columns: tuple[str, ...] = ()
+
+    def position(self, row: Row) -> list[Any]:
+        """The position of ``row``: its values of ``columns``."""
+        if len(self.columns) != len(self.fields):
+            raise ValueError(f"the {self.name} cursor names {len(self.columns)} columns for {len(self.fields)} fields")
+        return [row[column] for column in self.columns]
 
 
 # ------------------------------------------------------------------ codec
@@ -231,3 +256,62 @@ def required_codec(codec: CursorCodec | None) -> CursorCodec:
     if codec is None:
         raise ConfigurationError("this list pages with cursors, but its service was built without a cursor codec")
     return codec
+
+
+# ------------------------------------------------------------------ keyset pages
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+def budget_fits(placeholder: int, order: str = "created_at DESC, id DESC") -> str:
+    """SQL for ``fits``, which ``keyset_page(..., within_budget=True)`` cuts a page at: whether the ``size`` of the rows
+    before this one (in ``order``) is under the budget bound at ``?placeholder`` (``PAGE_BUDGET_BYTES``). Rows that do
+    not fit come back without their documents, so only small columns cross."""
+    return (
+        f"coalesce(sum(size) OVER (ORDER BY {order} ROWS UNBOUNDED PRECEDING EXCLUDE CURRENT ROW), 0)"
+        f" < ?{placeholder} AS fits"
+    )
+
+
+def keyset_page(
+    codec: CursorCodec | None,
+    kind: CursorKind,
+    scope: Scope,
+    cursor: str | None,
+    limit: int,
+    fetch: Fetch,
+    item: Callable[[Row], T],
+    *,
+    within_budget: bool = False,
+) -> Page[T]:
+    """One page of a list: the rows ``fetch`` finds after ``cursor``'s position, as ``item`` makes them.
+
+    ``fetch`` is asked for ``limit + 1`` rows, in the list's order: the one past the page says whether another page
+    follows, and the next cursor holds the page's last row's ``kind.columns``, bound to ``scope``. With
+    ``within_budget``, the page also ends before the first row whose ``fits`` (``budget_fits``) is false. An empty
+    cursor asks for the first page; any cursor this API did not issue for ``kind`` and ``scope`` is InvalidCursor.
+    """
+    after = required_codec(codec).decode(kind, cursor, scope=scope) if cursor else (None,) * len(kind.fields)
+    rows = fetch(after, limit + 1)
+    shown = rows[:limit]
+    if within_budget:
+        shown = list(takewhile(lambda row: bool(row["fits"]), shown))
+    items = [item(row) for row in shown]
+    if len(rows) == len(shown) or not shown:
+        return Page(items=items)
+    return Page(items=items, next_cursor=required_codec(codec).encode(kind, kind.position(shown[-1]), scope=scope))
+
+
+def keyset_rows(fetch: Fetch, columns: Sequence[str], page_size: int) -> Iterator[Row]:
+    """Every row of a keyset query, read ``page_size`` rows at a time: ``fetch`` continues after the ``columns`` of the
+    last row read (None for each on the first call), until a page comes back short."""
+    after: tuple[Any, ...] = (None,) * len(columns)
+    while True:
+        rows = fetch(after, page_size)
+        yield from rows
+        if len(rows) < page_size:
+            return
+        after = tuple(rows[-1][column] for column in columns)

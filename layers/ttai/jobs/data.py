@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from ttai.bindings.d1 import D1Database
 from ttai.bindings.queues import SEND_BATCH_MAX_MESSAGES, Queue
+from ttai.cursors import keyset_rows
 from ttai.messages import AnyMessage
 
 T = TypeVar("T")
@@ -81,14 +82,12 @@ def recent_closes(db: D1Database, symbols: Sequence[str], up_to: date, count: in
 def rows_by_id(db: D1Database, sql: str, page: int = 1000) -> list[dict[str, Any]]:
     """Every row of ``sql`` (a query taking ``?1`` = the last id seen and ``?2`` = the page size, ordered by id),
     read in keyset pages."""
-    found: list[dict[str, Any]] = []
-    after = 0
-    while True:
-        rows = db.prepare(sql).bind(after, page).all().results
-        found += rows
-        if len(rows) < page:
-            return found
-        after = int(rows[-1]["id"])
+
+    def fetch(after: tuple[Any, ...], count: int) -> Sequence[dict[str, Any]]:
+        [after_id] = after
+        return db.prepare(sql).bind(after_id or 0, count).all().results
+
+    return list(keyset_rows(fetch, ("id",), page))
 
 
 def subscribers(db: D1Database, preference: str) -> dict[str, list[str]]:

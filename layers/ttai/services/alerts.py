@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from ttai.cursors import INSTANT, ROW_ID, CursorKind
+from ttai.cursors import INSTANT, ROW_ID, CursorKind, Page, Row
 from ttai.errors import Conflict, NotFound
 from ttai.models.alerts import Alert, AlertEvent, AlertIn, AlertStatusFilter
-from ttai.services.tenancy import Page, TenantRepository, audited
+from ttai.services.tenancy import TenantRepository, audited
 
-ALERTS = CursorKind("alerts", (ROW_ID,))  # newest first by id, per status filter
-ALERT_EVENTS = CursorKind("alert_events", (INSTANT, ROW_ID))  # newest first: (triggered_at, id), per alert
+ALERTS = CursorKind("alerts", (ROW_ID,), ("id",))  # newest first by id, per status filter
+ALERT_EVENTS = CursorKind("alert_events", (INSTANT, ROW_ID), ("triggered_at", "id"))  # newest first, per alert
 _COLUMNS = (
     "id, symbol, alert_type, condition, threshold, message_template, channels, status, triggered_at, cancelled_at, "
     "created_at, updated_at"
@@ -71,12 +73,10 @@ def _now() -> datetime:
 
 class AlertRepository(TenantRepository):
     def list(self, status: AlertStatusFilter, limit: int, cursor: str | None) -> Page[Alert]:
-        # The status is part of the cursor's scope, so a cursor cannot continue a list filtered differently.
-        before = self.cursor_position(ALERTS, cursor, status)
-        rows = self.db.prepare(_LIST).bind(self.user_id, status, before[0] if before else None, limit + 1).all().results
-        items = [Alert.model_validate(r) for r in rows[:limit]]
-        more = len(rows) > limit
-        return Page(items=items, next_cursor=self.next_cursor(ALERTS, [items[-1].id], status) if more else None)
+        def fetch(after: tuple[Any, ...], count: int) -> Sequence[Row]:
+            return self.db.prepare(_LIST).bind(self.user_id, status, *after, count).all().results
+
+        return self.page(ALERTS, cursor, limit, fetch, Alert.model_validate, filters=(status,))
 
     def create(self, body: AlertIn) -> Alert:
         row = (
@@ -108,13 +108,12 @@ class AlertRepository(TenantRepository):
         raise AlertNotActive(f"alert {alert_id} is already {status}; only an active alert can be cancelled")
 
     def events(self, alert_id: int, limit: int, cursor: str | None) -> Page[AlertEvent]:
-        after_time, after_id = self.cursor_position(ALERT_EVENTS, cursor, alert_id) or (None, None)
-        rows = self.db.prepare(_EVENTS).bind(self.user_id, alert_id, after_time, after_id, limit + 1).all().results
-        if not rows:
-            raise NotFound(f"no alert with id {alert_id}")
-        events = [AlertEvent.model_validate(r) for r in rows if r["id"] is not None]
-        items = events[:limit]
-        more = len(events) > limit
-        last = items[-1] if items else None
-        next_cursor = self.next_cursor(ALERT_EVENTS, [last.triggered_at, last.id], alert_id) if more and last else None
-        return Page(items=items, next_cursor=next_cursor)
+        """What the alert fired, newest first; NotFound if the caller has no alert by that id."""
+
+        def fetch(after: tuple[Any, ...], count: int) -> Sequence[Row]:
+            rows = self.db.prepare(_EVENTS).bind(self.user_id, alert_id, *after, count).all().results
+            if not rows:
+                raise NotFound(f"no alert with id {alert_id}")
+            return [r for r in rows if r["id"] is not None]
+
+        return self.page(ALERT_EVENTS, cursor, limit, fetch, AlertEvent.model_validate, filters=(alert_id,))

@@ -1,34 +1,21 @@
-"""A user's analysis history (seed 000's table), newest first; a new analysis is also cached as the latest for its
-symbol. Also the newest-first paging that screener runs share: keyset on (created_at, id) and a page byte budget."""
+"""A user's analysis history (seed 000's table), newest first, in pages cut at the response-size budget; a new analysis
+is also cached as the latest for its symbol."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from ttai.bindings.d1 import D1Database
-from ttai.cursors import INSTANT, ROW_ID, CursorCodec, CursorKind
+from ttai.cursors import INSTANT, PAGE_BUDGET_BYTES, ROW_ID, CursorCodec, CursorKind, Page, Row, budget_fits
 from ttai.errors import NotFound
 from ttai.models.analyses import Analysis, AnalysisIn
 from ttai.services.cache import CacheService
-from ttai.services.tenancy import Page, Tenant, TenantRepository, audited
+from ttai.services.tenancy import Tenant, TenantRepository, audited
 
-ANALYSES = CursorKind("analyses", (INSTANT, ROW_ID))  # newest first: (created_at, id)
-# A Data API response is at most 1 MiB (and a row at most 64 KB). Rows join a page while the JSON of the newer rows
-# before them is under this budget, so a page of 100 large rows is cut short instead of failing; the margin below
-# 1 MiB covers the last row (under 64 KB) and the short columns of every row.
-PAGE_BUDGET_BYTES = 640 * 1024
-
-
-def budget_fits(placeholder: int) -> str:
-    """SQL for ``fits``: whether the ``size`` of the newer rows before this one is under the budget bound at
-    ``?placeholder``. Rows that do not fit come back without their documents, so only small columns cross."""
-    return (
-        "coalesce(sum(size) OVER (ORDER BY created_at DESC, id DESC ROWS UNBOUNDED PRECEDING EXCLUDE CURRENT ROW), 0)"
-        f" < ?{placeholder} AS fits"
-    )
-
+ANALYSES = CursorKind("analyses", (INSTANT, ROW_ID), ("created_at", "id"))  # newest first, per symbol filter
 
 _COLUMNS = "id, symbol, type, params, result, recommendation, workflow_id, created_at"
 # Whether a cursor was given is tested on its id (?4), never on its time: the time is bound as a timestamp, and its
@@ -60,17 +47,7 @@ _CREATE = audited(
 )
 
 
-def within_budget(rows: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], bool]:
-    """The rows of a page (at most ``limit``, stopping at the first past the byte budget), and whether more follow."""
-    page: list[dict[str, Any]] = []
-    for row in rows[:limit]:
-        if not row["fits"]:
-            break
-        page.append(row)
-    return page, len(rows) > len(page)
-
-
-def _analysis(row: dict[str, Any]) -> Analysis:
+def _analysis(row: Row) -> Analysis:
     return Analysis.model_validate({k: v for k, v in row.items() if k not in {"fits", "size"}})
 
 
@@ -82,19 +59,10 @@ class AnalysisRepository(TenantRepository):
         self.cache = cache
 
     def list(self, limit: int, cursor: str | None, symbol: str | None = None) -> Page[Analysis]:
-        # The filter is part of the cursor's scope, so a cursor cannot continue a list filtered differently.
-        after, after_id = self.cursor_position(ANALYSES, cursor, symbol) or (None, None)
-        rows = (
-            self.db.prepare(_LIST)
-            .bind(self.user_id, symbol, after, after_id, limit + 1, PAGE_BUDGET_BYTES)
-            .all()
-            .results
-        )
-        page, more = within_budget(rows, limit)
-        items = [_analysis(r) for r in page]
-        last = items[-1] if more else None
-        next_cursor = self.next_cursor(ANALYSES, [last.created_at, last.id], symbol) if last else None
-        return Page(items=items, next_cursor=next_cursor)
+        def fetch(after: tuple[Any, ...], count: int) -> Sequence[Row]:
+            return self.db.prepare(_LIST).bind(self.user_id, symbol, *after, count, PAGE_BUDGET_BYTES).all().results
+
+        return self.page(ANALYSES, cursor, limit, fetch, _analysis, filters=(symbol,), within_budget=True)
 
     def get(self, analysis_id: int) -> Analysis:
         row = self.db.prepare(_GET).bind(self.user_id, analysis_id).first()

@@ -8,19 +8,19 @@ first (ties by id, newest first), paged by keyset on (execution_date, id) with c
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 from ttai.bindings.d1 import D1Database
 from ttai.bindings.queues import Queue
-from ttai.cursors import DAY, ROW_ID, CursorCodec, CursorKind, required_codec
+from ttai.cursors import DAY, ROW_ID, CursorCodec, CursorKind, Page, Row, keyset_page
 from ttai.errors import NotFound
 from ttai.messages import JobRunRequested
 from ttai.models.jobs import AnalysisResult, JobDetail, JobExecution, JobRunAccepted, LatestJob
-from ttai.services.tenancy import Page
 
-JOB_HISTORY = CursorKind("job_history", (DAY, ROW_ID))  # newest first: (execution_date, id), per filter
+JOB_HISTORY = CursorKind("job_history", (DAY, ROW_ID), ("execution_date", "id"))  # newest first, per filter
 # The history shows the start of a failed run's error; the run itself (``get``) gives all of it. This keeps a page of
 # 100 rows well under the Data API's 1 MiB response whatever the jobs wrote.
 HISTORY_ERROR_CHARS = 1000
@@ -136,21 +136,19 @@ class JobStorage:
             if value is not None:
                 conditions.append(clause)
                 params.append(value)
-        if cursor:
-            after_date, after_id = required_codec(self.cursors).decode(JOB_HISTORY, cursor, scope=wanted.cursor_scope)
-            # Cast: a stored date Python cannot hold comes back from the cursor as PostgreSQL's literal (text).
-            conditions.append("(execution_date, id) < (?::date, ?)")
-            params += [after_date, after_id]
-        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-        sql = f"SELECT {_HISTORY_COLUMNS} FROM job_executions {where} {_ORDER} LIMIT ?"  # noqa: S608 - constants
-        rows = self.db.prepare(sql).bind(*params, limit + 1).all().results
-        items = [JobExecution.model_validate(row) for row in rows[:limit]]
-        next_cursor = None
-        if len(rows) > limit:
-            last = items[-1]
-            position = [last.execution_date, last.id]
-            next_cursor = required_codec(self.cursors).encode(JOB_HISTORY, position, scope=wanted.cursor_scope)
-        return Page(items=items, next_cursor=next_cursor)
+
+        def fetch(after: tuple[Any, ...], count: int) -> Sequence[Row]:
+            clauses, values = list(conditions), list(params)
+            if after[-1] is not None:
+                # Cast: a stored date Python cannot hold comes back from the cursor as PostgreSQL's literal (text).
+                clauses.append("(execution_date, id) < (?::date, ?)")
+                values += after
+            where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+            sql = f"SELECT {_HISTORY_COLUMNS} FROM job_executions {where} {_ORDER} LIMIT ?"  # noqa: S608 - constants
+            return self.db.prepare(sql).bind(*values, count).all().results
+
+        scope = wanted.cursor_scope
+        return keyset_page(self.cursors, JOB_HISTORY, scope, cursor, limit, fetch, JobExecution.model_validate)
 
     def latest(self, job_type: str | None = None) -> LatestJob:
         """The newest run (of one type, or of any), with the summary of its report; NotFound if there is none."""

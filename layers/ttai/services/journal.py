@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from ttai.cursors import DAY, ROW_ID, CursorKind
+from ttai.cursors import DAY, ROW_ID, CursorKind, Page, Row
 from ttai.errors import Conflict, InvalidField, NotFound
 from ttai.models.journal import JournalClose, JournalEntry, JournalEntryIn, StoredLeg, profit_and_loss
-from ttai.services.tenancy import Page, TenantRepository, audited
+from ttai.services.tenancy import TenantRepository, audited
 
-JOURNAL = CursorKind("journal", (DAY, ROW_ID))  # newest first: (entry_date, id), per filter
+JOURNAL = CursorKind("journal", (DAY, ROW_ID), ("entry_date", "id"))  # newest first, per filter
 _COLUMNS = (
     "id, symbol, strategy, legs, direction, quantity, entry_date, entry_price, exit_date, exit_price, pnl, "
     "pnl_percent, notes, analysis_id, created_at, updated_at"
@@ -68,21 +69,10 @@ class JournalRepository(TenantRepository):
     def list(
         self, symbol: str | None, since: date | None, until: date | None, limit: int, cursor: str | None
     ) -> Page[JournalEntry]:
-        # The filters are part of the cursor's scope, so a cursor cannot continue a list filtered differently.
-        before_date, before_id = self.cursor_position(JOURNAL, cursor, symbol, since, until) or (None, None)
-        rows = (
-            self.db.prepare(_LIST)
-            .bind(self.user_id, symbol, since, until, before_date, before_id, limit + 1)
-            .all()
-            .results
-        )
-        items = [_entry(r) for r in rows[:limit]]
-        more = len(rows) > limit
-        last = items[-1] if items else None
-        next_cursor = (
-            self.next_cursor(JOURNAL, [last.entry_date, last.id], symbol, since, until) if more and last else None
-        )
-        return Page(items=items, next_cursor=next_cursor)
+        def fetch(after: tuple[Any, ...], count: int) -> Sequence[Row]:
+            return self.db.prepare(_LIST).bind(self.user_id, symbol, since, until, *after, count).all().results
+
+        return self.page(JOURNAL, cursor, limit, fetch, _entry, filters=(symbol, since, until))
 
     def create(self, body: JournalEntryIn) -> JournalEntry:
         now = datetime.fromtimestamp(time.time(), UTC)

@@ -8,18 +8,19 @@ positions afterwards.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from ttai.bindings.d1 import D1Database
 from ttai.bindings.kv import KVNamespace
-from ttai.cursors import ROW_ID, CursorCodec, CursorKind
+from ttai.cursors import ROW_ID, CursorCodec, CursorKind, Page, Row
 from ttai.errors import NotFound
 from ttai.models.positions import Position, PositionIn, PositionSync, StatusFilter, SyncResult
 from ttai.services.cache import CacheKeys
-from ttai.services.tenancy import Page, Tenant, TenantRepository, audited
+from ttai.services.tenancy import Tenant, TenantRepository, audited
 
-POSITIONS = CursorKind("positions", (ROW_ID,))  # by id, per status filter
+POSITIONS = CursorKind("positions", (ROW_ID,), ("id",))  # by id, per status filter
 _COLUMNS = (
     "id, symbol, quantity, direction, average_cost, position_type, option_type, strike, expiration, status, "
     "opened_at, closed_at, created_at, updated_at"
@@ -75,12 +76,11 @@ class PositionRepository(TenantRepository):
         self.kv = kv
 
     def list(self, status: StatusFilter, limit: int, cursor: str | None) -> Page[Position]:
-        # The status is part of the cursor's scope, so a cursor cannot continue a list filtered differently.
-        after = self.cursor_position(POSITIONS, cursor, status)
-        rows = self.db.prepare(_LIST).bind(self.user_id, status, after[0] if after else 0, limit + 1).all().results
-        items = [Position.model_validate(r) for r in rows[:limit]]
-        more = len(rows) > limit
-        return Page(items=items, next_cursor=self.next_cursor(POSITIONS, [items[-1].id], status) if more else None)
+        def fetch(after: tuple[Any, ...], count: int) -> Sequence[Row]:
+            [after_id] = after
+            return self.db.prepare(_LIST).bind(self.user_id, status, after_id or 0, count).all().results
+
+        return self.page(POSITIONS, cursor, limit, fetch, Position.model_validate, filters=(status,))
 
     def get(self, position_id: int) -> Position:
         row = self.db.prepare(_GET).bind(self.user_id, position_id).first()

@@ -17,10 +17,9 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from ttai.bindings.r2 import Body, R2Bucket, R2HTTPMetadata, R2ObjectBody, UnknownListCursor
-from ttai.cursors import CursorCodec, CursorKind, InvalidCursor, Text, required_codec
+from ttai.cursors import CursorCodec, CursorKind, InvalidCursor, Page, Text, required_codec
 from ttai.errors import InvalidField, NotFound
 from ttai.layout import storage_layout
-from ttai.services.tenancy import Page
 from ttai.tenant_keys import user_object_prefix
 
 DOWNLOAD_URL_SECONDS = 300  # a link is for downloading now, not for sharing

@@ -8,20 +8,17 @@ it issues (``ttai.cursors``) are bound to that user id too, so one user's cursor
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Generic, TypeVar
-
-from pydantic import BaseModel
+from typing import Any, TypeVar
 
 from ttai.bindings.d1 import D1Database
-from ttai.cursors import CursorCodec, CursorKind, required_codec
+from ttai.cursors import CursorCodec, CursorKind, Fetch, Page, Row, keyset_page, required_codec
 
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 100
 _NAME = re.compile(r"^[a-z_]+\.[a-z_]+$")
 T = TypeVar("T")
+Filter = str | int | date | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,11 +27,6 @@ class Tenant:
 
     user_id: str
     request_id: str | None = None
-
-
-class Page(BaseModel, Generic[T]):
-    items: list[T]
-    next_cursor: str | None = None
 
 
 def audited(sql: str, *, action: str, entity: str) -> str:
@@ -66,15 +58,22 @@ class TenantRepository:
     def user_id(self) -> str:
         return self.tenant.user_id
 
-    def next_cursor(self, kind: CursorKind, position: Sequence[Any], *filters: str | int | date | None) -> str:
+    def page(
+        self,
+        kind: CursorKind,
+        cursor: str | None,
+        limit: int,
+        fetch: Fetch,
+        item: Callable[[Row], T],
+        *,
+        filters: Sequence[Filter] = (),
+        within_budget: bool = False,
+    ) -> Page[T]:
+        """A page of the caller's list ``kind`` (``ttai.cursors.keyset_page``). The filters the list was asked with
+        are part of its cursors' scope, with the user id, so a cursor cannot continue a list filtered differently."""
+        scope = (self.user_id, *filters)
+        return keyset_page(self.cursors, kind, scope, cursor, limit, fetch, item, within_budget=within_budget)
+
+    def next_cursor(self, kind: CursorKind, position: Sequence[Any], *filters: Filter) -> str:
         """The cursor to the page after ``position`` of the caller's list ``kind``, as filtered by ``filters``."""
         return required_codec(self.cursors).encode(kind, position, scope=(self.user_id, *filters))
-
-    def cursor_position(
-        self, kind: CursorKind, cursor: str | None, *filters: str | int | date | None
-    ) -> tuple[Any, ...] | None:
-        """The position a cursor from ``next_cursor`` (same kind, caller and filters) holds, None for the first
-        page; InvalidCursor (a 400) for any other."""
-        if not cursor:
-            return None
-        return required_codec(self.cursors).decode(kind, cursor, scope=(self.user_id, *filters))

@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import TypeAdapter
 
+from ttai.cursors import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
 from ttai.http import deps
 from ttai.http.openapi import responses
 from ttai.http.validation import parse
@@ -17,7 +18,6 @@ from ttai.models.analyses import Analysis, AnalysisIn
 from ttai.models.market import Symbol
 from ttai.services.analyses import AnalysisRepository
 from ttai.services.cache import CacheService
-from ttai.services.tenancy import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
 
 router = Router()  # type: ignore[no-untyped-call]
 _SYMBOL: TypeAdapter[str] = TypeAdapter(Symbol)

@@ -10,11 +10,11 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
+from ttai.cursors import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
 from ttai.http import deps
 from ttai.http.openapi import responses
 from ttai.services.exports import ExportCreated, ExportRequest, ExportService
 from ttai.services.storage import ExportFile, ExportLink, StorageService
-from ttai.services.tenancy import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
 
 router = Router()  # type: ignore[no-untyped-call]
 NamePath = Annotated[str, Path(max_length=300, description="an export's name, as listed")]

@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
+from ttai.cursors import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
 from ttai.http import deps
 from ttai.http.openapi import responses
 from ttai.http.principal import current_principal
@@ -18,7 +19,6 @@ from ttai.models.jobs import JobDetail, JobExecution, JobRunAccepted, JobStatus,
 from ttai.models.times import CalendarDate
 from ttai.observability import logger
 from ttai.services.jobs import HistoryFilter, JobStorage, request_run
-from ttai.services.tenancy import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
 
 router = Router()  # type: ignore[no-untyped-call]
 ExecutionId = Annotated[int, Path(ge=1, le=2**63 - 1)]

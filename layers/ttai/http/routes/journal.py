@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import TypeAdapter
 
+from ttai.cursors import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
 from ttai.http import deps
 from ttai.http.openapi import responses
 from ttai.http.validation import parse
@@ -18,7 +19,6 @@ from ttai.models.journal import JournalClose, JournalEntry, JournalEntryIn
 from ttai.models.market import Symbol
 from ttai.models.times import CalendarDate
 from ttai.services.journal import JournalRepository
-from ttai.services.tenancy import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
 
 router = Router()  # type: ignore[no-untyped-call]
 _SYMBOL: TypeAdapter[str] = TypeAdapter(Symbol)

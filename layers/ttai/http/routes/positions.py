@@ -9,11 +9,11 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
+from ttai.cursors import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
 from ttai.http import deps
 from ttai.http.openapi import responses
 from ttai.models.positions import Position, PositionSync, StatusFilter, SyncResult
 from ttai.services.positions import PositionRepository
-from ttai.services.tenancy import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
 
 router = Router()  # type: ignore[no-untyped-call]
 PositionId = Annotated[int, Path(ge=1, le=2**63 - 1)]

@@ -11,12 +11,12 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import TypeAdapter
 
+from ttai.cursors import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
 from ttai.http import deps
 from ttai.http.openapi import responses
 from ttai.http.validation import parse
 from ttai.models.screeners import Screener, ScreenerIn, ScreenerName, ScreenerRun, ScreenerRunQueued
 from ttai.services.screeners import ScreenerRepository
-from ttai.services.tenancy import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
 
 router = Router()  # type: ignore[no-untyped-call]
 _NAME: TypeAdapter[str] = TypeAdapter(ScreenerName)
