@@ -32,7 +32,8 @@ from benchmarks.list_queries import StatementTap, database_uri, explain, percent
 from benchmarks.report import Row
 from local.browser import chromium, chromium_missing, serving
 from local.stack import LocalStack
-from ttai.cursors import DEFAULT_PAGE_SIZE, CursorCodec
+from ttai.cursors import CursorCodec
+from ttai.http.params import DEFAULT_PAGE_SIZE
 from ttai.services.jobs import JOB_HISTORY, HistoryFilter, JobStorage
 
 RUNS = 1_000_000

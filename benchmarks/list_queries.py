@@ -41,8 +41,9 @@ from local.aws_calls import CallCounter
 from local.stack import DATABASE, LocalStack
 from ttai.bindings.d1 import D1Database
 from ttai.bindings.kv import KVNamespace
-from ttai.cursors import DEFAULT_PAGE_SIZE, CursorCodec
+from ttai.cursors import CursorCodec
 from ttai.errors import NotFound
+from ttai.http.params import DEFAULT_PAGE_SIZE
 from ttai.models.alerts import AlertStatusFilter
 from ttai.models.positions import StatusFilter
 from ttai.services.alerts import ALERT_EVENTS, ALERTS, AlertRepository

@@ -38,8 +38,6 @@ from ttai.errors import BadRequest, ConfigurationError
 CURSOR_SECRET = "CURSOR_SECRET"  # noqa: S105 - the secret's name (storage.json), not its value
 VERSION = 1
 TAG_BYTES = 16  # HMAC-SHA256 truncated to 128 bits: forging one is a 2**-128 guess per request
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 100
 # A Data API response is at most 1 MiB (and a row at most 64 KB). In a list of large documents, rows join a page while
 # the JSON of the rows before them is under this budget, so a page of 100 large rows is cut short instead of failing;
 # the margin below 1 MiB covers the last row (under 64 KB) and the short columns of every row.

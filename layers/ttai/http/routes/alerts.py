@@ -7,18 +7,16 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from ttai.cursors import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
+from ttai.cursors import Page
 from ttai.http import deps
 from ttai.http.openapi import responses
+from ttai.http.params import DEFAULT_PAGE_SIZE, Cursor, Limit, RowId
 from ttai.models.alerts import Alert, AlertEvent, AlertIn, AlertStatusFilter
 from ttai.services.alerts import AlertRepository
 
 router = Router()  # type: ignore[no-untyped-call]
-AlertId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
-Cursor = Annotated[str | None, Query(max_length=512)]
 Status = Annotated[AlertStatusFilter, Query(description="which alerts to list")]
 
 
@@ -45,7 +43,7 @@ def create_alert(body: AlertIn) -> Response[Alert]:
     summary="Cancel an active alert",
     responses=responses(HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT, success=HTTPStatus.NO_CONTENT),
 )
-def cancel_alert(alert_id: AlertId) -> Response[None]:
+def cancel_alert(alert_id: RowId) -> Response[None]:
     _repository().cancel(alert_id)
     return Response(status_code=HTTPStatus.NO_CONTENT.value)
 
@@ -55,5 +53,5 @@ def cancel_alert(alert_id: AlertId) -> Response[None]:
     summary="What an alert fired, newest first",
     responses=responses(HTTPStatus.BAD_REQUEST, HTTPStatus.NOT_FOUND),
 )
-def list_alert_events(alert_id: AlertId, limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None) -> Page[AlertEvent]:
+def list_alert_events(alert_id: RowId, limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None) -> Page[AlertEvent]:
     return _repository().events(alert_id, limit, cursor)

@@ -7,24 +7,17 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from pydantic import TypeAdapter
 
-from ttai.cursors import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
+from ttai.cursors import Page
 from ttai.http import deps
 from ttai.http.openapi import responses
-from ttai.http.validation import parse
+from ttai.http.params import DEFAULT_PAGE_SIZE, Cursor, Limit, RowId, symbol_filter, symbol_value
 from ttai.models.analyses import Analysis, AnalysisIn
-from ttai.models.market import Symbol
 from ttai.services.analyses import AnalysisRepository
 from ttai.services.cache import CacheService
 
 router = Router()  # type: ignore[no-untyped-call]
-_SYMBOL: TypeAdapter[str] = TypeAdapter(Symbol)
-AnalysisId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
-Cursor = Annotated[str | None, Query(max_length=512)]
-SymbolQuery = Annotated[str | None, Query(max_length=64)]
+SymbolQuery = Annotated[str | None, symbol_filter()]
 
 
 def _repository() -> AnalysisRepository:
@@ -40,12 +33,11 @@ def _repository() -> AnalysisRepository:
 def list_analyses(
     symbol: SymbolQuery = None, limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None
 ) -> Page[Analysis]:
-    wanted = parse(_SYMBOL, symbol, ("query", "symbol")) if symbol is not None else None
-    return _repository().list(limit, cursor, wanted)
+    return _repository().list(limit, cursor, symbol_value(symbol))
 
 
 @router.get("/analyses/<analysis_id>", summary="One analysis", responses=responses(HTTPStatus.NOT_FOUND))
-def get_analysis(analysis_id: AnalysisId) -> Analysis:
+def get_analysis(analysis_id: RowId) -> Analysis:
     return _repository().get(analysis_id)
 
 

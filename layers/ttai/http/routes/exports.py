@@ -8,18 +8,16 @@ from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
-from ttai.cursors import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
+from ttai.cursors import Page
 from ttai.http import deps
 from ttai.http.openapi import responses
+from ttai.http.params import DEFAULT_PAGE_SIZE, Limit, StorageCursor, name_path
 from ttai.services.exports import ExportCreated, ExportRequest, ExportService
 from ttai.services.storage import ExportFile, ExportLink, StorageService
 
 router = Router()  # type: ignore[no-untyped-call]
-NamePath = Annotated[str, Path(max_length=300, description="an export's name, as listed")]
-Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
-Cursor = Annotated[str | None, Query(max_length=2048)]
+NamePath = Annotated[str, name_path("an export's name, as listed")]
 
 
 def _storage() -> StorageService:
@@ -38,7 +36,7 @@ def create_export(body: ExportRequest) -> Response[ExportCreated]:
 
 
 @router.get("/exports", summary="The caller's exports, by name", responses=responses(HTTPStatus.BAD_REQUEST))
-def list_exports(limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None) -> Page[ExportFile]:
+def list_exports(limit: Limit = DEFAULT_PAGE_SIZE, cursor: StorageCursor = None) -> Page[ExportFile]:
     return _storage().list_exports(limit, cursor)
 
 

@@ -8,12 +8,12 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
-from ttai.cursors import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
+from ttai.cursors import Page
 from ttai.http import deps
 from ttai.http.openapi import responses
+from ttai.http.params import DEFAULT_PAGE_SIZE, Cursor, Limit, RowId, date_range
 from ttai.http.principal import current_principal
 from ttai.models.jobs import JobDetail, JobExecution, JobRunAccepted, JobStatus, JobType, LatestJob, RunnableJobType
 from ttai.models.times import CalendarDate
@@ -21,14 +21,11 @@ from ttai.observability import logger
 from ttai.services.jobs import HistoryFilter, JobStorage, request_run
 
 router = Router()  # type: ignore[no-untyped-call]
-ExecutionId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 TypePath = Annotated[RunnableJobType, Path(description="the job to run (a backup runs only on its schedule)")]
 TypeQuery = Annotated[JobType | None, Query(alias="type", description="only runs of this job")]
 StatusQuery = Annotated[JobStatus | None, Query(description="only runs that ended so")]
 StartDate = Annotated[CalendarDate | None, Query(description="runs of this market date (New York) or later")]
 EndDate = Annotated[CalendarDate | None, Query(description="runs of this market date (New York) or earlier")]
-Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
-Cursor = Annotated[str | None, Query(max_length=512)]
 
 
 def _storage() -> JobStorage:
@@ -49,10 +46,7 @@ def job_history(
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
 ) -> Page[JobExecution]:
-    if start_date is not None and end_date is not None and start_date > end_date:
-        raise RequestValidationError(
-            [{"loc": ("query", "end_date"), "msg": "'end_date' is before 'start_date'", "type": "date_range"}]
-        )
+    date_range(start_date, end_date, ("start_date", "end_date"))
     wanted = HistoryFilter(job_type=job_type, status=status, since=start_date, until=end_date)
     return _storage().history(wanted, limit, cursor)
 
@@ -71,7 +65,7 @@ def latest_job(job_type: TypeQuery = None) -> LatestJob:
     summary="One run with its analysis results and report",
     responses=responses(HTTPStatus.NOT_FOUND),
 )
-def get_job(execution_id: ExecutionId) -> JobDetail:
+def get_job(execution_id: RowId) -> JobDetail:
     return _storage().get(execution_id)
 
 

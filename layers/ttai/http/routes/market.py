@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from http import HTTPStatus
 from typing import Annotated
-from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from pydantic import BaseModel, TypeAdapter
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from pydantic import BaseModel
 
 from ttai.http import deps
 from ttai.http.openapi import responses
+from ttai.http.params import SymbolPath, symbol_list, symbol_path, symbols_query
 from ttai.http.principal import current_principal
-from ttai.http.validation import parse
 from ttai.models.market import (
     MAX_SYMBOLS_PER_REQUEST,
     CompanyInfo,
@@ -21,15 +20,10 @@ from ttai.models.market import (
     Quote,
     QuoteBatch,
     QuotesResponse,
-    Symbol,
-    SymbolList,
 )
 from ttai.models.times import CalendarDate
 
 router = Router()  # type: ignore[no-untyped-call]
-_SYMBOL: TypeAdapter[str] = TypeAdapter(Symbol)
-_SYMBOLS: TypeAdapter[list[str]] = TypeAdapter(SymbolList)
-SymbolPath = Annotated[str, Path(max_length=64, description="ticker or OCC option symbol", examples=["AAPL"])]
 
 
 class Stored(BaseModel):
@@ -37,20 +31,15 @@ class Stored(BaseModel):
 
 
 @router.get("/quotes", summary="Current quotes for up to 500 symbols")
-def get_quotes(
-    symbols: Annotated[
-        str,
-        Query(max_length=MAX_SYMBOLS_PER_REQUEST * 22, description="comma-separated symbols", examples=["AAPL,MSFT"]),
-    ],
-) -> QuotesResponse:
+def get_quotes(symbols: Annotated[str, symbols_query(MAX_SYMBOLS_PER_REQUEST)]) -> QuotesResponse:
     current_principal(router)
-    return deps.market().quotes(parse(_SYMBOLS, symbols, ("query", "symbols")))
+    return deps.market().quotes(symbol_list(symbols))
 
 
 @router.get("/quotes/<symbol>", summary="The current quote for one symbol", responses=responses(HTTPStatus.NOT_FOUND))
 def get_quote(symbol: SymbolPath) -> Quote:
     current_principal(router)
-    return deps.market().quote(parse(_SYMBOL, unquote(symbol), ("path", "symbol")))
+    return deps.market().quote(symbol_path(symbol))
 
 
 @router.put("/quotes", summary="Ingest quotes into the hot tier (service scope)")
@@ -66,7 +55,7 @@ def put_quotes(batch: QuoteBatch) -> Stored:
 )
 def get_chain(symbol: SymbolPath, expiration: Annotated[CalendarDate | None, Query()] = None) -> OptionChain:
     current_principal(router)
-    return deps.market().chain(parse(_SYMBOL, unquote(symbol), ("path", "symbol")), expiration)
+    return deps.market().chain(symbol_path(symbol), expiration)
 
 
 @router.put("/chains", summary="Ingest an option chain into the warm tier (service scope)")
@@ -79,7 +68,7 @@ def put_chain(chain: OptionChain) -> Stored:
 @router.get("/company/<symbol>", summary="Company information for a symbol", responses=responses(HTTPStatus.NOT_FOUND))
 def get_company(symbol: SymbolPath) -> CompanyInfo:
     current_principal(router)
-    return deps.market().company(parse(_SYMBOL, unquote(symbol), ("path", "symbol")))
+    return deps.market().company(symbol_path(symbol))
 
 
 @router.put("/company", summary="Ingest company information into the cold tier (service scope)")

@@ -7,19 +7,17 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from ttai.cursors import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
+from ttai.cursors import Page
 from ttai.http import deps
 from ttai.http.openapi import responses
+from ttai.http.params import DEFAULT_PAGE_SIZE, Cursor, Limit, RowId
 from ttai.models.positions import Position, PositionSync, StatusFilter, SyncResult
 from ttai.services.positions import PositionRepository
 
 router = Router()  # type: ignore[no-untyped-call]
-PositionId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 Status = Annotated[StatusFilter, Query()]
-Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
-Cursor = Annotated[str | None, Query(max_length=512)]
 
 
 def _repository() -> PositionRepository:
@@ -37,7 +35,7 @@ def list_positions(status: Status = "open", limit: Limit = DEFAULT_PAGE_SIZE, cu
 
 
 @router.get("/positions/<position_id>", summary="One position", responses=responses(HTTPStatus.NOT_FOUND))
-def get_position(position_id: PositionId) -> Position:
+def get_position(position_id: RowId) -> Position:
     return _repository().get(position_id)
 
 
@@ -55,6 +53,6 @@ def sync_positions(body: PositionSync) -> SyncResult:
     summary="Delete a position, open or closed (a sync does not bring back a closed one)",
     responses=responses(HTTPStatus.NOT_FOUND, success=HTTPStatus.NO_CONTENT),
 )
-def delete_position(position_id: PositionId) -> Response[None]:
+def delete_position(position_id: RowId) -> Response[None]:
     _repository().delete(position_id)
     return Response(status_code=HTTPStatus.NO_CONTENT.value)

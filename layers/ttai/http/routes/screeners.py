@@ -3,59 +3,30 @@
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import Annotated
-from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import TypeAdapter
 
-from ttai.cursors import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
+from ttai.cursors import Page
 from ttai.http import deps
+from ttai.http.named import Collection, add_named_routes
 from ttai.http.openapi import responses
-from ttai.http.validation import parse
+from ttai.http.params import DEFAULT_PAGE_SIZE, Cursor, Limit, NamePath
 from ttai.models.screeners import Screener, ScreenerIn, ScreenerName, ScreenerRun, ScreenerRunQueued
 from ttai.services.screeners import ScreenerRepository
 
 router = Router()  # type: ignore[no-untyped-call]
-_NAME: TypeAdapter[str] = TypeAdapter(ScreenerName)
-NamePath = Annotated[str, Path(max_length=300)]
-Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
-Cursor = Annotated[str | None, Query(max_length=512)]
+SCREENERS = Collection(
+    "/screeners", "screener", Screener, ScreenerIn, TypeAdapter(ScreenerName), " (its stored runs are kept)"
+)
 
 
 def _repository() -> ScreenerRepository:
     return ScreenerRepository(deps.env().DB, deps.tenant(router), cursors=deps.cursors())
 
 
-def _name(raw: str) -> str:
-    return parse(_NAME, unquote(raw), ("path", "name"))
-
-
-@router.get("/screeners", summary="The caller's screeners, by name", responses=responses(HTTPStatus.BAD_REQUEST))
-def list_screeners(limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None) -> Page[Screener]:
-    return _repository().list(limit, cursor)
-
-
-@router.get("/screeners/<name>", summary="One screener", responses=responses(HTTPStatus.NOT_FOUND))
-def get_screener(name: NamePath) -> Screener:
-    return _repository().get(_name(name))
-
-
-@router.put("/screeners/<name>", summary="Create or replace a screener", responses=responses(HTTPStatus.CONFLICT))
-def put_screener(name: NamePath, body: ScreenerIn) -> Screener:
-    return _repository().put(_name(name), body)
-
-
-@router.delete(
-    "/screeners/<name>",
-    summary="Delete a screener (its stored runs are kept)",
-    responses=responses(HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT, success=HTTPStatus.NO_CONTENT),
-)
-def delete_screener(name: NamePath) -> Response[None]:
-    _repository().delete(_name(name))
-    return Response(status_code=204)
+_name = add_named_routes(router, SCREENERS, _repository)
 
 
 @router.get(
