@@ -1,7 +1,8 @@
 """Property-based run over every operation of the published OpenAPI document, through the dev server.
 
 Schemathesis generates valid and invalid requests from ``GET /openapi.json`` and sends them over real HTTP on
-loopback; every response must be a non-5xx whose status, content type and body the document declares.
+loopback; every response must be a non-5xx whose status, content type and body the document declares, and no
+refusal may carry backend text (tests/error_texts.py).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from schemathesis.specs.openapi.checks import (
 
 from local.stack import free_port
 from tests.e2e.test_dev_server import ROOT, STARTUP_LIMIT_S, DevServer, call, wait_for_health
+from tests.error_texts import BACKEND_TEXT
 from ttai.auth.sessions import SessionStore
 from ttai.env import Env
 
@@ -34,7 +36,7 @@ pytestmark = pytest.mark.slow
 
 MAX_EXAMPLES = 30  # per operation and phase; the whole module stays well under 90 s on two cores
 SEED = 20261120
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
 # The ingest routes need the service scope; a user token would only ever reach their 403.
 SERVICE_OPERATIONS = {("PUT", "/api/v1/quotes"), ("PUT", "/api/v1/chains"), ("PUT", "/api/v1/company")}
 # Running a job needs the admin scope.
@@ -43,6 +45,23 @@ ADMIN_OPERATIONS = {("POST", "/api/v1/jobs/{job_type}/run")}
 # cases gets a session of its own.
 SESSION_ENDING_OPERATIONS = {("POST", "/auth/logout"), ("DELETE", "/api/v1/me")}
 ApiCase = schemathesis.Case[schemathesis.APIOperation[Any, Any, Any, Any]]
+
+
+@schemathesis.check
+def no_backend_text(ctx: schemathesis.CheckContext, response: schemathesis.Response, case: ApiCase) -> None:
+    """A refusal's body names nothing behind the API (AWS or PostgreSQL text, botocore classes, the bindings)."""
+    found = BACKEND_TEXT.search(response.text) if 400 <= response.status_code < 500 else None
+    if found:
+        raise AssertionError(f"{case.operation.label} answered {response.status_code} with {found.group(0)!r}")
+
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    no_backend_text,
+]
 
 
 @pytest.fixture(scope="module")

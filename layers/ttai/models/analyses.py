@@ -27,7 +27,7 @@ WorkflowId = Annotated[Identifier, Field(min_length=1, max_length=200, pattern=r
 def _scalar_size(value: Any) -> int:
     if isinstance(value, str):
         if "\x00" in value:
-            raise ValueError("strings in a document cannot hold NUL characters (PostgreSQL jsonb refuses them)")
+            raise ValueError("strings in a document cannot hold NUL characters")  # jsonb refuses them
         try:
             return len(json.dumps(value, ensure_ascii=False).encode())
         except UnicodeEncodeError as exc:  # a lone surrogate such as "\ud800", which jsonb refuses too
