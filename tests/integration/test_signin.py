@@ -126,6 +126,29 @@ def test_a_refused_authorization_is_a_401_and_a_malformed_state_a_422(stack: Loc
     assert stack.http("GET", "/auth/callback", query={"code": "x", "state": "bad state!" * 5}).status == 422
 
 
+def test_a_provider_that_is_down_is_a_503_naming_it(stack: LocalStack) -> None:
+    _, headers, _ = stack.http("GET", "/auth/login")
+    params = follow_provider(headers["location"])
+    assert stack.oauth is not None
+    stack.oauth.fail_token_requests = 1
+    status, response_headers, body = stack.http("GET", "/auth/callback", query=params)
+    assert stack.oauth.fail_token_requests == 0
+    assert status == 503
+    assert response_headers["retry-after"] == "5"
+    assert body["error"]["code"] == "unavailable"
+    assert body["error"]["message"] == "TastyTrade is unavailable; retry in 5 seconds"
+    assert "temporarily_unavailable" not in str(body)
+
+
+def test_a_code_the_provider_refuses_is_a_401_without_the_providers_words(stack: LocalStack) -> None:
+    _, headers, _ = stack.http("GET", "/auth/login")
+    params = follow_provider(headers["location"])
+    status, _, body = stack.http("GET", "/auth/callback", query={**params, "code": "not-the-code-it-issued"})
+    assert status == 401
+    assert body["error"]["message"] == "sign-in failed: TastyTrade did not accept it; start again at /auth/login"
+    assert "invalid_grant" not in str(body)
+
+
 def test_an_expired_access_token_is_refreshed_and_resealed(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> None:
     assert sign_in(stack).status == 200
     service = signin_service(stack)

@@ -11,30 +11,48 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ttai.errors import TtaiError
+from ttai.errors import TtaiError, Unavailable
 from ttai.models.text import EmailAddress, SingleLine
 
 HTTP_TIMEOUT_SECONDS = 8
+MAX_RETRY_AFTER_SECONDS = 3600  # a longer ask is passed on as our own default
 MAX_RESPONSE_BYTES = 1_000_000
 # TastyTrade rejects any request, its OAuth calls included, without a User-Agent of the form <product>/<version>.
 # The version is the project's (pyproject.toml; a unit test keeps them equal).
 USER_AGENT = "ttai/0.1.0"
 
 
-class OAuthError(TtaiError):
-    """The provider refused or answered something unusable (its error code and description kept).
+PROVIDER_NAME = "TastyTrade"  # as a caller knows it, in a 503's message
+PROVIDER_RETRY_AFTER_SECONDS = 5
 
-    ``transient`` when it failed rather than refused (unreachable, a timeout, a 5xx or a 429): the grant may still be
-    good, and a caller with a retry policy may try again later instead of asking the user to sign in again."""
+
+class OAuthError(TtaiError):
+    """The provider refused or answered something unusable (its error code and description kept, for the log).
+
+    ``transient`` when it failed rather than refused (unreachable, a timeout, a 5xx or a 429; then it is a
+    :class:`ProviderUnavailable`): the grant may still be good, and a caller with a retry policy may try again later
+    instead of asking the user to sign in again."""
 
     def __init__(self, message: str, *, error: str | None = None, transient: bool = False) -> None:
         super().__init__(message)
         self.error = error
         self.transient = transient
+
+
+class ProviderUnavailable(OAuthError, Unavailable):
+    """The provider could not be reached, timed out, failed (5xx) or asked us to slow down (429): a 503 to retry."""
+
+    def __init__(
+        self, message: str, *, error: str | None = None, retry_after: int = PROVIDER_RETRY_AFTER_SECONDS
+    ) -> None:
+        Unavailable.__init__(self, message, dependency=PROVIDER_NAME, retry_after=retry_after)
+        self.error = error
+        self.transient = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,17 +174,24 @@ class OAuthClient:
             detail = _json_or_empty(exc.read(MAX_RESPONSE_BYTES))
             error = str(detail.get("error", exc.code))
             description = str(detail.get("error_description", exc.reason))
-            failing = exc.code >= 500 or exc.code == 429
-            verb = "failed" if failing else "refused"
-            raise OAuthError(f"the provider {verb}: {error}: {description}", error=error, transient=failing) from exc
+            if exc.code >= HTTPStatus.INTERNAL_SERVER_ERROR or exc.code == HTTPStatus.TOO_MANY_REQUESTS:
+                failed = f"the provider failed: {error}: {description}"
+                raise ProviderUnavailable(failed, error=error, retry_after=_retry_after(exc.headers)) from exc
+            raise OAuthError(f"the provider refused: {error}: {description}", error=error) from exc
         except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-            raise OAuthError(f"the provider could not be reached: {exc}", transient=True) from exc
+            raise ProviderUnavailable(f"the provider could not be reached: {exc}") from exc
         if len(raw) > MAX_RESPONSE_BYTES:
             raise OAuthError("the provider's response is too large")
         payload = _json_or_empty(raw)
         if not payload:
             raise OAuthError("the provider answered with something that is not a JSON object")
         return payload
+
+
+def _retry_after(headers: Any) -> int:
+    """The provider's Retry-After in whole seconds (a delay; an HTTP date is not worth parsing here), else ours."""
+    value = str((headers or {}).get("Retry-After") or "").strip()
+    return int(value) if value.isdigit() and 0 < int(value) <= MAX_RETRY_AFTER_SECONDS else PROVIDER_RETRY_AFTER_SECONDS
 
 
 def _json_or_empty(raw: bytes) -> dict[str, Any]:

@@ -11,10 +11,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ttai.auth.crypto import Sealed, TokenCipher
-from ttai.auth.oauth import OAuthClient, OAuthError, Pkce
+from ttai.auth.oauth import PROVIDER_NAME, OAuthClient, OAuthError, Pkce, ProviderUnavailable
 from ttai.auth.sessions import OpenedSession, SessionStore
 from ttai.env import Env
-from ttai.errors import NotFound, Unauthorized
+from ttai.errors import NotFound, Unauthorized, describe_error
+from ttai.observability import logger
 
 STATE_TTL_SECONDS = 600  # how long a user may take on the provider's page
 REFRESH_MARGIN_SECONDS = 120
@@ -82,8 +83,13 @@ class SignInService:
             if not tokens.refresh_token:
                 raise OAuthError("the provider issued no refresh token")
             account = self._oauth.userinfo(tokens.access_token)
+        except ProviderUnavailable:
+            raise  # a 503: signing in again later may work
         except OAuthError as exc:
-            raise Unauthorized(f"sign-in failed: {exc}") from exc
+            # The provider's own words go to the log; the caller learns what to do.
+            logger.warning("sign-in refused by the provider", extra={"error": describe_error(exc)})
+            refused = f"sign-in failed: {PROVIDER_NAME} did not accept it; start again at /auth/login"
+            raise Unauthorized(refused) from exc
         access = self._cipher.seal(tokens.access_token, user_id=account.id)
         refresh = self._cipher.seal(tokens.refresh_token, user_id=account.id)
         self._env.DB.prepare(_STORE_SIGN_IN).bind(
@@ -118,13 +124,14 @@ class SignInService:
         if due:
             try:
                 fresh = self._oauth.refresh(refresh_token)
+            except ProviderUnavailable:
+                raise
             except OAuthError as exc:
-                if exc.transient:
-                    raise
                 winner = self._refreshed_since(user_id, row)
                 if winner is not None:
                     return winner
-                raise Unauthorized(f"the {PROVIDER} connection needs signing in again: {exc}") from exc
+                logger.warning("token refresh refused by the provider", extra={"error": describe_error(exc)})
+                raise Unauthorized(f"the {PROVIDER} connection needs signing in again") from exc
             access_token, refresh_token = fresh.access_token, fresh.refresh_token or refresh_token
             expires = datetime.fromtimestamp(fresh.expires_at(), UTC)
         else:  # only the key rotated: re-seal what we have
