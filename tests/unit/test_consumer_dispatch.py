@@ -13,7 +13,7 @@ import pytest
 from ttai.consumers.dispatch import Backoff, Consumer
 from ttai.consumers.fanout import ID_MAX_LENGTH, derived_id, known_channels
 from ttai.env import Env, Settings
-from ttai.errors import ConfigurationError
+from ttai.errors import ConfigurationError, Throttled, Unavailable
 from ttai.messages import AnalysisComplete, Notification, ScreenerComplete
 from ttai.notify import TransientDeliveryError
 
@@ -136,6 +136,25 @@ def test_a_rate_limit_retries_after_the_time_the_channel_asked_for(retry_after: 
     message = Delivered(notification(), attempts=2)
     consumer(notification=limited).process(Batch(message))
     assert message.decision == ("retry", delay)
+
+
+@pytest.mark.parametrize(("attempts", "retry_after", "delay"), [(1, 30, 30), (3, 2, 20), (9, 5_000, 900)])
+def test_an_unavailable_dependency_retries_no_sooner_than_it_asked_nor_than_the_backoff(
+    attempts: int, retry_after: int, delay: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    def throttled(env: Env, message: Any) -> dict[str, Any]:
+        raise Throttled("DynamoDB throttled GetItem", dependency="the cache", retry_after=retry_after)
+
+    message = Delivered(notification(), attempts=attempts)
+    consumer(notification=throttled).process(Batch(message))
+    assert message.decision == ("retry", delay)
+    (record,) = [r for r in caplog.records if r.getMessage() == "dependency unavailable: retried"]
+    assert (record.levelname, record.dependency) == ("WARNING", "the cache")
+
+
+def test_unavailable_asks_for_at_least_a_second() -> None:
+    assert Unavailable("x", dependency="the database", retry_after=0).retry_after == 1
+    assert issubclass(Throttled, Unavailable)
 
 
 def test_derived_ids_are_stable_distinct_and_fit_the_id_field() -> None:

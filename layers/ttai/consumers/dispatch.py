@@ -3,8 +3,9 @@
 Per message, never per batch, so one bad message cannot hold the others back:
 - malformed or of an unknown type: the reason is logged (where and what kind of error, never the values: bodies
   carry personal data) and the message retried, so after max_retries + 1 receives SQS moves it to the DLQ;
-- its handler raised: retried after a backoff that grows with the attempts (a Discord 429's Retry-After wins), the
-  error logged as ``describe_error`` puts it (kind and frames; messages only of the package's own errors);
+- its handler raised: retried after a backoff that grows with the attempts (a Discord 429's Retry-After wins; a
+  dependency that is ``Unavailable`` is not asked again before its ``retry_after``), the error logged as
+  ``describe_error`` puts it (kind and frames; messages only of the package's own errors);
 - the same id already handled (a duplicate delivery or a producer's second send): acked, nothing runs again.
 
 Idempotency is Powertools' (DynamoDB persistence, keyed by the message's ``id`` field rather than the SQS message
@@ -31,7 +32,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAl
 from pydantic import ValidationError
 
 from ttai.env import Env
-from ttai.errors import ConfigurationError, describe_error
+from ttai.errors import ConfigurationError, Unavailable, describe_error
 from ttai.layout import storage_layout
 from ttai.messages import AnyMessage, parse_message
 from ttai.notify import TransientDeliveryError
@@ -192,6 +193,10 @@ class Consumer:
             metrics.add_metric(name="UnhandledMessages", unit=MetricUnit.Count, value=1)
             item.retry()
             return
+        self._run_message(item, message, log)
+
+    def _run_message(self, item: QueueMessage, message: AnyMessage, log: dict[str, Any]) -> None:
+        """Run a parsed message's handler once for its id; ack, or retry after the wait its failure calls for."""
         try:
             result = self._run_once(message=message)
         except IdempotencyAlreadyInProgressError:
@@ -204,6 +209,16 @@ class Consumer:
                 wait = min(SQS_MAX_DELAY_SECONDS, max(1, math.ceil(exc.retry_after)))
             logger.warning("delivery failed: retried", extra={**log, "reason": str(exc), "delay_seconds": wait})
             metrics.add_metric(name="DeliveryRetries", unit=MetricUnit.Count, value=1)
+            item.retry(delay_seconds=wait)
+            return
+        except Unavailable as exc:
+            # A dependency throttled or away: not before it said, and no sooner than the backoff either.
+            wait = min(SQS_MAX_DELAY_SECONDS, max(self._delay(item.attempts), exc.retry_after))
+            logger.warning(
+                "dependency unavailable: retried",
+                extra={**log, "dependency": exc.dependency, "error": describe_error(exc), "delay_seconds": wait},
+            )
+            metrics.add_metric(name="UnavailableRetries", unit=MetricUnit.Count, value=1)
             item.retry(delay_seconds=wait)
             return
         except Exception as exc:  # noqa: BLE001 - any other failure retries this message alone; the batch goes on
