@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ttai.auth.authorizer import authorize
@@ -9,6 +10,6 @@ from ttai.env import Env
 from ttai.observability import logger
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return authorize(Env.from_environ(), event)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 
@@ -9,9 +10,11 @@ import jwt
 import pytest
 
 from local.aws_calls import CallCounter
+from local.aws_faults import AwsFault
 from local.stack import LocalStack
 from ttai.auth import tokens
 from ttai.auth.sessions import SessionStore
+from ttai.observability import logger
 
 SECRET = "s" * 64
 
@@ -119,6 +122,23 @@ def test_a_revoked_session_is_denied_at_the_cost_of_one_lookup(stack: LocalStack
         status, _, _ = stack.http("GET", "/api/v1/quotes/AAPL", token=token)
     assert status == 403
     assert calls.by_operation() == {"GetItem": 1}
+
+
+def test_a_session_lookup_that_fails_is_logged_under_the_request_id_and_neither_allowed_nor_denied(
+    stack: LocalStack, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = stack.token_for("user-unreachable")
+    caplog.set_level(logging.ERROR, logger=logger.name)
+    with AwsFault(stack.env.client("dynamodb"), "GetItem", "ProvisionedThroughputExceededException") as fault:
+        status, _, body = stack.http("GET", "/api/v1/me", token=token)
+    # API Gateway's own answer to a failed authorizer: an HTTP API has no gateway responses to shape it.
+    assert (fault.refused, status, body) == (1, 500, {"message": "Internal Server Error"})
+    (record,) = [r for r in caplog.records if r.getMessage() == "authorizer failed: API Gateway answers 500"]
+    assert isinstance(record.correlation_id, str)
+    assert record.correlation_id
+    assert " at " in record.error
+    assert "auth/sessions.py" in record.error
+    assert stack.http("GET", "/api/v1/me", token=token).status == 200
 
 
 def test_a_session_of_another_user_does_not_validate_a_token(stack: LocalStack) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from ttai.auth.sessions import SessionStore
 from ttai.env import Env
-from ttai.errors import Unauthorized
+from ttai.errors import Unauthorized, describe_error
 from ttai.observability import logger
 
 DENY: dict[str, Any] = {"isAuthorized": False}
@@ -24,6 +24,12 @@ def bearer_token(event: dict[str, Any]) -> str | None:
     return token.strip()
 
 
+def request_id(event: dict[str, Any]) -> str | None:
+    """API Gateway's id of the request being authorized (the correlation id the api function logs too)."""
+    value = (event.get("requestContext") or {}).get("requestId")
+    return value if isinstance(value, str) else None
+
+
 def authorize(env: Env, event: dict[str, Any]) -> dict[str, Any]:
     """Allow with the caller's identity as context, or deny. Signature and expiry are checked before any I/O,
     so forged and expired tokens cost no AWS call; only a well-signed token costs one session lookup."""
@@ -36,6 +42,15 @@ def authorize(env: Env, event: dict[str, Any]) -> dict[str, Any]:
     except Unauthorized as exc:
         logger.info("denied", extra={"reason": str(exc), "route": event.get("routeKey")})
         return DENY
+    except Exception as exc:
+        # Neither allow nor deny: API Gateway answers its own bare 500 (an HTTP API has no gateway responses to
+        # shape it), so this line, under the request's id, is where the cause is found. A throttled session read
+        # lands here too; denying would tell a caller with a good token that it is bad.
+        logger.error(
+            "authorizer failed: API Gateway answers 500",
+            extra={"correlation_id": request_id(event), "route": event.get("routeKey"), "error": describe_error(exc)},
+        )
+        raise
     logger.append_keys(user_id=claims.user_id)
     return {
         "isAuthorized": True,
