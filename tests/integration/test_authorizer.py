@@ -134,10 +134,11 @@ def test_a_session_lookup_that_fails_is_logged_under_the_request_id_and_neither_
     # API Gateway's own answer to a failed authorizer: an HTTP API has no gateway responses to shape it.
     assert (fault.refused, status, body) == (1, 500, {"message": "Internal Server Error"})
     (record,) = [r for r in caplog.records if r.getMessage() == "authorizer failed: API Gateway answers 500"]
-    assert isinstance(record.correlation_id, str)
-    assert record.correlation_id
-    assert " at " in record.error
-    assert "auth/sessions.py" in record.error
+    logged = vars(record)
+    assert isinstance(logged["correlation_id"], str)
+    assert logged["correlation_id"]
+    assert " at " in logged["error"]
+    assert "auth/sessions.py" in logged["error"]
     assert stack.http("GET", "/api/v1/me", token=token).status == 200
 
 

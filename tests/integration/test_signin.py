@@ -126,18 +126,27 @@ def test_a_refused_authorization_is_a_401_and_a_malformed_state_a_422(stack: Loc
     assert stack.http("GET", "/auth/callback", query={"code": "x", "state": "bad state!" * 5}).status == 422
 
 
-def test_a_provider_that_is_down_is_a_503_naming_it(stack: LocalStack) -> None:
+@pytest.mark.parametrize(
+    ("fault", "retry_after"),
+    [({"status": 503}, "5"), ({"status": 429, "retry_after": 30}, "30")],
+    ids=["failing", "throttling"],
+)
+def test_a_provider_that_is_down_is_a_503_naming_it(stack: LocalStack, fault: dict[str, int], retry_after: str) -> None:
     _, headers, _ = stack.http("GET", "/auth/login")
     params = follow_provider(headers["location"])
     assert stack.oauth is not None
-    stack.oauth.fail_token_requests = 1
-    status, response_headers, body = stack.http("GET", "/auth/callback", query=params)
-    assert stack.oauth.fail_token_requests == 0
+    if fault["status"] == 429:
+        stack.oauth.throttle_next(retry_after=fault["retry_after"], endpoint="/oauth/token")
+    else:
+        stack.oauth.fail_next(status=fault["status"], endpoint="/oauth/token")
+    try:
+        status, response_headers, body = stack.http("GET", "/auth/callback", query=params)
+    finally:
+        stack.oauth.recover()
     assert status == 503
-    assert response_headers["retry-after"] == "5"
+    assert response_headers["retry-after"] == retry_after
     assert body["error"]["code"] == "unavailable"
-    assert body["error"]["message"] == "TastyTrade is unavailable; retry in 5 seconds"
-    assert "temporarily_unavailable" not in str(body)
+    assert body["error"]["message"] == f"TastyTrade is unavailable; retry in {retry_after} seconds"
 
 
 def test_a_code_the_provider_refuses_is_a_401_without_the_providers_words(stack: LocalStack) -> None:

@@ -149,7 +149,7 @@ def test_an_unavailable_dependency_retries_no_sooner_than_it_asked_nor_than_the_
     consumer(notification=throttled).process(Batch(message))
     assert message.decision == ("retry", delay)
     (record,) = [r for r in caplog.records if r.getMessage() == "dependency unavailable: retried"]
-    assert (record.levelname, record.dependency) == ("WARNING", "the cache")
+    assert (record.levelname, vars(record)["dependency"]) == ("WARNING", "the cache")
 
 
 def test_unavailable_asks_for_at_least_a_second() -> None:

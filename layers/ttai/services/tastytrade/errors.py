@@ -3,9 +3,10 @@ grant), not found, or an answer we cannot use. Messages are written here; TastyT
 
 from __future__ import annotations
 
+from ttai.auth.oauth import PROVIDER_NAME
 from ttai.errors import NotFound, TtaiError, Unavailable
 
-DEPENDENCY = "TastyTrade"  # as the 503's message names it
+DEPENDENCY = PROVIDER_NAME  # as the 503's message names it, the same for sign-in and the REST API
 
 
 class TastyTradeError(TtaiError):
