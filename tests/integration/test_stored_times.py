@@ -2,7 +2,7 @@
 list and read (2xx), each such value shown as the database's text for it, and they can be repaired through the API.
 
 The values are PostgreSQL literals, written with SQL behind the API's back; what the API shows for them is what the
-Data API returns (``local.data_api_times``): ±infinity as PostgreSQL's words, BC and post-9999 years in Java's ISO
+Data API returns (``local.data_api.times``): ±infinity as PostgreSQL's words, BC and post-9999 years in Java's ISO
 form, and a value Python can hold as ISO 8601.
 """
 

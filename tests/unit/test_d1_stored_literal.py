@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from local.data_api_times import data_api_datetime
+from local.data_api.times import data_api_datetime
 from ttai.bindings.d1 import stored_literal
 
 

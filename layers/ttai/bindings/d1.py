@@ -467,7 +467,7 @@ def stored_literal(text: str, *, with_time: bool) -> str:
     cannot hold it: bound as text and cast in SQL (``?::timestamptz``, ``?::date``), it is the value stored.
 
     Before 1582-10-15 the Data API's text is the Julian-calendar reading of PostgreSQL's (proleptic Gregorian) fields
-    (``local.data_api_times`` says why), so for a year before 1 the reading is undone. ValueError for any other text,
+    (``local.data_api.times`` says why), so for a year before 1 the reading is undone. ValueError for any other text,
     or for a value PostgreSQL could not hold.
     """
     if text in {"infinity", "-infinity"}:
