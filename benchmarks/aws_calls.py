@@ -3,34 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Any
 
+from benchmarks.measure import Meter
 from benchmarks.report import Row
-from local.aws_calls import CallCounter
 from local.stack import LocalStack
 from ttai.bindings.kv import INLINE_VALUE_MAX_BYTES, iter_all_keys
 from ttai.services.cache import CacheService
 
 QUOTE = '{"symbol":"%s","last":1.0,"updated_at":"2026-11-20T15:00:00Z"}'
 SYMBOLS = [f"S{i:03d}" for i in range(250)]
-
-
-class Meter:
-    """Runs an operation with every client of the stack counted, and keeps one row per operation."""
-
-    def __init__(self, stack: LocalStack, *, extra_clients: tuple[str, ...] = ()) -> None:
-        env = stack.env
-        self._clients = [env.client(s) for s in ("dynamodb", "s3", "secretsmanager", "rds-data", *extra_clients)]
-        self.rows: list[Row] = []
-
-    def __call__(self, name: str, action: Callable[[], Any], budget: int | None = None) -> None:
-        with CallCounter(*self._clients) as calls:
-            action()
-        detail = ", ".join(f"{op} {n}" for op, n in sorted(calls.by_operation().items())) or "none"
-        ok = None if budget is None else calls.total == budget
-        expected = "" if budget is None else f"= {budget}"
-        self.rows.append(Row("AWS calls", f"{name} [{detail}]", calls.total, "calls", expected, ok))
 
 
 def kv_and_cache(stack: LocalStack, count: Meter) -> None:
@@ -87,7 +68,7 @@ def d1(stack: LocalStack, count: Meter) -> None:
 
 def run() -> list[Row]:
     with LocalStack() as stack:
-        count = Meter(stack)
+        count = Meter.for_stack(stack)
         kv_and_cache(stack, count)
         http(stack, count)
         d1(stack, count)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 
-from benchmarks.aws_calls import Meter
+from benchmarks.measure import Meter
 from benchmarks.report import Row
 from local.stack import LocalStack
 from ttai.messages import AlertTriggered, AnalysisComplete, Channel, Notification
@@ -19,7 +19,7 @@ def run() -> list[Row]:
     with LocalStack() as stack:
         assert stack.discord is not None
         env = stack.env
-        count = Meter(stack, extra_clients=("ses", "sns", "sqs"))
+        count = Meter.for_stack(stack, extra_clients=("ses", "sns", "sqs"))
         user = f"bench-{uuid.uuid4().hex[:8]}"
         stack.token_for(user)
         env.DB.prepare("UPDATE users SET email = ? WHERE id = ?").bind(f"{user}@example.com", user).run()

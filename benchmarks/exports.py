@@ -9,13 +9,11 @@ allocation peak during the export (tracemalloc) and how far its resident set gre
 from __future__ import annotations
 
 import json
-import os
-import resource
-import subprocess
 import sys
 import time
 import tracemalloc
 
+from benchmarks.measure import peak_rss_bytes, reset_peak_rss, rss_bytes, run_child
 from benchmarks.report import Row
 from local.stack import LocalStack
 
@@ -39,30 +37,6 @@ def _load(stack: LocalStack) -> None:
     ).bind(USER, ROWS).run()
 
 
-def _rss_bytes() -> int:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-def _reset_peak_rss() -> bool:
-    """Start the kernel's high-water mark (VmHWM) afresh, so a peak reached while importing and connecting, before
-    the export, is not counted as the export's. False where the kernel does not allow it."""
-    try:
-        with open("/proc/self/clear_refs", "w") as clear_refs:
-            clear_refs.write("5")
-    except OSError:
-        return False
-    return True
-
-
-def _peak_rss_bytes() -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kilobytes on Linux
-
-
 def child() -> None:
     """Run one export in this process (the stack's variables are in the environment) and print what it cost."""
     from ttai.env import Env  # noqa: PLC0415
@@ -73,8 +47,8 @@ def child() -> None:
     service = ExportService(env.DB, StorageService(env.R2, USER))
     request = ExportRequest(dataset="journal", format="csv")
     env.R2.head("warm-up")  # clients and their endpoints resolved before measuring
-    before = _rss_bytes()
-    if not _reset_peak_rss():
+    before = rss_bytes()
+    if not reset_peak_rss():
         print("the peak RSS could not be reset: the growth below may include a peak from before the export")
     tracemalloc.start()
     started = time.perf_counter()
@@ -82,7 +56,7 @@ def child() -> None:
     seconds = time.perf_counter() - started
     _, traced_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    peak_rss = _peak_rss_bytes()
+    peak_rss = peak_rss_bytes()
     print(
         json.dumps(
             {
@@ -99,19 +73,7 @@ def child() -> None:
 def run() -> list[Row]:
     with LocalStack() as stack:
         _load(stack)
-        environment = {**os.environ, **stack.environ}
-        done = subprocess.run(
-            [sys.executable, "-m", "benchmarks.exports", "--child"],
-            env=environment,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=900,
-        )
-    if done.returncode != 0:
-        print(done.stderr, file=sys.stderr)
-        raise RuntimeError("the export benchmark's child process failed")
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+        result = run_child("benchmarks.exports", stack.environ)
     if result["rows"] != ROWS:
         raise RuntimeError(f"the export wrote {result['rows']} rows, not {ROWS}")
     mib = 1024 * 1024

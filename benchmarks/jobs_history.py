@@ -28,7 +28,7 @@ from typing import Any
 
 import psycopg
 
-from benchmarks.list_queries import StatementTap, database_uri, explain, percentile, plan_outline
+from benchmarks.measure import QueryTimings, StatementTap, database_uri, percentile
 from benchmarks.report import Row
 from local.browser import chromium, chromium_missing, serving
 from local.stack import LocalStack
@@ -188,20 +188,11 @@ def cases(storage: JobStorage, where: Positions) -> list[Case]:
     ]
 
 
-def measure(case: Case, tap: StatementTap, client: Any, rng: random.Random) -> tuple[list[float], list[float], Any]:
-    server, trip, worst, slowest = [], [], -1.0, None
+def measure(case: Case, tap: StatementTap, client: Any, rng: random.Random) -> QueryTimings:
+    timings = QueryTimings()
     for _ in range(SAMPLES):
-        call = case.call(rng)
-        statement = tap.capture(call)
-        started = time.perf_counter()
-        call()
-        trip.append((time.perf_counter() - started) * 1000)
-        plan = explain(client, statement)
-        spent = float(plan["Execution Time"])
-        server.append(spent)
-        if spent > worst:
-            worst, slowest = spent, plan
-    return server, trip, slowest
+        timings.time(case.call(rng), tap, client)
+    return timings
 
 
 def first_render(stack: LocalStack) -> list[Row]:
@@ -254,30 +245,12 @@ def run() -> list[Row]:
         with psycopg.connect(uri, autocommit=True) as conn, StatementTap(stack.env.client("rds-data")) as tap:
             client = stack.client("rds-data")
             for case in cases(storage, Positions(conn, cursors)):
-                server, trip, slowest = measure(case, tap, client, rng)
-                p95 = percentile(server, 95)
-                ok = p95 <= BUDGET_MS
-                server_rows.append(
-                    Row(
-                        f"{GROUP} on PostgreSQL",
-                        f"{case.name}: p95 (p50 {percentile(server, 50):.2f}, max {max(server):.2f} ms)",
-                        p95,
-                        "ms",
-                        f"<= {BUDGET_MS:g} ms (seed 003: < {SEED_BUDGET_MS:g})",
-                        ok,
-                    )
-                )
-                trip_rows.append(
-                    Row(
-                        f"{GROUP} via D1 + Data API",
-                        f"{case.name}: p95 (p50 {percentile(trip, 50):.2f} ms)",
-                        percentile(trip, 95),
-                        "ms",
-                    )
-                )
-                if not ok and slowest is not None:
-                    print(f"jobs_history: {case.name} missed; slowest plan:", file=sys.stderr)
-                    print(plan_outline(slowest), file=sys.stderr)
+                timings = measure(case, tap, client, rng)
+                server_row, trip_row = timings.rows(GROUP, case.name, BUDGET_MS, f" (seed 003: < {SEED_BUDGET_MS:g})")
+                server_rows.append(server_row)
+                trip_rows.append(trip_row)
+                if not server_row.ok:
+                    timings.explain_miss("jobs_history", case.name)
         rows += server_rows + trip_rows
         rows += first_render(stack)
     rows.append(Row(GROUP, "benchmark run, start to end", time.perf_counter() - started, "s"))

@@ -20,8 +20,6 @@ the plan of its slowest run to stderr.
 
 from __future__ import annotations
 
-import json
-import math
 import random
 import sys
 import time
@@ -34,15 +32,14 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import psycopg
-from botocore.awsrequest import AWSResponse, HTTPHeaders
 
+from benchmarks.measure import QueryTimings, StatementTap, call_detail, database_uri
 from benchmarks.report import Row
 from local.aws_calls import CallCounter
-from local.stack import DATABASE, LocalStack
+from local.stack import LocalStack
 from ttai.bindings.d1 import D1Database
 from ttai.bindings.kv import KVNamespace
 from ttai.cursors import CursorCodec
-from ttai.errors import NotFound
 from ttai.http.params import DEFAULT_PAGE_SIZE
 from ttai.models.alerts import AlertStatusFilter
 from ttai.models.positions import StatusFilter
@@ -327,12 +324,6 @@ SELECT (SELECT count(*) FROM ({tables}) AS owned WHERE NOT EXISTS (SELECT 1 FROM
 """
 
 
-def database_uri(stack: LocalStack) -> str:
-    """The libpq URI of the stack's database (create_database returns the existing one's)."""
-    assert stack.postgres is not None, "the stack is not started"
-    return stack.postgres.create_database(DATABASE)
-
-
 def load(uri: str) -> dict[str, int]:
     """Fill every tenant table; returns the row count of each. analyses loads beside the other tables."""
     per_table = {table: shares(total) for table, total in ROWS.items()}
@@ -409,71 +400,12 @@ def _count(conn: psycopg.Connection[Any], table: str) -> int:
 # ------------------------------------------------------------------------------------------------- measuring
 
 
-class StatementTap:
-    """The ExecuteStatement requests a Data API client sends; while ``dry``, answered with no rows, unsent."""
-
-    _EVENTS = ("provide-client-params.rds-data.ExecuteStatement", "before-call.rds-data.ExecuteStatement")
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self.sent: list[dict[str, Any]] = []
-        self.dry = False
-
-    def _record(self, params: dict[str, Any], **_: Any) -> None:
-        self.sent.append(dict(params))
-
-    def _answer(self, **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
-        if not self.dry:
-            return None
-        return AWSResponse("", 200, HTTPHeaders(), None), {
-            "records": [],
-            "columnMetadata": [],
-            "numberOfRecordsUpdated": 0,
-        }
-
-    def __enter__(self) -> StatementTap:
-        for event, handler in zip(self._EVENTS, (self._record, self._answer), strict=True):
-            self._client.meta.events.register(event, handler, unique_id=f"{event}-{id(self)}")
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        for event, handler in zip(self._EVENTS, (self._record, self._answer), strict=True):
-            self._client.meta.events.unregister(event, handler, unique_id=f"{event}-{id(self)}")
-
-    def capture(self, call: Callable[[], object]) -> dict[str, Any]:
-        """The one statement ``call`` sends, without running it."""
-        self.sent.clear()
-        self.dry = True
-        try:
-            call()
-        except NotFound:
-            pass  # an empty answer reads as "no such screener / alert"; the statement is what matters
-        finally:
-            self.dry = False
-        if len(self.sent) != 1:
-            raise AssertionError(f"a list query should be one Data API call, this one made {len(self.sent)}")
-        return self.sent[0]
-
-
 @dataclass(frozen=True)
 class Case:
     """One list query as a repository runs it: ``call(user, db)`` gives the call for a user, None if it has none."""
 
     name: str
     call: Callable[[str, D1Database], Callable[[], object] | None]
-
-
-@dataclass
-class Timings:
-    server_ms: list[float]
-    end_to_end_ms: list[float]
-    slowest_plan: dict[str, Any] | None = None
-
-
-def percentile(values: list[float], p: float) -> float:
-    """Nearest-rank percentile (p in 0..100)."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered), max(1, math.ceil(p * len(ordered) / 100))) - 1]
 
 
 class Lookup:
@@ -698,53 +630,16 @@ def cases(look: Lookup, kv: KVNamespace) -> list[Case]:  # noqa: PLR0915 - one s
     ]
 
 
-_EXPLAIN = "EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) "
-
-
-def explain(client: Any, statement: dict[str, Any]) -> dict[str, Any]:
-    """The statement run again as EXPLAIN ANALYZE, same SQL and same typed parameters: PostgreSQL's own account."""
-    response = client.execute_statement(**{**statement, "sql": _EXPLAIN + statement["sql"]})
-    plan: dict[str, Any] = json.loads(response["records"][0][0]["stringValue"])[0]
-    return plan
-
-
-def measure(stack: LocalStack, case: Case, users: list[str], tap: StatementTap, client: Any) -> Timings:
-    timings = Timings([], [])
+def measure(stack: LocalStack, case: Case, users: list[str], tap: StatementTap, client: Any) -> QueryTimings:
+    timings = QueryTimings()
     db = stack.env.DB
-    worst = -1.0
     for user in users:
         call = case.call(user, db)
-        if call is None:
-            continue
-        statement = tap.capture(call)
-        # The whole trip first: it reads the user's pages in from wherever they are (on this VM the kernel takes
-        # back page cache that has gone unused for a minute, so "cold" means the virtual disk). Then PostgreSQL's
-        # own account of the same statement, on those pages: the cost of the plan, which is what the budget is for.
-        started = time.perf_counter()
-        call()
-        timings.end_to_end_ms.append((time.perf_counter() - started) * 1000)
-        plan = explain(client, statement)
-        server = float(plan["Execution Time"])
-        timings.server_ms.append(server)
-        if server > worst:
-            worst, timings.slowest_plan = server, plan
+        if call is not None:
+            # On this VM the kernel takes back page cache that has gone unused for a minute, so the first, whole trip
+            # reads the user's pages from the virtual disk; PostgreSQL's account of the statement is on those pages.
+            timings.time(call, tap, client)
     return timings
-
-
-def plan_outline(plan: dict[str, Any]) -> str:
-    """Node types, relations and indexes of a plan, indented: why a query is slow, at a glance."""
-    lines: list[str] = []
-
-    def walk(node: dict[str, Any], depth: int) -> None:
-        where = " ".join(str(node[k]) for k in ("Relation Name", "Index Name", "Sort Key") if k in node)
-        rows = f"rows={node.get('Actual Rows')}"
-        removed = f" removed={node['Rows Removed by Filter']}" if node.get("Rows Removed by Filter") else ""
-        lines.append(f"{'  ' * depth}{node['Node Type']} {where} {rows}{removed}".rstrip())
-        for child in node.get("Plans", []):
-            walk(child, depth + 1)
-
-    walk(plan["Plan"], 1)
-    return "\n".join(lines)
 
 
 def endpoints(stack: LocalStack, look: Lookup, user: str) -> list[Row]:
@@ -795,7 +690,7 @@ def endpoints(stack: LocalStack, look: Lookup, user: str) -> list[Row]:
         for number, page in enumerate(pages, start=1):
             with CallCounter(data_api) as calls, CallCounter(*others) as other_calls:
                 status, _, _ = stack.http("GET", path, token=token, query=page)
-            detail = ", ".join(f"{op} {n}" for op, n in sorted({**calls.calls, **other_calls.calls}.items())) or "none"
+            detail = call_detail({**calls.calls, **other_calls.calls})
             shown = {**query, "cursor": "<page 2>"} if number == 2 else query
             target = f"{route}?{urlencode(shown, safe='<> ', quote_via=quote)}" if shown else route
             ok = answered and status == 200 and calls.total == 1 and other_calls.total == 0
@@ -824,31 +719,11 @@ def run() -> list[Row]:
             client = stack.client("rds-data")
             for case in cases(look, stack.env.KV):
                 timings = measure(stack, case, users, tap, client)
-                server = timings.server_ms
-                p50, p95 = percentile(server, 50), percentile(server, 95)
-                ok = p95 <= BUDGET_MS
-                server_rows.append(
-                    Row(
-                        "list queries on PostgreSQL",
-                        f"{case.name}: p95 (p50 {p50:.2f}, max {max(server):.2f} ms)",
-                        p95,
-                        "ms",
-                        f"<= {BUDGET_MS:g} ms",
-                        ok,
-                    )
-                )
-                trip = timings.end_to_end_ms
-                trip_rows.append(
-                    Row(
-                        "list queries via D1 + Data API",
-                        f"{case.name}: p95 (p50 {percentile(trip, 50):.2f} ms)",
-                        percentile(trip, 95),
-                        "ms",
-                    )
-                )
-                if not ok and timings.slowest_plan is not None:
-                    print(f"list_queries: {case.name} missed; slowest plan:", file=sys.stderr)
-                    print(plan_outline(timings.slowest_plan), file=sys.stderr)
+                server_row, trip_row = timings.rows("list queries", case.name, BUDGET_MS)
+                server_rows.append(server_row)
+                trip_rows.append(trip_row)
+                if not server_row.ok:
+                    timings.explain_miss("list_queries", case.name)
             rows += server_rows + trip_rows
             rows += endpoints(stack, look, user_id(1))
     rows.append(Row("list queries", "benchmark run, start to end", time.perf_counter() - started, "s"))

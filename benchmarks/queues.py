@@ -9,18 +9,13 @@ against moto server.
 from __future__ import annotations
 
 import json
-import logging
 import statistics
 import time
 import uuid
 from typing import Any, NoReturn
 
-import boto3
-from moto.server import ThreadedMotoServer
-
+from benchmarks.measure import Meter, moto_server, percentile
 from benchmarks.report import Row
-from local.aws_calls import CallCounter
-from local.stack import free_port
 from ttai.bindings.queues import MessageBatch, MessageSendRequest, Queue, consume
 
 RECORDS = 10_000
@@ -95,7 +90,7 @@ def consumer_overhead() -> list[Row]:
         assert result == {"batchItemFailures": []}
     assert seen == RECORDS
     mean = statistics.fmean(per_record_ms)
-    p95 = statistics.quantiles(per_record_ms, n=20)[-1]
+    p95 = percentile(per_record_ms, 95)
     name = f"consumer overhead per record, excl. I/O ({RECORDS:,} records in batches of {BATCH_SIZE})"
     return [
         Row("queues", f"{name}: mean", mean, "ms", f"<= {BUDGET_MS:g} ms", mean <= BUDGET_MS),
@@ -104,29 +99,19 @@ def consumer_overhead() -> list[Row]:
 
 
 def send_batch_calls() -> list[Row]:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        sqs = boto3.client(
-            "sqs",
-            endpoint_url=f"http://127.0.0.1:{port}",
-            region_name="us-east-1",
-            aws_access_key_id="local",
-            aws_secret_access_key="local",  # noqa: S106 - moto's fake credentials
-        )
+    with moto_server() as client:
+        sqs = client("sqs")
         url = sqs.create_queue(QueueName="ttai-bench-tasks")["QueueUrl"]
         producer = Queue(url, sqs=sqs, binding="TASK_QUEUE")
-        with CallCounter(sqs) as calls:
-            ids = producer.send_batch([MessageSendRequest({"n": n}) for n in range(100)])
+        count = Meter(sqs)
+        ids: list[str] = []
+        count(
+            "queue send_batch, 100 messages",
+            lambda: ids.extend(producer.send_batch([MessageSendRequest({"n": n}) for n in range(100)])),
+            10,
+        )
         assert len(ids) == 100
-    finally:
-        server.stop()
-    detail = ", ".join(f"{op} {n}" for op, n in sorted(calls.by_operation().items()))
-    return [
-        Row("AWS calls", f"queue send_batch, 100 messages [{detail}]", calls.total, "calls", "= 10", calls.total == 10)
-    ]
+    return count.rows
 
 
 def _chunks(items: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:

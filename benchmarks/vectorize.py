@@ -29,7 +29,7 @@ from typing import Any
 
 import psycopg
 
-from benchmarks.list_queries import StatementTap, database_uri, explain, percentile, plan_outline
+from benchmarks.measure import QueryTimings, StatementTap, database_uri, explain, percentile, plan_outline
 from benchmarks.report import Row, print_table
 from local.stack import LocalStack
 from ttai.bindings.vectorize import VectorizeIndex, create_vector_index
@@ -130,11 +130,9 @@ def _queries(stack: LocalStack, index: VectorizeIndex, uri: str, space: Space, k
     dimensions, categories = space.dimensions, KINDS[kind]
     rng = random.Random(SEED + 1)  # noqa: S311 - reproducible queries, not a secret
     client = stack.client("rds-data")
-    server_ms: list[float] = []
-    trip_ms: list[float] = []
+    timings = QueryTimings()
     recalls: list[float] = []
     shortest = TOP_K
-    slowest: tuple[float, dict[str, Any] | None] = (-1.0, None)
     with psycopg.connect(uri, autocommit=True) as exact, StatementTap(stack.env.client("rds-data")) as tap:
         exact.execute("SET enable_indexscan = off")  # the HNSW graph is an index scan; a B-tree bitmap stays exact
         for _ in range(QUERIES):
@@ -144,23 +142,17 @@ def _queries(stack: LocalStack, index: VectorizeIndex, uri: str, space: Space, k
             tap.sent.clear()
             started = time.perf_counter()
             result = index.query(vector, top_k=TOP_K, filter=query_filter)
-            trip_ms.append((time.perf_counter() - started) * 1000)
-            if len(tap.sent) != 1:
-                raise AssertionError(f"a query should be one Data API call, this one made {len(tap.sent)}")
-            plan = explain(client, tap.sent[0])
-            server = float(plan["Execution Time"])
-            server_ms.append(server)
-            if server > slowest[0]:
-                slowest = (server, plan)
+            timings.add((time.perf_counter() - started) * 1000, explain(client, tap.only_statement()))
             got = [match["id"] for match in result["matches"]]
             shortest = min(shortest, len(got))
             truth = _exact(exact, dimensions, encode_values(vector, dimensions, "cosine", "query"), chosen)
             recalls.append(len(set(got) & set(truth)) / len(truth))
     recall = sum(recalls) / len(recalls)
+    server_ms, trip_ms = timings.server_ms, timings.trip_ms
     p95 = percentile(server_ms, 95)
-    print(f"vectorize: slowest {kind} query's plan ({slowest[0]:.1f} ms):", file=sys.stderr)
-    if slowest[1] is not None:
-        print(_VECTOR_LITERAL.sub("'[...]'", plan_outline(slowest[1])), file=sys.stderr)
+    print(f"vectorize: slowest {kind} query's plan ({max(server_ms):.1f} ms):", file=sys.stderr)
+    if timings.slowest_plan is not None:
+        print(_VECTOR_LITERAL.sub("'[...]'", plan_outline(timings.slowest_plan)), file=sys.stderr)
     group = "vectorize on pgvector"
     rows = [
         Row(

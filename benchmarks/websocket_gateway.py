@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import resource
-import statistics
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +20,7 @@ from mypy_boto3_apigatewaymanagementapi import ApiGatewayManagementApiClient
 from websockets.asyncio.client import connect
 from websockets.sync.client import connect as connect_sync
 
+from benchmarks.measure import percentile, sample_ms
 from benchmarks.report import Row
 from local.websocket import WebSocketGateway
 
@@ -58,15 +58,13 @@ def round_trip(gateway: WebSocketGateway, book: ConnectionBook) -> list[Row]:
     client = management(gateway)
     with connect_sync(f"{gateway.url}?n=rt") as ws:
         cid = book.ids["rt"]
-        times_ms: list[float] = []
-        for i in range(WARM_UP + ROUND_TRIPS):
-            started = time.perf_counter()
+
+        def post_and_receive() -> None:
             client.post_to_connection(ConnectionId=cid, Data=b'{"symbol": "AAPL", "price": 201.5}')
             ws.recv()
-            if i >= WARM_UP:
-                times_ms.append((time.perf_counter() - started) * 1000)
-    p50 = statistics.median(times_ms)
-    p95 = statistics.quantiles(times_ms, n=20)[-1]
+
+        times_ms = sample_ms(post_and_receive, ROUND_TRIPS, warm_up=WARM_UP)
+    p50, p95 = percentile(times_ms, 50), percentile(times_ms, 95)
     name = f"post_to_connection -> client receives ({ROUND_TRIPS} round trips)"
     return [Row("websocket", f"{name}: p50", p50, "ms"), Row("websocket", f"{name}: p95", p95, "ms")]
 

@@ -12,12 +12,12 @@ sends two. A sleep or an event wait ends the invocation, and the service invokes
 
 from __future__ import annotations
 
-import statistics
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.measure import percentile, seconds
 from benchmarks.report import Row
 from local.workflows import LocalWorkflows, VirtualClock
 from ttai.bindings.workflows import WorkflowEntrypoint, WorkflowEvent, WorkflowStep
@@ -47,10 +47,11 @@ class SleepThenEvent(WorkflowEntrypoint):
 
 
 def _run(local: LocalWorkflows, name: str, params: dict[str, Any]) -> float:
-    started = time.perf_counter()
-    instance = local.binding("STEPS").create(id=name, params=params)
-    local.wait_for(instance, "complete", timeout=60)
-    return time.perf_counter() - started
+    def run() -> None:
+        instance = local.binding("STEPS").create(id=name, params=params)
+        local.wait_for(instance, "complete", timeout=60)
+
+    return seconds(run)
 
 
 def step_overhead() -> list[Row]:
@@ -66,7 +67,7 @@ def step_overhead() -> list[Row]:
         before = engine.checkpoints, engine.invocations
         _run(local, "counted", {"steps": STEPS})
         checkpoints = (engine.checkpoints - before[0]) / STEPS
-    overhead = statistics.median(per_step)
+    overhead = percentile(per_step, 50)
     return [
         Row(
             "workflows",
