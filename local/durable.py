@@ -7,12 +7,11 @@ alarm queue would. Alarms live in the table, not in the runner, so a restarted r
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from local.service import Service
+from local.service import BackgroundService
 from ttai.bindings.durable.alarms import alarm_event
 from ttai.bindings.durable.host import DurableObjectHost
 from ttai.layout import DurableLayout
@@ -47,8 +46,10 @@ def create_durable_table(dynamodb: Any, name: str, layout: DurableLayout) -> Non
     )
 
 
-class LocalAlarmRunner(Service):
+class LocalAlarmRunner(BackgroundService):
     """Fires due alarms through the host: ``run_due()`` once (tests), or ``start()`` to poll (make dev)."""
+
+    thread_name = "local-durable-alarms"
 
     def __init__(
         self, host: DurableObjectHost, *, poll_seconds: float = 0.5, clock: Callable[[], float] | None = None
@@ -57,8 +58,7 @@ class LocalAlarmRunner(Service):
         self.host = host
         self.poll_seconds = poll_seconds
         self._clock = clock
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__()
 
     def due(self, now_ms: int | None = None) -> list[dict[str, Any]]:
         """The alarm events due at ``now_ms`` (default: now), earliest first, one Query per index shard."""
@@ -90,19 +90,6 @@ class LocalAlarmRunner(Service):
     def run_due(self, now_ms: int | None = None) -> list[dict[str, Any]]:
         """Run every alarm due now; returns the host's answer for each (``outcome``: ran, retrying...)."""
         return [self.host.handle(event) for event in self.due(now_ms)]
-
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="local-durable-alarms", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
 
     def _run(self) -> None:
         while not self._stop.is_set():

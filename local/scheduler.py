@@ -11,7 +11,6 @@ go forward is skipped, and one that happens twice on the day they go back fires 
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from local.gateway import LocalFunction
-from local.service import Service
+from local.service import BackgroundService
 from ttai.layout import ScheduleLayout
 from ttai.observability import logger
 
@@ -148,8 +147,10 @@ def schedule_payload(job_type: str, cron: str, scheduled_time: datetime) -> dict
     }
 
 
-class LocalScheduler(Service):
+class LocalScheduler(BackgroundService):
     """Fires every schedule at its next time, one thread; ``fire()`` runs one now (tests, ``ttai jobs run``)."""
+
+    thread_name = "local-scheduler"
 
     def __init__(
         self,
@@ -164,8 +165,7 @@ class LocalScheduler(Service):
         self.crons = {job: Cron.parse(s.cron) for job, s in self.schedules.items()}
         self.function = function or LocalFunction(SCHEDULER_FUNCTION, SCHEDULER_MODULE)
         self._clock = clock
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__()
         self.fired: list[dict[str, str]] = []
 
     def next_fires(self, after: datetime) -> dict[str, datetime]:
@@ -180,19 +180,6 @@ class LocalScheduler(Service):
         payload = schedule_payload(job_type, schedule.cron, scheduled_time)
         self.fired.append(payload)
         return self.function(payload)
-
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="local-scheduler", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
 
     def _run(self) -> None:
         now = datetime.fromtimestamp(self._clock(), UTC)

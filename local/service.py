@@ -26,6 +26,33 @@ class Service(ABC):
         self.stop()
 
 
+class BackgroundService(Service):
+    """A stand-in whose work runs on one daemon thread (``_run``) from ``start()`` until ``stop()`` sets ``_stop``."""
+
+    thread_name = "local-service"
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @abstractmethod
+    def _run(self) -> None:
+        """The thread's work; it returns soon after ``self._stop`` is set (wait on it rather than sleeping)."""
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+
 class LoopbackHttpService(Service):
     """A stand-in HTTP service on a free 127.0.0.1 port, served by a daemon thread until stopped."""
 

@@ -225,7 +225,24 @@ _ACK = 1
 _RETRY = 2
 
 
-class Message:
+class _FirstDecision:
+    """Cloudflare's rule for a message and for a batch alike: the first of ack / retry wins, later calls are ignored."""
+
+    __slots__ = ("_decision", "_delay")
+
+    def __init__(self) -> None:
+        self._decision = 0
+        self._delay: int | None = None
+
+    def _decide(self, decision: int, delay_seconds: int | None = None) -> None:
+        if decision == _RETRY:
+            _check_retry_delay(delay_seconds)  # a bad delay raises even when the call would be ignored
+        if not self._decision:
+            self._decision = decision
+            self._delay = delay_seconds
+
+
+class Message(_FirstDecision):
     """One delivered message, as Cloudflare's ``Message``: ``id``, ``timestamp``, ``body``, ``attempts``.
 
     The first of ``ack()`` / ``retry()`` wins; later calls on the same message are ignored, and either beats a
@@ -233,8 +250,6 @@ class Message:
     """
 
     __slots__ = (
-        "_decision",
-        "_delay",
         "_queue_arn",
         "_receipt_handle",
         "attempts",
@@ -262,50 +277,40 @@ class Message:
         self.content_type = content_type
         self._receipt_handle = receipt_handle
         self._queue_arn = queue_arn
-        self._decision = 0
-        self._delay: int | None = None
+        super().__init__()
 
     def __repr__(self) -> str:
         return f"Message(id={self.id!r}, attempts={self.attempts}, content_type={self.content_type!r})"
 
     def ack(self) -> None:
         """Mark this message done: it is not delivered again, even if the handler raises afterwards."""
-        if not self._decision:
-            self._decision = _ACK
+        self._decide(_ACK)
 
     def retry(self, delay_seconds: int | None = None) -> None:
         """Deliver this message again, ``delay_seconds`` (0..43200) from now or after the consumer's retry delay."""
-        _check_retry_delay(delay_seconds)
-        if not self._decision:
-            self._decision = _RETRY
-            self._delay = delay_seconds
+        self._decide(_RETRY, delay_seconds)
 
 
-class MessageBatch:
+class MessageBatch(_FirstDecision):
     """The messages of one delivery, as Cloudflare's ``MessageBatch``: ``queue`` (the queue's name), ``messages``."""
 
-    __slots__ = ("_decision", "_delay", "messages", "queue")
+    __slots__ = ("messages", "queue")
 
     def __init__(self, queue: str, messages: Sequence[Message]) -> None:
         self.queue = queue
         self.messages = tuple(messages)
-        self._decision = 0
-        self._delay: int | None = None
+        super().__init__()
 
     def __repr__(self) -> str:
         return f"MessageBatch(queue={self.queue!r}, messages={len(self.messages)})"
 
     def ack_all(self) -> None:
         """Mark every message without a decision of its own as done (the first batch-level call wins)."""
-        if not self._decision:
-            self._decision = _ACK
+        self._decide(_ACK)
 
     def retry_all(self, delay_seconds: int | None = None) -> None:
         """Deliver again every message without a decision of its own (the first batch-level call wins)."""
-        _check_retry_delay(delay_seconds)
-        if not self._decision:
-            self._decision = _RETRY
-            self._delay = delay_seconds
+        self._decide(_RETRY, delay_seconds)
 
 
 def queue_name(queue_arn: str) -> str:

@@ -13,6 +13,7 @@ import re
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from typing import Any, Literal, get_args
 
 from ttai.bindings.vectorize.errors import InvalidOption, InvalidVector, VectorizeError, VectorizeLimitExceeded
@@ -225,12 +226,7 @@ def _check_metadata_value(value: object, what: str) -> None:
 def encode_vector(item: object, dimensions: int, metric: Metric, position: int) -> EncodedVector:
     """One vector of an insert or upsert, checked and encoded (``position`` names it in errors)."""
     if isinstance(item, VectorizeVector):
-        fields: Mapping[str, Any] = {
-            "id": item.id,
-            "values": item.values,
-            "namespace": item.namespace,
-            "metadata": item.metadata,
-        }
+        fields: Mapping[str, Any] = _fields_of(item)
     elif isinstance(item, Mapping):
         unknown = sorted(str(k) for k in item if k not in _VECTOR_KEYS)
         if unknown:
@@ -275,13 +271,7 @@ def query_options(options: object, overrides: Mapping[str, Any]) -> VectorizeQue
     if options is not None and given:
         raise InvalidOption("pass query options as one mapping (or VectorizeQueryOptions) or as keywords, not both")
     if isinstance(options, VectorizeQueryOptions):
-        chosen: dict[str, Any] = {
-            "top_k": options.top_k,
-            "namespace": options.namespace,
-            "return_values": options.return_values,
-            "return_metadata": options.return_metadata,
-            "filter": options.filter,
-        }
+        chosen: dict[str, Any] = _fields_of(options)
     elif isinstance(options, Mapping):
         chosen = {}
         for key, value in options.items():
@@ -344,3 +334,8 @@ def indexed_metadata(projection: Mapping[str, Mapping[str, Any]]) -> dict[str, A
                 node = node.setdefault(part, {})
             node[leaf] = value
     return nested
+
+
+def _fields_of(value: VectorizeVector | VectorizeQueryOptions) -> dict[str, Any]:
+    """A typed vector or options object as the mapping Worker code would pass (its fields, not copied)."""
+    return {field.name: getattr(value, field.name) for field in dataclass_fields(value)}
