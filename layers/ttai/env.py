@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 ENDPOINT_PREFIX = "AWS_ENDPOINT_URL_"
 SECRET_PREFIX = "TTAI_SECRET_"  # noqa: S105 - a variable-name prefix, not a secret
+SECRET_STORE = "the secret store"  # noqa: S105 - Secrets Manager as a 503 names it, not a secret
 QUEUE_URL_SUFFIX = "_URL"  # TTAI_<BINDING>_URL, e.g. TTAI_TASK_QUEUE_URL
 QUEUE_BINDINGS = ("TASK_QUEUE", "NOTIFICATION_QUEUE", "ANALYSIS_QUEUE")
 Environment = Literal["local", "dev", "staging", "prod"]
@@ -252,6 +253,14 @@ class Env:
                     if stage == "AWSCURRENT":
                         raise
                     response = {}  # never rotated: there is no previous version
+                except Exception as exc:
+                    from ttai.bindings.common import unavailable  # noqa: PLC0415 - only a failure needs it
+
+                    # Throttled or failing for now: a 503 to retry, like a binding's dependency.
+                    translated = unavailable(exc, SECRET_STORE)
+                    if translated is None:
+                        raise
+                    raise translated from exc
                 self._secrets[cache_key] = response.get("SecretString") or ""
         return self._secrets[cache_key] or None
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import botocore.session
 import pytest
+from botocore.stub import Stubber
 
 from ttai.env import Env, Settings
-from ttai.errors import ConfigurationError
+from ttai.errors import ConfigurationError, Throttled, Unavailable
 
 BASE = {"TTAI_ENVIRONMENT": "dev", "AWS_REGION": "eu-west-1"}
 
@@ -88,6 +90,29 @@ def test_secret_versions_add_the_previous_value_once_rotated() -> None:
     assert env.secret_versions("K") == ["only"]
     assert env.secret_versions("K") == ["only"]
     assert len(never_rotated.calls) == 2  # current and the missing previous, each asked once
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "kind"),
+    [("ThrottlingException", 400, Throttled), ("InternalServiceError", 500, Unavailable)],
+)
+def test_a_secret_store_that_throttles_or_fails_is_unavailable_and_nothing_is_cached(
+    code: str, status: int, kind: type[Unavailable]
+) -> None:
+    client = botocore.session.get_session().create_client(
+        "secretsmanager", region_name="eu-west-1", aws_access_key_id="k", aws_secret_access_key="s"
+    )
+    env = Env(Settings.from_environ({**BASE, "TTAI_SECRET_K": "arn:k"}), clients={"secretsmanager": client})
+    with Stubber(client) as stub:
+        stub.add_client_error("get_secret_value", service_error_code=code, http_status_code=status)
+        stub.add_response(
+            "get_secret_value", {"SecretString": "value"}, {"SecretId": "arn:k", "VersionStage": "AWSCURRENT"}
+        )
+        with pytest.raises(kind) as refused:
+            env.secret("K")
+        assert refused.value.dependency == "the secret store"
+        assert env.secret("K") == "value"  # the failure was not remembered: the next read asks again
+        stub.assert_no_pending_responses()
 
 
 class FakeSecretsManager:
