@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, Field
 
+from ttai.models.base import Output
 from ttai.models.times import StoredInstant
 
 Channel = Literal["discord", "email", "push"]
 
 
-class Preferences(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
+class Preferences(Output):
     default_strategy: str
     morning_alert: bool
     eod_summary: bool
@@ -23,9 +22,7 @@ class Preferences(BaseModel):
     )
 
 
-class Profile(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
+class Profile(Output):
     id: str
     email: str | None
     name: str | None
@@ -33,9 +30,7 @@ class Profile(BaseModel):
     preferences: Preferences | None
 
 
-class SignInResult(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
+class SignInResult(Output):
     token: str
     token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the token type, not a credential
     expires_at: AwareDatetime

@@ -5,9 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
-from ttai.models.market import Strict, Symbol
+from ttai.models.base import Output, Strict
+from ttai.models.market import Symbol
 from ttai.models.text import Text
 from ttai.models.times import StoredInstant
 
@@ -53,9 +54,7 @@ class AlertIn(Strict):
         return value
 
 
-class Alert(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
+class Alert(Output):
     id: int
     symbol: str
     alert_type: str
@@ -70,9 +69,7 @@ class Alert(BaseModel):
     updated_at: StoredInstant
 
 
-class AlertEvent(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
+class AlertEvent(Output):
     id: int
     alert_id: int
     symbol: str

@@ -7,9 +7,10 @@ import math
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, Field
 
-from ttai.models.market import Strict, Symbol
+from ttai.models.base import Output, Strict
+from ttai.models.market import Symbol
 from ttai.models.text import Identifier
 from ttai.models.times import StoredInstant
 
@@ -83,9 +84,7 @@ class AnalysisIn(Strict):
     workflow_id: WorkflowId | None = None
 
 
-class Analysis(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
+class Analysis(Output):
     id: int
     symbol: str
     type: str

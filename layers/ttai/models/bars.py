@@ -7,9 +7,10 @@ import time
 from decimal import Decimal
 from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from ttai.models.market import Strict, Symbol
+from ttai.models.base import Output, Strict
+from ttai.models.market import Symbol
 from ttai.models.times import CalendarDate
 
 MAX_BARS_PER_REQUEST = 2000
@@ -63,7 +64,5 @@ class BarBatch(Strict):
         return self
 
 
-class BarsStored(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
+class BarsStored(Output):
     stored: int

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict
-
+from ttai.models.base import Output
 from ttai.models.times import StoredDate, StoredInstant
 
 # The values job_executions' CHECK constraints allow (migrations/0001_schema.sql).
@@ -19,11 +18,7 @@ RunnableJobType = Literal["pre-market", "analysis", "intraday", "end-of-day", "w
 JOB_STATUSES: tuple[str, ...] = get_args(JobStatus)
 
 
-class _Read(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
-
-class JobExecution(_Read):
+class JobExecution(Output):
     """One run of a job: a row of the history."""
 
     id: int
@@ -43,7 +38,7 @@ class JobExecution(_Read):
     demo: bool
 
 
-class ReportSummary(_Read):
+class ReportSummary(Output):
     id: int
     report_type: str
     report_date: StoredDate
@@ -63,7 +58,7 @@ class LatestJob(JobExecution):
     report: ReportSummary | None
 
 
-class AnalysisResult(_Read):
+class AnalysisResult(Output):
     id: int
     symbol: str
     sentiment: str | None
@@ -91,7 +86,7 @@ class JobDetail(JobExecution):
     report: ReportSnapshot | None
 
 
-class JobRunAccepted(_Read):
+class JobRunAccepted(Output):
     """A run asked for: the task message sent to the task queue (its id is the consumer's idempotency key)."""
 
     message_id: str

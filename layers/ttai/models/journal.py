@@ -16,7 +16,8 @@ from pydantic import (
     model_validator,
 )
 
-from ttai.models.market import Strict, Symbol
+from ttai.models.base import Output, Strict
+from ttai.models.market import Symbol
 from ttai.models.text import SingleLine, Text
 from ttai.models.times import CalendarDate, StoredDate, StoredInstant
 
@@ -130,9 +131,7 @@ class JournalClose(Strict):
     exit_date: CalendarDate
 
 
-class JournalEntry(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
+class JournalEntry(Output):
     id: int
     symbol: str
     strategy: str

@@ -8,14 +8,13 @@ from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     NonNegativeFloat,
     NonNegativeInt,
 )
 
+from ttai.models.base import Output, Strict
 from ttai.models.text import SingleLine, Text
 from ttai.models.times import CalendarDate, Timestamp
 
@@ -71,12 +70,6 @@ SymbolList = Annotated[
 Price = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
-class Strict(BaseModel):
-    # defer_build: a model's validator is built on first use, so a cold start pays only for the models its
-    # request touches (building all of them at import cost ~60 ms).
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)
-
-
 class Quote(Strict):
     symbol: Symbol
     bid: Price | None = None
@@ -94,9 +87,7 @@ class QuoteBatch(Strict):
     quotes: list[Quote] = Field(min_length=1, max_length=MAX_SYMBOLS_PER_REQUEST)
 
 
-class QuotesResponse(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
+class QuotesResponse(Output):
     quotes: dict[str, Quote]
     missing: list[str]
 

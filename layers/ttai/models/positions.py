@@ -6,9 +6,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StrictBool, model_validator
+from pydantic import Field, PlainSerializer, StrictBool, model_validator
 
-from ttai.models.market import Strict, Symbol
+from ttai.models.base import Output, Strict
+from ttai.models.market import Symbol
 from ttai.models.times import CalendarDate, StoredDate, StoredInstant, Timestamp
 
 MAX_SYNC_POSITIONS = 500
@@ -73,9 +74,7 @@ class PositionSync(Strict):
         return self
 
 
-class Position(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
+class Position(Output):
     id: int
     symbol: str
     quantity: int
@@ -92,9 +91,7 @@ class Position(BaseModel):
     updated_at: StoredInstant
 
 
-class SyncResult(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
+class SyncResult(Output):
     positions: list[Position] = Field(description="the positions the sync upserted, by id")
     upserted: int
     closed: int

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, StrictBool
 
 from ttai.models.account import Channel, Preferences
-from ttai.models.market import Strict
+from ttai.models.base import Strict
 from ttai.models.text import UrlText
 from ttai.notify.webhooks import WEBHOOK_URL_MAX_LENGTH, is_masked
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 
 from ttai.models.analyses import bounded_document
-from ttai.models.market import Strict
+from ttai.models.base import Output, Strict
 from ttai.models.text import Identifier, Text
 from ttai.models.times import StoredInstant
 
@@ -73,9 +73,7 @@ class ScreenerIn(Strict):
     )
 
 
-class Screener(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
+class Screener(Output):
     name: str
     description: str | None
     type: str

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, Field
 
-from ttai.models.market import Strict, Symbol
+from ttai.models.base import Output, Strict
+from ttai.models.market import Symbol
 from ttai.models.text import Identifier, Text
 from ttai.models.times import StoredInstant
 
@@ -28,9 +29,7 @@ class WatchlistIn(Strict):
     symbols: Annotated[list[Symbol], Field(max_length=2 * MAX_SYMBOLS), AfterValidator(_unique)]
 
 
-class Watchlist(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
+class Watchlist(Output):
     name: str
     description: str | None
     symbols: list[str]

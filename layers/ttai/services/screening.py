@@ -34,7 +34,8 @@ from ttai.bindings.queues import Queue
 from ttai.errors import InvalidField, NotFound
 from ttai.messages import ScreenerRunRequested
 from ttai.models.analyses import Recommendation
-from ttai.models.market import MAX_SYMBOLS_PER_REQUEST, CompanyInfo, OptionChain, OptionContract, Quote, Strict, Symbol
+from ttai.models.base import Strict
+from ttai.models.market import MAX_SYMBOLS_PER_REQUEST, CompanyInfo, OptionChain, OptionContract, Quote, Symbol
 from ttai.models.screeners import ScreenerName
 from ttai.observability import logger
 from ttai.services.cache import CacheKeys

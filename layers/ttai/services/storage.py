@@ -14,12 +14,13 @@ import time
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from ttai.bindings.r2 import Body, R2Bucket, R2HTTPMetadata, R2ObjectBody, UnknownListCursor
 from ttai.cursors import CursorCodec, CursorKind, InvalidCursor, Page, Text, required_codec
 from ttai.errors import InvalidField, NotFound
 from ttai.layout import storage_layout
+from ttai.models.base import Output
 from ttai.tenant_keys import user_object_prefix
 
 DOWNLOAD_URL_SECONDS = 300  # a link is for downloading now, not for sharing
@@ -38,18 +39,14 @@ EXPORTS = CursorKind("exports", (Text(1500),))
 ExportName = Annotated[str, Field(pattern=EXPORT_NAME_PATTERN, max_length=120)]
 
 
-class ExportFile(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
+class ExportFile(Output):
     name: str
     size: int
     uploaded: datetime
     content_type: str
 
 
-class ExportLink(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
+class ExportLink(Output):
     name: str
     url: str = Field(description="a presigned GET of the export, valid until expires_at")
     expires_at: datetime
