@@ -81,16 +81,17 @@ class JobRunRequested(_Message):
     scheduled_time: Timestamp
 
 
-AnyMessage = (
-    AnalysisComplete | AlertTriggered | ScreenerComplete | Notification | ScreenerRunRequested | JobRunRequested
-)
-QueueMessage = Annotated[AnyMessage, Field(discriminator="type")]
+# Any message of the union, told apart by its ``type`` when parsed.
+AnyMessage = Annotated[
+    AnalysisComplete | AlertTriggered | ScreenerComplete | Notification | ScreenerRunRequested | JobRunRequested,
+    Field(discriminator="type"),
+]
 
 
 @cache
-def _adapter() -> TypeAdapter[QueueMessage]:
+def _adapter() -> TypeAdapter[AnyMessage]:
     # Built on the first parse: producers (the api, the scheduler) import this module only to make messages.
-    return TypeAdapter(QueueMessage)
+    return TypeAdapter(AnyMessage)
 
 
 def parse_message(body: Any) -> AnyMessage:

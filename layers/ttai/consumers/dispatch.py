@@ -83,7 +83,7 @@ HANDLERS: Mapping[str, Handler] = _LazyHandlers(
 )
 
 
-class QueueMessage(Protocol):
+class DeliveredMessage(Protocol):
     """What the dispatcher needs of ``ttai.bindings.queues.Message``."""
 
     @property
@@ -96,13 +96,13 @@ class QueueMessage(Protocol):
     def retry(self, delay_seconds: int | None = None) -> None: ...
 
 
-class QueueBatch(Protocol):
+class DeliveredBatch(Protocol):
     """What the dispatcher needs of ``ttai.bindings.queues.MessageBatch``."""
 
     @property
     def queue(self) -> str: ...
     @property
-    def messages(self) -> Iterable[QueueMessage]: ...
+    def messages(self) -> Iterable[DeliveredMessage]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,12 +166,12 @@ class Consumer:
     def _delay(self, attempts: int) -> int:
         return (self.backoff or BACKOFF).delay(attempts)
 
-    def process(self, batch: QueueBatch) -> None:
+    def process(self, batch: DeliveredBatch) -> None:
         """Decide every message of the batch: ack or retry, each on its own."""
         for item in batch.messages:
             self.process_message(batch.queue, item)
 
-    def process_message(self, queue: str, item: QueueMessage) -> None:
+    def process_message(self, queue: str, item: DeliveredMessage) -> None:
         log = {"queue": queue, "sqs_message_id": item.id, "attempts": item.attempts}
         try:
             message = parse_message(item.body)
@@ -195,7 +195,7 @@ class Consumer:
             return
         self._run_message(item, message, log)
 
-    def _run_message(self, item: QueueMessage, message: AnyMessage, log: dict[str, Any]) -> None:
+    def _run_message(self, item: DeliveredMessage, message: AnyMessage, log: dict[str, Any]) -> None:
         """Run a parsed message's handler once for its id; ack, or retry after the wait its failure calls for."""
         try:
             result = self._run_once(message=message)
