@@ -21,7 +21,7 @@ from ttai.messages import ScreenerComplete, ScreenerRunRequested
 from ttai.observability import PowertoolsCacheMetrics, logger, metrics
 from ttai.services.cache import CacheService
 from ttai.services.market import MarketDataService
-from ttai.services.screening import ScreenerEvaluator, parse_criteria
+from ttai.services.screeners.evaluation import ScreenerEvaluator, parse_criteria
 
 # The screener, and the run an earlier delivery of this task stored (if any).
 _LOAD = """

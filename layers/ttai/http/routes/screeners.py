@@ -46,7 +46,7 @@ def list_screener_results(name: NamePath, limit: Limit = DEFAULT_PAGE_SIZE, curs
 def run_screener(name: NamePath) -> Response[ScreenerRunQueued]:
     # The evaluation service (and through it the cache, KV and queue bindings) loads with the first run asked for,
     # not with every screener read: ~20 ms of imports the other routes of this module never use.
-    from ttai.services.screening import request_run  # noqa: PLC0415
+    from ttai.services.screeners.evaluation import request_run  # noqa: PLC0415
 
     screener = _name(name)
     env = deps.env()

@@ -1,4 +1,8 @@
-"""A user's saved screeners (seed 000's table), by name, and the stored runs of each, newest first."""
+"""A user's saved screeners (seed 000's table), by name, and the stored runs of each, newest first.
+
+Running one (its criteria, how they are evaluated, asking for a run) is ``ttai.services.screeners.evaluation``,
+imported only where a run is asked for or made.
+"""
 
 from __future__ import annotations
 

@@ -35,13 +35,20 @@ from ttai.errors import InvalidField, NotFound
 from ttai.messages import ScreenerRunRequested
 from ttai.models.analyses import Recommendation
 from ttai.models.base import Strict
-from ttai.models.market import MAX_SYMBOLS_PER_REQUEST, CompanyInfo, OptionChain, OptionContract, Quote, Symbol
+from ttai.models.market import (
+    MAX_SYMBOLS_PER_REQUEST,
+    CompanyInfo,
+    OptionChain,
+    OptionContract,
+    Price,
+    Quote,
+    Symbol,
+)
 from ttai.models.screeners import ScreenerName
 from ttai.observability import logger
 from ttai.services.cache import CacheKeys
 from ttai.services.market import MarketDataService
 
-Price = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Percent = Annotated[float, Field(allow_inf_nan=False)]
 Dte = Annotated[int, Field(ge=0, le=3650)]
 DeltaSize = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]

@@ -9,7 +9,7 @@ import pytest
 
 from ttai.errors import InvalidField
 from ttai.models.market import CompanyInfo, OptionChain, OptionContract, Quote
-from ttai.services.screening import Candidate, matches, parse_criteria
+from ttai.services.screeners.evaluation import Candidate, matches, parse_criteria
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 TODAY = date(2026, 11, 20)
