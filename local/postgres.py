@@ -145,14 +145,6 @@ class EmbeddedPostgres(Service):
                     self._created.append(physical)
         return self.database_uri(physical)
 
-    def drop_database(self, name: str) -> None:
-        """Drop a database this instance created (by the name given to ``create_database``)."""
-        physical = f"{self._prefix}{name}"[:63] if self.external else name
-        with psycopg.connect(self.uri, autocommit=True, connect_timeout=10) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(physical)))
-        if physical in self._created:
-            self._created.remove(physical)
-
     def database_uri(self, physical_name: str) -> str:
         """The admin URI pointed at another database on the same server."""
         if self._server is not None:

@@ -87,15 +87,6 @@ class SqliteInstanceStore:
                 (record.workflow, record.instance_id, record.generation),
             )
 
-    def instances(self, workflow: str) -> list[InstanceRecord]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT workflow, instance_id, execution_name, generation, execution_arn, created_ms FROM instances"
-                " WHERE workflow = ?",
-                (workflow,),
-            ).fetchall()
-        return [InstanceRecord(*row) for row in rows]
-
     def buffer_event(self, scope: str, event_type: str, envelope: str) -> None:
         with self._lock:
             self._db.execute(

@@ -15,7 +15,6 @@ JOB_TYPES: tuple[str, ...] = get_args(JobType)
 # What POST /api/v1/jobs/{type}/run may ask for. A backup runs only on its schedule (or `ttai backup`, or the
 # scheduler function invoked with its payload): the consumer that runs requested jobs has no access to backups/.
 RunnableJobType = Literal["pre-market", "analysis", "intraday", "end-of-day", "weekly"]
-JOB_STATUSES: tuple[str, ...] = get_args(JobStatus)
 
 
 class JobExecution(Output):

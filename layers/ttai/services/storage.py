@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 import time
 from datetime import UTC, datetime
-from typing import Annotated
 
 from pydantic import Field
 
@@ -36,7 +35,6 @@ CONTENT_TYPES = {
 }
 # The R2 binding's list cursor, as it issued it: an export key is short, so its token is a few hundred characters.
 EXPORTS = CursorKind("exports", (Text(1500),))
-ExportName = Annotated[str, Field(pattern=EXPORT_NAME_PATTERN, max_length=120)]
 
 
 class ExportFile(Output):
