@@ -35,14 +35,14 @@ from ttai.bindings.d1 import D1Database
 from ttai.env import SECRET_PREFIX, Env
 from ttai.layout import StorageLayout, storage_layout
 from ttai.migrations import MigrationReport, apply
+from ttai.observability import METRICS_NAMESPACE
+from ttai.secret_names import TASTYTRADE_CLIENT_ID, TASTYTRADE_CLIENT_SECRET
 
 REGION = "us-east-1"
 ACCOUNT_ID = "000000000000"
 DATABASE = "ttai"
 # moto accepts any credentials; fixed fake ones keep boto3 from searching the machine for real ones.
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}
-OAUTH_CLIENT_ID = "TASTYTRADE_CLIENT_ID"
-OAUTH_CLIENT_SECRET = "TASTYTRADE_CLIENT_SECRET"  # noqa: S105 - the secret's name
 
 
 def free_port() -> int:
@@ -113,7 +113,7 @@ class LocalStack(Service):
         }
         powertools = {
             "POWERTOOLS_SERVICE_NAME": "ttai-local",
-            "POWERTOOLS_METRICS_NAMESPACE": "TTAI",
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
         }
         self.environ = {
@@ -286,7 +286,9 @@ class LocalStack(Service):
         }
 
     def _provision_oauth(self) -> dict[str, str]:
-        self.oauth = FakeTastyTrade(self._secret_values[OAUTH_CLIENT_ID], self._secret_values[OAUTH_CLIENT_SECRET])
+        self.oauth = FakeTastyTrade(
+            self._secret_values[TASTYTRADE_CLIENT_ID], self._secret_values[TASTYTRADE_CLIENT_SECRET]
+        )
         self.oauth.start()
         return {
             "TTAI_OAUTH_AUTHORIZE_URL": self.oauth.authorize_url,

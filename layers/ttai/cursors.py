@@ -34,8 +34,8 @@ from pydantic import BaseModel
 
 from ttai.bindings.d1 import stored_literal
 from ttai.errors import BadRequest, ConfigurationError
+from ttai.secret_names import CURSOR_SECRET
 
-CURSOR_SECRET = "CURSOR_SECRET"  # noqa: S105 - the secret's name (storage.json), not its value
 VERSION = 1
 TAG_BYTES = 16  # HMAC-SHA256 truncated to 128 bits: forging one is a 2**-128 guess per request
 # A Data API response is at most 1 MiB (and a row at most 64 KB). In a list of large documents, rows join a page while

@@ -20,7 +20,8 @@ from local.stack import LocalStack
 from tests.integration.test_jobs_api import _WINDOWS as JOB_WINDOWS
 from tests.integration.test_jobs_api import insert_run
 from ttai.bindings.r2 import bucket as r2_bucket
-from ttai.cursors import CURSOR_SECRET, CursorCodec
+from ttai.cursors import CursorCodec
+from ttai.secret_names import CURSOR_SECRET
 from ttai.services.storage import EXPORTS
 
 REFUSED = {"error": {"code": "bad_request", "message": "the cursor is not one this API issued for this list"}}

@@ -8,6 +8,8 @@ from botocore.stub import Stubber
 
 from ttai.env import Env, Settings
 from ttai.errors import ConfigurationError, Throttled, Unavailable
+from ttai.layout import storage_layout
+from ttai.secret_names import SECRET_NAMES
 
 BASE = {"TTAI_ENVIRONMENT": "dev", "AWS_REGION": "eu-west-1"}
 
@@ -131,3 +133,7 @@ class FakeSecretsManager:
         if VersionStage not in self.stages:
             raise self.exceptions.ResourceNotFoundException(VersionStage)
         return {"SecretString": self.stages[VersionStage]}
+
+
+def test_the_secret_names_code_reads_are_the_ones_storage_json_declares() -> None:
+    assert sorted(SECRET_NAMES) == sorted(spec.name for spec in storage_layout().secrets)

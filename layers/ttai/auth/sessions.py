@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING
 
 from ttai.auth import tokens
 from ttai.errors import Unauthorized
+from ttai.secret_names import JWT_SECRET
 from ttai.services.cache import CacheKeys, CacheTier
 
 if TYPE_CHECKING:
     from ttai.env import Env
 
-JWT_SECRET = "JWT_SECRET"  # noqa: S105 - the secret's name, not its value
 
 # One round trip: make sure the user exists (sign-in upserts the profile first; tokens minted for development
 # create a bare user), then record the session.

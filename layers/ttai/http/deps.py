@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 
 from ttai.env import Env
 from ttai.http.principal import current_principal
+from ttai.secret_names import CURSOR_SECRET, TASTYTRADE_CLIENT_ID, TASTYTRADE_CLIENT_SECRET, TOKEN_ENCRYPTION_KEY
 
 # Services are imported where they are built: the auth function signs in without loading the market or tenant
 # modules, and the api function loads them with the first route that needs them.
@@ -17,10 +18,6 @@ if TYPE_CHECKING:
     from ttai.services.market import MarketDataService
     from ttai.services.signin import SignInService
     from ttai.services.tenancy import Tenant
-
-CLIENT_ID = "TASTYTRADE_CLIENT_ID"
-CLIENT_SECRET = "TASTYTRADE_CLIENT_SECRET"  # noqa: S105 - the secret's name
-ENCRYPTION_KEY = "TOKEN_ENCRYPTION_KEY"
 
 
 @cache
@@ -51,7 +48,7 @@ def tenant(router: BaseRouter) -> Tenant:
 
 @cache
 def _cursors(env: Env) -> CursorCodec:
-    from ttai.cursors import CURSOR_SECRET, CursorCodec  # noqa: PLC0415
+    from ttai.cursors import CursorCodec  # noqa: PLC0415
 
     # The secret is read with the first cursor a container encodes or decodes, not by routes that never page.
     return CursorCodec(lambda: env.secret_versions(CURSOR_SECRET))
@@ -68,8 +65,8 @@ def _signin(env: Env) -> SignInService:
     from ttai.auth.oauth import OAuthClient  # noqa: PLC0415
     from ttai.services.signin import SignInService  # noqa: PLC0415
 
-    oauth = OAuthClient(env.oauth_settings(), env.secret(CLIENT_ID), env.secret(CLIENT_SECRET))
-    return SignInService(env, oauth, TokenCipher(env.secret_versions(ENCRYPTION_KEY)))
+    oauth = OAuthClient(env.oauth_settings(), env.secret(TASTYTRADE_CLIENT_ID), env.secret(TASTYTRADE_CLIENT_SECRET))
+    return SignInService(env, oauth, TokenCipher(env.secret_versions(TOKEN_ENCRYPTION_KEY)))
 
 
 def signin() -> SignInService:
