@@ -44,6 +44,7 @@ from ttai.bindings.d1_errors import (
     D1Error,
     D1QueryError,
     D1ResponseTooLarge,
+    D1TransactionGone,
     D1Unavailable,
 )
 from ttai.bindings.sql import CompiledSql, SqlSyntaxError, compile_d1, split_statements
@@ -58,6 +59,7 @@ __all__ = [  # the errors re-exported from d1_errors, beside what this module de
     "D1Error",
     "D1QueryError",
     "D1ResponseTooLarge",
+    "D1TransactionGone",
     "D1Unavailable",
 ]
 
@@ -221,6 +223,16 @@ class D1Database:
         """A transaction for statements that depend on each other's results (``with db.transaction() as tx``)."""
         return D1Transaction(self)
 
+    def resume_transaction(self, transaction_id: str) -> D1Transaction:
+        """A transaction begun earlier (``transaction().begin()``), by its id, perhaps in another invocation: beyond
+        D1's API, for work spread over workflow steps. The Data API ends a transaction unused for 3 minutes or
+        open for 24 hours; a statement in one that ended raises D1TransactionGone."""
+        if not transaction_id:
+            raise D1BindError("a transaction id is required")
+        transaction = D1Transaction(self)
+        transaction.transaction_id = transaction_id
+        return transaction
+
     # ----------------------------------------------------------------- internals
 
     def _batch_same_sql(self, statements: Sequence[D1PreparedStatement]) -> list[D1Result]:
@@ -306,15 +318,27 @@ class D1Transaction:
         self.transaction_id: str | None = None
 
     def __enter__(self) -> D1Transaction:
+        return self.begin()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.rollback()
+
+    def begin(self) -> D1Transaction:
+        """Begin it (``with`` does this); then ``commit`` or ``rollback`` end it."""
         self.transaction_id = self._db._call("begin_transaction")["transactionId"]
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
-        assert self.transaction_id is not None
-        if exc_type is None:
-            self._db._call("commit_transaction", transactionId=self.transaction_id)
-        else:
-            self._db._rollback(self.transaction_id)
+    def commit(self) -> None:
+        assert self.transaction_id is not None, "the transaction has not begun"
+        self._db._call("commit_transaction", transactionId=self.transaction_id)
+
+    def rollback(self) -> None:
+        """Roll it back; one already gone (failed, expired) is no error here."""
+        assert self.transaction_id is not None, "the transaction has not begun"
+        self._db._rollback(self.transaction_id)
 
     def all(self, statement: D1PreparedStatement) -> D1Result:
         return self._db._result(statement, self._db._execute(statement, self.transaction_id))
@@ -536,6 +560,11 @@ def _translate(exc: ClientError) -> D1Error | Unavailable:
         )
     if code == "DatabaseResumingException":
         return D1Unavailable(f"the database is still resuming from auto-pause: {message}")
+    if code == "TransactionNotFoundException":
+        return D1TransactionGone(
+            f"the transaction has ended (rolled back after an error, unused for 3 minutes, or "
+            f"older than 24 hours): {message}"
+        )
     busy = unavailable(exc, DEPENDENCY)  # throttled, failing for now (Aurora's writer away), or unreachable
     if busy is not None:
         return busy

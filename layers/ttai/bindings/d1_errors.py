@@ -33,6 +33,10 @@ class D1ResponseTooLarge(D1Error):
     """The result is over the Data API's 1 MiB response limit."""
 
 
+class D1TransactionGone(D1Error):
+    """A statement named a transaction the Data API no longer has (rolled back, or expired)."""
+
+
 class D1Unavailable(D1Error, Unavailable):
     """The database did not become available (still resuming after the retries allowed): a 503 to retry."""
 

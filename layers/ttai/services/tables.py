@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from ttai.bindings.d1 import D1Database, D1Transaction
@@ -113,6 +115,25 @@ def row_texts(
     ``where`` is a constant written by the caller with ``?1``... placeholders for ``params``; ``drop_fields`` are
     left out of each row's JSON (columns a caller must not hand out). Given ``tx``, every page is read in that
     transaction (a snapshot, when it is REPEATABLE READ).
+    """
+    for page in row_pages(db, table, where=where, params=params, drop_fields=drop_fields, page_rows=page_rows, tx=tx):
+        for _, text in page:
+            yield text
+
+
+def row_pages(
+    db: D1Database,
+    table: Table,
+    *,
+    where: str = "TRUE",
+    params: Sequence[object] = (),
+    drop_fields: Sequence[str] = (),
+    page_rows: int = PAGE_ROWS,
+    tx: D1Transaction | None = None,
+    after: Sequence[object] | None = None,
+) -> Iterator[list[tuple[list[object], str]]]:
+    """``row_texts`` a page at a time, each row with its primary key; ``after`` (a key) starts past that row, so a
+    reader can stop after any page and another carry on from its last key.
 
     Each page is one call: PostgreSQL sizes the next rows and returns only those that fit in a response (sizing
     first matters: a refused response would also abort the transaction); a row over the row limit comes back
@@ -121,14 +142,16 @@ def row_texts(
     if not table.primary_key:
         raise TableError(f"table {table.name} has no primary key to page over")
     reader = _Reader(db, table, where, tuple(params), drop_fields, tx)
-    after: list[object] | None = None
+    position: list[object] | None = list(after) if after is not None else None
     while True:
-        rows = reader.page(after, page_rows)
+        rows = reader.page(position, page_rows)
         if not rows:
             return
+        page: list[tuple[list[object], str]] = []
         for *key, text, _ in rows:
-            yield reader.sliced(key) if text is None else str(text)
-            after = key
+            page.append((key, reader.sliced(key) if text is None else str(text)))
+        position = page[-1][0]
+        yield page
         fetched = int(rows[0][-1])
         if len(rows) == fetched and fetched < page_rows:
             return
@@ -205,6 +228,15 @@ ORDER BY {self.keys}
                 return "".join(parts)
             parts.append(str(found[0][0]))
             start += _SLICE_CHARS
+
+
+def portable_key(key: Sequence[object]) -> list[object]:
+    """A primary key as JSON can carry it (a checkpointed position); ``row_pages(after=...)`` casts each value
+    back to its column's type, so a date or an instant as ISO text and a numeric as its digits come back whole."""
+    return [
+        value.isoformat() if isinstance(value, date | datetime) else str(value) if isinstance(value, Decimal) else value
+        for value in key
+    ]
 
 
 def _checked(name: str) -> str:

@@ -424,10 +424,17 @@ class R2Bucket:
         key: str,
         http_metadata: R2HTTPMetadata | None = None,
         custom_metadata: Mapping[str, str] | None = None,
+        *,
+        tags: Mapping[str, str] | None = None,
     ) -> R2MultipartUpload:
-        """Start a multipart upload; parts of 5 MiB to 5 GiB (the last may be smaller), numbered 1..10000."""
+        """Start a multipart upload; parts of 5 MiB to 5 GiB (the last may be smaller), numbered 1..10000.
+
+        ``tags`` (beyond R2's API, as on ``put``) become the object's S3 tags when the upload completes."""
         KEY_RULES.check_key(key)
-        return self._create_upload(key, write_headers(http_metadata, custom_metadata))
+        extra = write_headers(http_metadata, custom_metadata)
+        if tags:
+            extra["Tagging"] = tagging(tags)
+        return self._create_upload(key, extra)
 
     def resume_multipart_upload(self, key: str, upload_id: str) -> R2MultipartUpload:
         """The upload ``upload_id`` of ``key``, to add parts, complete or abort it (nothing is checked yet)."""

@@ -105,6 +105,20 @@ class BlobStore(Protocol):
     def get(self, key: str) -> BlobBody | None: ...
 
 
+class BucketBlobs:
+    """The R2 binding as the blob store (big values under ``workflows/`` in the bucket)."""
+
+    def __init__(self, bucket: Any) -> None:
+        self.bucket = bucket  # a ttai.bindings.r2.R2Bucket
+
+    def put(self, key: str, value: bytes) -> Any:
+        return self.bucket.put(key, value)
+
+    def get(self, key: str) -> BlobBody | None:
+        found = self.bucket.get(key)
+        return found if found is not None and hasattr(found, "bytes") else None
+
+
 @dataclass(frozen=True, slots=True)
 class WorkflowBackend:
     engine: DurableEngine
