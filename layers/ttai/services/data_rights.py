@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -28,8 +27,19 @@ from ttai.bindings.kv import KVNamespace, iter_all_keys
 from ttai.bindings.r2 import R2Bucket
 from ttai.observability import logger
 from ttai.services.cache import CacheKeys
+from ttai.services.export_file import (
+    ExportPlan,
+    ExportWriter,
+    FileReader,
+    Owner,
+    cache_section,
+    objects_section,
+    rows_section,
+    text_section,
+    write_export,
+)
 from ttai.services.storage import ExportFile, StorageService
-from ttai.services.tables import Table, discover, row_texts
+from ttai.services.tables import Table, discover
 from ttai.tenant_keys import user_objects_prefix
 
 ARCHIVE_FORMAT = "ttai-account-export/1"
@@ -54,14 +64,14 @@ class Erasure:
     object_versions: int
 
 
-def _owned(tables: list[Table]) -> list[tuple[Table, str]]:
-    """Each table holding the user's rows, with the condition that selects them (``?1`` is the user id)."""
-    owned = []
+def _owned(tables: list[Table]) -> list[tuple[Table, Owner]]:
+    """Each table holding the user's rows, with the column that holds their id."""
+    owned: list[tuple[Table, Owner]] = []
     for table in tables:
         if table.name == "users":
-            owned.append((table, "id = ?1"))
+            owned.append((table, "id"))
         elif table.has_user_id:
-            owned.append((table, "user_id = ?1"))
+            owned.append((table, "user_id"))
     return owned
 
 
@@ -75,52 +85,38 @@ class DataRightsService:
     # ------------------------------------------------------------------ export
 
     def export(self) -> AccountArchive:
-        """Everything of the user's as one JSON document in their exports, streamed; a link to download it."""
+        """Everything of the user's as one JSON document in their exports, written now; a link to download it."""
         storage = StorageService(self.bucket, self.user_id)
-        stamp = datetime.fromtimestamp(time.time(), UTC).strftime("%Y%m%dT%H%M%SZ")
-        name = f"account-{stamp}-{secrets.token_hex(3)}.json"
-        saved = storage.save_export(name, self._archive())
-        link = storage.export_url(name)
-        logger.info("account archive written", extra={"bytes": saved.size})
-        return AccountArchive(**saved.model_dump(), url=link.url, expires_at=link.expires_at)
+        exported = write_export(self.archive_plan(), self.writer(storage))
+        link = storage.export_url(exported.file.name)
+        logger.info("account archive written", extra={"bytes": exported.file.size})
+        return AccountArchive(**exported.file.model_dump(), url=link.url, expires_at=link.expires_at)
 
-    def _archive(self) -> Iterator[bytes]:
+    def writer(self, storage: StorageService) -> ExportWriter:
+        return ExportWriter(storage, FileReader(self.db, self.user_id, kv=self.kv, bucket=self.bucket))
+
+    def archive_plan(self) -> ExportPlan:
+        """The archive as sections: its head, every owned table's rows (credentials withheld), the cache entries
+        and the objects, each a JSON array member of one object."""
+        stamp = datetime.fromtimestamp(time.time(), UTC).strftime("%Y%m%dT%H%M%SZ")
         head = {
             "format": ARCHIVE_FORMAT,
             "user_id": self.user_id,
             "generated_at": datetime.fromtimestamp(time.time(), UTC).isoformat(),
         }
-        yield json.dumps(head)[:-1].encode()  # the object stays open: the sections follow
-        yield b', "tables": {'
-        for index, (table, where) in enumerate(_owned(discover(self.db))):
-            yield (", " if index else "").encode() + json.dumps(table.name).encode() + b": ["
-            for count, text in enumerate(
-                row_texts(self.db, table, where=where, params=(self.user_id,), drop_fields=WITHHELD_FIELDS)
-            ):
-                yield (b",\n" if count else b"\n") + text.encode("utf-8")
-            yield b"]"
-        yield b'}, "cache": ['
-        count = 0
-        for key in iter_all_keys(self.kv, CacheKeys.user_prefix(self.user_id)):
-            value = self.kv.get(key.name, "text")
-            if value is None:
-                continue  # expired since it was listed
-            entry = {"key": key.name, "value": _json_or_text(value), "expiration": key.expiration}
-            yield (b",\n" if count else b"\n") + json.dumps(entry, ensure_ascii=False).encode("utf-8")
-            count += 1
-        yield b'], "objects": ['
-        cursor = None
-        count = 0
-        while True:
-            page = self.bucket.list(prefix=user_objects_prefix(self.user_id), cursor=cursor)
-            for obj in page.objects:
-                entry = {"key": obj.key, "size": obj.size, "uploaded": obj.uploaded.isoformat(), "etag": obj.etag}
-                yield (b",\n" if count else b"\n") + json.dumps(entry).encode("utf-8")
-                count += 1
-            if not page.truncated:
-                break
-            cursor = page.cursor
-        yield b"]}\n"
+        sections = [text_section(json.dumps(head)[:-1] + ', "tables": {')]  # the object stays open: sections follow
+        for index, (table, owner) in enumerate(_owned(discover(self.db))):
+            sections.append(text_section(("" if index == 0 else ", ") + json.dumps(table.name) + ": ["))
+            sections.append(rows_section(table, owner, "json", drop=WITHHELD_FIELDS))
+            sections.append(text_section("]"))
+        sections += [
+            text_section('}, "cache": ['),
+            cache_section(),
+            text_section('], "objects": ['),
+            objects_section(),
+            text_section("]}\n"),
+        ]
+        return ExportPlan(f"account-{stamp}-{secrets.token_hex(3)}.json", sections)
 
     # ------------------------------------------------------------------- erase
 
@@ -172,8 +168,8 @@ class DataRightsService:
                     " WHERE user_id = ?1 OR actor = ?1"
                 ).bind(self.user_id, datetime.fromtimestamp(time.time(), UTC))
             ).meta.changes
-            for table, where in reversed(owned):  # children first; users last
-                result = tx.run(self.db.prepare(f"DELETE FROM {table.name} WHERE {where}").bind(self.user_id))  # noqa: S608
+            for table, owner in reversed(owned):  # children first; users last
+                result = tx.run(self.db.prepare(f"DELETE FROM {table.name} WHERE {owner} = ?1").bind(self.user_id))  # noqa: S608
                 rows += result.meta.changes or 0
         return rows, redacted or 0
 
@@ -188,10 +184,3 @@ class DataRightsService:
         for name in [*sorted(names - sessions), *sorted(sessions)]:
             self.kv.delete(name)
         return len(names)
-
-
-def _json_or_text(value: str) -> object:
-    try:
-        return json.loads(value)
-    except ValueError:
-        return value

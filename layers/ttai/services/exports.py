@@ -1,34 +1,37 @@
-"""A user's data as a file in their exports: rows read from SQL a page at a time, written to S3 as they come.
+"""A user's data as a file in their exports: rows read from SQL a page at a time, written to S3 a part at a time.
 
-Nothing holds the whole file: each keyset page of rows is encoded and handed to the binding's streamed put, which
-sends 8 MiB parts of a multipart upload (or one PutObject for a short file). Rows cross the Data API as
-``to_jsonb`` text, so numbers keep their exact digits in both formats.
+Nothing holds the whole file: ``ttai.services.export_file`` fills a part of about 5 MiB from keyset pages of rows
+and uploads it (a multipart upload, or one PutObject for a short file). The export workflow writes each part in a
+step of its own; ``ExportService.create`` writes them all now. Rows cross the Data API as ``to_jsonb`` text, so
+numbers keep their exact digits in both formats.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import secrets
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from decimal import Decimal
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from ttai.bindings.d1 import D1Database
 from ttai.observability import logger
+from ttai.services.export_file import (
+    ExportPlan,
+    ExportWriter,
+    FileReader,
+    csv_header,
+    rows_section,
+    text_section,
+    write_export,
+)
 from ttai.services.storage import ExportFile, StorageService
-from ttai.services.tables import Table, discover, row_texts
+from ttai.services.tables import Table, discover
 
 Dataset = Literal["analyses", "journal", "positions"]
 Format = Literal["csv", "json"]
 TABLES: dict[str, str] = {"analyses": "analyses", "journal": "trade_journal", "positions": "positions"}
-
-_CHUNK_BYTES = 256 * 1024  # encoded rows gathered before they go to the upload
 
 
 class ExportRequest(BaseModel):
@@ -40,10 +43,6 @@ class ExportRequest(BaseModel):
 
 class ExportCreated(ExportFile):
     rows: int
-
-
-class _Counter:
-    rows = 0
 
 
 def export_name(dataset: str, format: str) -> str:
@@ -59,19 +58,33 @@ class ExportService:
         self.storage = storage
         self.user_id = storage.user_id
 
-    def create(self, request: ExportRequest) -> ExportCreated:
+    def plan(self, request: ExportRequest) -> ExportPlan:
+        """What the file holds, named: the header (CSV) or brackets (JSON) around the user's rows of the dataset."""
         table = self._table(TABLES[request.dataset])
-        columns = [c for c in self._columns(table.name) if c != "user_id"]
-        counter = _Counter()
-        rows = row_texts(self.db, table, where="user_id = ?1", params=(self.user_id,), drop_fields=("user_id",))
-        encoded = _csv(rows, columns, counter) if request.format == "csv" else _json_array(rows, counter)
         name = export_name(request.dataset, request.format)
-        saved = self.storage.save_export(name, _gathered(encoded))
+        if request.format == "csv":
+            columns = [c for c in self._columns(table.name) if c != "user_id"]
+            rows = rows_section(table, "user_id", "csv", columns=columns, drop=("user_id",))
+            return ExportPlan(name, [text_section(csv_header(columns)), rows])
+        rows = rows_section(table, "user_id", "json", drop=("user_id",))
+        return ExportPlan(name, [text_section("["), rows, text_section("\n]\n")])
+
+    def writer(self) -> ExportWriter:
+        return ExportWriter(self.storage, FileReader(self.db, self.user_id))
+
+    def create(self, request: ExportRequest) -> ExportCreated:
+        """The whole export written now, a part at a time (a short file is one PutObject)."""
+        exported = write_export(self.plan(request), self.writer())
         logger.info(
             "export written",
-            extra={"dataset": request.dataset, "format": request.format, "rows": counter.rows, "bytes": saved.size},
+            extra={
+                "dataset": request.dataset,
+                "format": request.format,
+                "rows": exported.rows,
+                "bytes": exported.file.size,
+            },
         )
-        return ExportCreated(**saved.model_dump(), rows=counter.rows)
+        return ExportCreated(**exported.file.model_dump(), rows=exported.rows)
 
     def _table(self, name: str) -> Table:
         for table in discover(self.db):
@@ -90,50 +103,3 @@ class ExportService:
             .results
         )
         return [str(r["name"]) for r in rows]
-
-
-def _json_array(rows: Iterator[str], counter: _Counter) -> Iterator[str]:
-    yield "["
-    for text in rows:
-        yield ("\n" if counter.rows == 0 else ",\n") + text
-        counter.rows += 1
-    yield "\n]\n"
-
-
-def _csv(rows: Iterator[str], columns: list[str], counter: _Counter) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    for text in rows:
-        row = json.loads(text, parse_float=Decimal)
-        writer.writerow([_cell(row.get(column)) for column in columns])
-        counter.rows += 1
-        if buffer.tell() >= _CHUNK_BYTES:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict | list):
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
-    return str(value)
-
-
-def _gathered(parts: Iterator[str]) -> Iterator[bytes]:
-    """Small encoded pieces joined into chunks of about 256 KB, as bytes."""
-    pending: list[str] = []
-    size = 0
-    for part in parts:
-        pending.append(part)
-        size += len(part)
-        if size >= _CHUNK_BYTES:
-            yield "".join(pending).encode("utf-8")
-            pending, size = [], 0
-    if pending:
-        yield "".join(pending).encode("utf-8")

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from pydantic import Field
 
-from ttai.bindings.r2 import Body, R2Bucket, R2HTTPMetadata, R2ObjectBody, UnknownListCursor
+from ttai.bindings.r2 import Body, R2Bucket, R2HTTPMetadata, R2MultipartUpload, R2ObjectBody, UnknownListCursor
 from ttai.cursors import CursorCodec, CursorKind, InvalidCursor, Page, Text, required_codec
 from ttai.errors import InvalidField, NotFound
 from ttai.layout import storage_layout
@@ -110,6 +110,20 @@ class StorageService:
         if written is None:  # pragma: no cover - an unconditional put always writes
             raise NotFound("the export was not written")
         return ExportFile(name=name, size=written.size, uploaded=written.uploaded, content_type=content_type(name))
+
+    def start_export_upload(self, name: str) -> R2MultipartUpload:
+        """A multipart upload of export ``name`` (tagged and typed as ``save_export`` stores one), for a file
+        written a part at a time."""
+        tag_key, tag_value = storage_layout().export_tag
+        return self.bucket.create_multipart_upload(
+            self.export_key(name),
+            http_metadata=R2HTTPMetadata(content_type=content_type(name)),
+            tags={tag_key: tag_value},
+        )
+
+    def export_upload(self, name: str, upload_id: str) -> R2MultipartUpload:
+        """The upload ``start_export_upload`` began, to add parts to, complete or abort."""
+        return self.bucket.resume_multipart_upload(self.export_key(name), upload_id)
 
     def get_export(self, name: str) -> bytes | None:
         found = self.bucket.get(self.export_key(name))
