@@ -40,11 +40,18 @@ class _Message(BaseModel):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
+ANALYSIS_SYMBOLS_MAX = 500  # symbols one analysis workflow takes (3 durable operations each, of Lambda's 3,000)
+RECOMMENDATION_MAX = 500
+
+
 class AnalysisComplete(_Message):
     type: Literal["analysis_complete"] = "analysis_complete"
     symbol: Symbol
-    recommendation: Annotated[str, Field(min_length=1, max_length=500)]
+    recommendation: Annotated[str, Field(min_length=1, max_length=RECOMMENDATION_MAX)]
     workflow_id: Annotated[str, Field(min_length=1, max_length=128)]
+    # An analysis workflow of several symbols announces them in one message, so its user is told once; ``symbol``
+    # is then the first of them and ``recommendation`` sums up the calls. Absent on a single symbol's message.
+    symbols: Annotated[list[Symbol], Field(min_length=1, max_length=ANALYSIS_SYMBOLS_MAX)] | None = None
 
 
 class AlertTriggered(_Message):

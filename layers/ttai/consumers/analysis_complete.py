@@ -1,4 +1,5 @@
-"""analysis_complete: the user is told on every channel their preferences name (seed 000's handleAnalysisComplete)."""
+"""analysis_complete: the user is told on every channel their preferences name (seed 000's handleAnalysisComplete);
+an analysis workflow of several symbols is one message, so one notification per channel."""
 
 from __future__ import annotations
 
@@ -18,8 +19,17 @@ def handle(env: Env, message: AnalysisComplete) -> dict[str, Any]:
         parent_id=message.id,
         user_id=message.user_id,
         channels=channels,
-        title=f"Analysis Complete: {message.symbol}",
+        title=f"Analysis Complete: {_subject(message)}",
         body=f"Recommendation: {message.recommendation}",
-        data={"symbol": message.symbol, "workflowId": message.workflow_id},
+        data={
+            "symbol": message.symbol,
+            "workflowId": message.workflow_id,
+            **({"symbols": message.symbols} if message.symbols else {}),
+        },
     )
     return {"notifications": len(sent)}
+
+
+def _subject(message: AnalysisComplete) -> str:
+    symbols = message.symbols or [message.symbol]
+    return symbols[0] if len(symbols) == 1 else f"{len(symbols)} symbols"

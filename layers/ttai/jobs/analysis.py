@@ -4,11 +4,12 @@ and announced to its watchers."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import date, timedelta
 
 from ttai.jobs.base import JobContext, JobOutcome
-from ttai.jobs.data import is_option, recent_closes, send_all, watchers_by_symbol
-from ttai.jobs.indicators import HIGH_CONFIDENCE, MIN_CLOSES, Assessment, InsufficientData, assess
+from ttai.jobs.data import Close, is_option, recent_closes, send_all, watchers_by_symbol
+from ttai.jobs.indicators import HIGH_CONFIDENCE, MIN_CLOSES, InsufficientData, assess
 from ttai.jobs.reports import html_report, message_id
 from ttai.jobs.storage import AnalysisResult, ReportSnapshot
 from ttai.messages import AnalysisComplete
@@ -25,45 +26,10 @@ def run_analysis(ctx: JobContext) -> JobOutcome:
     options = sorted(s for s in watchers if is_option(s))  # no daily bars: their underlyings are analysed
     symbols = sorted(s for s in watchers if not is_option(s))
     closes = recent_closes(ctx.db, symbols, ctx.market_date, LOOKBACK_BARS)
-    results: list[AnalysisResult] = []
-    assessed: dict[str, Assessment] = {}
-    errors: dict[str, str] = {}
-    demo_symbols: set[str] = set()
-    for symbol in symbols:
-        series = closes.get(symbol, [])
-        try:
-            if not series:
-                raise InsufficientData(f"no daily bars on or before {ctx.market_date.isoformat()}")
-            if series[-1].date < ctx.market_date - MAX_BAR_AGE:
-                raise InsufficientData(f"the latest bar is from {series[-1].date.isoformat()}: too old to analyse")
-            if len(series) < MIN_CLOSES:
-                raise InsufficientData(f"needs at least {MIN_CLOSES} daily bars, has {len(series)}")
-            assessment = assess([c.close for c in series])
-        except InsufficientData as exc:
-            errors[symbol] = str(exc)
-            results.append(AnalysisResult(symbol=symbol, error_message=str(exc)))
-            continue
-        assessed[symbol] = assessment
-        sources = sorted({c.source for c in series})
-        demo = DEMO_SOURCE in sources
-        if demo:
-            demo_symbols.add(symbol)
-        results.append(
-            AnalysisResult(
-                symbol=symbol,
-                sentiment=assessment.sentiment,
-                confidence=assessment.confidence,
-                direction=assessment.direction,
-                reasoning=("[DEMO DATA] " if demo else "") + assessment.reasoning,
-                signals=assessment.signals,
-                technical_data={
-                    **assessment.technical_data(),
-                    "as_of": series[-1].date.isoformat(),
-                    "bar_sources": sources,
-                    **({"demo_data": True} if demo else {}),
-                },
-            )
-        )
+    results = [symbol_result(symbol, closes.get(symbol, []), ctx.market_date) for symbol in symbols]
+    errors = {r.symbol: r.error_message for r in results if r.error_message is not None}
+    assessed = {r.symbol: r for r in results if r.error_message is None}
+    demo_symbols = {r.symbol for r in assessed.values() if is_demo(r)}
     ctx.store_results(results)
 
     cached = {
@@ -93,8 +59,7 @@ def run_analysis(ctx: JobContext) -> JobOutcome:
             id=message_id(ctx.execution_id, symbol, user_id),
             user_id=user_id,
             symbol=symbol,
-            recommendation=("[DEMO DATA] " if symbol in demo_symbols else "")
-            + f"{a.direction} ({a.sentiment}, confidence {a.confidence:.2f})",
+            recommendation=call_text(a),
             workflow_id=workflow_id,
         )
         for symbol, a in assessed.items()
@@ -102,7 +67,7 @@ def run_analysis(ctx: JobContext) -> JobOutcome:
     ]
     sent = send_all(ctx.env.ANALYSIS_QUEUE, messages)
 
-    high = [s for s, a in assessed.items() if a.confidence >= HIGH_CONFIDENCE]
+    high = [s for s, a in assessed.items() if (a.confidence or 0.0) >= HIGH_CONFIDENCE]
     counts = {s: sum(a.sentiment == s for a in assessed.values()) for s in ("bullish", "bearish", "neutral")}
     summary = (
         f"{len(assessed)} of {len(symbols)} symbols analysed: {counts['bullish']} bullish, {counts['bearish']} "
@@ -142,3 +107,45 @@ def run_analysis(ctx: JobContext) -> JobOutcome:
             **({"demo_data": sorted(demo_symbols)} if demo_symbols else {}),
         },
     )
+
+
+def symbol_result(symbol: str, series: Sequence[Close], market_date: date) -> AnalysisResult:
+    """One symbol's call from its recent closes (oldest first), or why there is none (``error_message``): no bars,
+    bars too old for ``market_date``, or too few of them."""
+    try:
+        if not series:
+            raise InsufficientData(f"no daily bars on or before {market_date.isoformat()}")
+        if series[-1].date < market_date - MAX_BAR_AGE:
+            raise InsufficientData(f"the latest bar is from {series[-1].date.isoformat()}: too old to analyse")
+        if len(series) < MIN_CLOSES:
+            raise InsufficientData(f"needs at least {MIN_CLOSES} daily bars, has {len(series)}")
+        assessment = assess([c.close for c in series])
+    except InsufficientData as exc:
+        return AnalysisResult(symbol=symbol, error_message=str(exc))
+    sources = sorted({c.source for c in series})
+    demo = DEMO_SOURCE in sources
+    return AnalysisResult(
+        symbol=symbol,
+        sentiment=assessment.sentiment,
+        confidence=assessment.confidence,
+        direction=assessment.direction,
+        reasoning=("[DEMO DATA] " if demo else "") + assessment.reasoning,
+        signals=assessment.signals,
+        technical_data={
+            **assessment.technical_data(),
+            "as_of": series[-1].date.isoformat(),
+            "bar_sources": sources,
+            **({"demo_data": True} if demo else {}),
+        },
+    )
+
+
+def is_demo(result: AnalysisResult) -> bool:
+    """Whether the call was made from the generated demo bars (every result made from them says so)."""
+    return bool(result.technical_data and result.technical_data.get("demo_data"))
+
+
+def call_text(result: AnalysisResult) -> str:
+    """The call as analysis_complete announces it: ``buy (bullish, confidence 0.80)``."""
+    demo = "[DEMO DATA] " if is_demo(result) else ""
+    return f"{demo}{result.direction} ({result.sentiment}, confidence {result.confidence or 0.0:.2f})"

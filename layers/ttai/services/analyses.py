@@ -39,6 +39,8 @@ FROM (
 ORDER BY created_at DESC, id DESC
 """  # noqa: S608 - column lists and a budget placeholder, all constants
 _GET = f"SELECT {_COLUMNS} FROM analyses WHERE user_id = ?1 AND id = ?2"  # noqa: S608
+_OF_WORKFLOW = f"""SELECT {_COLUMNS} FROM analyses WHERE user_id = ?1 AND workflow_id = ?2 AND symbol = ?3
+ORDER BY id LIMIT 1"""  # noqa: S608
 _CREATE = audited(
     f"""INSERT INTO analyses (user_id, symbol, type, params, result, recommendation, workflow_id, created_at)
     VALUES (?1, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING {_COLUMNS}""",  # noqa: S608
@@ -69,6 +71,19 @@ class AnalysisRepository(TenantRepository):
         if row is None:
             raise NotFound(f"no analysis with id {analysis_id}")
         return _analysis(row)
+
+    def create_once(self, body: AnalysisIn) -> Analysis:
+        """``create``, unless the caller already has this workflow's analysis of the symbol: a workflow step that
+        stored it and failed before its result was checkpointed stores nothing twice when it runs again (the
+        analysis is cached again, which is harmless)."""
+        if body.workflow_id is None:
+            raise ValueError("create_once needs the workflow_id that makes the analysis unique")
+        row = self.db.prepare(_OF_WORKFLOW).bind(self.user_id, body.workflow_id, body.symbol).first()
+        if row is None:
+            return self.create(body)
+        analysis = _analysis(row)
+        self.cache.set_analysis(self.user_id, analysis.symbol, analysis.model_dump(mode="json"))
+        return analysis
 
     def create(self, body: AnalysisIn) -> Analysis:
         """Store the analysis (audited), then cache it as the caller's latest for its symbol."""
