@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,13 +13,28 @@ import pytest
 from local.aws_calls import CallCounter
 from local.poller import PolledQueue
 from local.stack import LocalStack
+from local.workflows import LocalWorkflows, VirtualClock
 from ttai.bindings.kv import KVNamespace
+from ttai.bindings.workflows.backend import BucketBlobs
+from ttai.workflows import WORKFLOWS, workflow_class
 
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[LocalStack]:
     """Started once (about a second); tests keep apart by key prefix (``key_prefix``), not by new stacks."""
     with LocalStack() as local:
+        yield local
+
+
+@pytest.fixture
+def ttai_workflows(stack: LocalStack, tmp_path: Path) -> Iterator[LocalWorkflows]:
+    """TTAI's workflows on the SDK's local runner against the stack (virtual time: retries' waits take no time),
+    each under its binding name; big step values go to the stack's bucket, as on AWS."""
+    with LocalWorkflows(
+        tmp_path, clock=VirtualClock(skip=True), env=stack.env, blobs=BucketBlobs(stack.env.R2)
+    ) as local:
+        for binding in WORKFLOWS:
+            local.register(binding, workflow_class(binding))
         yield local
 
 

@@ -1,6 +1,6 @@
 """screener_run: evaluate a screener, store the run in screener_results, and announce it as screener_complete.
 
-The stages are ``ttai.services.screeners.runs``', keyed by the task's id: a retry after the announcement failed
+The stages are those of ``ttai.services.screeners.runs``, keyed by the task's id: a retry after the announcement failed
 finds the stored run and announces it again (same derived id, dropped by the consumer's idempotency if the first
 one got through) instead of evaluating and storing a second time.
 """
