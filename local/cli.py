@@ -9,17 +9,19 @@ import os
 import re
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from pydantic import ValidationError
 
 from local import dlq
 from local.dev import DEFAULT_STATE_FILE
+from local.importers.cli import StackAccess, add_import_commands
 from ttai import aws
 from ttai.auth.sessions import SessionStore
 from ttai.auth.tokens import KNOWN_SCOPES
@@ -29,6 +31,9 @@ from ttai.migrations import apply
 from ttai.models.bars import MAX_BARS_PER_REQUEST, SOURCE_PATTERN, BarBatch, BarIn
 from ttai.models.times import in_range
 from ttai.services.bars import BarRepository
+
+if TYPE_CHECKING:
+    from ttai.bindings.d1 import D1Database
 
 BODY_PREVIEW = 300
 CSV_COLUMNS = ("date", "open", "high", "low", "close", "volume")
@@ -259,11 +264,36 @@ def _created_database(server_uri: str, name: str) -> str:
     return make_conninfo(server_uri, dbname=name)
 
 
+@contextmanager
+def _stack_database(state_file: Path, environ: Mapping[str, str], name: str | None) -> Iterator[D1Database]:
+    """The running dev stack's database, or database ``name`` created on the same PostgreSQL and served, while the
+    block runs, through a Data API endpoint of this command's own."""
+    from local.data_api import LocalDataApi  # noqa: PLC0415
+    from ttai.bindings.d1 import D1Database  # noqa: PLC0415
+
+    if name in {None, environ.get("TTAI_DB_NAME")}:
+        yield Env.from_environ(environ).DB
+        return
+    assert name is not None
+    server = json.loads(state_file.read_text()).get("postgres_uri")
+    if not server:
+        raise SystemExit("the dev stack's state file has no postgres_uri: restart `make dev`")
+    endpoint = LocalDataApi(
+        {name: _created_database(server, name)},
+        cluster_arn=environ["TTAI_DB_CLUSTER_ARN"],
+        secret_arn=environ["TTAI_DB_SECRET_ARN"],
+    )
+    endpoint.start()
+    try:
+        client = aws.client("rds-data", endpoint.endpoint_url, environ.get("AWS_REGION"))
+        yield D1Database(environ["TTAI_DB_CLUSTER_ARN"], environ["TTAI_DB_SECRET_ARN"], name, client=client)
+    finally:
+        endpoint.stop()
+
+
 def _restore(args: argparse.Namespace) -> int:
     """Restore a backup into an empty database of the running dev stack (its own, or ``--database``, created on
     the same PostgreSQL and served through a Data API endpoint of this command's own)."""
-    from local.data_api import LocalDataApi  # noqa: PLC0415
-    from ttai.bindings.d1 import D1Database  # noqa: PLC0415
     from ttai.services.backups import BackupError, restore  # noqa: PLC0415
 
     environ = _running_stack_environ(args.state_file)
@@ -271,26 +301,8 @@ def _restore(args: argparse.Namespace) -> int:
     env = Env.from_environ(environ)
     prefix = args.key.removesuffix("manifest.json")
     try:
-        if args.database in {None, environ.get("TTAI_DB_NAME")}:
-            report = restore(env.DB, env.R2, prefix)
-        else:
-            server = json.loads(args.state_file.read_text()).get("postgres_uri")
-            if not server:
-                raise SystemExit("the dev stack's state file has no postgres_uri: restart `make dev`")
-            endpoint = LocalDataApi(
-                {args.database: _created_database(server, args.database)},
-                cluster_arn=environ["TTAI_DB_CLUSTER_ARN"],
-                secret_arn=environ["TTAI_DB_SECRET_ARN"],
-            )
-            endpoint.start()
-            try:
-                client = aws.client("rds-data", endpoint.endpoint_url, environ.get("AWS_REGION"))
-                db = D1Database(
-                    environ["TTAI_DB_CLUSTER_ARN"], environ["TTAI_DB_SECRET_ARN"], args.database, client=client
-                )
-                report = restore(db, env.R2, prefix)
-            finally:
-                endpoint.stop()
+        with _stack_database(args.state_file, environ, args.database) as db:
+            report = restore(db, env.R2, prefix)
     except BackupError as exc:
         print(f"ttai restore: {exc}", file=sys.stderr)
         return 1
@@ -331,6 +343,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     restore.add_argument("key", help="the backup's folder, backups/<time>/ (or its manifest.json)")
     restore.add_argument("--database", default=None, help="a database to create and fill (default: the stack's own)")
     restore.set_defaults(run=_restore)
+    add_import_commands(commands, StackAccess(environ=_running_stack_environ, database=_stack_database))
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))
