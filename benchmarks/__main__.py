@@ -14,6 +14,7 @@ from benchmarks import (
     dev_start,
     durable,
     exports,
+    imports,
     jobs_history,
     list_queries,
     queues,
@@ -41,6 +42,7 @@ def main() -> int:
     rows += vectorize.run()
     rows += queues.run()
     rows += exports.run()
+    rows += imports.run()
     rows += workflows.run()
     rows += sizes.run()
     rows += websocket_gateway.run()

@@ -181,8 +181,8 @@ class Scale:
 
     @classmethod
     def for_rows(cls, rows: int) -> Scale:
-        """A scale whose dump holds about ``rows`` rows (about 33 per user)."""
-        return cls(users=max(10, rows // 33), duplicated_stock_groups=max(20, rows // 2000))
+        """A scale whose dump holds at least ``rows`` rows (34⅔ a user at the default shares, plus the duplicates)."""
+        return cls(users=max(10, math.ceil(rows * 3 / 104)), duplicated_stock_groups=max(20, rows // 2000))
 
 
 # The damaged rows: what a D1 database can hold and our constraints refuse (each is reported, never dropped).

@@ -25,6 +25,7 @@ import json
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,20 +34,23 @@ from local.importers.d1_mapping import BY_SOURCE, NO_HOME, SourceRow, TableMap
 from local.importers.d1_target import (
     TargetError,
     TargetTable,
+    delete_statement,
     describe,
+    digest_page_statement,
     explain,
+    key_page_statement,
     move_sequence_statement,
     page_statement,
 )
-from local.importers.d1_values import Refused, canonical_stored, fit, parse_stored_row
+from local.importers.d1_values import Refused, fit, row_digest
 from local.importers.progress import Progress
-from local.importers.verify import Comparison, Refusal, Report, bucket_of, entry_digest
-from ttai.bindings.d1 import D1Database, D1Transaction
-from ttai.services.tables import Table, discover, row_texts
+from local.importers.verify import Comparison, Refusal, Report, bucket_of
+from ttai.bindings.d1 import D1Database, D1Result, D1Transaction
+from ttai.services.tables import Table, discover
 
 PAGE_BYTES = 512 * 1024  # JSON per statement: well under the Data API's 4 MiB request
 PAGE_ROWS = 2000
-PRUNE_PAGE = 2000  # target keys read, and looked up in the dump, at a time
+KEY_PAGE = 2500  # target keys (with their digests: under 1 MiB) read at a time
 DIFF_LIMIT = 200_000  # rows per side held while naming the differences of a mismatched table
 MARKER_ACTION = "import.table"
 MARKER_ACTOR = "service:import"
@@ -245,49 +249,61 @@ def _import_table(
 
 
 def _write_table(db: D1Database, tx: D1Transaction, work: WorkingDatabase, table: _Table, options: D1Options) -> None:
+    """Write the table's pages, each sent while the next one is mapped (one call in flight: one transaction)."""
     statement = db.prepare(page_statement(table.target, table.columns, write=True))
-    comparison = table.comparison
     for what in ("inserted", "updated", "unchanged"):
-        comparison.written.setdefault(what, 0)
-    with Progress(f"{table.source.name} -> {table.target.name}", total=table.source.rows) as bar:
-        for page in _pages(_accounted(work, table, bar), options):
-            outcome = tx.all(statement.bind(_page_json(page)))
-            accepted = len(page)
-            for row in outcome.results:
-                kind, key = row["ttai_kind"], str(row["ttai_key"])
-                if kind == "refused":
-                    _refuse(table, key, page[key], str(row["ttai_detail"]))
-                    accepted -= 1
-                else:
-                    comparison.count_written(kind, int(key))
-                    accepted -= int(key)
-            comparison.count_written("unchanged", accepted)
+        table.comparison.written.setdefault(what, 0)
+    in_flight: tuple[Future[D1Result], dict[str, Mapped]] | None = None
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="d1-import") as sender,
+        Progress(f"{table.source.name} -> {table.target.name}", total=table.source.rows) as bar,
+    ):
+        try:
+            for page in _pages(_accounted(work, table, bar), options):
+                sent = sender.submit(tx.all, statement.bind(_page_json(page)))
+                if in_flight is not None:
+                    _settle(table, in_flight[1], in_flight[0].result())
+                in_flight = (sent, page)
+            if in_flight is not None:
+                _settle(table, in_flight[1], in_flight[0].result())
+        except BaseException:
+            if in_flight is not None:
+                in_flight[0].cancel()
+            raise
+
+
+def _settle(table: _Table, page: dict[str, Mapped], outcome: D1Result) -> None:
+    """Count what one page statement did, and report the rows it refused."""
+    accepted = len(page)
+    for row in outcome.results:
+        kind, key = row["ttai_kind"], str(row["ttai_key"])
+        if kind == "refused":
+            _refuse(table, key, page[key], str(row["ttai_detail"]))
+            accepted -= 1
+        else:
+            table.comparison.count_written(kind, int(key))
+            accepted -= int(key)
+    table.comparison.count_written("unchanged", accepted)
 
 
 def _prune(db: D1Database, tx: D1Transaction, work: WorkingDatabase, table: _Table) -> None:
     """Delete the rows this table holds whose id the dump no longer has (deleted in D1 since an earlier import, or
     merged away), so a delta run leaves the table equal to D1's. Rows the dump has but our constraints refuse stay."""
-    target, pk = table.target.name, table.target.primary_key
     key_type = table.listing.key_types[0]
-    first = db.prepare(f'SELECT "{pk}"::text AS k FROM "{target}" ORDER BY "{pk}" LIMIT {PRUNE_PAGE}')  # noqa: S608
-    after = db.prepare(
-        f'SELECT "{pk}"::text AS k FROM "{target}" WHERE "{pk}" > ?1::{key_type} ORDER BY "{pk}" LIMIT {PRUNE_PAGE}'  # noqa: S608
-    )
-    delete = db.prepare(
-        f'DELETE FROM "{target}" WHERE "{pk}" IN (SELECT k::{key_type} FROM jsonb_array_elements_text(?1::jsonb) k)'  # noqa: S608
-    )
-    merged = table.map.merge
+    first = db.prepare(key_page_statement(table.target, key_type, "", after=False, limit=KEY_PAGE))
+    after = db.prepare(key_page_statement(table.target, key_type, "", after=True, limit=KEY_PAGE))
+    delete = db.prepare(delete_statement(table.target, key_type))
     gone: list[str] = []
     last: str | None = None
     while True:
-        keys = [str(r["k"]) for r in tx.all(first if last is None else after.bind(last)).results]
+        keys = [str(r["ttai_key"]) for r in tx.all(first if last is None else after.bind(last)).results]
         if not keys:
             break
-        kept = work.present(table.source.name, table.map.key, keys, merged_away=merged is not None)
+        kept = work.present(table.source.name, table.map.key, keys, merged_away=table.map.merge is not None)
         gone += [k for k in keys if k not in kept]
         last = keys[-1]
-    for start in range(0, len(gone), PRUNE_PAGE):
-        tx.run(delete.bind(json.dumps(gone[start : start + PRUNE_PAGE])))
+    for start in range(0, len(gone), KEY_PAGE):
+        tx.run(delete.bind(json.dumps(gone[start : start + KEY_PAGE])))
     for key in gone:
         table.comparison.deleted.add(key)
 
@@ -375,22 +391,26 @@ def mapped_rows(work: WorkingDatabase, table: _Table) -> Iterator[Refusal | tupl
         except Refused as exc:
             yield Refusal(key, str(exc))
             continue
-        digest = entry_digest(key, json.dumps(canonical, ensure_ascii=False))
-        yield Mapped(key, "{" + ",".join(fragments) + "}", digest), row.repairs
+        yield Mapped(key, "{" + ",".join(fragments) + "}", row_digest(canonical)), row.repairs
 
 
 # ------------------------------------------------------------------------------------------ verifying
 
 
 def _target_rows(db: D1Database, table: _Table) -> Iterator[tuple[str, int]]:
-    """Each row the target holds as (key, digest), computed exactly as for the mapped D1 rows."""
-    kinds = [(column.name, column.kind) for column in table.target.columns]
-    pk = table.target.primary_key
-    for text in row_texts(db, table.listing):
-        stored = parse_stored_row(text)
-        canonical = [canonical_stored(kind, stored.get(name)) for name, kind in kinds]
-        key = str(canonical[[n for n, _ in kinds].index(pk)])
-        yield key, entry_digest(key, json.dumps(canonical, ensure_ascii=False))
+    """Each row the target holds as (key, digest), the digest computed in PostgreSQL exactly as ``mapped_rows``
+    computes it for a D1 row: only keys and digests cross the Data API."""
+    key_type = table.listing.key_types[0]
+    first = db.prepare(digest_page_statement(table.target, key_type, after=False, limit=KEY_PAGE))
+    after = db.prepare(digest_page_statement(table.target, key_type, after=True, limit=KEY_PAGE))
+    last: str | None = None
+    while True:
+        rows = (first if last is None else after.bind(last)).raw()
+        for key, digest in rows:
+            yield str(key), int(str(digest), 16)
+        if len(rows) < KEY_PAGE:
+            return
+        last = str(rows[-1][0])
 
 
 def verify_table(db: D1Database, work: WorkingDatabase, table: _Table, options: D1Options) -> None:

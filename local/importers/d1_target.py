@@ -15,10 +15,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from local.importers.d1_values import Kind
+from local.importers.d1_values import Kind, row_digest_sql
 from ttai.bindings.d1 import D1Database
 
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+_TYPE = re.compile(r"[a-z][a-z ]{0,40}(\(\d+(,\d+)?\))?")
 
 
 class TargetError(Exception):
@@ -165,6 +166,12 @@ def describe(db: D1Database, table: str) -> TargetTable:
 # ------------------------------------------------------------------------------------------- statements
 
 
+def _type(name: str) -> str:
+    if not _TYPE.fullmatch(name):
+        raise TargetError(f"{name!r} is not a type name this importer writes into SQL")
+    return name
+
+
 def _q(name: str) -> str:
     return f'"{name}"'
 
@@ -274,6 +281,28 @@ def move_sequence_statement(table: TargetTable) -> str | None:
         f" (SELECT pg_get_serial_sequence('{table.name}', '{column}')::regclass AS seq,"
         f" greatest(coalesce((SELECT max({_q(column)}) FROM {_q(table.name)}), 0), coalesce(?1::bigint, 0)) AS top) s"
         " WHERE s.top > 0"
+    )
+
+
+def key_page_statement(table: TargetTable, key_type: str, extra: str, *, after: bool, limit: int) -> str:
+    """The table's keys (as text) with ``extra`` columns, in key order, ``limit`` at a time (``?1``: the last key of
+    the previous page, when ``after``)."""
+    pk = _q(table.primary_key)
+    where = f" WHERE {pk} > ?1::{_type(key_type)}" if after else ""
+    return f"SELECT {pk}::text AS ttai_key{extra} FROM {_q(table.name)}{where} ORDER BY {pk} LIMIT {limit}"
+
+
+def digest_page_statement(table: TargetTable, key_type: str, *, after: bool, limit: int) -> str:
+    """``key_page_statement`` with each row's digest (``d1_values.row_digest_sql``) as ``ttai_digest``."""
+    digest = row_digest_sql([(c.name, c.kind) for c in table.columns])
+    return key_page_statement(table, key_type, f", {digest} AS ttai_digest", after=after, limit=limit)
+
+
+def delete_statement(table: TargetTable, key_type: str) -> str:
+    """Deletes the rows whose keys ``?1`` lists (a JSON array of texts)."""
+    pk = _q(table.primary_key)
+    return (
+        f"DELETE FROM {_q(table.name)} WHERE {pk} IN (SELECT k::{key_type} FROM jsonb_array_elements_text(?1::jsonb) k)"
     )
 
 

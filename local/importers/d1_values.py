@@ -3,13 +3,15 @@
 Each target column has a kind, read from its type in the catalog (``numeric(18,6)``, ``timestamp with time
 zone``...). ``fit`` turns what the mapping made of a D1 value into the JSON that ``jsonb_populate_recordset`` reads
 into that column, refusing what the column cannot hold (a number past its precision, text with a NUL, an integer
-past 32 bits...) before PostgreSQL would stop the page on it. ``canonical`` gives the text a value is compared by,
-and ``canonical_stored`` the same text for the value PostgreSQL returns (``to_jsonb`` of the row): equal exactly
-when the column holds what the mapping meant it to.
+past 32 bits...) before PostgreSQL would stop the page on it, and gives the value's canonical text: the text
+PostgreSQL prints for the value once stored (``canonical_sql``). A row's digest is the SHA-256 of its canonical
+texts, computed here for the D1 row and in PostgreSQL for the stored one (``row_digest_sql``): equal exactly when
+the row holds what the mapping meant it to, and the target's rows never cross the Data API to be compared.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -83,7 +85,7 @@ def _fit(kind: Kind, value: Any) -> tuple[str, str]:  # noqa: PLR0911, PLR0912 -
         return ("true", "true") if value else ("false", "false")
     if name == "numeric":
         number = _numeric(kind, value)
-        return format(number, "f"), format(number, "f")
+        return format(number, "f"), format(number.copy_abs() if number == 0 else number, "f")
     if name == "timestamp with time zone":
         if not isinstance(value, datetime) or value.utcoffset() is None:
             raise Refused(f"{value!r} is not an instant")
@@ -96,12 +98,12 @@ def _fit(kind: Kind, value: Any) -> tuple[str, str]:  # noqa: PLR0911, PLR0912 -
     if name == "jsonb":
         if not isinstance(value, Document):
             raise Refused(f"{value!r} is not a JSON document")
-        return value.text, canonical_json(value.value)
+        return value.text, jsonb_text(value.value)
     if name == "text[]":
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
             raise Refused(f"{value!r} is not a list of text")
         items = [_text(v) for v in value]
-        return json.dumps(items, ensure_ascii=False), canonical_json(items)
+        return json.dumps(items, ensure_ascii=False), jsonb_text(items)
     raise Refused(f"no way to write {name}")  # pragma: no cover - Kind.of admits only the kinds above
 
 
@@ -136,40 +138,52 @@ def _numeric(kind: Kind, value: Any) -> Decimal:
     return number
 
 
-def canonical_stored(kind: Kind, stored: Any) -> str | None:  # noqa: PLR0911 - a case per kind
-    """The canonical text of a value as ``to_jsonb`` gave it back (numbers parsed as Decimal)."""
-    if stored is None:
-        return None
+def canonical_sql(kind: Kind, column: str) -> str:
+    """A SQL expression giving, for the stored value of ``column``, the canonical text ``fit`` gives for the value
+    it wrote (NULL for NULL), so the target's side of a verification is computed where the rows are."""
     name = kind.name
-    if name == "numeric":
-        number = Decimal(stored)
-        if kind.scale is not None:
-            number = number.quantize(Decimal(1).scaleb(-kind.scale))
-        return format(number, "f")
-    if name in _INTEGER_RANGES:
-        return str(int(stored))
     if name == "boolean":
-        return "true" if stored else "false"
+        return f"CASE WHEN {column} THEN 'true' WHEN NOT {column} THEN 'false' END"
     if name == "timestamp with time zone":
-        return datetime.fromisoformat(str(stored)).astimezone(UTC).isoformat()
-    if name in {"jsonb", "text[]"}:
-        return canonical_json(stored)
-    return str(stored)
+        utc = f"({column} AT TIME ZONE 'UTC')"
+        whole = f"extract(microseconds FROM {column})::bigint % 1000000 = 0"
+        fraction = f"CASE WHEN {whole} THEN '' ELSE to_char({utc}, '.US') END"
+        return f"to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || {fraction} || '+00:00'"
+    if name == "date":
+        return f"to_char({column}, 'YYYY-MM-DD')"
+    if name == "text[]":
+        return f"to_jsonb({column})::text"
+    if name == "text":
+        return column
+    return f"{column}::text"  # integers, numeric at its scale, jsonb as jsonb prints itself
 
 
-def canonical_json(value: Any) -> str:
-    """One text per JSON value: keys sorted, numbers by value (``1.50``, ``1.5`` and ``15e-1`` are one number, as
-    in jsonb), no insignificant space."""
+def row_digest_sql(columns: list[tuple[str, Kind]]) -> str:
+    """The SQL for ``row_digest`` of a stored row: SHA-256 (hex) of the JSON array of its canonical texts."""
+    items = ", ".join(canonical_sql(kind, f'"{name}"') for name, kind in columns)
+    return f"encode(sha256(convert_to(jsonb_build_array({items})::text, 'UTF8')), 'hex')"
+
+
+def row_digest(canonical: list[str | None]) -> int:
+    """SHA-256 of the JSON array of a row's canonical texts, as ``row_digest_sql`` computes it in PostgreSQL (whose
+    jsonb prints an array of strings as Python's ``json.dumps`` does without ``ensure_ascii``)."""
+    text = json.dumps(canonical, ensure_ascii=False)
+    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest(), "big")
+
+
+def jsonb_text(value: Any) -> str:
+    """A document as PostgreSQL's jsonb prints it: object keys shortest first, then by their bytes (duplicates keep
+    the last), ``, `` and ``: `` between items, numbers as numeric prints them (``1.50``, ``1e2`` as ``100``, no
+    negative zero)."""
     if isinstance(value, dict):
-        items = sorted(value.items())
-        return "{" + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{canonical_json(v)}" for k, v in items) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ",".join(canonical_json(v) for v in value) + "]"
+        keys = sorted(value, key=lambda k: (len(k.encode("utf-8")), k.encode("utf-8")))
+        return "{" + ", ".join(f"{json.dumps(k, ensure_ascii=False)}: {jsonb_text(value[k])}" for k in keys) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(jsonb_text(v) for v in value) + "]"
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, int | Decimal):
-        number = Decimal(value)
-        return "0" if number == 0 else format(number.normalize(), "f")
+    if isinstance(value, Decimal):
+        return format(value.copy_abs() if value == 0 else value, "f")
     raise TypeError(f"not a JSON value: {value!r}")
 
 
@@ -204,9 +218,3 @@ def _check_strings(value: Any) -> None:
                 item.encode("utf-8")
             except UnicodeEncodeError:
                 raise Refused("JSON with a lone surrogate escape, which jsonb cannot hold") from None
-
-
-def parse_stored_row(text: str) -> dict[str, Any]:
-    """A row as ``to_jsonb`` wrote it, numbers kept exact."""
-    row: dict[str, Any] = json.loads(text, parse_float=Decimal, parse_int=Decimal)
-    return row

@@ -19,7 +19,7 @@ from local.importers.d1_mapping import TABLES
 from local.importers.d1_target import describe
 from local.importers.verify import EXIT_INCOMPLETE, EXIT_MISMATCH, Comparison, Report
 from local.stack import LocalStack
-from tests.cloudflare_fixtures import D1_EXPORT, DAMAGED, export_statements
+from tests.cloudflare_fixtures import D1_EXPORT, DAMAGED, SEED_SCHEMA, export_statements
 from ttai.bindings.d1 import D1Database
 from ttai.migrations import apply
 
@@ -257,3 +257,35 @@ def test_seed_003s_job_tables_import_from_a_database_of_their_own(fresh_db: D1Da
     assert run["metadata"] == {"trigger": "scheduled"}
     (snapshot,) = _rows(fresh_db, "SELECT high_confidence_count, report_date FROM report_snapshots")
     assert snapshot["high_confidence_count"] == 0
+
+
+def test_awkward_values_verify_equal_on_both_sides(fresh_db: D1Database, tmp_path: Path) -> None:
+    """The target's digests are computed by PostgreSQL and the dump's in Python: text, JSON, numbers and times that
+    print differently in each must still digest the same, or the verification would cry mismatch."""
+    conn = sqlite3.connect(":memory:")
+    conn.executescript(SEED_SCHEMA)
+    name = 'Zoë "\\" \t\x01\x7f\u2028 🚀 O\'Brien\nline two'
+    conn.execute("INSERT INTO users VALUES ('5WT1', NULL, ?, 1767225600, 1767225600.25)", (name,))
+    documents = [
+        '{"é": 1, "b": {"zz": [], "a": {}}, "aa": [1.50, 1e2, -0, 1E-7, 123456789012345678901234567890]}',
+        '  {"dup": 1, "dup": "the last wins", "s": "tab\\there \\u00fc \\ud83d\\ude80"}  ',
+        '[true, false, null, "", 0.0]',
+    ]
+    for n, document in enumerate(documents, start=1):
+        conn.execute(
+            "INSERT INTO analyses (id, user_id, symbol, type, result, created_at) VALUES (?, '5WT1', 'AAPL', 'full', ?,"
+            " '2026-01-08T12:46:00.250Z')",
+            (n, document),
+        )
+    conn.execute(
+        "INSERT INTO alerts (id, user_id, symbol, alert_type, condition, threshold, status, created_at)"
+        " VALUES (1, '5WT1', 'SPY', 'price', 'above', 0.1 + 0.2, 'active', 1767225600)"
+    )
+    dump = tmp_path / "awkward.sql"
+    dump.write_text("".join(f"{s}\n" for s in export_statements(conn)), encoding="utf-8")
+    report = import_d1(fresh_db, dump)
+    assert report.exit_code == 0, "\n".join(report.lines())
+    counts = {c.name: c.target.count for c in report.comparisons if c.target.count}
+    assert counts == {"users": 1, "alerts": 1, "analyses": 3}
+    assert _rows(fresh_db, "SELECT name FROM users")[0]["name"] == name
+    assert _rows(fresh_db, "SELECT result FROM analyses WHERE id = 2")[0]["result"]["dup"] == "the last wins"

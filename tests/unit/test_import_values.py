@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from local.importers.d1_values import Kind, Refused, canonical_json, canonical_stored, fit, parse_document
+from local.importers.d1_values import Kind, Refused, fit, jsonb_text, parse_document, row_digest
 
 NUMERIC = Kind.of("numeric(18,6)")
 STRIKE = Kind.of("numeric(18,4)")
@@ -24,8 +24,8 @@ def test_kinds_are_read_from_catalog_type_names() -> None:
 def test_a_real_is_rounded_half_away_from_zero_to_the_column_scale_as_postgresql_does() -> None:
     assert fit(STRIKE, "strike", Decimal("101.12345")) == ("101.1235", "101.1235")
     assert fit(STRIKE, "strike", Decimal("-101.12345")) == ("-101.1235", "-101.1235")
-    # What PostgreSQL gives back for it reads as the same canonical text.
-    assert canonical_stored(STRIKE, Decimal("101.1235")) == "101.1235"
+    # The canonical text is what PostgreSQL prints once it holds the value: no negative zero.
+    assert fit(STRIKE, "strike", Decimal("-0.00001")) == ("-0.0000", "0.0000")
 
 
 def test_numbers_past_the_column_precision_or_not_finite_are_refused_with_the_column_named() -> None:
@@ -61,8 +61,8 @@ def test_an_instant_is_compared_in_utc_whatever_offset_it_came_with() -> None:
     kind = Kind.of("timestamp with time zone")
     moment = datetime(2026, 3, 9, 9, 30, tzinfo=timezone(timedelta(hours=-4)))
     fragment, text = fit(kind, "created_at", moment)
-    assert json.loads(fragment) == "2026-03-09T13:30:00+00:00"
-    assert text == canonical_stored(kind, "2026-03-09T13:30:00+00:00")
+    assert json.loads(fragment) == text == "2026-03-09T13:30:00+00:00"
+    assert fit(kind, "created_at", moment.replace(microsecond=250))[1] == "2026-03-09T13:30:00.000250+00:00"
     with pytest.raises(Refused, match="not an instant"):
         fit(kind, "created_at", datetime(2026, 3, 9))  # noqa: DTZ001 - a naive datetime is what is refused
 
@@ -73,21 +73,19 @@ def test_dates_booleans_and_text_arrays() -> None:
     with pytest.raises(Refused, match="not true or false"):
         fit(Kind.of("boolean"), "auto_run", 1)
     assert fit(Kind.of("text[]"), "scopes", []) == ("[]", "[]")
-    assert canonical_stored(Kind.of("text[]"), []) == "[]"
+    assert fit(Kind.of("text[]"), "scopes", ["admin", "service"]) == ('["admin", "service"]', '["admin", "service"]')
 
 
 def test_null_is_null_whatever_the_kind() -> None:
     assert fit(STRIKE, "strike", None) == ("null", None)
-    assert canonical_stored(STRIKE, None) is None
 
 
-def test_a_document_is_sent_as_written_and_compared_as_jsonb_normalises_it() -> None:
-    written = parse_document('{"b": [1.50, 1e2, -0.0], "a": "\\u00fc"}')
+def test_a_document_is_sent_as_written_and_compared_as_jsonb_prints_it() -> None:
+    written = parse_document('{"bb": [1.50, 1e2, -0.0], "a": "\\u00fc", "ccc": {}}')
     fragment, text = fit(Kind.of("jsonb"), "result", written)
-    assert fragment == '{"b": [1.50, 1e2, -0.0], "a": "\\u00fc"}'  # the text D1 held, not a re-encoding
-    # jsonb prints it with its keys in its own order and its numbers as numeric: the same canonical text.
-    stored = json.loads('{"a": "ü", "b": [1.50, 100, 0]}', parse_float=Decimal, parse_int=Decimal)
-    assert text == canonical_stored(Kind.of("jsonb"), stored) == '{"a":"ü","b":[1.5,100,0]}'
+    assert fragment == '{"bb": [1.50, 1e2, -0.0], "a": "\\u00fc", "ccc": {}}'  # the text D1 held, not a re-encoding
+    # jsonb orders keys shortest first and prints numbers as numeric does.
+    assert text == '{"a": "ü", "bb": [1.50, 100, 0.0], "ccc": {}}'
 
 
 @pytest.mark.parametrize(
@@ -104,7 +102,9 @@ def test_documents_jsonb_refuses_are_refused_before_postgresql_sees_them(text: s
         parse_document(text)
 
 
-def test_canonical_json_is_one_text_per_value() -> None:
-    assert canonical_json({"b": Decimal("1.0"), "a": [True, None, "x"]}) == '{"a":[true,null,"x"],"b":1}'
-    assert canonical_json(Decimal("0.000")) == "0"
-    assert canonical_json(Decimal("1E-7")) == "0.0000001"
+def test_jsonb_text_and_row_digests() -> None:
+    assert jsonb_text({"é": True, "b": None, "aa": [Decimal("1E-7"), "x\n"]}) == (
+        '{"b": null, "aa": [0.0000001, "x\\n"], "é": true}'  # "é" is two bytes: it sorts with "aa", by its bytes
+    )
+    assert row_digest(["1", None]) == row_digest(["1", None])
+    assert row_digest(["1", None]) != row_digest([None, "1"])
