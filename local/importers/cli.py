@@ -72,6 +72,7 @@ def _d1_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--onto-existing", action="store_true", help="upsert by id into tables that hold rows no import wrote"
     )
+    parser.add_argument("--prune", action="store_true", help="delete rows the dump no longer has (a delta run)")
     parser.add_argument("--work-dir", type=Path, default=None, help="where the dump's SQLite copy goes (default: tmp)")
 
 
@@ -80,7 +81,9 @@ def _d1_run(args: argparse.Namespace, stack: StackAccess) -> Report:
     from ttai.migrations import apply  # noqa: PLC0415
 
     environ = stack.env_of(args)
-    options = D1Options(dry_run=args.dry_run, resume=not args.no_resume, onto_existing=args.onto_existing)
+    options = D1Options(
+        dry_run=args.dry_run, resume=not args.no_resume, onto_existing=args.onto_existing, prune=args.prune
+    )
     with stack.database(args.state_file, environ, args.database) as db:
         if args.database is not None:
             apply(db)

@@ -47,6 +47,9 @@ def test_d1_into_a_database_of_its_own_prints_the_report_and_writes_it_as_json(
     # Again: every table was imported from this dump, nothing is written, the verdict is the same.
     assert _ttai(state_file, "d1", str(D1_EXPORT), "--database", name) == 3
     assert "already imported from this dump" in capsys.readouterr().out
+    # Written again, as a delta run would be: nothing differs, nothing is gone from the dump.
+    assert _ttai(state_file, "d1", str(D1_EXPORT), "--database", name, "--no-resume", "--prune") == 3
+    assert "table positions: inserted 0, updated 0, unchanged 1,459" in capsys.readouterr().out
 
 
 def test_d1_refuses_the_stacks_own_database_which_holds_rows_no_import_wrote(
