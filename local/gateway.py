@@ -21,7 +21,8 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, quote, urlencode
 
-ACCOUNT_ID = "000000000000"
+from local.account import ACCOUNT_ID, REGION
+
 API_ID = "localapi"
 STAGE = "$default"
 Handler = Callable[[dict[str, Any], Any], Any]
@@ -77,7 +78,7 @@ class LambdaContext:
 
     def __post_init__(self) -> None:
         self.aws_request_id = str(uuid.uuid4())
-        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:{ACCOUNT_ID}:function:{self.function_name}"
+        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.function_name}"
         self.log_group_name = f"/aws/lambda/{self.function_name}"
         self.log_stream_name = f"local/{self.aws_request_id}"
         self._deadline = time.monotonic() + self.timeout_seconds
@@ -207,7 +208,7 @@ class LocalGateway:
         event = {
             "version": "2.0",
             "type": "REQUEST",
-            "routeArn": f"arn:aws:execute-api:us-east-1:{ACCOUNT_ID}:{API_ID}/{STAGE}/{method}{raw_path}",
+            "routeArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{API_ID}/{STAGE}/{method}{raw_path}",
             "identitySource": [identity],
             "routeKey": route_key,
             "rawPath": raw_path,

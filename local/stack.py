@@ -22,6 +22,7 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
+from local.account import ACCOUNT_ID, REGION
 from local.data_api import LocalDataApi
 from local.discord_sink import DiscordSink
 from local.fake_oauth import FakeTastyTrade
@@ -38,8 +39,6 @@ from ttai.migrations import MigrationReport, apply
 from ttai.observability import METRICS_NAMESPACE
 from ttai.secret_names import TASTYTRADE_CLIENT_ID, TASTYTRADE_CLIENT_SECRET
 
-REGION = "us-east-1"
-ACCOUNT_ID = "000000000000"
 DATABASE = "ttai"
 # moto accepts any credentials; fixed fake ones keep boto3 from searching the machine for real ones.
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}

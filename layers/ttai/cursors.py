@@ -32,7 +32,7 @@ from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 from pydantic import BaseModel
 
-from ttai.bindings.d1 import stored_literal
+from ttai.bindings.d1 import DATA_API_RESPONSE_MAX_BYTES, stored_literal
 from ttai.errors import BadRequest, ConfigurationError
 from ttai.secret_names import CURSOR_SECRET
 
@@ -41,7 +41,7 @@ TAG_BYTES = 16  # HMAC-SHA256 truncated to 128 bits: forging one is a 2**-128 gu
 # A Data API response is at most 1 MiB (and a row at most 64 KB). In a list of large documents, rows join a page while
 # the JSON of the rows before them is under this budget, so a page of 100 large rows is cut short instead of failing;
 # the margin below 1 MiB covers the last row (under 64 KB) and the short columns of every row.
-PAGE_BUDGET_BYTES = 640 * 1024
+PAGE_BUDGET_BYTES = DATA_API_RESPONSE_MAX_BYTES * 5 // 8
 CURSOR_MAX_CHARS = 4096  # longer than any cursor issued; refused before any decoding
 ROW_ID_MAX = 2**63 - 1  # bigint
 _BASE64URL = re.compile(r"^[A-Za-z0-9_-]+$")

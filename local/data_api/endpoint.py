@@ -34,12 +34,13 @@ from local.data_api.results import (
 from local.data_api.server import ROUTES, Answer, HttpServer, error_response, json_response
 from local.data_api.validation import validate_request
 from local.service import Service
+from ttai.bindings.d1 import DATA_API_REQUEST_MAX_BYTES, DATA_API_RESPONSE_MAX_BYTES, DATA_API_ROW_MAX_BYTES
 
-# Documented limits and timings of the Data API.
-RESPONSE_LIMIT = 1024 * 1024  # bytes of result data one call may return
-ROW_LIMIT = 64 * 1024  # bytes of one result row
+# Documented limits and timings of the Data API (its size limits are the D1 binding's).
+RESPONSE_LIMIT = DATA_API_RESPONSE_MAX_BYTES  # bytes of result data one call may return
+ROW_LIMIT = DATA_API_ROW_MAX_BYTES  # bytes of one result row
 FORMATTED_RECORDS_LIMIT = 10 * 1000 * 1000  # characters of formattedRecords
-REQUEST_LIMIT = 4 * 1024 * 1024  # bytes of one HTTP request
+REQUEST_LIMIT = DATA_API_REQUEST_MAX_BYTES  # bytes of one HTTP request
 STATEMENT_TIMEOUT = 45.0  # seconds before a call is cancelled
 TRANSACTION_IDLE_TIMEOUT = 180.0  # seconds a transaction may go unused before it is rolled back
 TRANSACTION_MAX_AGE = 24 * 3600.0  # seconds a transaction may live at all

@@ -40,6 +40,7 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 from aiohttp.http_websocket import WebSocketError
 
+from local.account import ACCOUNT_ID, REGION
 from local.gateway import LambdaContext
 from local.service import Service
 from local.websocket import events
@@ -111,8 +112,8 @@ class WebSocketGateway(Service):
         route_responses: Collection[str] = (),
         stage: str = "dev",
         api_id: str = "localws",
-        region: str = "us-east-1",
-        account_id: str = "000000000000",
+        region: str = REGION,
+        account_id: str = ACCOUNT_ID,
         idle_timeout: float = IDLE_TIMEOUT_SECONDS,
         max_connection_age: float = MAX_CONNECTION_AGE_SECONDS,
         integration_timeout: float = INTEGRATION_TIMEOUT_SECONDS,

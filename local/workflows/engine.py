@@ -17,11 +17,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from local.account import REGION
 from ttai.bindings.workflows.backend import ErrorView, ExecutionView
 
 EXECUTION_TIMEOUT_SECONDS = 366 * 86_400  # Lambda's longest; the runner arms it in real time, so it never fires here
 ACCOUNT = "123456789012"
-REGION = "us-east-1"
 _PAUSE_PROBE_SECONDS = 0.05
 
 

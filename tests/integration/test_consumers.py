@@ -20,8 +20,9 @@ import pytest
 from moto.ses.models import ses_backends
 from moto.sns.models import sns_backends
 
+from local.account import REGION
 from local.aws_calls import CallCounter
-from local.stack import REGION, LocalStack
+from local.stack import LocalStack
 from ttai.bindings.queues import Queue, QueueSendError
 from ttai.messages import (
     AlertTriggered,

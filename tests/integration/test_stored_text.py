@@ -18,8 +18,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from moto.ses.models import ses_backends
 
+from local.account import REGION
 from local.aws_calls import CallCounter
-from local.stack import REGION, LocalStack
+from local.stack import LocalStack
 from tests.integration.conftest import user_id
 from ttai.messages import Notification
 from ttai.observability import logger

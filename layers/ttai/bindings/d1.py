@@ -69,6 +69,11 @@ _RESUME_DELAYS = (0.5, 1.0, 2.0, 4.0, 4.0, 4.0)  # 15.5 s: Aurora resumes from 0
 # HTTP API gives up after 30 s, so waiting longer would only turn a slow answer into a gateway timeout.
 _TOO_LARGE = "response size limit"
 DEPENDENCY = "the database"  # what a 503 calls Aurora when the Data API throttles or cannot reach it
+# The RDS Data API's documented size limits, which every reader and writer of the database sizes its work by (and
+# the local Data API enforces): result data one call returns, one row of it, one request.
+DATA_API_RESPONSE_MAX_BYTES = 1024 * 1024
+DATA_API_ROW_MAX_BYTES = 64 * 1024
+DATA_API_REQUEST_MAX_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)

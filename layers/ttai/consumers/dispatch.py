@@ -40,7 +40,7 @@ from ttai.observability import logger, metrics
 
 # Fixed, so a renamed or redeployed function still finds the records its predecessor wrote.
 IDEMPOTENCY_KEY_PREFIX = "ttai-consumer"
-SQS_MAX_DELAY_SECONDS = 900  # ChangeMessageVisibility's ceiling is 12 h, but a longer wait than this helps no one
+RETRY_DELAY_CAP_SECONDS = 900  # ChangeMessageVisibility's ceiling is 12 h, but a longer wait than this helps no one
 Handler = Callable[[Env, Any], dict[str, Any]]
 
 
@@ -110,7 +110,7 @@ class Backoff:
     """Retry delays: ``base * 2 ** (attempts - 1)`` seconds, at most ``cap`` (5, 10, 20 ... by default)."""
 
     base_seconds: int = 5
-    cap_seconds: int = SQS_MAX_DELAY_SECONDS
+    cap_seconds: int = RETRY_DELAY_CAP_SECONDS
 
     def delay(self, attempts: int) -> int:
         return int(min(self.cap_seconds, self.base_seconds * 2 ** max(attempts - 1, 0)))
@@ -206,14 +206,14 @@ class Consumer:
         except TransientDeliveryError as exc:
             wait = self._delay(item.attempts)
             if exc.retry_after is not None:
-                wait = min(SQS_MAX_DELAY_SECONDS, max(1, math.ceil(exc.retry_after)))
+                wait = min(RETRY_DELAY_CAP_SECONDS, max(1, math.ceil(exc.retry_after)))
             logger.warning("delivery failed: retried", extra={**log, "reason": str(exc), "delay_seconds": wait})
             metrics.add_metric(name="DeliveryRetries", unit=MetricUnit.Count, value=1)
             item.retry(delay_seconds=wait)
             return
         except Unavailable as exc:
             # A dependency throttled or away: not before it said, and no sooner than the backoff either.
-            wait = min(SQS_MAX_DELAY_SECONDS, max(self._delay(item.attempts), exc.retry_after))
+            wait = min(RETRY_DELAY_CAP_SECONDS, max(self._delay(item.attempts), exc.retry_after))
             logger.warning(
                 "dependency unavailable: retried",
                 extra={**log, "dependency": exc.dependency, "error": describe_error(exc), "delay_seconds": wait},

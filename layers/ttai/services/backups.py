@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ttai.bindings.d1 import D1Database, D1Transaction, D1TransactionGone
+from ttai.bindings.d1 import DATA_API_REQUEST_MAX_BYTES, D1Database, D1Transaction, D1TransactionGone
 from ttai.bindings.r2 import PART_MIN_BYTES, R2Bucket, R2HTTPMetadata, R2ObjectBody, R2UploadedPart
 from ttai.errors import TtaiError
 from ttai.layout import storage_layout
@@ -44,7 +44,7 @@ FORMAT = "ttai-backup/2"
 READABLE_FORMATS = ("ttai-backup/1", FORMAT)
 MANIFEST = "manifest.json"
 BOOKKEEPING_TABLE = "schema_migrations"  # the restore's own migrations fill it
-LOAD_BATCH_BYTES = 512 * 1024  # JSON per INSERT: well under the Data API's 4 MiB request
+LOAD_BATCH_BYTES = DATA_API_REQUEST_MAX_BYTES // 8  # JSON per INSERT: well under the Data API's request limit
 PART_BYTES = PART_MIN_BYTES  # compressed bytes a part holds (S3's smallest part but the last) before it ends
 SNAPSHOT_ATTEMPTS = 3  # snapshots a backup may lose (expired or aborted transaction) before it gives up
 # Runs one named stage of a backup and returns its (JSON) result: at once, or as a workflow step.

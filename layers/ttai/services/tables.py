@@ -16,10 +16,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from ttai.bindings.d1 import D1Database, D1Transaction
+from ttai.bindings.d1 import DATA_API_RESPONSE_MAX_BYTES, D1Database, D1Transaction
 
 PAGE_ROWS = 2000  # small rows: the byte budget, not this, usually ends a page
-RESPONSE_BUDGET = 768 * 1024  # of the Data API's 1 MiB per response, leaving room for its own encoding
+RESPONSE_BUDGET = DATA_API_RESPONSE_MAX_BYTES * 3 // 4  # room left for the Data API's own encoding
 ROW_BUDGET = 60_000  # of its 64 KB per row: a row over it is read in slices
 _SLICE_CHARS = 15_000  # at most 4 bytes a character: a slice stays under the row limit
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")

@@ -13,8 +13,9 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from local.account import REGION
 from local.durable import LocalAlarmRunner
-from local.stack import REGION, LocalStack
+from local.stack import LocalStack
 from tests.conftest import Clock
 from tests.integration.durable import objects
 from ttai.bindings.durable import DurableObjectError, DurableObjectNamespace, DurableObjectStub

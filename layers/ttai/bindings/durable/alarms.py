@@ -32,10 +32,10 @@ from botocore.exceptions import ClientError
 
 from ttai.bindings.common import error_code
 from ttai.bindings.durable.items import AlarmItem
+from ttai.bindings.queues import SQS_MAX_DELAY_SECONDS
 
 MAX_RETRIES = 6
 FIRST_RETRY_DELAY_MS = 2_000
-SQS_MAX_DELAY_SECONDS = 900
 
 
 class AlarmInfo(NamedTuple):

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from ttai.bindings.d1 import DATA_API_REQUEST_MAX_BYTES, DATA_API_RESPONSE_MAX_BYTES
 from ttai.bindings.d1_errors import D1ConstraintError
 from ttai.bindings.vectorize.errors import (
     MetadataIndexExists,
@@ -60,8 +61,8 @@ if TYPE_CHECKING:
 
 # The Data API's limits: a request of 4 MiB (the batch crosses as one string parameter; ARNs and SQL take a few
 # hundred bytes more), a response of 1 MiB counted on the text PostgreSQL sends.
-REQUEST_BUDGET = 4 * 1024 * 1024 - 32 * 1024
-RESPONSE_BUDGET = 960 * 1024
+REQUEST_BUDGET = DATA_API_REQUEST_MAX_BYTES - 32 * 1024
+RESPONSE_BUDGET = DATA_API_RESPONSE_MAX_BYTES - 64 * 1024
 _VALUE_TEXT_BYTES = 16  # at most, per dimension, in pgvector's text ("-1.23456789e-38,")
 _METADATA_TEXT_BYTES = 20 * 1024  # 10 KiB of compact JSON as jsonb prints it (with ", " and ": "), at most
 DEFAULT_EF_SEARCH = 100  # HNSW candidates kept while searching (pgvector's default is 40); never under top_k
