@@ -1,4 +1,5 @@
-"""Seed 002's scheduled market jobs and seed 003's job storage: ``run_job(env, job_type, scheduled_time)``.
+"""Seed 002's scheduled market jobs: ``run_job(env, job_type, scheduled_time)``, each run recorded through seed 003's
+job storage (``ttai.services.jobs``).
 
 Imports ``holidays`` (the scheduler function's layer): never import this package from the api function.
 """

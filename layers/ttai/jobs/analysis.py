@@ -11,8 +11,8 @@ from ttai.jobs.base import JobContext, JobOutcome
 from ttai.jobs.data import Close, is_option, recent_closes, send_all, watchers_by_symbol
 from ttai.jobs.indicators import HIGH_CONFIDENCE, MIN_CLOSES, InsufficientData, assess
 from ttai.jobs.reports import html_report, message_id
-from ttai.jobs.storage import AnalysisResult, ReportSnapshot
 from ttai.messages import AnalysisComplete
+from ttai.models.jobs import AnalysisResultIn, ReportSnapshotIn
 from ttai.services.cache import CacheKeys, CacheTier
 
 DEMO_SOURCE = "demo"  # the generated bars `make dev` loads: every result made from them says so
@@ -76,7 +76,7 @@ def run_analysis(ctx: JobContext) -> JobOutcome:
         + (f"; DEMO DATA for {', '.join(sorted(demo_symbols))}" if demo_symbols else "")
     )
     ctx.store_report(
-        ReportSnapshot(
+        ReportSnapshotIn(
             report_type="analysis",
             report_date=ctx.market_date,
             content={
@@ -109,7 +109,7 @@ def run_analysis(ctx: JobContext) -> JobOutcome:
     )
 
 
-def symbol_result(symbol: str, series: Sequence[Close], market_date: date) -> AnalysisResult:
+def symbol_result(symbol: str, series: Sequence[Close], market_date: date) -> AnalysisResultIn:
     """One symbol's call from its recent closes (oldest first), or why there is none (``error_message``): no bars,
     bars too old for ``market_date``, or too few of them."""
     try:
@@ -121,10 +121,10 @@ def symbol_result(symbol: str, series: Sequence[Close], market_date: date) -> An
             raise InsufficientData(f"needs at least {MIN_CLOSES} daily bars, has {len(series)}")
         assessment = assess([c.close for c in series])
     except InsufficientData as exc:
-        return AnalysisResult(symbol=symbol, error_message=str(exc))
+        return AnalysisResultIn(symbol=symbol, error_message=str(exc))
     sources = sorted({c.source for c in series})
     demo = DEMO_SOURCE in sources
-    return AnalysisResult(
+    return AnalysisResultIn(
         symbol=symbol,
         sentiment=assessment.sentiment,
         confidence=assessment.confidence,
@@ -140,12 +140,12 @@ def symbol_result(symbol: str, series: Sequence[Close], market_date: date) -> An
     )
 
 
-def is_demo(result: AnalysisResult) -> bool:
+def is_demo(result: AnalysisResultIn) -> bool:
     """Whether the call was made from the generated demo bars (every result made from them says so)."""
     return bool(result.technical_data and result.technical_data.get("demo_data"))
 
 
-def call_text(result: AnalysisResult) -> str:
+def call_text(result: AnalysisResultIn) -> str:
     """The call as analysis_complete announces it: ``buy (bullish, confidence 0.80)``."""
     demo = "[DEMO DATA] " if is_demo(result) else ""
     return f"{demo}{result.direction} ({result.sentiment}, confidence {result.confidence or 0.0:.2f})"

@@ -11,8 +11,9 @@ from typing import Any, Literal
 
 from ttai.bindings.d1 import D1Database
 from ttai.env import Env
-from ttai.jobs.storage import AnalysisResult, JobStorage, ReportSnapshot
+from ttai.models.jobs import AnalysisResultIn, ReportSnapshotIn
 from ttai.services.cache import CacheService
+from ttai.services.jobs import JobStorage
 
 Trigger = Literal["schedule", "manual"]
 
@@ -35,10 +36,10 @@ class JobContext:
     def cache(self) -> CacheService:
         return CacheService(self.env.KV)
 
-    def store_results(self, results: list[AnalysisResult]) -> None:
+    def store_results(self, results: list[AnalysisResultIn]) -> None:
         self.storage.add_results(self.execution_id, results)
 
-    def store_report(self, report: ReportSnapshot) -> int:
+    def store_report(self, report: ReportSnapshotIn) -> int:
         return self.storage.add_report(self.execution_id, report)
 
 

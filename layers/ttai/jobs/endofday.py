@@ -20,7 +20,7 @@ from ttai.errors import NotFound
 from ttai.jobs.base import JobContext, JobOutcome
 from ttai.jobs.data import rows_by_id, send_all, subscribers
 from ttai.jobs.reports import clip, html_report, user_notifications
-from ttai.jobs.storage import ReportSnapshot
+from ttai.models.jobs import ReportSnapshotIn
 from ttai.models.market import OptionChain
 from ttai.services.market import MarketDataService
 
@@ -137,7 +137,7 @@ def run_end_of_day(ctx: JobContext) -> JobOutcome:
         f"; no price for {', '.join(unpriced)}" if unpriced else ""
     )
     ctx.store_report(
-        ReportSnapshot(
+        ReportSnapshotIn(
             report_type="end-of-day",
             report_date=ctx.market_date,
             content={

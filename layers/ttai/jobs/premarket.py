@@ -11,7 +11,7 @@ from ttai.jobs.base import JobContext, JobOutcome
 from ttai.jobs.data import chunks, is_option, send_all, subscribers, watchers_by_symbol
 from ttai.jobs.indicators import HIGH_CONFIDENCE
 from ttai.jobs.reports import clip, html_report, user_notifications
-from ttai.jobs.storage import ReportSnapshot
+from ttai.models.jobs import ReportSnapshotIn
 
 # An analysis older than this is not "the latest" any more: the symbol is reported as having none.
 MAX_ANALYSIS_AGE = timedelta(days=7)
@@ -76,7 +76,7 @@ def run_pre_market(ctx: JobContext) -> JobOutcome:
         + (f"; DEMO DATA for {', '.join(demo)}" if demo else "")
     )
     ctx.store_report(
-        ReportSnapshot(
+        ReportSnapshotIn(
             report_type="pre-market",
             report_date=ctx.market_date,
             content={

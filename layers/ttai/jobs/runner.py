@@ -5,7 +5,8 @@ invocation twice) finds the row claimed and returns it without running anything.
 'failure' with the error, then the exception propagates so the function's error metric and alarm see it; the
 retries Lambda then makes find the row and do nothing: a (job type, scheduled time) runs at most once, and a
 failed run is re-run on purpose (a manual run, which has its own scheduled time). Only a row left 'running' by an
-invocation that died without recording anything (a timeout) is taken over, once it is STALE_AFTER old.
+invocation that died without recording anything (a timeout) is taken over, once it is STALE_AFTER old
+(ttai.services.jobs).
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from ttai.errors import TtaiError
 from ttai.jobs.base import JobContext, Trigger
 from ttai.jobs.calendar import closed_reason, market_date, utc
 from ttai.jobs.registry import JOBS
-from ttai.jobs.storage import JobExecution, JobStorage
+from ttai.models.jobs import JobRecord
 from ttai.observability import logger
+from ttai.services.jobs import JobStorage
 
 
 class UnknownJobType(TtaiError, ValueError):
@@ -38,7 +40,7 @@ class JobRun:
     execution_date: date
     status: str
     ran: bool
-    execution: JobExecution
+    execution: JobRecord
 
     def summary(self) -> dict[str, Any]:
         e = self.execution
@@ -57,12 +59,14 @@ class JobRun:
         }
 
 
-def _run(execution: JobExecution, ran: bool) -> JobRun:
+def _run(execution: JobRecord, scheduled_time: datetime, execution_date: date, *, ran: bool) -> JobRun:
+    # The run's key as the runner computed it: the row holds the same values (it was claimed by them), typed as
+    # stored values a reader may find outside Python's range.
     return JobRun(
         id=execution.id,
         job_type=execution.job_type,
-        scheduled_time=execution.scheduled_time,
-        execution_date=execution.execution_date,
+        scheduled_time=scheduled_time,
+        execution_date=execution_date,
         status=execution.status,
         ran=ran,
         execution=execution,
@@ -90,7 +94,7 @@ def run_job(env: Env, job_type: str, scheduled_time: datetime, *, trigger: Trigg
         logger.info(
             "job run already claimed: nothing to do", extra={**log, "id": execution.id, "status": execution.status}
         )
-        return _run(execution, ran=False)
+        return _run(execution, scheduled, day, ran=False)
     clock = time.monotonic()
 
     def elapsed_ms() -> int:
@@ -106,7 +110,7 @@ def run_job(env: Env, job_type: str, scheduled_time: datetime, *, trigger: Trigg
             metadata={"skipped_because": f"market closed: {reason}"},
         )
         logger.info("job skipped: market closed", extra={**log, "id": execution.id, "reason": reason})
-        return _run(execution, ran=True)
+        return _run(execution, scheduled, day, ran=True)
 
     context = JobContext(
         env=env,
@@ -143,5 +147,5 @@ def run_job(env: Env, job_type: str, scheduled_time: datetime, *, trigger: Trigg
         error_message=(f"{outcome.failed} of {outcome.processed} failed" if outcome.errors else None),
         metadata=metadata,
     )
-    logger.info("job finished", extra={**log, **_run(execution, ran=True).summary()})
-    return _run(execution, ran=True)
+    logger.info("job finished", extra={**log, **_run(execution, scheduled, day, ran=True).summary()})
+    return _run(execution, scheduled, day, ran=True)

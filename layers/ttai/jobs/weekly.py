@@ -11,7 +11,7 @@ from typing import Any
 from ttai.jobs.base import JobContext, JobOutcome
 from ttai.jobs.indicators import HIGH_CONFIDENCE
 from ttai.jobs.reports import html_report
-from ttai.jobs.storage import ReportSnapshot
+from ttai.models.jobs import ReportSnapshotIn
 
 _EXECUTIONS = """
 SELECT job_type, status, count(*) AS runs, round(avg(duration_ms)) AS avg_duration_ms,
@@ -66,7 +66,7 @@ def run_weekly(ctx: JobContext) -> JobOutcome:
         + (f"; DEMO DATA for {', '.join(demo)}" if demo else "")
     )
     ctx.store_report(
-        ReportSnapshot(
+        ReportSnapshotIn(
             report_type="weekly",
             report_date=ctx.market_date,
             content={

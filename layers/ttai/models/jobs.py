@@ -1,8 +1,10 @@
-"""Scheduled-job results as the jobs API gives them (seed 003): executions, their analysis results and reports."""
+"""Seed 003's scheduled-job results: executions, their analysis results and reports, as the jobs API gives them and
+the runner records them (``...In``: what a job hands over to be stored)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any, Literal, get_args
 
 from ttai.models.base import Output
@@ -35,6 +37,12 @@ class JobExecution(Output):
     # The run worked on demo data (its metadata lists ``demo_data`` symbols, or says ``"demo": true``): shown as such
     # wherever it appears.
     demo: bool
+
+
+class JobRecord(JobExecution):
+    """A run's row with its metadata, as the runner claims and finishes it."""
+
+    metadata: dict[str, Any]
 
 
 class ReportSummary(Output):
@@ -72,14 +80,13 @@ class AnalysisResult(Output):
     demo: bool  # made from demo bars (its technical data says ``"demo_data": true``)
 
 
-class JobDetail(JobExecution):
+class JobDetail(JobRecord):
     """One run with everything it wrote: its metadata, its analysis results (by symbol) and its report.
 
     ``results`` holds every result when ``results_total`` equals its length; a run with results too large for one
     response gives the first ones by symbol.
     """
 
-    metadata: dict[str, Any]
     results: list[AnalysisResult]
     results_total: int
     report: ReportSnapshot | None
@@ -91,3 +98,44 @@ class JobRunAccepted(Output):
     message_id: str
     job_type: str
     scheduled_time: datetime
+
+
+ERROR_MESSAGE_MAX = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisResultIn:
+    """One symbol's result a job stores: the call, or why there is none (``error_message``)."""
+
+    symbol: str
+    sentiment: str | None = None
+    confidence: float | None = None
+    direction: str | None = None
+    reasoning: str | None = None
+    signals: list[dict[str, Any]] = field(default_factory=list)
+    technical_data: dict[str, Any] | None = None
+    error_message: str | None = None
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "symbol": self.symbol,
+            "sentiment": self.sentiment,
+            "confidence": self.confidence,
+            "direction": self.direction,
+            "reasoning": self.reasoning,
+            "signals": self.signals,
+            "technical_data": self.technical_data,
+            "error_message": self.error_message[:ERROR_MESSAGE_MAX] if self.error_message else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ReportSnapshotIn:
+    """A report a job stores with its run."""
+
+    report_type: str
+    report_date: date
+    content: dict[str, Any]
+    html_snapshot: str
+    summary: str
+    high_confidence_count: int = 0

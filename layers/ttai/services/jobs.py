@@ -1,16 +1,19 @@
-"""The read side of seed 003's job storage: history, the latest run, one run with what it wrote; and asking for a run.
+"""Seed 003's job storage on PostgreSQL, both sides of it: the runs ``ttai.jobs`` claims and records (job_executions
+claimed once per (job type, scheduled time), the analysis_results and report_snapshots a run writes, its outcome),
+and the reads of the jobs API (history, the latest run, one run with what it wrote); and asking for a run.
 
-``ttai.jobs`` writes job_executions, analysis_results and report_snapshots; this module only reads them. Job results
-are market-wide, not tenant data: every signed-in user reads the same history. The history is newest market date
-first (ties by id, newest first), paged by keyset on (execution_date, id) with cursors bound to the filter asked for.
+Job results are market-wide, not tenant data: every signed-in user reads the same history. The history is newest
+market date first (ties by id, newest first), paged by keyset on (execution_date, id) with cursors bound to the filter
+asked for.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from ttai.bindings.d1 import D1Database
@@ -18,7 +21,17 @@ from ttai.bindings.queues import Queue
 from ttai.cursors import DAY, ROW_ID, CursorCodec, CursorKind, Page, Row, keyset_page
 from ttai.errors import NotFound
 from ttai.messages import JobRunRequested
-from ttai.models.jobs import AnalysisResult, JobDetail, JobExecution, JobRunAccepted, LatestJob
+from ttai.models.jobs import (
+    ERROR_MESSAGE_MAX,
+    AnalysisResult,
+    AnalysisResultIn,
+    JobDetail,
+    JobExecution,
+    JobRecord,
+    JobRunAccepted,
+    LatestJob,
+    ReportSnapshotIn,
+)
 
 JOB_HISTORY = CursorKind("job_history", (DAY, ROW_ID), ("execution_date", "id"))  # newest first, per filter
 # The history shows the start of a failed run's error; the run itself (``get``) gives all of it. This keeps a page of
@@ -95,6 +108,53 @@ LIMIT ?3
 """  # noqa: S608 - constants
 
 
+# A row still 'running' this long after it started belongs to an invocation that died without recording anything
+# (Lambda's 15-minute limit, a lost container): a later invocation of the same run may take it over.
+STALE_AFTER = timedelta(minutes=20)
+_RECORD = f"{_EXECUTION}, error_message, {_DEMO}, metadata"
+# Insert the run as 'running'; an existing row is left alone unless it is a stale 'running' one, which is taken
+# over. Nothing comes back when the row exists and was left alone: the caller then reads it.
+_CLAIM = f"""
+INSERT INTO job_executions (job_type, scheduled_time, execution_date, status, started_at, metadata)
+VALUES (?1, ?2, ?3, 'running', ?4, ?5::jsonb)
+ON CONFLICT (job_type, scheduled_time) DO UPDATE
+    SET status = 'running', started_at = EXCLUDED.started_at, finished_at = NULL, duration_ms = NULL,
+        error_message = NULL,
+        metadata = EXCLUDED.metadata || jsonb_build_object('took_over_run_started', job_executions.started_at)
+    WHERE job_executions.status = 'running' AND job_executions.started_at < ?6
+RETURNING {_RECORD}, (xmax::text <> '0') AS taken_over
+"""  # noqa: S608 - a column list constant
+_GET_CLAIMED = f"SELECT {_RECORD} FROM job_executions WHERE job_type = ?1 AND scheduled_time = ?2"  # noqa: S608
+_FINISH = f"""
+UPDATE job_executions
+SET status = ?2, finished_at = ?3, duration_ms = ?4, symbols_processed = ?5, symbols_successful = ?6,
+    symbols_failed = ?7, error_message = ?8, metadata = metadata || ?9::jsonb
+WHERE id = ?1 AND status = 'running'
+RETURNING {_RECORD}
+"""  # noqa: S608
+_CLEAR_RESULTS = "DELETE FROM analysis_results WHERE execution_id = ?"
+_CLEAR_REPORTS = "DELETE FROM report_snapshots WHERE execution_id = ?"
+# Every result of a run in one statement: the rows travel as one JSON array parameter.
+_ADD_RESULTS = """
+INSERT INTO analysis_results (execution_id, symbol, sentiment, confidence, direction, reasoning, signals,
+                              technical_data, error_message)
+SELECT ?1, r.symbol, r.sentiment, r.confidence, r.direction, r.reasoning, coalesce(r.signals, '[]'::jsonb),
+       r.technical_data, r.error_message
+FROM jsonb_to_recordset(?2::jsonb) AS r(symbol text, sentiment text, confidence numeric, direction text,
+                                        reasoning text, signals jsonb, technical_data jsonb, error_message text)
+"""
+_ADD_REPORT = """
+INSERT INTO report_snapshots (execution_id, report_type, report_date, content, html_snapshot, summary,
+                              high_confidence_count)
+VALUES (?1, ?2, ?3, ?4::jsonb, ?5, ?6, ?7)
+RETURNING id
+"""
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), allow_nan=False, default=str)
+
+
 @dataclass(frozen=True, slots=True)
 class HistoryFilter:
     """Which runs a history page lists; every field optional. Validated at the edge (ttai.http.routes.jobs)."""
@@ -116,11 +176,94 @@ def _execution_fields(row: dict[str, Any]) -> dict[str, Any]:
 
 
 class JobStorage:
-    """Seed 003's D1JobStorage, read side: the runs every signed-in user may see."""
+    """Seed 003's D1JobStorage: runs claimed, recorded and finished by ``ttai.jobs``, and read by the jobs API."""
 
     def __init__(self, db: D1Database, *, cursors: CursorCodec | None = None) -> None:
         self.db = db
         self.cursors = cursors  # needed by the history's pages
+
+    # ----------------------------------------------------------- recording runs
+
+    def claim(
+        self,
+        job_type: str,
+        scheduled_time: datetime,
+        execution_date: date,
+        started_at: datetime,
+        metadata: dict[str, Any],
+    ) -> tuple[JobRecord, bool]:
+        """The run's row and whether this invocation owns it (False: another invocation did or does the work)."""
+        row = (
+            self.db.prepare(_CLAIM)
+            .bind(job_type, scheduled_time, execution_date, started_at, _json(metadata), started_at - STALE_AFTER)
+            .first()
+        )
+        if row is not None:
+            execution = JobRecord.model_validate(row)
+            if row["taken_over"]:
+                # The dead invocation may have written some results: the new run writes them all again.
+                self.db.batch([self.db.prepare(sql).bind(execution.id) for sql in (_CLEAR_RESULTS, _CLEAR_REPORTS)])
+            return execution, True
+        existing = self.db.prepare(_GET_CLAIMED).bind(job_type, scheduled_time).first()
+        if existing is None:  # pragma: no cover - the conflict that stopped the insert means the row exists
+            raise RuntimeError(f"job {job_type} at {scheduled_time.isoformat()} is neither new nor stored")
+        return JobRecord.model_validate(existing), False
+
+    def add_results(self, execution_id: int, results: list[AnalysisResultIn]) -> None:
+        if results:
+            self.db.prepare(_ADD_RESULTS).bind(execution_id, _json([r.to_record() for r in results])).run()
+
+    def add_report(self, execution_id: int, report: ReportSnapshotIn) -> int:
+        row = (
+            self.db.prepare(_ADD_REPORT)
+            .bind(
+                execution_id,
+                report.report_type,
+                report.report_date,
+                _json(report.content),
+                report.html_snapshot,
+                report.summary,
+                report.high_confidence_count,
+            )
+            .first()
+        )
+        assert row is not None  # an INSERT ... RETURNING returns its row
+        return int(row["id"])
+
+    def finish(
+        self,
+        execution_id: int,
+        *,
+        status: str,
+        finished_at: datetime,
+        duration_ms: int,
+        processed: int = 0,
+        successful: int = 0,
+        failed: int = 0,
+        error_message: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> JobRecord:
+        """Record the run's outcome; RuntimeError if it is no longer running (another invocation took it over)."""
+        row = (
+            self.db.prepare(_FINISH)
+            .bind(
+                execution_id,
+                status,
+                finished_at,
+                max(0, duration_ms),
+                processed,
+                successful,
+                failed,
+                error_message[:ERROR_MESSAGE_MAX] if error_message else None,
+                _json(metadata or {}),
+            )
+            .first()
+        )
+        if row is None:
+            raise RuntimeError(f"job execution {execution_id} is no longer running: another invocation took it over")
+        return JobRecord.model_validate(row)
+
+    # ------------------------------------------------------------ reading runs
 
     def history(self, wanted: HistoryFilter, limit: int, cursor: str | None = None) -> Page[JobExecution]:
         conditions: list[str] = []

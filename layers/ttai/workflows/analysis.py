@@ -25,9 +25,9 @@ from ttai.jobs.analysis import LOOKBACK_BARS, call_text, symbol_result
 from ttai.jobs.calendar import market_date
 from ttai.jobs.data import recent_closes
 from ttai.jobs.reports import clip, message_id
-from ttai.jobs.storage import AnalysisResult
 from ttai.messages import ANALYSIS_SYMBOLS_MAX, RECOMMENDATION_MAX, AnalysisComplete, UserId
 from ttai.models.analyses import AnalysisIn, Recommendation, WorkflowId
+from ttai.models.jobs import AnalysisResultIn
 from ttai.models.market import Symbol
 from ttai.services.analyses import AnalysisRepository
 from ttai.services.cache import CacheService
@@ -49,13 +49,13 @@ class AnalysisParams(BaseModel):
     symbols: Annotated[list[Symbol], Field(min_length=1, max_length=ANALYSIS_SYMBOLS_MAX), AfterValidator(_distinct)]
 
 
-def assess_symbol(env: Env, symbol: str, day: date) -> AnalysisResult:
+def assess_symbol(env: Env, symbol: str, day: date) -> AnalysisResultIn:
     """The symbol's call from its last bars on or before ``day`` (or why there is none): one Data API call."""
     closes = recent_closes(env.DB, [symbol], day, LOOKBACK_BARS).get(symbol, [])
     return symbol_result(symbol, closes, day)
 
 
-def store_analysis(env: Env, user_id: str, workflow_id: str, day: date, result: AnalysisResult) -> dict[str, Any]:
+def store_analysis(env: Env, user_id: str, workflow_id: str, day: date, result: AnalysisResultIn) -> dict[str, Any]:
     """The call stored as the user's analysis of the symbol (once per workflow) and cached as their latest."""
     repository = AnalysisRepository(env.DB, Tenant(user_id, request_id=workflow_id), CacheService(env.KV))
     analysis = repository.create_once(
@@ -133,7 +133,7 @@ class AnalysisWorkflow(WorkflowEntrypoint):
 
             @step.do(f"store {symbol}", config=IO_STEP)
             def store(record: dict[str, Any] = record) -> dict[str, Any]:
-                return store_analysis(self.env, params.user, event.instance_id, day, AnalysisResult(**record))
+                return store_analysis(self.env, params.user, event.instance_id, day, AnalysisResultIn(**record))
 
             try:
                 analyses.append(store())

@@ -29,8 +29,8 @@ from ttai.bindings.workflows import (
 )
 from ttai.env import Env
 from ttai.jobs.calendar import market_date
-from ttai.jobs.storage import JobStorage
 from ttai.services import backups
+from ttai.services.jobs import JobStorage
 from ttai.workflows.base import IO_STEP, PART_STEP, as_stages, parse_params
 
 T = TypeVar("T")
