@@ -64,6 +64,7 @@ def child(dump: str) -> None:
                 "matched": all(c.matched for c in report.comparisons),
                 "exit_code": report.exit_code,
                 "seconds": seconds,
+                "phases": report.phases,
                 "peak_rss": peak_rss_bytes(),
                 "rss_growth": max(0, peak_rss_bytes() - before) if reset else None,
             }
@@ -92,6 +93,8 @@ def run() -> list[Row]:
         Row("imports", f"{what}: time, verification included", result["seconds"], "s"),
         Row("imports", f"{what}: peak RSS of the importer", peak, "MiB", f"< {BUDGET_MB}", peak < BUDGET_MB),
     ]
+    for phase, spent in result["phases"].items():
+        measured.append(Row("imports", f"{what}: of which {phase}", spent, "s"))
     if result["rss_growth"] is not None:
         measured.append(Row("imports", f"{what}: RSS growth during the import", result["rss_growth"] / mib, "MiB"))
     measured.append(Row("imports", f"{what}: making the dump (not the import)", made, "s"))

@@ -109,6 +109,8 @@ def import_d1(db: D1Database, dump: Path, options: D1Options = D1Options(), *, w
                 target=f"database {db.database}",
                 dry_run=options.dry_run,
             )
+            report.phases["reading the dump"] = time.monotonic() - started
+            phase = time.monotonic()
             tables = _plan(db, work, report)
             _guard(db, tables, options)
             done = _already_imported(db, work.sha256) if options.resume and not options.dry_run else set()
@@ -122,8 +124,11 @@ def import_d1(db: D1Database, dump: Path, options: D1Options = D1Options(), *, w
                     else:
                         with db.transaction() as tx:
                             _import_table(db, tx, work, table, options, dump)
+                report.phases["writing"] = time.monotonic() - phase
+                phase = time.monotonic()
                 for table in tables:
                     verify_table(db, work, table, options)
+                report.phases["verifying"] = time.monotonic() - phase
             report.comparisons = [t.comparison for t in tables]
         finally:
             work.close()

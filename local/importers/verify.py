@@ -144,6 +144,7 @@ class Report:
     unmapped: dict[str, str] = field(default_factory=dict)  # source name -> what is left behind (not by design)
     dry_run: bool = False
     seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)  # where the seconds went (reading, writing, verifying)
 
     @property
     def exit_code(self) -> int:
@@ -170,6 +171,7 @@ class Report:
             "dry_run": self.dry_run,
             "exit_code": self.exit_code,
             "seconds": round(self.seconds, 3),
+            "phases": {name: round(seconds, 3) for name, seconds in self.phases.items()},
             "not_imported": self.not_imported,
             "unmapped": self.unmapped,
             "comparisons": [_comparison_json(c, self.status(c)) for c in self.comparisons],
@@ -202,7 +204,8 @@ class Report:
             yield f"  not imported: {name}: {why}"
         for c in self.comparisons:
             yield from _details(c)
-        yield f"{self._verdict()} ({self.seconds:.1f} s)"
+        spent = "".join(f", {name} {seconds:.1f} s" for name, seconds in self.phases.items())
+        yield f"{self._verdict()} ({self.seconds:.1f} s{spent})"
 
     def _verdict(self) -> str:
         code = self.exit_code
