@@ -85,16 +85,16 @@ class ExportPlan(NamedTuple):
         return cls(str(data["name"]), list(data["sections"]))
 
 
-class Position(NamedTuple):
+class FilePosition(NamedTuple):
     section: int = 0
     at: Any = None  # rows: the primary key last written; cache, objects: the listing's cursor
     items: int = 0  # items of the section written so far (JSON puts a comma before all but the first)
 
 
-class Page(NamedTuple):
+class FilePage(NamedTuple):
     data: bytes
     rows: int
-    after: Position  # where the next page starts
+    after: FilePosition  # where the next page starts
 
 
 class ExportedFile(NamedTuple):
@@ -112,13 +112,13 @@ class FileReader:
         self.bucket = bucket
 
     def fill(
-        self, plan: ExportPlan, position: Position, target: int = PART_BYTES
-    ) -> tuple[bytes, int, Position | None]:
+        self, plan: ExportPlan, position: FilePosition, target: int = PART_BYTES
+    ) -> tuple[bytes, int, FilePosition | None]:
         """The pages from ``position`` until they hold ``target`` bytes: their bytes, rows, and the position after
         them (None when the file ends with them)."""
         buffer = bytearray()
         rows = 0
-        after: Position | None = position
+        after: FilePosition | None = position
         for page in self.pages(plan.sections, position):
             buffer += page.data
             rows += page.rows
@@ -131,12 +131,12 @@ class FileReader:
             after = None
         return bytes(buffer), rows, after
 
-    def pages(self, sections: Sequence[Section], position: Position) -> Iterator[Page]:
+    def pages(self, sections: Sequence[Section], position: FilePosition) -> Iterator[FilePage]:
         for index in range(position.section, len(sections)):
-            start = position if index == position.section else Position(index)
+            start = position if index == position.section else FilePosition(index)
             section = sections[index]
             if "text" in section:
-                yield Page(str(section["text"]).encode("utf-8"), 0, Position(index + 1))
+                yield FilePage(str(section["text"]).encode("utf-8"), 0, FilePosition(index + 1))
                 continue
             if "rows" in section:
                 yield from self._rows(section, start)
@@ -146,9 +146,9 @@ class FileReader:
                 yield from self._objects(start)
             else:
                 raise ValueError(f"unknown export section {sorted(section)}")
-            yield Page(b"", 0, Position(index + 1))
+            yield FilePage(b"", 0, FilePosition(index + 1))
 
-    def _rows(self, section: Section, start: Position) -> Iterator[Page]:
+    def _rows(self, section: Section, start: FilePosition) -> Iterator[FilePage]:
         table = Table(
             name=section["rows"],
             primary_key=tuple(section["primary_key"]),
@@ -171,9 +171,9 @@ class FileReader:
             else:
                 data = _json_items((text for _, text in page), count)
             count += len(page)
-            yield Page(data, len(page), Position(start.section, portable_key(page[-1][0]), count))
+            yield FilePage(data, len(page), FilePosition(start.section, portable_key(page[-1][0]), count))
 
-    def _cache(self, start: Position) -> Iterator[Page]:
+    def _cache(self, start: FilePosition) -> Iterator[FilePage]:
         from ttai.services.cache import CacheKeys  # noqa: PLC0415 - only the account archive reads the cache
 
         if self.kv is None:
@@ -189,12 +189,12 @@ class FileReader:
                     entries.append(json.dumps(entry, ensure_ascii=False))
             data = _json_items(entries, count)
             count += len(entries)
-            yield Page(data, len(entries), Position(start.section, listed.cursor, count))
+            yield FilePage(data, len(entries), FilePosition(start.section, listed.cursor, count))
             if listed.list_complete or not listed.cursor:
                 return
             cursor = listed.cursor
 
-    def _objects(self, start: Position) -> Iterator[Page]:
+    def _objects(self, start: FilePosition) -> Iterator[FilePage]:
         if self.bucket is None:
             raise ValueError("an export of objects needs the R2 binding")
         cursor, count = start.at, start.items
@@ -206,7 +206,7 @@ class FileReader:
             ]
             data = _json_items(entries, count)
             count += len(entries)
-            yield Page(data, len(entries), Position(start.section, listed.cursor, count))
+            yield FilePage(data, len(entries), FilePosition(start.section, listed.cursor, count))
             if not listed.truncated or not listed.cursor:
                 return
             cursor = listed.cursor
@@ -219,7 +219,9 @@ class ExportWriter:
         self.storage = storage
         self.reader = reader
 
-    def write_part(self, plan: ExportPlan, number: int, position: Position, upload_id: str | None) -> dict[str, Any]:
+    def write_part(
+        self, plan: ExportPlan, number: int, position: FilePosition, upload_id: str | None
+    ) -> dict[str, Any]:
         """Part ``number`` from ``position``: ``{"number", "etag", "bytes", "rows", "next", "upload_id"}``, plus
         ``"uploaded"`` when the first part was the whole file (one PutObject, nothing to complete)."""
         data, rows, after = self.reader.fill(plan, position)
@@ -262,14 +264,14 @@ def write_export(
 ) -> ExportedFile:
     """Write the whole file, a stage per part and one to complete it; on a failure in ``failures`` an unfinished
     upload is aborted (as a stage of its own) and the failure raised again."""
-    position = Position()
+    position = FilePosition()
     parts: list[tuple[int, str]] = []
     upload_id: str | None = None
     rows = 0
     try:
         while True:
 
-            def part(number: int = len(parts) + 1, at: Position = position, upload: str | None = upload_id) -> Any:
+            def part(number: int = len(parts) + 1, at: FilePosition = position, upload: str | None = upload_id) -> Any:
                 return writer.write_part(plan, number, at, upload)
 
             written = stage("part", part)
@@ -281,7 +283,7 @@ def write_export(
                 return _exported(plan, written, rows)
             if written["next"] is None:
                 break
-            position = Position(*written["next"])
+            position = FilePosition(*written["next"])
         assert upload_id is not None  # more than one part: an upload was started
         finished: str = upload_id
         completed = stage("complete", lambda: writer.complete(plan, finished, parts))
