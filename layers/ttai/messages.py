@@ -18,7 +18,11 @@ from ttai.models.times import Timestamp
 
 Channel = Literal["discord", "email", "push"]
 UserId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@:-]{0,127}$")]
-Symbol = Annotated[str, Field(min_length=1, max_length=21)]
+# A symbol as a message carries it: its sender normalized it (models.market.Symbol), so only its length is checked,
+# against models.market.SYMBOL_MAX_LENGTH (not imported: that module would cost every producer's cold start ~15 ms;
+# tests/unit/test_consumer_dispatch.py keeps the two equal).
+WIRE_SYMBOL_MAX_LENGTH = 21
+WireSymbol = Annotated[str, Field(min_length=1, max_length=WIRE_SYMBOL_MAX_LENGTH)]
 
 
 def _new_id() -> str:
@@ -46,18 +50,18 @@ RECOMMENDATION_MAX = 500
 
 class AnalysisComplete(_Message):
     type: Literal["analysis_complete"] = "analysis_complete"
-    symbol: Symbol
+    symbol: WireSymbol
     recommendation: Annotated[str, Field(min_length=1, max_length=RECOMMENDATION_MAX)]
     workflow_id: Annotated[str, Field(min_length=1, max_length=128)]
     # An analysis workflow of several symbols announces them in one message, so its user is told once; ``symbol``
     # is then the first of them and ``recommendation`` sums up the calls. Absent on a single symbol's message.
-    symbols: Annotated[list[Symbol], Field(min_length=1, max_length=ANALYSIS_SYMBOLS_MAX)] | None = None
+    symbols: Annotated[list[WireSymbol], Field(min_length=1, max_length=ANALYSIS_SYMBOLS_MAX)] | None = None
 
 
 class AlertTriggered(_Message):
     type: Literal["alert_triggered"] = "alert_triggered"
     alert_id: Annotated[int, Field(ge=1)]
-    symbol: Symbol
+    symbol: WireSymbol
     condition: Annotated[str, Field(min_length=1, max_length=200)]
     current_value: float
 

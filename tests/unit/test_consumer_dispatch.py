@@ -14,7 +14,8 @@ from ttai.consumers.dispatch import Backoff, Consumer
 from ttai.consumers.fanout import ID_MAX_LENGTH, derived_id, known_channels
 from ttai.env import Env, Settings
 from ttai.errors import ConfigurationError, Throttled, Unavailable
-from ttai.messages import AnalysisComplete, Notification, ScreenerComplete
+from ttai.messages import WIRE_SYMBOL_MAX_LENGTH, AnalysisComplete, Notification, ScreenerComplete
+from ttai.models.market import SYMBOL_MAX_LENGTH
 from ttai.notify import TransientDeliveryError
 
 USER = "alice-1"
@@ -202,3 +203,7 @@ def test_the_package_own_errors_keep_their_message_in_the_log(caplog: pytest.Log
     consumer(notification=deliver).process(Batch(Delivered(notification())))
     (record,) = [r for r in caplog.records if r.getMessage() == "message failed: retried"]
     assert vars(record)["error"].startswith("ConfigurationError: push notifications need TTAI_PUSH_TOPIC_ARN at ")
+
+
+def test_a_message_takes_every_symbol_the_api_takes() -> None:
+    assert WIRE_SYMBOL_MAX_LENGTH == SYMBOL_MAX_LENGTH
