@@ -73,7 +73,7 @@ class CursorField(Protocol):
     def decode(self, raw: Any) -> Any: ...
 
 
-class Text(NamedTuple):
+class TextField(NamedTuple):
     """Text of ``min_length``..``max_length`` characters that PostgreSQL can hold (no NUL, valid Unicode)."""
 
     max_length: int

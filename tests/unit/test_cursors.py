@@ -23,7 +23,7 @@ from ttai.cursors import (
     CursorCodec,
     CursorKind,
     InvalidCursor,
-    Text,
+    TextField,
     required_codec,
 )
 from ttai.errors import BadRequest, ConfigurationError
@@ -31,7 +31,7 @@ from ttai.models.times import EARLIEST, LATEST
 
 KEY = "k" * 64
 RECENT = CursorKind("recent", (INSTANT, ROW_ID))
-BY_NAME = CursorKind("by_name", (Text(100),))
+BY_NAME = CursorKind("by_name", (TextField(100),))
 BY_DAY = CursorKind("by_day", (DAY, ROW_ID))
 KINDS = (RECENT, BY_NAME, BY_DAY)
 LATE = datetime(2026, 11, 20, 15, 30, 0, 123456, tzinfo=UTC)

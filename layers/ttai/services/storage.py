@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pydantic import Field
 
 from ttai.bindings.r2 import Body, R2Bucket, R2HTTPMetadata, R2MultipartUpload, R2ObjectBody, UnknownListCursor
-from ttai.cursors import CursorCodec, CursorKind, InvalidCursor, Page, Text, required_codec
+from ttai.cursors import CursorCodec, CursorKind, InvalidCursor, Page, TextField, required_codec
 from ttai.errors import InvalidField, NotFound
 from ttai.layout import storage_layout
 from ttai.models.base import Output
@@ -34,7 +34,7 @@ CONTENT_TYPES = {
     "gz": "application/gzip",
 }
 # The R2 binding's list cursor, as it issued it: an export key is short, so its token is a few hundred characters.
-EXPORTS = CursorKind("exports", (Text(1500),))
+EXPORTS = CursorKind("exports", (TextField(1500),))
 
 
 class ExportFile(Output):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from ttai.cursors import CursorKind, Text
+from ttai.cursors import CursorKind, TextField
 from ttai.models.watchlists import Watchlist, WatchlistIn
 from ttai.services.named import NamedRepository, NamedTable
 
-WATCHLISTS = CursorKind("watchlists", (Text(100),), ("name",))  # by name (WatchlistName: at most 100 characters)
+WATCHLISTS = CursorKind("watchlists", (TextField(100),), ("name",))  # by name (WatchlistName: at most 100 characters)
 TABLE = NamedTable("watchlists", "watchlist", ("description", "symbols"), WATCHLISTS)
 
 

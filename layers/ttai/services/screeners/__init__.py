@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ttai.cursors import INSTANT, PAGE_BUDGET_BYTES, ROW_ID, CursorKind, Page, Row, Text, budget_fits
+from ttai.cursors import INSTANT, PAGE_BUDGET_BYTES, ROW_ID, CursorKind, Page, Row, TextField, budget_fits
 from ttai.errors import NotFound
 from ttai.models.screeners import Screener, ScreenerIn, ScreenerRun
 from ttai.services.named import NamedRepository, NamedTable
 
-SCREENERS = CursorKind("screeners", (Text(100),), ("name",))  # by name (ScreenerName: at most 100 characters)
+SCREENERS = CursorKind("screeners", (TextField(100),), ("name",))  # by name (ScreenerName: at most 100 characters)
 # Newest first, per screener.
 SCREENER_RUNS = CursorKind("screener_runs", (INSTANT, ROW_ID), ("created_at", "id"))
 # The screener's runs stay when it is deleted (screener_id becomes NULL, as the schema's ON DELETE SET NULL says): they
