@@ -18,6 +18,7 @@ from benchmarks import (
     jobs_history,
     list_queries,
     queues,
+    read_through,
     sizes,
     vectorize,
     websocket_gateway,
@@ -35,6 +36,7 @@ def main() -> int:
     rows += cold_start.run()
     rows += dev_start.run()
     rows += aws_calls.run()
+    rows += read_through.run()
     rows += consumers.run()
     rows += durable.run()
     rows += list_queries.run()

@@ -118,6 +118,13 @@ class OAuthEndpoints(_Settings):
     userinfo_url: HttpsUrl
 
 
+class TastyTradeSettings(_Settings):
+    """TastyTrade's REST API for this environment (market data on a cache miss, accounts and positions): its sandbox
+    outside prod, the live service in prod, as the OAuth endpoints are."""
+
+    api_url: HttpsUrl
+
+
 class DatabaseSettings(_Settings):
     """The Aurora Serverless v2 cluster: capacity, pausing, backups and what deleting it from the stack does."""
 
@@ -187,6 +194,7 @@ class EnvironmentConfig(_Settings):
     functions: FunctionsSettings
     api: ApiSettings
     oauth: OAuthEndpoints
+    tastytrade: TastyTradeSettings
     database: DatabaseSettings
     alarms: AlarmSettings
     notifications: NotificationSettings
@@ -216,6 +224,15 @@ class EnvironmentConfig(_Settings):
                 f"database.backup_retention_days must be at least {MIN_PROTECTED_BACKUP_RETENTION_DAYS} "
                 "in an environment with deletion_protection"
             )
+            raise ValueError(msg)
+        return self
+
+    @model_validator(mode="after")
+    def _one_tastytrade_environment(self) -> EnvironmentConfig:
+        # Sandbox and production credentials do not work on each other's host: tokens from one, API on the other
+        # would fail every request.
+        if urlsplit(self.tastytrade.api_url).netloc != urlsplit(self.oauth.token_url).netloc:
+            msg = "tastytrade.api_url must be on the same host as oauth.token_url (sandbox and production do not mix)"
             raise ValueError(msg)
         return self
 

@@ -28,12 +28,27 @@ SESSION_SECRET = "JWT_SECRET"  # noqa: S105 - the name of the secret, not its va
 CURSOR_SECRET = "CURSOR_SECRET"  # noqa: S105 - the name of the secret, not its value
 # The secrets signing in reads: the session key, the key that seals stored TastyTrade tokens, and the OAuth client.
 SIGN_IN_SECRETS = (SESSION_SECRET, "TOKEN_ENCRYPTION_KEY", "TASTYTRADE_CLIENT_ID", "TASTYTRADE_CLIENT_SECRET")
+# Who talks to TastyTrade's REST API and with whose session: the api function with the stack's own grant (market
+# data on a cache miss), the auth function and the scheduler with each user's sealed tokens (positions).
+OAUTH_CLIENT_SECRETS = ("TASTYTRADE_CLIENT_ID", "TASTYTRADE_CLIENT_SECRET")
+MARKET_DATA_SECRETS = (*OAUTH_CLIENT_SECRETS, "TASTYTRADE_SERVICE_REFRESH_TOKEN")
+BROKER_TOKEN_SECRETS = ("TOKEN_ENCRYPTION_KEY", *OAUTH_CLIENT_SECRETS)
 REDIRECT_URI_ENV = "TTAI_OAUTH_REDIRECT_URI"
 # Who sends to which queue (binding names, as env.TASK_QUEUE): nobody gets a queue it does not send to.
 API_SENDS_TO = ("TASK_QUEUE",)
 # The consumer fans out: analysis results and alerts to notifications, screener runs to screener_complete ...
 CONSUMER_SENDS_TO = ("TASK_QUEUE", "NOTIFICATION_QUEUE", "ANALYSIS_QUEUE")
 SCHEDULER_SENDS_TO = ("ANALYSIS_QUEUE", "NOTIFICATION_QUEUE")
+
+
+def tastytrade_environment(config: EnvironmentConfig) -> dict[str, str]:
+    """Where TastyTrade is for this environment: its OAuth endpoints (a token refresh needs them) and REST API."""
+    return {
+        "TTAI_OAUTH_AUTHORIZE_URL": config.oauth.authorize_url,
+        "TTAI_OAUTH_TOKEN_URL": config.oauth.token_url,
+        "TTAI_OAUTH_USERINFO_URL": config.oauth.userinfo_url,
+        "TTAI_TASTYTRADE_API_URL": config.tastytrade.api_url,
+    }
 
 
 class TtaiStack(cdk.Stack):
@@ -120,10 +135,11 @@ class TtaiStack(cdk.Stack):
                 **database.environment(),
                 **storage.environment(),
                 **queues.environment(*API_SENDS_TO),
-                **secrets.environment(CURSOR_SECRET),
+                **secrets.environment(CURSOR_SECRET, *MARKET_DATA_SECRETS),
+                **tastytrade_environment(config),
             },
         )
-        secrets.grant_read(api.function, CURSOR_SECRET)
+        secrets.grant_read(api.function, CURSOR_SECRET, *MARKET_DATA_SECRETS)
         cache.grant_read_write(api.function)
         database.grant_data_api(api.function)
         queues.grant_send(api.function, *API_SENDS_TO)
@@ -147,9 +163,7 @@ class TtaiStack(cdk.Stack):
                 **cache.environment(include_overflow=False),
                 **database.environment(),
                 **secrets.environment(*SIGN_IN_SECRETS),
-                "TTAI_OAUTH_AUTHORIZE_URL": config.oauth.authorize_url,
-                "TTAI_OAUTH_TOKEN_URL": config.oauth.token_url,
-                "TTAI_OAUTH_USERINFO_URL": config.oauth.userinfo_url,
+                **tastytrade_environment(config),
             },
         )
         cache.grant_read_write(auth.function, include_overflow=False)
@@ -199,18 +213,21 @@ class TtaiStack(cdk.Stack):
         scheduler_function, schedules = self._scheduled_jobs(
             config=config,
             layout=layout,
-            layers=[layer.layer, trading_calendar_layer.layer],
+            # the pre-market job opens users' sealed tokens to sync their positions: it needs the cipher's layer
+            layers=[layer.layer, auth_layer.layer, trading_calendar_layer.layer],
             root=root,
             cache=cache,
             database=database,
             storage=storage,
             queues=queues,
+            secrets=secrets,
         )
 
         http_api = HttpApi(
             self, "Http", config=config, api_function=api, auth_function=auth, authorizer_function=authorizer
         )
-        auth.function.add_environment(REDIRECT_URI_ENV, http_api.callback_url)
+        for function in (api, auth, scheduler_function):  # OAuthSettings names it; only auth redirects to it
+            function.function.add_environment(REDIRECT_URI_ENV, http_api.callback_url)
         if config.alarms.enabled:
             Alarms(
                 self,
@@ -251,6 +268,7 @@ class TtaiStack(cdk.Stack):
         database: Database,
         storage: Storage,
         queues: Queues,
+        secrets: Secrets,
     ) -> tuple[TtaiFunction, Schedules]:
         """The market jobs and the nightly backup, which writes under backups/ and touches no other object."""
         scheduler = TtaiFunction(
@@ -267,8 +285,11 @@ class TtaiStack(cdk.Stack):
                 **database.environment(),
                 **storage.environment(),
                 **queues.environment(*SCHEDULER_SENDS_TO),
+                **secrets.environment(*BROKER_TOKEN_SECRETS),
+                **tastytrade_environment(config),
             },
         )
+        secrets.grant_read(scheduler.function, *BROKER_TOKEN_SECRETS)
         cache.grant_read_write(scheduler.function)
         database.grant_data_api(scheduler.function)
         queues.grant_send(scheduler.function, *SCHEDULER_SENDS_TO)

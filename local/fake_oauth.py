@@ -118,6 +118,8 @@ class FakeTastyTrade(LoopbackHttpService):
         self.requests: Counter[str] = Counter()
         self.calls: list[Call] = []
         self.latency = 0.0  # seconds every API answer waits (to make concurrent requests overlap)
+        self.in_flight = 0
+        self.peak_in_flight = 0  # the most API requests answered at once since the last recover()
         self._faults = _Faults()
         self._codes: dict[str, _Grant] = {}
         self._access: dict[str, tuple[str, float]] = {}
@@ -174,6 +176,14 @@ class FakeTastyTrade(LoopbackHttpService):
         with self._lock:
             self._faults.queue.clear()
             self.latency = 0.0
+            self.peak_in_flight = 0
+
+    def revoke(self, login: str) -> None:
+        """The customer revoked our access: their access and refresh tokens stop working."""
+        with self._lock:
+            self._access = {t: held for t, held in self._access.items() if held[0] != login}
+            self._refresh = {t: owner for t, owner in self._refresh.items() if owner != login}
+            self._lasting = {t: owner for t, owner in self._lasting.items() if owner != login}
 
     def expire_tokens(self) -> None:
         """Every access token issued so far expires now (their refresh tokens stay good)."""
@@ -194,9 +204,10 @@ class FakeTastyTrade(LoopbackHttpService):
         with self._lock:
             self.positions[account_number] = list(documents)
 
-    def grant(self, login: str) -> str:
-        """A refresh token as TastyTrade's portal creates one for a customer ("Create Grant"): it does not rotate."""
-        token = secrets.token_urlsafe(32)
+    def grant(self, login: str, token: str | None = None) -> str:
+        """A refresh token as TastyTrade's portal creates one for a customer ("Create Grant"): it does not rotate.
+        ``token`` makes a given value the grant (the local stack's generated secret)."""
+        token = token or secrets.token_urlsafe(32)
         with self._lock:
             self._lasting[token] = login
         return token
@@ -376,10 +387,18 @@ class _Handler(BaseHTTPRequestHandler):
         if customer is None:
             self._reply(*_api_error(401, "invalid_token", "This token is invalid or has expired"))
             return
-        if fake.latency:
-            time.sleep(fake.latency)
-        args = tuple(unquote(group) for group in match.groups())
-        self._reply(*fake.answer(endpoint, args, customer, query))
+        with fake._lock:
+            fake.in_flight += 1
+            fake.peak_in_flight = max(fake.peak_in_flight, fake.in_flight)
+        try:
+            if fake.latency:
+                time.sleep(fake.latency)
+            args = tuple(unquote(group) for group in match.groups())
+            reply = fake.answer(endpoint, args, customer, query)
+        finally:
+            with fake._lock:
+                fake.in_flight -= 1
+        self._reply(*reply)
 
     def do_GET(self) -> None:
         self._handle("GET")

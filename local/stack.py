@@ -37,11 +37,12 @@ from ttai.env import SECRET_PREFIX, Env
 from ttai.layout import StorageLayout, storage_layout
 from ttai.migrations import MigrationReport, apply
 from ttai.observability import METRICS_NAMESPACE
-from ttai.secret_names import TASTYTRADE_CLIENT_ID, TASTYTRADE_CLIENT_SECRET
+from ttai.secret_names import TASTYTRADE_CLIENT_ID, TASTYTRADE_CLIENT_SECRET, TASTYTRADE_SERVICE_REFRESH_TOKEN
 
 DATABASE = "ttai"
 # moto accepts any credentials; fixed fake ones keep boto3 from searching the machine for real ones.
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}
+MARKET_DATA_CUSTOMER = "5WT09999"
 
 
 def free_port() -> int:
@@ -285,11 +286,18 @@ class LocalStack(Service):
         }
 
     def _provision_oauth(self) -> dict[str, str]:
+        """The stand-in TastyTrade, and the stack's market-data grant on it: the generated secret is the refresh
+        token of a grant the stand-in's market-data customer created, as an operator would store a real one."""
         self.oauth = FakeTastyTrade(
             self._secret_values[TASTYTRADE_CLIENT_ID], self._secret_values[TASTYTRADE_CLIENT_SECRET]
         )
         self.oauth.start()
+        self.oauth.add_customer(
+            MARKET_DATA_CUSTOMER, email="market-data@example.com", name="TTAI market data", accounts=[]
+        )
+        self.oauth.grant(MARKET_DATA_CUSTOMER, token=self._secret_values[TASTYTRADE_SERVICE_REFRESH_TOKEN])
         return {
+            "TTAI_TASTYTRADE_API_URL": self.oauth.api_url,
             "TTAI_OAUTH_AUTHORIZE_URL": self.oauth.authorize_url,
             "TTAI_OAUTH_TOKEN_URL": self.oauth.token_url,
             "TTAI_OAUTH_USERINFO_URL": self.oauth.userinfo_url,

@@ -76,11 +76,14 @@ _PUBLIC_ROUTE_REASONS = {
 class HttpApi(Construct):
     """Every route needs the session authorizer except the ones listed in PUBLIC_ROUTES.
 
-    The sign-in routes go to the auth function, everything else (POST /auth/logout included) to the api function.
+    The sign-in routes and the broker routes (positions synced with the caller's TastyTrade tokens) go to the auth
+    function, everything else (POST /auth/logout included) to the api function.
     """
 
     HEALTH_ROUTE = ("GET", "/health")
     SIGN_IN_ROUTES = (("GET", "/auth/login"), ("GET", "/auth/callback"))
+    # Authorized routes of the auth function: they use the caller's broker tokens, whose key only it holds.
+    BROKER_ROUTES = (("POST", "/api/v1/positions/sync"),)
     DASHBOARD_ROUTES = (("GET", "/dashboard"), ("GET", "/dashboard/app.js"), ("GET", "/dashboard/app.css"))
     PUBLIC_ROUTES = (HEALTH_ROUTE, *SIGN_IN_ROUTES, *DASHBOARD_ROUTES)
     # Where TastyTrade sends the browser back with the authorization code: the OAuth redirect URI's path.
@@ -147,6 +150,8 @@ class HttpApi(Construct):
                     "AwsSolutions-APIG4",
                     f"{method} {path} is deliberately public: {_PUBLIC_ROUTE_REASONS[(method, path)]}",
                 )
+        for method, path in self.BROKER_ROUTES:
+            self.api.add_routes(path=path, methods=[apigwv2.HttpMethod(method)], integration=sign_in)
         self.api.add_routes(path=self.PROXY_PATH, methods=[apigwv2.HttpMethod.ANY], integration=integration)
 
         for function in (api_function, auth_function, authorizer_function):

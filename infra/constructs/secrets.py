@@ -42,6 +42,10 @@ ROTATION_EXEMPTIONS = {
         "Issued and rotated in TastyTrade's developer portal, which offers no API a rotation Lambda could call; "
         "the operator puts each new value by hand, right after regenerating it there."
     ),
+    "TASTYTRADE_SERVICE_REFRESH_TOKEN": (
+        "The refresh token of a grant created in TastyTrade's portal; such tokens do not expire and TastyTrade "
+        "offers no API to mint one, so the operator replaces it by hand when the grant is revoked or recreated."
+    ),
 }
 
 

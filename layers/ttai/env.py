@@ -62,6 +62,7 @@ _VARIABLES: dict[str, _Rule] = {
     "oauth_token_url": _Rule("TTAI_OAUTH_TOKEN_URL", pattern=_URL),
     "oauth_userinfo_url": _Rule("TTAI_OAUTH_USERINFO_URL", pattern=_URL),
     "oauth_redirect_uri": _Rule("TTAI_OAUTH_REDIRECT_URI", pattern=_URL),
+    "tastytrade_api_url": _Rule("TTAI_TASTYTRADE_API_URL", pattern=_URL),
     "r2_bucket": _Rule("TTAI_R2_BUCKET", 3, 63),
     "idempotency_table": _Rule("TTAI_IDEMPOTENCY_TABLE", 3, 255),
     "email_sender": _Rule("TTAI_EMAIL_SENDER", 3, 320),
@@ -82,6 +83,7 @@ class Settings(NamedTuple):
     oauth_token_url: str | None = None
     oauth_userinfo_url: str | None = None
     oauth_redirect_uri: str | None = None
+    tastytrade_api_url: str | None = None  # TastyTrade's REST API: its sandbox outside prod
     r2_bucket: str | None = None
     idempotency_table: str | None = None
     email_sender: str | None = None
@@ -274,6 +276,9 @@ class Env:
             userinfo_url=self._require(s.oauth_userinfo_url, "OAuth", "TTAI_OAUTH_USERINFO_URL"),
             redirect_uri=self._require(s.oauth_redirect_uri, "OAuth", "TTAI_OAUTH_REDIRECT_URI"),
         )
+
+    def tastytrade_api_url(self) -> str:
+        return self._require(self.settings.tastytrade_api_url, "TastyTrade", "TTAI_TASTYTRADE_API_URL")
 
     @staticmethod
     def _require(value: str | None, binding: str, variable: str) -> str:

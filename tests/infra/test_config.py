@@ -80,6 +80,17 @@ def test_sign_in_uses_tastytrades_sandbox_outside_prod_and_the_live_service_in_p
         assert (oauth.authorize_url, oauth.token_url, oauth.userinfo_url) == expected, name
 
 
+def test_tastytrade_api_is_the_sandbox_outside_prod_and_never_mixed_with_the_other_oauth(cdk_context):
+    expected = {"dev": "https://api.cert.tastyworks.com", "staging": "https://api.cert.tastyworks.com"}
+    expected["prod"] = "https://api.tastyworks.com"
+    for name, url in expected.items():
+        assert load_environment(cdk_context, name).tastytrade.api_url == url, name
+    mixed = copy.deepcopy(cdk_context)
+    mixed["environments"]["dev"]["tastytrade"]["api_url"] = "https://api.tastyworks.com"
+    with pytest.raises(ConfigError, match=r"same host as oauth\.token_url"):
+        load_environment(mixed, "dev")
+
+
 def test_queue_consumers_and_schedules_per_environment(cdk_context):
     dev, staging, prod = (load_environment(cdk_context, name) for name in ("dev", "staging", "prod"))
     for config in (dev, staging, prod):

@@ -24,6 +24,7 @@ from tests.infra._template import (
     ttai_function_ids,
     ttai_functions,
     variable_target,
+    variables_of,
 )
 from tests.infra.conftest import Synthesized
 
@@ -31,9 +32,18 @@ pytestmark = pytest.mark.slow
 
 SECRET_ATTACHMENT = "AWS::SecretsManager::SecretTargetAttachment"
 SIGN_IN_SECRETS = ("JWT_SECRET", "TOKEN_ENCRYPTION_KEY", "TASTYTRADE_CLIENT_ID", "TASTYTRADE_CLIENT_SECRET")
-# What the api function must never read: it signs nothing, and a leak there must not expose the OAuth client or
-# the key that seals users' TastyTrade tokens.
-SIGN_IN_ONLY_SECRETS = ("TOKEN_ENCRYPTION_KEY", "TASTYTRADE_CLIENT_ID", "TASTYTRADE_CLIENT_SECRET")
+# Who may read the secrets of TastyTrade access: the key that seals users' tokens only the functions that use those
+# tokens (auth: sign-in and POST /api/v1/positions/sync; scheduler: the pre-market sync of every user); the OAuth
+# client those two and the api function, which refreshes the stack's market-data grant with it; the grant itself
+# only the api function. A leak from the api function exposes no user's tokens.
+TASTYTRADE_SECRET_READERS = {
+    "TOKEN_ENCRYPTION_KEY": {"auth", "scheduler"},
+    "TASTYTRADE_CLIENT_ID": {"auth", "scheduler", "api"},
+    "TASTYTRADE_CLIENT_SECRET": {"auth", "scheduler", "api"},
+    "TASTYTRADE_SERVICE_REFRESH_TOKEN": {"api"},
+}
+MARKET_DATA_SECRETS = ("TASTYTRADE_CLIENT_ID", "TASTYTRADE_CLIENT_SECRET", "TASTYTRADE_SERVICE_REFRESH_TOKEN")
+BROKER_TOKEN_SECRETS = ("TOKEN_ENCRYPTION_KEY", "TASTYTRADE_CLIENT_ID", "TASTYTRADE_CLIENT_SECRET")
 
 DYNAMODB_WRITES = {
     "dynamodb:PutItem",
@@ -226,12 +236,12 @@ class TestFunctions:
         assert {"ttai", "pydantic", "aws_lambda_powertools"} <= packages
         assert "cryptography" not in packages
 
-    def test_only_auth_gets_the_cryptography_layer_and_only_the_job_runners_the_holidays_layer(
+    def test_only_the_broker_token_readers_get_the_cryptography_layer_and_only_the_job_runners_the_holidays_layer(
         self, template: Template, synthesized: Synthesized
     ):
         shared_id, crypto_id = _layer_ids(template, "auth")
-        same_shared_id, holidays_id = _layer_ids(template, "scheduler")
-        assert same_shared_id == shared_id
+        same_shared_id, same_crypto_id, holidays_id = _layer_ids(template, "scheduler")
+        assert (same_shared_id, same_crypto_id) == (shared_id, crypto_id)
         assert set(resources(template, "AWS::Lambda::LayerVersion")) == {shared_id, crypto_id, holidays_id}
         packages = _layer_packages(synthesized, template, crypto_id)
         assert "cryptography" in packages
@@ -239,9 +249,13 @@ class TestFunctions:
         packages = _layer_packages(synthesized, template, holidays_id)
         assert "holidays" in packages
         assert not packages & {"ttai", "pydantic", "cryptography", "boto3", "botocore"}
-        # The scheduler runs the jobs on their schedules, the consumer on request (job_run tasks).
-        expected = {"auth": [shared_id, crypto_id], "scheduler": [shared_id, holidays_id]}
-        expected["consumer"] = expected["scheduler"]
+        # The scheduler runs the jobs on their schedules (the pre-market one opens users' broker tokens to sync
+        # positions), the consumer on request (job_run tasks; without TastyTrade, a manual run skips the sync).
+        expected = {
+            "auth": [shared_id, crypto_id],
+            "scheduler": [shared_id, crypto_id, holidays_id],
+            "consumer": [shared_id, holidays_id],
+        }
         for name in ttai_functions(template):
             assert _layer_ids(template, name) == expected.get(name, [shared_id]), name
 
@@ -253,8 +267,14 @@ class TestFunctions:
         api = functions["api"]["Properties"]["Environment"]["Variables"]
         assert api["TTAI_KV_TABLE"] == {"Ref": table_id}
         assert api["TTAI_KV_OVERFLOW_BUCKET"] == {"Ref": bucket_id}
-        # The api function reads the key of its paging cursors, and never the session key (it would mint tokens).
-        assert [name for name in api if name.startswith("TTAI_SECRET_")] == ["TTAI_SECRET_CURSOR_SECRET"]
+        # The api function reads the key of its paging cursors and the stack's market-data grant (with the OAuth
+        # client that refreshes it), never the session key (it would mint tokens) nor the key of users' broker tokens.
+        assert sorted(name for name in api if name.startswith("TTAI_SECRET_")) == [
+            "TTAI_SECRET_CURSOR_SECRET",
+            "TTAI_SECRET_TASTYTRADE_CLIENT_ID",
+            "TTAI_SECRET_TASTYTRADE_CLIENT_SECRET",
+            "TTAI_SECRET_TASTYTRADE_SERVICE_REFRESH_TOKEN",
+        ]
         assert api["TTAI_SECRET_CURSOR_SECRET"] == {"Ref": _secret_id(template, config, "CURSOR_SECRET")}
         authorizer = functions["authorizer"]["Properties"]["Environment"]["Variables"]
         assert authorizer["TTAI_KV_TABLE"] == {"Ref": table_id}
@@ -273,6 +293,17 @@ class TestFunctions:
         assert variables["TTAI_OAUTH_AUTHORIZE_URL"] == config.oauth.authorize_url
         assert variables["TTAI_OAUTH_TOKEN_URL"] == config.oauth.token_url
         assert variables["TTAI_OAUTH_USERINFO_URL"] == config.oauth.userinfo_url
+        assert variables["TTAI_TASTYTRADE_API_URL"] == config.tastytrade.api_url
+
+    def test_the_functions_that_call_tastytrade_know_where_it_is(self, template: Template, config: EnvironmentConfig):
+        for name in ("api", "auth", "scheduler"):
+            variables = variables_of(template, name)
+            assert variables["TTAI_TASTYTRADE_API_URL"] == config.tastytrade.api_url, name
+            assert variables["TTAI_OAUTH_TOKEN_URL"] == config.oauth.token_url, name
+        for name in ("authorizer", "consumer", "migrate"):
+            assert "TTAI_TASTYTRADE_API_URL" not in variables_of(template, name), name
+        scheduler = {name for name in variables_of(template, "scheduler") if name.startswith("TTAI_SECRET_")}
+        assert scheduler == {f"TTAI_SECRET_{name}" for name in BROKER_TOKEN_SECRETS}
 
     def test_the_redirect_uri_is_this_apis_callback(self, template: Template):
         api_id, _ = the_resource(template, "AWS::ApiGatewayV2::Api")
@@ -358,13 +389,15 @@ class TestLeastPrivilege:
         sign_in = [{"Ref": _secret_id(template, config, name)} for name in SIGN_IN_SECRETS]
         [db_secret] = [{"Ref": attachment} for attachment in resources(template, SECRET_ATTACHMENT)]
         cursor_secret = {"Ref": _secret_id(template, config, "CURSOR_SECRET")}
+        market_data = [{"Ref": _secret_id(template, config, name)} for name in MARKET_DATA_SECRETS]
+        broker_tokens = [{"Ref": _secret_id(template, config, name)} for name in BROKER_TOKEN_SECRETS]
         needs = {
-            "api": [cursor_secret, db_secret],
+            "api": [cursor_secret, *market_data, db_secret],
             "auth": [*sign_in, db_secret],
             "authorizer": [jwt_secret],
             "migrate": [db_secret],
             "consumer": [db_secret],
-            "scheduler": [db_secret],
+            "scheduler": [*broker_tokens, db_secret],
         }
         for name, function in ttai_functions(template).items():
             secret_statements = [
@@ -380,14 +413,14 @@ class TestLeastPrivilege:
             read = [resource for statement in secret_statements for resource in as_list(statement["Resource"])]
             assert sorted(read, key=str) == sorted(needs[name], key=str), name
 
-    @pytest.mark.parametrize("secret", SIGN_IN_ONLY_SECRETS)
-    def test_only_the_auth_function_reads_the_sign_in_secrets(
+    @pytest.mark.parametrize("secret", sorted(TASTYTRADE_SECRET_READERS))
+    def test_only_the_functions_that_use_tastytrade_access_read_its_secrets(
         self, template: Template, config: EnvironmentConfig, secret: str
     ):
         secret_id = _secret_id(template, config, secret)
         for name in ttai_functions(template):
             reads = any(secret_id in referenced_ids(resource) for resource in _secrets_read_by(template, name))
-            assert reads is (name == "auth"), name
+            assert reads is (name in TASTYTRADE_SECRET_READERS[secret]), name
 
     def test_auth_writes_the_table_and_never_touches_the_bucket(self, template: Template):
         table_id = _table_id(template)
@@ -443,7 +476,11 @@ class TestSecrets:
         self, template: Template, config: EnvironmentConfig, layout: StorageLayout
     ):
         operator = [name for name, spec in layout.secrets.items() if spec.provided_by == "operator"]
-        assert sorted(operator) == ["TASTYTRADE_CLIENT_ID", "TASTYTRADE_CLIENT_SECRET"]
+        assert sorted(operator) == [
+            "TASTYTRADE_CLIENT_ID",
+            "TASTYTRADE_CLIENT_SECRET",
+            "TASTYTRADE_SERVICE_REFRESH_TOKEN",  # the market-data grant
+        ]
         assert layout.secrets["TOKEN_ENCRYPTION_KEY"].provided_by == "generated"
         assert layout.secrets["TOKEN_ENCRYPTION_KEY"].length >= 32  # the runtime's minimum of key material
         output = template.find_outputs("SecretsToProvide")["SecretsToProvide"]["Value"]
@@ -481,6 +518,8 @@ class TestHttpApi:
             "GET /auth/login": "auth",
             "GET /auth/callback": "auth",
             **dict.fromkeys(dashboard, "api"),
+            # authorized, and served by auth: it opens the caller's sealed TastyTrade tokens
+            "POST /api/v1/positions/sync": "auth",
             f"ANY {HttpApi.PROXY_PATH}": "api",  # POST /auth/logout included: authorized, served by api
         }
 

@@ -49,15 +49,15 @@ def _claims(**overrides: object) -> dict[str, object]:
 
 def test_a_valid_token_reaches_the_route(stack: LocalStack) -> None:
     token = stack.token_for("user-1")
-    status, _, body = stack.http("GET", "/api/v1/quotes/AAPL", token=token)
-    assert status == 404  # authorized; nothing cached for AAPL
+    status, _, body = stack.http("GET", "/api/v1/quotes/ZZZZ", token=token)
+    assert status == 404  # authorized; nothing cached for ZZZZ, nor listed by the stand-in TastyTrade
     assert body["error"]["code"] == "not_found"
 
 
 def test_a_missing_token_is_refused_by_the_gateway_without_invoking_the_authorizer(stack: LocalStack) -> None:
     assert stack.gateway is not None
     before = stack.gateway.authorizer.invocations
-    status, _, body = stack.http("GET", "/api/v1/quotes/AAPL")
+    status, _, body = stack.http("GET", "/api/v1/quotes/ZZZZ")
     assert (status, body) == (401, {"message": "Unauthorized"})
     assert stack.gateway.authorizer.invocations == before
 
@@ -69,7 +69,7 @@ def test_a_missing_token_is_refused_by_the_gateway_without_invoking_the_authoriz
 def test_a_malformed_authorization_header_is_denied_without_any_aws_call(
     stack: LocalStack, ddb_calls: CallCounter, header: str
 ) -> None:
-    status, _, _ = stack.http("GET", "/api/v1/quotes/AAPL", headers={"Authorization": header})
+    status, _, _ = stack.http("GET", "/api/v1/quotes/ZZZZ", headers={"Authorization": header})
     assert status == 403
     assert ddb_calls.total == 0
 
@@ -89,7 +89,7 @@ def test_a_malformed_authorization_header_is_denied_without_any_aws_call(
 def test_a_forged_token_is_denied_without_touching_any_data(
     stack: LocalStack, ddb_calls: CallCounter, description: str, token: str
 ) -> None:
-    status, _, body = stack.http("GET", "/api/v1/quotes/AAPL", token=token)
+    status, _, body = stack.http("GET", "/api/v1/quotes/ZZZZ", token=token)
     assert (status, body) == (403, {"message": "Forbidden"}), description
     assert ddb_calls.total == 0, f"{description}: the authorizer read DynamoDB"
 
@@ -97,29 +97,29 @@ def test_a_forged_token_is_denied_without_touching_any_data(
 def test_a_well_signed_token_without_a_session_is_denied(stack: LocalStack) -> None:
     # Correct key and claims, but no session was ever recorded for it.
     token = jwt.encode(_claims(jti="b" * 32), SECRET, algorithm="HS256")
-    assert stack.http("GET", "/api/v1/quotes/AAPL", token=token).status == 403
+    assert stack.http("GET", "/api/v1/quotes/ZZZZ", token=token).status == 403
 
 
 def test_an_expired_token_is_denied_without_touching_any_data(
     stack: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     token = stack.token_for("user-1", ttl_seconds=60)
-    assert stack.http("GET", "/api/v1/quotes/AAPL", token=token).status == 404
+    assert stack.http("GET", "/api/v1/quotes/ZZZZ", token=token).status == 404
     later = time.time() + 61
     monkeypatch.setattr(time, "time", lambda: later)
     with CallCounter(stack.env.client("dynamodb")) as calls:
-        status, _, _ = stack.http("GET", "/api/v1/quotes/AAPL", token=token)
+        status, _, _ = stack.http("GET", "/api/v1/quotes/ZZZZ", token=token)
     assert status == 403
     assert calls.total == 0
 
 
 def test_a_revoked_session_is_denied_at_the_cost_of_one_lookup(stack: LocalStack) -> None:
     token = stack.token_for("user-2")
-    assert stack.http("GET", "/api/v1/quotes/AAPL", token=token).status == 404
+    assert stack.http("GET", "/api/v1/quotes/ZZZZ", token=token).status == 404
     claims = tokens.verify(SECRET, token)
     SessionStore(stack.env).revoke(claims.user_id, claims.session_id)
     with CallCounter(stack.env.client("dynamodb")) as calls:
-        status, _, _ = stack.http("GET", "/api/v1/quotes/AAPL", token=token)
+        status, _, _ = stack.http("GET", "/api/v1/quotes/ZZZZ", token=token)
     assert status == 403
     assert calls.by_operation() == {"GetItem": 1}
 
@@ -148,20 +148,20 @@ def test_a_session_of_another_user_does_not_validate_a_token(stack: LocalStack) 
     forged = jwt.encode(
         _claims(sub="user-4", jti=opened.claims.session_id, exp=opened.claims.expires_at), "x" * 64, "HS256"
     )
-    assert stack.http("GET", "/api/v1/quotes/AAPL", token=forged).status == 403
+    assert stack.http("GET", "/api/v1/quotes/ZZZZ", token=forged).status == 403
     resigned = jwt.encode(_claims(sub="user-4", jti=opened.claims.session_id), SECRET, "HS256")
-    assert stack.http("GET", "/api/v1/quotes/AAPL", token=resigned).status == 403
+    assert stack.http("GET", "/api/v1/quotes/ZZZZ", token=resigned).status == 403
 
 
 def test_the_api_function_rejects_an_event_that_bypassed_the_authorizer(stack: LocalStack) -> None:
     assert stack.gateway is not None
     event = stack.gateway._event(
         "GET",
-        "/api/v1/quotes/AAPL",
+        "/api/v1/quotes/ZZZZ",
         "",
         {"x-user-id": "user-1"},
         None,
-        stack.gateway._request_context("GET", "/api/v1/quotes/AAPL", {}, "127.0.0.1", "ANY /{proxy+}"),
+        stack.gateway._request_context("GET", "/api/v1/quotes/ZZZZ", {}, "127.0.0.1", "ANY /{proxy+}"),
         "ANY /{proxy+}",
     )
     result = stack.gateway.api(event)
@@ -183,9 +183,9 @@ def test_the_authorizer_result_is_cached_per_token_for_the_configured_ttl() -> N
         assert cached.gateway is not None
         token = cached.token_for("user-1")
         for _ in range(3):
-            assert cached.http("GET", "/api/v1/quotes/AAPL", token=token).status == 404
+            assert cached.http("GET", "/api/v1/quotes/ZZZZ", token=token).status == 404
         assert cached.gateway.authorizer.invocations == 1
-        cached.http("GET", "/api/v1/quotes/AAPL", token=cached.token_for("user-2"))
+        cached.http("GET", "/api/v1/quotes/ZZZZ", token=cached.token_for("user-2"))
         assert cached.gateway.authorizer.invocations == 2
 
 

@@ -74,12 +74,18 @@ def test_bulk_quotes_report_hits_and_misses_in_one_round_trip_per_hundred(
     symbols = [f"B{i:03d}" for i in range(150)]
     cached = symbols[::2]
     stack.http("PUT", "/api/v1/quotes", token=service, json={"quotes": [quote(s) for s in cached]})
+    assert stack.oauth is not None
+    upstream = stack.oauth.requests["/market-data/by-type"]
     with CallCounter(stack.env.client("dynamodb")) as calls:
         status, _, body = stack.http("GET", "/api/v1/quotes", token=user, query={"symbols": ",".join(symbols)})
     assert status == 200
     assert sorted(body["quotes"]) == sorted(cached)
     assert sorted(body["missing"]) == sorted(set(symbols) - set(cached))
-    assert calls.by_operation() == {"BatchGetItem": 2}  # the authorizer's session read is cached
+    # The authorizer's session read is cached. The hits cost one BatchGetItem per 100 symbols; the 75 misses are
+    # read through TastyTrade (which lists none of them): a claim each (conditional PutItem), the breaker's item,
+    # one upstream request, and the claims marked absent (25 per BatchWriteItem) so nobody waits for them.
+    assert calls.by_operation() == {"BatchGetItem": 2, "PutItem": 75, "GetItem": 1, "BatchWriteItem": 3}
+    assert stack.oauth.requests["/market-data/by-type"] == upstream + 1
 
 
 @pytest.mark.parametrize(
@@ -160,7 +166,7 @@ def test_option_symbols_round_trip_in_canonical_form(stack: LocalStack, user: st
 
 def test_chains_per_expiration_and_for_all(stack: LocalStack, user: str, service: str, clock: Clock) -> None:
     contract = {
-        "symbol": "AAPL  261218C00200000",
+        "symbol": "IBM   261218C00200000",
         "option_type": "call",
         "strike": 200.0,
         "expiration": "2026-12-18",
@@ -169,18 +175,20 @@ def test_chains_per_expiration_and_for_all(stack: LocalStack, user: str, service
         "delta": 0.45,
     }
     chain = {
-        "symbol": "AAPL",
+        "symbol": "IBM",
         "expiration": "2026-12-18",
         "contracts": [contract],
         "updated_at": "2026-11-20T15:00:00Z",
     }
     assert stack.http("PUT", "/api/v1/chains", token=service, json=chain).status == 200
-    status, _, body = stack.http("GET", "/api/v1/chains/AAPL", token=user, query={"expiration": "2026-12-18"})
+    status, _, body = stack.http("GET", "/api/v1/chains/IBM", token=user, query={"expiration": "2026-12-18"})
     assert status == 200
     assert body["contracts"][0]["delta"] == 0.45
-    assert stack.http("GET", "/api/v1/chains/AAPL", token=user).status == 404  # no all-expirations chain yet
+    assert (
+        stack.http("GET", "/api/v1/chains/IBM", token=user).status == 404
+    )  # no all-expirations chain yet, and TastyTrade lists no IBM options
     stored = stack.client("dynamodb").get_item(
-        TableName=stack.environ["TTAI_KV_TABLE"], Key={"k": {"S": "chain:AAPL:2026-12-18"}}
+        TableName=stack.environ["TTAI_KV_TABLE"], Key={"k": {"S": "chain:IBM:2026-12-18"}}
     )["Item"]
     assert int(stored["exp"]["N"]) == clock.now + 300  # warm tier: 5 minutes
 

@@ -51,6 +51,11 @@ def oauth_client(stack: LocalStack) -> OAuthClient:
     return OAuthClient(env.oauth_settings(), env.secret("TASTYTRADE_CLIENT_ID"), env.secret("TASTYTRADE_CLIENT_SECRET"))
 
 
+def service_tokens(stack: LocalStack, fake: FakeTastyTrade) -> ServiceTokens:
+    refresh_token = fake.grant("5WT00001")
+    return ServiceTokens(lambda: (oauth_client(stack), refresh_token))
+
+
 def tastytrade(
     stack: LocalStack,
     fake: FakeTastyTrade,
@@ -64,7 +69,7 @@ def tastytrade(
     moment = clock or Moment()
     return TastyTradeClient(
         fake.api_url,
-        tokens or ServiceTokens(oauth_client(stack), fake.grant("5WT00001")),
+        tokens or service_tokens(stack, fake),
         CircuitBreaker(KVBreakerStore(stack.env.KV, clock=moment), breaker or f"test-{uuid.uuid4().hex}", clock=moment),
         policy=RetryPolicy(backoff_base=0.01, backoff_cap=0.02),
         sleep=(slept.append if slept is not None else lambda _: None),

@@ -321,6 +321,33 @@ class KVNamespace:
             self._batch_write(request)
 
     @reports_unavailable(DEPENDENCY)
+    def put_if_absent(self, key: str, value: Value, *, expiration_ttl: float) -> bool:
+        """Extension for coalescing work across containers (Workers KV has no conditional write; a Worker would use
+        a Durable Object): store ``value`` under ``key`` only if no live value is there, and say whether this call
+        stored it. One conditional PutItem; an item past its expiry counts as absent. The value must fit in an item
+        and the key must expire (``expiration_ttl``, at least 60 s): a claim nobody releases must not last."""
+        _check_key(key)
+        body = _encode_value(value)
+        if len(body) > INLINE_VALUE_MAX_BYTES:
+            raise ValueTooLarge(f"put_if_absent takes values up to {INLINE_VALUE_MAX_BYTES} bytes")
+        now = time.time()
+        expires = _expiry(None, expiration_ttl, now)
+        lay = self._layout
+        try:
+            self._ddb.put_item(
+                TableName=self.table,
+                Item=self._item(key, body, expires, None),
+                ConditionExpression="attribute_not_exists(#key) OR #ttl <= :now",
+                ExpressionAttributeNames={"#key": lay.key_attr, "#ttl": lay.ttl_attr},
+                ExpressionAttributeValues={":now": {"N": str(int(now))}},
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    @reports_unavailable(DEPENDENCY)
     def delete(self, key: str) -> None:
         """Remove ``key``; deleting a missing key is not an error."""
         _check_key(key)

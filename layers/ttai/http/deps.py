@@ -9,14 +9,22 @@ from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 
 from ttai.env import Env
 from ttai.http.principal import current_principal
-from ttai.secret_names import CURSOR_SECRET, TASTYTRADE_CLIENT_ID, TASTYTRADE_CLIENT_SECRET, TOKEN_ENCRYPTION_KEY
+from ttai.secret_names import (
+    CURSOR_SECRET,
+    TASTYTRADE_CLIENT_ID,
+    TASTYTRADE_CLIENT_SECRET,
+    TASTYTRADE_SERVICE_REFRESH_TOKEN,
+)
 
 # Services are imported where they are built: the auth function signs in without loading the market or tenant
 # modules, and the api function loads them with the first route that needs them.
 if TYPE_CHECKING:
     from ttai.cursors import CursorCodec
+    from ttai.services.broker_positions import BrokerPositionSync
     from ttai.services.market import MarketDataService
     from ttai.services.signin import SignInService
+    from ttai.services.tastytrade.breaker import CircuitBreaker
+    from ttai.services.tastytrade.market import TastyTradeMarketData
     from ttai.services.tenancy import Tenant
 
 
@@ -26,7 +34,34 @@ def _market(env: Env) -> MarketDataService:
     from ttai.services.cache import CacheService  # noqa: PLC0415
     from ttai.services.market import MarketDataService  # noqa: PLC0415
 
-    return MarketDataService(CacheService(env.KV, metrics=PowertoolsCacheMetrics()))
+    # Where TastyTrade is configured, misses are read through it; elsewhere they are reported missing.
+    source = _tastytrade_market(env) if env.settings.tastytrade_api_url else None
+    return MarketDataService(CacheService(env.KV, metrics=PowertoolsCacheMetrics()), source)
+
+
+def _tastytrade_market(env: Env) -> TastyTradeMarketData:
+    from ttai.auth.oauth import OAuthClient  # noqa: PLC0415
+    from ttai.services.tastytrade.client import TastyTradeClient  # noqa: PLC0415
+    from ttai.services.tastytrade.market import TastyTradeMarketData  # noqa: PLC0415
+    from ttai.services.tastytrade.tokens import ServiceTokens  # noqa: PLC0415
+
+    # The grant whose session pays for market data is the stack's own, never a user's: the cache it fills is
+    # everyone's. Its secrets are read with the first miss, not by a container serving hits.
+    def grant() -> tuple[OAuthClient, str]:
+        oauth = OAuthClient(
+            env.oauth_settings(), env.secret(TASTYTRADE_CLIENT_ID), env.secret(TASTYTRADE_CLIENT_SECRET)
+        )
+        return oauth, env.secret(TASTYTRADE_SERVICE_REFRESH_TOKEN)
+
+    return TastyTradeMarketData(TastyTradeClient(env.tastytrade_api_url(), ServiceTokens(grant), breaker(env)))
+
+
+@cache
+def breaker(env: Env) -> CircuitBreaker:
+    """This container's view of the TastyTrade circuit breaker, whose open state every container shares in KV."""
+    from ttai.services.tastytrade.breaker import CircuitBreaker, KVBreakerStore  # noqa: PLC0415
+
+    return CircuitBreaker(KVBreakerStore(env.KV))
 
 
 def market() -> MarketDataService:
@@ -61,13 +96,22 @@ def cursors() -> CursorCodec:
 
 @cache
 def _signin(env: Env) -> SignInService:
-    from ttai.auth.crypto import TokenCipher  # noqa: PLC0415 - only the auth function ships cryptography
-    from ttai.auth.oauth import OAuthClient  # noqa: PLC0415
-    from ttai.services.signin import SignInService  # noqa: PLC0415
+    from ttai.services.signin import SignInService  # noqa: PLC0415 - only the functions with cryptography load it
 
-    oauth = OAuthClient(env.oauth_settings(), env.secret(TASTYTRADE_CLIENT_ID), env.secret(TASTYTRADE_CLIENT_SECRET))
-    return SignInService(env, oauth, TokenCipher(env.secret_versions(TOKEN_ENCRYPTION_KEY)))
+    return SignInService.from_env(env)
 
 
 def signin() -> SignInService:
     return _signin(Env.from_environ())
+
+
+@cache
+def _broker_positions(env: Env) -> BrokerPositionSync:
+    from ttai.services.broker_positions import BrokerPositionSync  # noqa: PLC0415
+
+    return BrokerPositionSync.from_env(env, signin=_signin(env), breaker=breaker(env))
+
+
+def broker_positions() -> BrokerPositionSync:
+    """Syncs a user's positions from TastyTrade with their own session (the auth function)."""
+    return _broker_positions(Env.from_environ())

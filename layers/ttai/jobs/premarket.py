@@ -1,5 +1,6 @@
-"""The pre-market job (09:00 New York): the latest analysis of every watched symbol and its high-confidence
-signals as a report, and a notification per channel for every user with morning_alert on."""
+"""The pre-market job (09:00 New York): every connected user's positions synced from TastyTrade first
+(``ttai.jobs.position_sync``), then the latest analysis of every watched symbol and its high-confidence signals as
+a report, and a notification per channel for every user with morning_alert on."""
 
 from __future__ import annotations
 
@@ -56,7 +57,19 @@ def _line(symbol: str, analysis: dict[str, Any] | None) -> str:
     )
 
 
+def _sync_positions(ctx: JobContext) -> dict[str, Any]:
+    """Every connected user's positions from TastyTrade, counted for the job's record (who failed: the log)."""
+    if not ctx.env.settings.tastytrade_api_url:
+        return {"skipped": "TastyTrade is not configured for this function"}
+    # Loaded here: it brings the token cipher (cryptography), which no other job needs.
+    from ttai.jobs.position_sync import sync_every_user  # noqa: PLC0415
+    from ttai.services.broker_positions import BrokerPositionSync  # noqa: PLC0415
+
+    return sync_every_user(BrokerPositionSync.from_env(ctx.env)).as_metadata()
+
+
 def run_pre_market(ctx: JobContext) -> JobOutcome:
+    position_sync = _sync_positions(ctx)
     watchers = watchers_by_symbol(ctx.db)
     symbols = sorted(s for s in watchers if not is_option(s))  # the analysis job analyses underlyings only
     latest = _latest(ctx, symbols)
@@ -122,6 +135,7 @@ def run_pre_market(ctx: JobContext) -> JobOutcome:
             "missing": missing,
             "notifications_sent": sent,
             "high_confidence": len(high),
+            "position_sync": position_sync,
             **({"demo_data": demo} if demo else {}),
         },
     )

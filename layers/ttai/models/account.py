@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import AwareDatetime, Field
 
 from ttai.models.base import Output
+from ttai.models.positions import BrokerSyncResult
 from ttai.models.times import StoredInstant
 
 Channel = Literal["discord", "email", "push"]
@@ -35,3 +36,8 @@ class SignInResult(Output):
     token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the token type, not a credential
     expires_at: AwareDatetime
     user: dict[str, str | None]
+    positions: BrokerSyncResult | None = Field(
+        default=None,
+        description="the positions synced from TastyTrade right after signing in; none if that sync failed "
+        "(signing in still succeeds: retry with POST /api/v1/positions/sync)",
+    )

@@ -95,3 +95,20 @@ class SyncResult(Output):
     positions: list[Position] = Field(description="the positions the sync upserted, by id")
     upserted: int
     closed: int
+
+
+class SkippedBrokerPosition(Output):
+    account_number: str
+    symbol: str
+    reason: str
+
+
+class BrokerSyncResult(Output):
+    """A sync from TastyTrade: the open accounts read, what the full sync did, and what it left out and why
+    (futures, crypto and fractional shares have no place in the positions table)."""
+
+    accounts: list[str] = Field(description="the open TastyTrade accounts whose positions were read")
+    positions: list[Position] = Field(description="the open positions the sync upserted, by id")
+    upserted: int
+    closed: int
+    skipped: list[SkippedBrokerPosition]

@@ -12,6 +12,13 @@ from typing import Any, Protocol
 from ttai.bindings.kv import BULK_GET_MAX, INLINE_VALUE_MAX_BYTES, KVNamespace, iter_all_keys
 from ttai.tenant_keys import KV_SEPARATOR, user_id_from_segment, user_segment
 
+CLAIM_PREFIX = "claim:"
+
+
+def claim_key(value_key: str) -> str:
+    """Where a read-through claims the fetch of ``value_key`` (``ttai.services.read_through``)."""
+    return f"{CLAIM_PREFIX}{value_key}"
+
 
 class CacheTier(Enum):
     """How long each kind of data may be served from cache (seed 000), in seconds."""
@@ -211,10 +218,14 @@ class CacheService:
         """Drop everything cached for ``symbol`` (seed 001's "earnings released"): quote, company, every chain,
         the analysis job's latest call, and every user's cached analysis of it. Returns the keys deleted."""
         keys = [CacheKeys.quote(symbol), CacheKeys.company(symbol), CacheKeys.technical_analysis(symbol)]
-        keys += [k.name for k in iter_all_keys(self.kv, CacheKeys.chain_prefix(symbol))]
+        chains = [k.name for k in iter_all_keys(self.kv, CacheKeys.chain_prefix(symbol))]
+        keys += chains
+        # The read-through claims of these values go too (not counted in what is returned): one left from the last
+        # fetch would make the next miss wait for a value that is not coming.
+        claims = [claim_key(k) for k in (CacheKeys.quote(symbol), CacheKeys.company(symbol), *chains)]
         for entry in iter_all_keys(self.kv, CacheKeys.analysis_index_prefix(symbol)):
             keys += [CacheKeys.user_analysis(CacheKeys.analysis_index_user(symbol, entry.name), symbol), entry.name]
-        for key in keys:
+        for key in keys + claims:
             # One at a time: chains can be large enough to live in S3, and delete() removes that object too.
             self.kv.delete(key)
         return keys

@@ -11,11 +11,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ttai.auth.crypto import Sealed, TokenCipher
-from ttai.auth.oauth import PROVIDER_NAME, OAuthClient, OAuthError, Pkce, ProviderUnavailable
+from ttai.auth.oauth import (
+    PROVIDER_NAME,
+    OAuthClient,
+    OAuthError,
+    Pkce,
+    ProviderUnavailable,
+)
 from ttai.auth.sessions import OpenedSession, SessionStore
 from ttai.env import Env
 from ttai.errors import NotFound, Unauthorized, describe_error
 from ttai.observability import logger
+from ttai.secret_names import TASTYTRADE_CLIENT_ID, TASTYTRADE_CLIENT_SECRET, TOKEN_ENCRYPTION_KEY
 
 STATE_TTL_SECONDS = 600  # how long a user may take on the provider's page
 REFRESH_MARGIN_SECONDS = 120
@@ -65,6 +72,14 @@ class SignInService:
         self._env = env
         self._oauth = oauth
         self._cipher = cipher
+
+    @classmethod
+    def from_env(cls, env: Env) -> SignInService:
+        """The service a function that signs in, or uses a user's broker tokens, builds from its environment."""
+        oauth = OAuthClient(
+            env.oauth_settings(), env.secret(TASTYTRADE_CLIENT_ID), env.secret(TASTYTRADE_CLIENT_SECRET)
+        )
+        return cls(env, oauth, TokenCipher(env.secret_versions(TOKEN_ENCRYPTION_KEY)))
 
     def begin(self) -> SignInStart:
         """Where to send the browser; the PKCE verifier waits in KV under a one-time state."""

@@ -51,9 +51,9 @@ class BreakerStore(Protocol):
 class KVBreakerStore:
     """The breaker's state as one JSON item in the KV namespace, expiring once the trip is no longer remembered."""
 
-    def __init__(self, kv: KVNamespace, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, kv: KVNamespace, *, clock: Callable[[], float] | None = None) -> None:
         self._kv = kv
-        self._clock = clock
+        self._clock = clock or _now
 
     @staticmethod
     def key(name: str) -> str:
@@ -99,14 +99,14 @@ class CircuitBreaker:
         failure_threshold: int = FAILURE_THRESHOLD,
         open_seconds: int = OPEN_SECONDS,
         max_open_seconds: int = MAX_OPEN_SECONDS,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.name = name
         self._store = store
         self._threshold = failure_threshold
         self._open_seconds = open_seconds
         self._max_open_seconds = max_open_seconds
-        self._clock = clock
+        self._clock = clock or _now
         self._lock = threading.Lock()
         self._failures = 0
         self._open_until = 0.0  # known in this container without reading the store
@@ -162,3 +162,8 @@ class CircuitBreaker:
             "TastyTrade is unavailable (circuit breaker open); retry later",
             retry_after=math.ceil(round(remaining, 3)),
         )
+
+
+def _now() -> float:
+    """``time.time()`` looked up at each call, so a test that moves the clock moves ours too."""
+    return time.time()

@@ -49,12 +49,18 @@ class UserTokens:
 class ServiceTokens:
     """The stack's session: a refresh token from a grant an operator created for this OAuth client, its access token
     kept in this container's memory for its 15 minutes. Refresh tokens of such grants do not expire; if TastyTrade
-    answers a refresh with a new one, this container keeps using the newest."""
+    answers a refresh with a new one, this container keeps using the newest.
 
-    def __init__(self, oauth: OAuthClient, refresh_token: str, *, clock: Callable[[], float] = time.time) -> None:
-        self._oauth = oauth
-        self._refresh_token = refresh_token
-        self._clock = clock
+    ``grant`` gives the OAuth client and the grant's refresh token when first needed: a container that only serves
+    cache hits never reads the secrets."""
+
+    def __init__(
+        self, grant: Callable[[], tuple[OAuthClient, str]], *, clock: Callable[[], float] | None = None
+    ) -> None:
+        self._grant = grant
+        self._oauth: OAuthClient | None = None
+        self._refresh_token = ""
+        self._clock = clock or _now
         self._lock = threading.Lock()
         self._access_token: str | None = None
         self._expires_at = 0.0
@@ -64,6 +70,8 @@ class ServiceTokens:
             now = self._clock()
             if not force_refresh and self._access_token and now < self._expires_at - REFRESH_MARGIN_SECONDS:
                 return self._access_token
+            if self._oauth is None:
+                self._oauth, self._refresh_token = self._grant()
             try:
                 fresh = self._oauth.refresh(self._refresh_token)
             except OAuthError as exc:
@@ -79,3 +87,8 @@ class ServiceTokens:
 
     def refused(self) -> TtaiError:
         return ConfigurationError("TastyTrade refuses the stack's fresh access token: check the grant's scopes")
+
+
+def _now() -> float:
+    """``time.time()`` looked up at each call, so a test that moves the clock moves ours too."""
+    return time.time()
