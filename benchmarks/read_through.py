@@ -4,7 +4,6 @@ the real service adds its own round trips, and a TLS handshake per request)."""
 
 from __future__ import annotations
 
-import uuid
 from decimal import Decimal
 from functools import partial
 
@@ -17,8 +16,11 @@ GROUP = "TastyTrade read-through"
 SAMPLES = 40
 
 
+_STEMS = iter(f"B{a}{b}" for a in "ABCDEFGHIJ" for b in "ABCDEFGHIJ")  # a stem per call: no symbol is cached yet
+
+
 def _listed(fake: FakeTastyTrade, count: int) -> list[str]:
-    stem = f"B{uuid.uuid4().hex[:2].upper()}"
+    stem = next(_STEMS)
     symbols = [f"{stem}{n:03d}" for n in range(count)]
     for n, symbol in enumerate(symbols):
         fake.catalog.list_equity(symbol, Decimal(10 + n))

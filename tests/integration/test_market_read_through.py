@@ -4,6 +4,7 @@ into fast 503s with Retry-After by the breaker every container shares, until it 
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 import uuid
@@ -48,12 +49,18 @@ def fresh_breaker(stack: LocalStack) -> Iterator[None]:
     deps._market.cache_clear()
 
 
+_STEMS = itertools.count()
+_BASE36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
 def listed(fake: FakeTastyTrade, count: int = 1) -> list[str]:
-    """Equities only the stand-in knows (nothing cached them yet), priced 10, 11, 12..."""
-    stem = f"R{uuid.uuid4().hex[:2].upper()}"
-    symbols = [f"{stem}{n:03d}" for n in range(count)]
-    for n, symbol in enumerate(symbols):
-        fake.catalog.list_equity(symbol, Decimal(10 + n))
+    """Equities only the stand-in knows, a stem no other test of the session used (nothing cached them yet), priced
+    10, 11, 12..."""
+    n = next(_STEMS)
+    stem = f"R{_BASE36[n // 36 % 36]}{_BASE36[n % 36]}"
+    symbols = [f"{stem}{i:03d}" for i in range(count)]
+    for i, symbol in enumerate(symbols):
+        fake.catalog.list_equity(symbol, Decimal(10 + i))
     return symbols
 
 
