@@ -258,7 +258,8 @@ def _tenant(name: str) -> LazyRouter:
 API_ROUTERS: tuple[LazyRouter, ...] = (
     LazyRouter("ttai.http.routes.health", None, ("/health",)),
     LazyRouter("ttai.http.routes.dashboard", None, ("/dashboard",)),
-    LazyRouter("ttai.http.routes.account", None, (f"{API}/me", "/auth/logout")),
+    LazyRouter("ttai.http.routes.account", None, (f"{API}/me",)),
+    LazyRouter("ttai.http.routes.auth", None, ("/auth/logout",)),  # sign-in is the auth function's
     LazyRouter("ttai.http.routes.market", API, (f"{API}/quotes", f"{API}/chains", f"{API}/company")),
     LazyRouter("ttai.http.routes.bars", API, (f"{API}/bars",)),
     *(

@@ -1,4 +1,4 @@
-"""The caller's own account: ``GET /api/v1/me``, its export and erasure (seed 004), ``POST /auth/logout``."""
+"""The caller's own account: ``GET /api/v1/me``, its export and erasure (seed 004). Signing out is in ``auth``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from http import HTTPStatus
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from ttai.auth.sessions import SessionStore
 from ttai.http import deps
 from ttai.http.openapi import responses
 from ttai.http.principal import current_principal
@@ -49,14 +48,3 @@ def erase_account() -> Response[None]:
 def _data_rights() -> DataRightsService:
     env = deps.env()
     return DataRightsService(env.DB, env.KV, env.R2, current_principal(router).user_id)
-
-
-@router.post(
-    "/auth/logout",
-    summary="End the session of the token that made this request",
-    responses=responses(success=HTTPStatus.NO_CONTENT),
-)
-def logout() -> Response[None]:
-    principal = current_principal(router)
-    SessionStore(deps.env()).revoke(principal.user_id, principal.session_id)
-    return Response(status_code=204)
