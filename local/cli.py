@@ -1,4 +1,5 @@
-"""``ttai``: command-line tools for the local stack (tokens, migrations) and for dead-letter queues anywhere."""
+"""``ttai``: command-line tools for the local stack (tokens, migrations), for dead-letter queues anywhere, and the
+stack's HTTP routes."""
 
 from __future__ import annotations
 
@@ -312,6 +313,18 @@ def _restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def _routes(args: argparse.Namespace) -> int:
+    from local.routes import as_json, http_routes, table  # noqa: PLC0415 - imports every function and router
+
+    routes = http_routes()
+    print(as_json(routes) if args.json else table(routes))
+    unanswered = [f"{route.method} {route.path} ({route.function})" for route in routes if route.handler is None]
+    if unanswered:
+        print(f"ttai routes: no handler answers {', '.join(unanswered)}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ttai", description=__doc__)
     parser.add_argument("--state-file", type=Path, default=DEFAULT_STATE_FILE, help="written by `make dev`")
@@ -344,6 +357,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     restore.add_argument("--database", default=None, help="a database to create and fill (default: the stack's own)")
     restore.set_defaults(run=_restore)
     add_import_commands(commands, StackAccess(environ=_running_stack_environ, database=_stack_database))
+    routes = commands.add_parser("routes", help="every HTTP route: method, path, handler (file:line), Lambda function")
+    routes.add_argument("--json", action="store_true")
+    routes.set_defaults(run=_routes)
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))
