@@ -125,17 +125,8 @@ class Positions:
     def cursor(self, rng: random.Random, wanted: HistoryFilter) -> str:
         """A cursor after a run drawn at random among those the filter keeps: the first such run from a random id
         on, or the newest one when there is none past it."""
-        where, params = [], []
-        for clause, value in (
-            ("job_type = %s", wanted.job_type),
-            ("status = %s", wanted.status),
-            ("execution_date >= %s", wanted.since),
-            ("execution_date <= %s", wanted.until),
-        ):
-            if value is not None:
-                where.append(clause)
-                params.append(value)
-        kept = " AND ".join(where) or "true"
+        where, params = wanted.conditions
+        kept = " AND ".join(where).replace("?", "%s") or "true"
         drawn = rng.randint(self.first_id, self.last_id)
         row = (
             self._conn.execute(

@@ -19,6 +19,7 @@ from pydantic import BaseModel, TypeAdapter
 from ttai.cursors import Page
 from ttai.http.openapi import responses
 from ttai.http.params import DEFAULT_PAGE_SIZE, Cursor, Limit, NamePath, path_text
+from ttai.http.replies import no_content
 from ttai.services.named import NamedRepository
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
@@ -68,7 +69,7 @@ def add_named_routes(
 
     def delete_item(name: NamePath) -> Response[None]:
         repository().delete(name_of(name))
-        return Response(status_code=HTTPStatus.NO_CONTENT.value)
+        return no_content()
 
     router.get(path, summary=f"The caller's {plural}, by name", responses=responses(HTTPStatus.BAD_REQUEST))(
         _as(list_items, f"list_{plural}", **{"return": _page_of(collection.item)})

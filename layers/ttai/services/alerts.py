@@ -10,7 +10,7 @@ from typing import Any
 from ttai.cursors import INSTANT, ROW_ID, CursorKind, Page, Row
 from ttai.errors import Conflict, NotFound
 from ttai.models.alerts import Alert, AlertEvent, AlertIn, AlertStatusFilter
-from ttai.services.tenancy import TenantRepository, audited
+from ttai.services.tenancy import TenantRepository, audited, ids_from_user_index
 
 ALERTS = CursorKind("alerts", (ROW_ID,), ("id",))  # newest first by id, per status filter
 ALERT_EVENTS = CursorKind("alert_events", (INSTANT, ROW_ID), ("triggered_at", "id"))  # newest first, per alert
@@ -18,18 +18,10 @@ _COLUMNS = (
     "id, symbol, alert_type, condition, threshold, message_template, channels, status, triggered_at, cancelled_at, "
     "created_at, updated_at"
 )
-# The page's ids come from the user's index alone (alerts_user_status, or alerts_user_recent for 'all'), then their
-# rows: asked for the rows directly, PostgreSQL may walk the primary key backwards and filter by user (see
-# positions.py; 90,304 alerts read for a page of 51 in ``make bench``).
-_LIST = f"""
-SELECT {_COLUMNS} FROM alerts
-WHERE user_id = ?1 AND id IN (
-    SELECT id FROM alerts
-    WHERE user_id = ?1 AND (?2::text = 'all' OR status = ?2) AND (?3::bigint IS NULL OR id < ?3)
-    ORDER BY id DESC LIMIT ?4
+# The page's ids from alerts_user_status, or alerts_user_recent for 'all'.
+_LIST = ids_from_user_index(
+    "alerts", _COLUMNS, "(?2::text = 'all' OR status = ?2) AND (?3::bigint IS NULL OR id < ?3)", "id DESC"
 )
-ORDER BY id DESC
-"""  # noqa: S608 - a column list constant
 _CREATE = audited(
     f"""INSERT INTO alerts (user_id, symbol, alert_type, condition, threshold, message_template, channels,
         created_at, updated_at)
@@ -79,26 +71,21 @@ class AlertRepository(TenantRepository):
         return self.page(ALERTS, cursor, limit, fetch, Alert.model_validate, filters=(status,))
 
     def create(self, body: AlertIn) -> Alert:
-        row = (
-            self.db.prepare(_CREATE)
-            .bind(
-                self.user_id,
-                self.tenant.request_id,
-                body.symbol,
-                body.alert_type,
-                body.condition,
-                body.threshold,
-                body.message_template,
-                list(body.channels),
-                _now(),
-            )
-            .first()
-        )
+        row = self.audited_statement(
+            _CREATE,
+            body.symbol,
+            body.alert_type,
+            body.condition,
+            body.threshold,
+            body.message_template,
+            list(body.channels),
+            _now(),
+        ).first()
         assert row is not None  # an INSERT ... RETURNING always returns its row
         return Alert.model_validate(row)
 
     def cancel(self, alert_id: int) -> Alert:
-        row = self.db.prepare(_CANCEL).bind(self.user_id, self.tenant.request_id, alert_id, _now()).first()
+        row = self.audited_statement(_CANCEL, alert_id, _now()).first()
         if row is not None:
             return Alert.model_validate(row)
         # Nothing changed: either not the caller's alert, or no longer active. Only this failure path pays a read.

@@ -87,21 +87,16 @@ class AnalysisRepository(TenantRepository):
 
     def create(self, body: AnalysisIn) -> Analysis:
         """Store the analysis (audited), then cache it as the caller's latest for its symbol."""
-        row = (
-            self.db.prepare(_CREATE)
-            .bind(
-                self.user_id,
-                self.tenant.request_id,
-                body.symbol,
-                body.type,
-                body.params,
-                body.result,
-                body.recommendation,
-                body.workflow_id,
-                datetime.fromtimestamp(time.time(), UTC),
-            )
-            .first()
-        )
+        row = self.audited_statement(
+            _CREATE,
+            body.symbol,
+            body.type,
+            body.params,
+            body.result,
+            body.recommendation,
+            body.workflow_id,
+            datetime.fromtimestamp(time.time(), UTC),
+        ).first()
         assert row is not None  # an INSERT ... RETURNING always returns its row
         analysis = _analysis(row)
         self.cache.set_analysis(self.user_id, analysis.symbol, analysis.model_dump(mode="json"))

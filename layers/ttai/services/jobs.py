@@ -165,6 +165,19 @@ class HistoryFilter:
     until: date | None = None  # execution_date on or before
 
     @property
+    def conditions(self) -> tuple[list[str], list[Any]]:
+        """The predicates of the fields given (``?`` placeholders) and their values. Only those reach PostgreSQL, so
+        the planner picks the index that serves them (type, status or date) instead of planning around
+        "? IS NULL OR ..." for every filter."""
+        given = (
+            ("job_type = ?", self.job_type),
+            ("status = ?", self.status),
+            ("execution_date >= ?", self.since),
+            ("execution_date <= ?", self.until),
+        )
+        return [clause for clause, value in given if value is not None], [v for _, v in given if v is not None]
+
+    @property
     def cursor_scope(self) -> tuple[str | date | None, ...]:
         # The history is the same for every signed-in user, so a cursor is bound to the filter alone: it cannot
         # continue a list filtered differently.
@@ -266,19 +279,7 @@ class JobStorage:
     # ------------------------------------------------------------ reading runs
 
     def history(self, wanted: HistoryFilter, limit: int, cursor: str | None = None) -> Page[JobExecution]:
-        conditions: list[str] = []
-        params: list[Any] = []
-        # Only the predicates asked for reach PostgreSQL, so the planner picks the index that serves them (type,
-        # status or date) instead of planning around "? IS NULL OR ..." for every filter.
-        for clause, value in (
-            ("job_type = ?", wanted.job_type),
-            ("status = ?", wanted.status),
-            ("execution_date >= ?", wanted.since),
-            ("execution_date <= ?", wanted.until),
-        ):
-            if value is not None:
-                conditions.append(clause)
-                params.append(value)
+        conditions, params = wanted.conditions
 
         def fetch(after: tuple[Any, ...], count: int) -> Sequence[Row]:
             clauses, values = list(conditions), list(params)

@@ -77,24 +77,19 @@ class JournalRepository(TenantRepository):
     def create(self, body: JournalEntryIn) -> JournalEntry:
         now = datetime.fromtimestamp(time.time(), UTC)
         legs = [leg.model_dump(mode="json") for leg in body.legs]
-        row = (
-            self.db.prepare(_CREATE)
-            .bind(
-                self.user_id,
-                self.tenant.request_id,
-                body.symbol,
-                body.strategy,
-                legs,
-                body.direction,
-                body.quantity,
-                body.entry_date,
-                body.entry_price,
-                body.notes,
-                body.analysis_id,
-                now,
-            )
-            .first()
-        )
+        row = self.audited_statement(
+            _CREATE,
+            body.symbol,
+            body.strategy,
+            legs,
+            body.direction,
+            body.quantity,
+            body.entry_date,
+            body.entry_price,
+            body.notes,
+            body.analysis_id,
+            now,
+        ).first()
         if row is None:
             raise InvalidJournalInput("body.analysis_id", f"no analysis with id {body.analysis_id}")
         return _entry(row)
@@ -103,11 +98,7 @@ class JournalRepository(TenantRepository):
         row = self._open_entry(entry_id)
         legs = [StoredLeg.model_validate(leg) for leg in row["legs"]]
         pnl, pnl_percent = profit_and_loss(row["direction"], row["entry_price"], body.exit_price, row["quantity"], legs)
-        closed = (
-            self.db.prepare(_CLOSE)
-            .bind(self.user_id, self.tenant.request_id, entry_id, body.exit_price, body.exit_date, pnl, pnl_percent)
-            .first()
-        )
+        closed = self.audited_statement(_CLOSE, entry_id, body.exit_price, body.exit_date, pnl, pnl_percent).first()
         if closed is None:  # closed meanwhile (a 409), or the exit is before the entry
             self._open_entry(entry_id)
             raise InvalidJournalInput(

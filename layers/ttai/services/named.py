@@ -76,10 +76,10 @@ class NamedRepository(TenantRepository, Generic[Item, Body]):
 
     def put(self, name: str, body: Body) -> Item:
         values = [getattr(body, column) for column in self.table.written]
-        row = self.db.prepare(self.table.put).bind(self.user_id, self.tenant.request_id, name, *values).first()
+        row = self.audited_statement(self.table.put, name, *values).first()
         assert row is not None  # an upsert always returns its row
         return self._item(row)
 
     def delete(self, name: str) -> None:
-        if self.db.prepare(self.table.delete).bind(self.user_id, self.tenant.request_id, name).first() is None:
+        if self.audited_statement(self.table.delete, name).first() is None:
             raise NotFound(f"no {self.table.entity} named {name!r}")

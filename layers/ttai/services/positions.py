@@ -18,26 +18,15 @@ from ttai.cursors import ROW_ID, CursorCodec, CursorKind, Page, Row
 from ttai.errors import NotFound
 from ttai.models.positions import Position, PositionIn, PositionSync, StatusFilter, SyncResult
 from ttai.services.cache import CacheKeys
-from ttai.services.tenancy import Tenant, TenantRepository, audited
+from ttai.services.tenancy import Tenant, TenantRepository, audited, ids_from_user_index
 
 POSITIONS = CursorKind("positions", (ROW_ID,), ("id",))  # by id, per status filter
 _COLUMNS = (
     "id, symbol, quantity, direction, average_cost, position_type, option_type, strike, expiration, status, "
     "opened_at, closed_at, created_at, updated_at"
 )
-# The page's ids come from the user's index alone (positions_user_status, or positions_user_id for 'all'), then
-# their rows. Asked for the rows directly, PostgreSQL may walk the primary key in id order and filter by user,
-# betting that the user's rows are spread evenly over it: for a user whose positions are all older or newer than
-# most, that reads every other user's rows in between (26,579 for a page of 51 in ``make bench``).
-_LIST = f"""
-SELECT {_COLUMNS} FROM positions
-WHERE user_id = ?1 AND id IN (
-    SELECT id FROM positions
-    WHERE user_id = ?1 AND (?2 = 'all' OR status = ?2) AND id > ?3
-    ORDER BY id LIMIT ?4
-)
-ORDER BY id
-"""  # noqa: S608 - a column list constant
+# The page's ids from positions_user_status, or positions_user_id for 'all'.
+_LIST = ids_from_user_index("positions", _COLUMNS, "(?2 = 'all' OR status = ?2) AND id > ?3", "id")
 _GET = f"SELECT {_COLUMNS} FROM positions WHERE user_id = ?1 AND id = ?2"  # noqa: S608
 # Every position of the sync in one statement: the list crosses as one JSON parameter.
 _UPSERT = audited(
@@ -89,7 +78,7 @@ class PositionRepository(TenantRepository):
         return Position.model_validate(row)
 
     def delete(self, position_id: int) -> None:
-        if self.db.prepare(_DELETE).bind(self.user_id, self.tenant.request_id, position_id).first() is None:
+        if self.audited_statement(_DELETE, position_id).first() is None:
             raise NotFound(f"no position {position_id}")
         self.kv.delete(CacheKeys.positions(self.user_id))
 
@@ -98,16 +87,14 @@ class PositionRepository(TenantRepository):
         upsert = None
         if body.positions:
             payload = [_as_stored(p) for p in body.positions]
-            upsert = self.db.prepare(_UPSERT).bind(self.user_id, self.tenant.request_id, payload)
+            upsert = self.audited_statement(_UPSERT, payload)
         upserted: list[dict[str, Any]] = []
         closed: list[dict[str, Any]] = []
         if body.full_sync:
             with self.db.transaction() as tx:
                 upserted = tx.all(upsert).results if upsert else []
                 kept = [row["id"] for row in upserted]
-                close = self.db.prepare(_CLOSE_MISSING).bind(
-                    self.user_id, self.tenant.request_id, datetime.fromtimestamp(time.time(), UTC), kept
-                )
+                close = self.audited_statement(_CLOSE_MISSING, datetime.fromtimestamp(time.time(), UTC), kept)
                 closed = tx.all(close).results
         elif upsert:
             upserted = upsert.all().results  # one statement is its own transaction

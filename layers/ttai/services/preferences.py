@@ -61,19 +61,14 @@ class PreferencesRepository(TenantRepository):
                 parse_webhook_url(webhook, allow_loopback=self.allow_loopback_webhooks)
             except ValueError as exc:
                 raise InvalidField("body.discord_webhook_url", str(exc)) from exc
-        row = (
-            self.db.prepare(_PUT)
-            .bind(
-                self.user_id,
-                self.tenant.request_id,
-                body.default_strategy,
-                body.morning_alert,
-                body.eod_summary,
-                body.notification_channels,
-                changes,
-                webhook,
-            )
-            .first()
-        )
+        row = self.audited_statement(
+            _PUT,
+            body.default_strategy,
+            body.morning_alert,
+            body.eod_summary,
+            body.notification_channels,
+            changes,
+            webhook,
+        ).first()
         assert row is not None  # an upsert always returns its row
         return preferences_from_row(row)

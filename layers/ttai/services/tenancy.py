@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
 
-from ttai.bindings.d1 import D1Database
+from ttai.bindings.d1 import D1Database, D1PreparedStatement
 from ttai.cursors import CursorCodec, CursorKind, Fetch, Page, Row, keyset_page, required_codec
 
 _NAME = re.compile(r"^[a-z_]+\.[a-z_]+$")
+_TABLE = re.compile(r"[a-z_]+")
 T = TypeVar("T")
 Filter = str | int | date | None
 
@@ -46,6 +47,27 @@ SELECT * FROM changed
 """  # noqa: S608 - action and entity are checked constants, never input
 
 
+def ids_from_user_index(table: str, columns: str, condition: str, order: str) -> str:
+    """SQL for a page of the caller's rows (``?1`` is the user id) whose ids come from the user's index alone, then
+    their rows: ``condition`` filters and places the page, ``order`` is ``id`` or ``id DESC``, ``?4`` the page size.
+
+    Asked for the rows directly, PostgreSQL may walk the primary key in id order and filter by user, betting that the
+    user's rows are spread evenly over it: for a user whose rows are all older or newer than most, that reads every
+    other user's rows in between (26,579 positions, or 90,304 alerts, for a page of 51 in ``make bench``).
+    """
+    if not _TABLE.fullmatch(table) or order not in {"id", "id DESC"}:
+        raise ValueError(f"a table name and an id order are constants, got {table!r} / {order!r}")
+    return f"""
+SELECT {columns} FROM {table}
+WHERE user_id = ?1 AND id IN (
+    SELECT id FROM {table}
+    WHERE user_id = ?1 AND {condition}
+    ORDER BY {order} LIMIT ?4
+)
+ORDER BY {order}
+"""  # noqa: S608 - constants of the repositories, never input
+
+
 class TenantRepository:
     """Base of the per-resource repositories: the database and the tenant it is bound to."""
 
@@ -57,6 +79,10 @@ class TenantRepository:
     @property
     def user_id(self) -> str:
         return self.tenant.user_id
+
+    def audited_statement(self, sql: str, *values: Any) -> D1PreparedStatement:
+        """``sql``, made by ``audited``, bound to the caller (``?1``) and the request (``?2``), then ``values``."""
+        return self.db.prepare(sql).bind(self.user_id, self.tenant.request_id, *values)
 
     def page(
         self,

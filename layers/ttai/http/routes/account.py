@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from ttai.http import deps
 from ttai.http.openapi import responses
 from ttai.http.principal import current_principal
+from ttai.http.replies import no_content
 from ttai.models.account import Profile
 from ttai.services.account import AccountService
 from ttai.services.data_rights import AccountArchive, DataRightsService
@@ -42,7 +43,7 @@ def export_account() -> AccountArchive:
 )
 def erase_account() -> Response[None]:
     _data_rights().erase()
-    return Response(status_code=204)
+    return no_content()
 
 
 def _data_rights() -> DataRightsService:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
@@ -13,6 +13,7 @@ from ttai.cursors import Page
 from ttai.http import deps
 from ttai.http.openapi import responses
 from ttai.http.params import DEFAULT_PAGE_SIZE, Cursor, Limit, RowId
+from ttai.http.replies import created, no_content
 from ttai.models.alerts import Alert, AlertEvent, AlertIn, AlertStatusFilter
 from ttai.services.alerts import AlertRepository
 
@@ -31,11 +32,7 @@ def list_alerts(status: Status = "all", limit: Limit = DEFAULT_PAGE_SIZE, cursor
 
 @router.post("/alerts", summary="Create an alert", responses=responses(HTTPStatus.CONFLICT, success=HTTPStatus.CREATED))
 def create_alert(body: AlertIn) -> Response[Alert]:
-    return Response(
-        status_code=HTTPStatus.CREATED.value,
-        content_type=content_types.APPLICATION_JSON,
-        body=_repository().create(body),
-    )
+    return created(_repository().create(body))
 
 
 @router.delete(
@@ -45,7 +42,7 @@ def create_alert(body: AlertIn) -> Response[Alert]:
 )
 def cancel_alert(alert_id: RowId) -> Response[None]:
     _repository().cancel(alert_id)
-    return Response(status_code=HTTPStatus.NO_CONTENT.value)
+    return no_content()
 
 
 @router.get(

@@ -5,13 +5,14 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from ttai.cursors import Page
 from ttai.http import deps
 from ttai.http.openapi import responses
 from ttai.http.params import DEFAULT_PAGE_SIZE, Cursor, Limit, RowId, symbol_filter, symbol_value
+from ttai.http.replies import created
 from ttai.models.analyses import Analysis, AnalysisIn
 from ttai.services.analyses import AnalysisRepository
 from ttai.services.cache import CacheService
@@ -48,4 +49,4 @@ def get_analysis(analysis_id: RowId) -> Analysis:
 )
 def create_analysis(body: AnalysisIn) -> Response[Analysis]:
     analysis = _repository().create(body)
-    return Response(status_code=HTTPStatus.CREATED.value, content_type=content_types.APPLICATION_JSON, body=analysis)
+    return created(analysis)

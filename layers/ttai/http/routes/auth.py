@@ -21,6 +21,7 @@ from ttai.errors import TtaiError, Unauthorized, describe_error
 from ttai.http import deps
 from ttai.http.openapi import responses
 from ttai.http.principal import current_principal
+from ttai.http.replies import no_content
 from ttai.models.account import SignInResult
 from ttai.observability import logger
 
@@ -76,4 +77,4 @@ def logout() -> Response[None]:
 
     principal = current_principal(router)
     SessionStore(deps.env()).revoke(principal.user_id, principal.session_id)
-    return Response(status_code=204)
+    return no_content()

@@ -6,13 +6,14 @@ from http import HTTPStatus
 from typing import Annotated
 from urllib.parse import unquote
 
-from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from ttai.cursors import Page
 from ttai.http import deps
 from ttai.http.openapi import responses
 from ttai.http.params import DEFAULT_PAGE_SIZE, Limit, StorageCursor, name_path
+from ttai.http.replies import created
 from ttai.services.exports import ExportCreated, ExportRequest, ExportService
 from ttai.services.storage import ExportFile, ExportLink, StorageService
 
@@ -31,8 +32,7 @@ def _storage() -> StorageService:
     responses=responses(success=HTTPStatus.CREATED),
 )
 def create_export(body: ExportRequest) -> Response[ExportCreated]:
-    created = ExportService(deps.env().DB, _storage()).create(body)
-    return Response(status_code=HTTPStatus.CREATED.value, content_type=content_types.APPLICATION_JSON, body=created)
+    return created(ExportService(deps.env().DB, _storage()).create(body))
 
 
 @router.get("/exports", summary="The caller's exports, by name", responses=responses(HTTPStatus.BAD_REQUEST))

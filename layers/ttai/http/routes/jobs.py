@@ -6,7 +6,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
@@ -15,6 +15,7 @@ from ttai.http import deps
 from ttai.http.openapi import responses
 from ttai.http.params import DEFAULT_PAGE_SIZE, Cursor, Limit, RowId, date_range
 from ttai.http.principal import current_principal
+from ttai.http.replies import accepted
 from ttai.models.jobs import JobDetail, JobExecution, JobRunAccepted, JobStatus, JobType, LatestJob, RunnableJobType
 from ttai.models.times import CalendarDate
 from ttai.observability import logger
@@ -77,9 +78,9 @@ def get_job(execution_id: RowId) -> JobDetail:
 def run_job(job_type: TypePath) -> Response[JobRunAccepted]:
     principal = current_principal(router)
     principal.require("admin")
-    accepted = request_run(deps.env().TASK_QUEUE, principal.user_id, job_type)
+    run = request_run(deps.env().TASK_QUEUE, principal.user_id, job_type)
     logger.info(
         "job run requested",
-        extra={"job_type": job_type, "message_id": accepted.message_id, "requested_by": principal.user_id},
+        extra={"job_type": job_type, "message_id": run.message_id, "requested_by": principal.user_id},
     )
-    return Response(status_code=HTTPStatus.ACCEPTED.value, content_type=content_types.APPLICATION_JSON, body=accepted)
+    return accepted(run)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
@@ -13,6 +13,7 @@ from ttai.cursors import Page
 from ttai.http import deps
 from ttai.http.openapi import responses
 from ttai.http.params import DEFAULT_PAGE_SIZE, Cursor, Limit, RowId, date_range, symbol_filter, symbol_value
+from ttai.http.replies import created
 from ttai.models.journal import JournalClose, JournalEntry, JournalEntryIn
 from ttai.models.times import CalendarDate
 from ttai.services.journal import JournalRepository
@@ -47,11 +48,7 @@ def list_journal(
     responses=responses(HTTPStatus.CONFLICT, success=HTTPStatus.CREATED),
 )
 def create_entry(body: JournalEntryIn) -> Response[JournalEntry]:
-    return Response(
-        status_code=HTTPStatus.CREATED.value,
-        content_type=content_types.APPLICATION_JSON,
-        body=_repository().create(body),
-    )
+    return created(_repository().create(body))
 
 
 @router.patch(

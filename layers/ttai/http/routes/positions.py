@@ -13,6 +13,7 @@ from ttai.cursors import Page
 from ttai.http import deps
 from ttai.http.openapi import responses
 from ttai.http.params import DEFAULT_PAGE_SIZE, Cursor, Limit, RowId
+from ttai.http.replies import no_content
 from ttai.models.positions import Position, PositionSync, StatusFilter, SyncResult
 from ttai.services.positions import PositionRepository
 
@@ -55,4 +56,4 @@ def sync_positions(body: PositionSync) -> SyncResult:
 )
 def delete_position(position_id: RowId) -> Response[None]:
     _repository().delete(position_id)
-    return Response(status_code=HTTPStatus.NO_CONTENT.value)
+    return no_content()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
-from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from pydantic import TypeAdapter
 
@@ -13,6 +13,7 @@ from ttai.http import deps
 from ttai.http.named import Collection, add_named_routes
 from ttai.http.openapi import responses
 from ttai.http.params import DEFAULT_PAGE_SIZE, Cursor, Limit, NamePath
+from ttai.http.replies import accepted
 from ttai.models.screeners import Screener, ScreenerIn, ScreenerName, ScreenerRun, ScreenerRunQueued
 from ttai.services.screeners import ScreenerRepository
 
@@ -51,8 +52,4 @@ def run_screener(name: NamePath) -> Response[ScreenerRunQueued]:
     screener = _name(name)
     env = deps.env()
     task = request_run(env.DB, env.TASK_QUEUE, deps.tenant(router).user_id, screener)
-    return Response(
-        status_code=HTTPStatus.ACCEPTED.value,
-        content_type=content_types.APPLICATION_JSON,
-        body=ScreenerRunQueued(message_id=task.id, screener=screener),
-    )
+    return accepted(ScreenerRunQueued(message_id=task.id, screener=screener))
