@@ -58,8 +58,7 @@ def handle(env: Env, message: AlertTriggered) -> dict[str, Any]:
         return {"triggered": False, "notifications": 0}
     sent = fan_out(
         env,
-        parent_id=message.id,
-        user_id=message.user_id,
+        message,
         channels=row["channels_notified"],
         title=f"Alert: {message.symbol} {message.condition}",
         body=f"{row['message']} (now {message.current_value:g})",

@@ -16,8 +16,7 @@ def handle(env: Env, message: AnalysisComplete) -> dict[str, Any]:
     channels = env.DB.prepare(_CHANNELS).bind(message.user_id).first("notification_channels") or []
     sent = fan_out(
         env,
-        parent_id=message.id,
-        user_id=message.user_id,
+        message,
         channels=channels,
         title=f"Analysis Complete: {_subject(message)}",
         body=f"Recommendation: {message.recommendation}",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from ttai.bindings.queues import MessageSendRequest
 from ttai.env import Env
@@ -37,21 +37,31 @@ def known_channels(channels: Iterable[Any]) -> list[Channel]:
     return found
 
 
+class UserEvent(Protocol):
+    """A message about one user: its id (the notifications' ids derive from it) and the user to tell."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def user_id(self) -> str: ...
+
+
 def fan_out(
     env: Env,
+    event: UserEvent,
     *,
-    parent_id: str,
-    user_id: str,
     channels: Iterable[Any],
     title: str,
     body: str,
     data: Mapping[str, Any] | None = None,
 ) -> list[str]:
-    """Send one Notification per channel to NOTIFICATION_QUEUE in one send_batch; returns their message ids."""
+    """Tell ``event``'s user: one Notification per channel, sent to NOTIFICATION_QUEUE in one send_batch; returns
+    their message ids."""
     notifications = [
         Notification(
-            id=derived_id(parent_id, channel),
-            user_id=user_id,
+            id=derived_id(event.id, channel),
+            user_id=event.user_id,
             channel=channel,
             title=title,
             body=body,

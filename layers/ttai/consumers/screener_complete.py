@@ -27,8 +27,7 @@ def handle(env: Env, message: ScreenerComplete) -> dict[str, Any]:
     found = message.result_count
     sent = fan_out(
         env,
-        parent_id=message.id,
-        user_id=message.user_id,
+        message,
         channels=row["channels"],
         title=f"Screener Complete: {row['name']}",
         body=f"{found} candidate{'' if found == 1 else 's'} found",

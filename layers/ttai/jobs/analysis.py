@@ -10,9 +10,9 @@ from datetime import date, timedelta
 from ttai.jobs.base import JobContext, JobOutcome
 from ttai.jobs.data import Close, is_option, recent_closes, send_all, watchers_by_symbol
 from ttai.jobs.indicators import HIGH_CONFIDENCE, MIN_CLOSES, InsufficientData, assess
-from ttai.jobs.reports import html_report, message_id
+from ttai.jobs.reports import demo_note, message_id
 from ttai.messages import AnalysisComplete
-from ttai.models.jobs import AnalysisResultIn, ReportSnapshotIn
+from ttai.models.jobs import AnalysisResultIn
 from ttai.services.cache import CacheKeys, CacheTier
 
 DEMO_SOURCE = "demo"  # the generated bars `make dev` loads: every result made from them says so
@@ -73,26 +73,19 @@ def run_analysis(ctx: JobContext) -> JobOutcome:
         f"{len(assessed)} of {len(symbols)} symbols analysed: {counts['bullish']} bullish, {counts['bearish']} "
         f"bearish, {counts['neutral']} neutral; {len(high)} high-confidence"
         + (f"; {len(errors)} failed" if errors else "")
-        + (f"; DEMO DATA for {', '.join(sorted(demo_symbols))}" if demo_symbols else "")
+        + demo_note(sorted(demo_symbols))
     )
     ctx.store_report(
-        ReportSnapshotIn(
-            report_type="analysis",
-            report_date=ctx.market_date,
-            content={
-                "market_date": ctx.market_date.isoformat(),
-                "results": [r.to_record() for r in results],
-                "high_confidence": high,
-            },
-            html_snapshot=html_report(
-                f"Analysis {ctx.market_date.isoformat()}",
-                summary,
-                ("Symbol", "Sentiment", "Direction", "Confidence", "Reasoning / error"),
-                ((r.symbol, r.sentiment, r.direction, r.confidence, r.reasoning or r.error_message) for r in results),
-            ),
-            summary=summary,
-            high_confidence_count=len(high),
-        )
+        f"Analysis {ctx.market_date.isoformat()}",
+        summary,
+        {
+            "market_date": ctx.market_date.isoformat(),
+            "results": [r.to_record() for r in results],
+            "high_confidence": high,
+        },
+        ("Symbol", "Sentiment", "Direction", "Confidence", "Reasoning / error"),
+        ((r.symbol, r.sentiment, r.direction, r.confidence, r.reasoning or r.error_message) for r in results),
+        high_confidence=len(high),
     )
     return JobOutcome(
         processed=len(symbols),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from ttai.bindings.d1 import D1Database
 from ttai.env import Env
+from ttai.jobs.reports import html_report
 from ttai.models.jobs import AnalysisResultIn, ReportSnapshotIn
 from ttai.services.cache import CacheService
 from ttai.services.jobs import JobStorage
@@ -39,7 +40,27 @@ class JobContext:
     def store_results(self, results: list[AnalysisResultIn]) -> None:
         self.storage.add_results(self.execution_id, results)
 
-    def store_report(self, report: ReportSnapshotIn) -> int:
+    def store_report(
+        self,
+        title: str,
+        summary: str,
+        content: dict[str, Any],
+        columns: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+        *,
+        high_confidence: int = 0,
+    ) -> int:
+        """Store this run's report (of the job's type, for its market date): ``summary``, ``content``, and an HTML
+        snapshot of ``title``, the summary and a table of ``columns`` and ``rows``."""
+        snapshot = html_report(title, summary, columns, rows)
+        report = ReportSnapshotIn(
+            report_type=self.job_type,
+            report_date=self.market_date,
+            content=content,
+            html_snapshot=snapshot,
+            summary=summary,
+            high_confidence_count=high_confidence,
+        )
         return self.storage.add_report(self.execution_id, report)
 
 

@@ -1,4 +1,4 @@
-"""The stored data the jobs read: who watches what, daily closes, who wants which summary."""
+"""The stored data the jobs read: who watches what, daily closes, cached option chains, who wants which summary."""
 
 from __future__ import annotations
 
@@ -7,12 +7,16 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ttai.bindings.d1 import D1Database
 from ttai.bindings.queues import SEND_BATCH_MAX_MESSAGES, Queue
-from ttai.cursors import keyset_rows
+from ttai.errors import NotFound
 from ttai.messages import AnyMessage
+
+if TYPE_CHECKING:  # the jobs that read no chain do not load the market models
+    from ttai.models.market import OptionChain
+    from ttai.services.cache import CacheService
 
 T = TypeVar("T")
 _OCC = re.compile(r"[A-Z0-9]{1,6} *\d{6}[CP]\d{8}")
@@ -79,9 +83,37 @@ def recent_closes(db: D1Database, symbols: Sequence[str], up_to: date, count: in
     return found
 
 
+class CachedMarket:
+    """What a run reads from the market cache: the last prices of the symbols it names up front (one batch read),
+    and option chains as it asks for them, each (symbol, expiration) read once; None where nothing is cached."""
+
+    def __init__(self, cache: CacheService, quoted: Iterable[str]) -> None:
+        from ttai.services.market import MarketDataService  # noqa: PLC0415 - see the TYPE_CHECKING imports
+
+        self.market = MarketDataService(cache)
+        symbols = sorted(set(quoted))
+        self._quotes = self.market.quotes(symbols).quotes if symbols else {}
+        self._chains: dict[tuple[str, date | None], OptionChain | None] = {}
+
+    def last(self, symbol: str) -> float | None:
+        quote = self._quotes.get(symbol)
+        return quote.last if quote else None
+
+    def chain(self, symbol: str, expiration: date | None) -> OptionChain | None:
+        key = (symbol, expiration)
+        if key not in self._chains:
+            try:
+                self._chains[key] = self.market.chain(symbol, expiration)
+            except NotFound:
+                self._chains[key] = None
+        return self._chains[key]
+
+
 def rows_by_id(db: D1Database, sql: str, page: int = 1000) -> list[dict[str, Any]]:
     """Every row of ``sql`` (a query taking ``?1`` = the last id seen and ``?2`` = the page size, ordered by id),
     read in keyset pages."""
+    # Here, not at import: ttai.cursors builds the API's page model, which the jobs that walk no table never need.
+    from ttai.cursors import keyset_rows  # noqa: PLC0415
 
     def fetch(after: tuple[Any, ...], count: int) -> Sequence[dict[str, Any]]:
         [after_id] = after

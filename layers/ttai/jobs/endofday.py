@@ -16,13 +16,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from ttai.errors import NotFound
 from ttai.jobs.base import JobContext, JobOutcome
-from ttai.jobs.data import rows_by_id, send_all, subscribers
-from ttai.jobs.reports import clip, html_report, user_notifications
-from ttai.models.jobs import ReportSnapshotIn
+from ttai.jobs.data import CachedMarket, rows_by_id, send_all, subscribers
+from ttai.jobs.reports import clip, user_notifications
 from ttai.models.market import OptionChain
-from ttai.services.market import MarketDataService
 
 OPTION_MULTIPLIER = 100
 PAGE = 1000
@@ -77,27 +74,17 @@ def _option_price(chain: OptionChain | None, position: dict[str, Any]) -> float 
 
 def run_end_of_day(ctx: JobContext) -> JobOutcome:
     positions = open_positions(ctx)
-    market = MarketDataService(ctx.cache)
-    stocks = sorted({p["symbol"] for p in positions if p["position_type"] == "stock"})
-    quotes = market.quotes(stocks).quotes if stocks else {}
-    chains: dict[tuple[str, date], OptionChain | None] = {}
+    market = CachedMarket(ctx.cache, (p["symbol"] for p in positions if p["position_type"] == "stock"))
     marks: list[Mark] = []
     errors: dict[str, str] = {}
     for position in positions:
         price: float | None
         if position["position_type"] == "stock":
-            quote = quotes.get(position["symbol"])
-            price = quote.last if quote else None
+            price = market.last(position["symbol"])
         elif not isinstance(position["expiration"], date):  # stored by hand past Python's dates: no chain has it
             price = None
         else:
-            key = (position["symbol"], position["expiration"])
-            if key not in chains:
-                try:
-                    chains[key] = market.chain(*key)
-                except NotFound:
-                    chains[key] = None
-            price = _option_price(chains[key], position)
+            price = _option_price(market.chain(position["symbol"], position["expiration"]), position)
         if price is None:
             errors[f"position {position['id']}"] = f"no cached price for {position['symbol']}"
             continue
@@ -137,25 +124,18 @@ def run_end_of_day(ctx: JobContext) -> JobOutcome:
         f"; no price for {', '.join(unpriced)}" if unpriced else ""
     )
     ctx.store_report(
-        ReportSnapshotIn(
-            report_type="end-of-day",
-            report_date=ctx.market_date,
-            content={
-                "market_date": ctx.market_date.isoformat(),
-                "positions": len(positions),
-                "marked": len(marks),
-                "users": len(held),
-                "unpriced_symbols": unpriced,
-                "summaries_sent": sent,
-            },
-            html_snapshot=html_report(
-                f"End of day {ctx.market_date.isoformat()}",
-                summary,
-                ("Open positions", "Marked", "Users", "Without a price"),
-                [(len(positions), len(marks), len(held), ", ".join(unpriced))],
-            ),
-            summary=summary,
-        )
+        f"End of day {ctx.market_date.isoformat()}",
+        summary,
+        {
+            "market_date": ctx.market_date.isoformat(),
+            "positions": len(positions),
+            "marked": len(marks),
+            "users": len(held),
+            "unpriced_symbols": unpriced,
+            "summaries_sent": sent,
+        },
+        ("Open positions", "Marked", "Users", "Without a price"),
+        [(len(positions), len(marks), len(held), ", ".join(unpriced))],
     )
     return JobOutcome(
         processed=len(positions),

@@ -18,13 +18,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from ttai.errors import NotFound
 from ttai.jobs.base import JobContext, JobOutcome
-from ttai.jobs.data import rows_by_id, send_all
+from ttai.jobs.data import CachedMarket, rows_by_id, send_all
 from ttai.jobs.reports import message_id
 from ttai.messages import AlertTriggered
-from ttai.models.market import OptionChain
-from ttai.services.market import MarketDataService
 
 PAGE = 1000
 EVALUATED_TYPES = ("price", "delta", "dte")
@@ -61,36 +58,18 @@ def active_alerts(ctx: JobContext) -> list[dict[str, Any]]:
     return rows_by_id(ctx.db, _ACTIVE, PAGE)
 
 
-class _Chains:
-    """Cached chains by (root, expiration), each read once per run."""
-
-    def __init__(self, market: MarketDataService) -> None:
-        self.market = market
-        self._chains: dict[tuple[str, date | None], OptionChain | None] = {}
-
-    def _chain(self, root: str, expiration: date | None) -> OptionChain | None:
-        key = (root, expiration)
-        if key not in self._chains:
-            try:
-                self._chains[key] = self.market.chain(root, expiration)
-            except NotFound:
-                self._chains[key] = None
-        return self._chains[key]
-
-    def delta(self, symbol: str, occ: Occ) -> float | None:
-        for chain in (self._chain(occ.root, occ.expiration), self._chain(occ.root, None)):
-            for contract in chain.contracts if chain else ():
-                if contract.symbol == symbol and contract.delta is not None:
-                    return contract.delta
-        return None
+def option_delta(market: CachedMarket, symbol: str, occ: Occ) -> float | None:
+    """The cached delta of the option ``symbol``: from its expiration's chain, else from the chain of all."""
+    for chain in (market.chain(occ.root, occ.expiration), market.chain(occ.root, None)):
+        for contract in chain.contracts if chain else ():
+            if contract.symbol == symbol and contract.delta is not None:
+                return contract.delta
+    return None
 
 
 def run_intraday(ctx: JobContext) -> JobOutcome:
     alerts = active_alerts(ctx)
-    market = MarketDataService(ctx.cache)
-    price_symbols = sorted({a["symbol"] for a in alerts if a["alert_type"] == "price"})
-    quotes = market.quotes(price_symbols).quotes if price_symbols else {}
-    chains = _Chains(market)
+    market = CachedMarket(ctx.cache, (a["symbol"] for a in alerts if a["alert_type"] == "price"))
     triggered: list[AlertTriggered] = []
     errors: dict[str, str] = {}
     no_data: list[int] = []
@@ -100,10 +79,9 @@ def run_intraday(ctx: JobContext) -> JobOutcome:
         value: float | None
         try:
             if kind == "price":
-                quote = quotes.get(symbol)
-                value = quote.last if quote else None
+                value = market.last(symbol)
             elif kind == "delta":
-                value = chains.delta(symbol, parse_occ(symbol))
+                value = option_delta(market, symbol, parse_occ(symbol))
             else:
                 value = float((parse_occ(symbol).expiration - ctx.market_date).days)
         except NotAnOption as exc:

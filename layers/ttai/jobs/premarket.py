@@ -11,8 +11,7 @@ from typing import Any
 from ttai.jobs.base import JobContext, JobOutcome
 from ttai.jobs.data import chunks, is_option, send_all, subscribers, watchers_by_symbol
 from ttai.jobs.indicators import HIGH_CONFIDENCE
-from ttai.jobs.reports import clip, html_report, user_notifications
-from ttai.models.jobs import ReportSnapshotIn
+from ttai.jobs.reports import clip, demo_note, user_notifications
 
 # An analysis older than this is not "the latest" any more: the symbol is reported as having none.
 MAX_ANALYSIS_AGE = timedelta(days=7)
@@ -85,33 +84,25 @@ def run_pre_market(ctx: JobContext) -> JobOutcome:
     demo = sorted(s for s, a in latest.items() if a["demo_data"])
     summary = (
         f"{len(latest)} of {len(symbols)} watched symbols analysed: {counts['bullish']} bullish, "
-        f"{counts['bearish']} bearish, {counts['neutral']} neutral; {len(high)} high-confidence"
-        + (f"; DEMO DATA for {', '.join(demo)}" if demo else "")
+        f"{counts['bearish']} bearish, {counts['neutral']} neutral; {len(high)} high-confidence" + demo_note(demo)
     )
     ctx.store_report(
-        ReportSnapshotIn(
-            report_type="pre-market",
-            report_date=ctx.market_date,
-            content={
-                "market_date": ctx.market_date.isoformat(),
-                "analyses": [latest[s] for s in symbols if s in latest],
-                "missing": missing,
-                "high_confidence_signals": high_signals,
-            },
-            html_snapshot=html_report(
-                f"Pre-market {ctx.market_date.isoformat()}",
-                summary,
-                ("Symbol", "Sentiment", "Direction", "Confidence", "Analysed", "Reasoning"),
-                (
-                    (s, a["sentiment"], a["direction"], a["confidence"], a["analysed_on"], a["reasoning"])
-                    if (a := latest.get(s))
-                    else (s, None, None, None, None, "no recent analysis")
-                    for s in symbols
-                ),
-            ),
-            summary=summary,
-            high_confidence_count=len(high),
-        )
+        f"Pre-market {ctx.market_date.isoformat()}",
+        summary,
+        {
+            "market_date": ctx.market_date.isoformat(),
+            "analyses": [latest[s] for s in symbols if s in latest],
+            "missing": missing,
+            "high_confidence_signals": high_signals,
+        },
+        ("Symbol", "Sentiment", "Direction", "Confidence", "Analysed", "Reasoning"),
+        (
+            (s, a["sentiment"], a["direction"], a["confidence"], a["analysed_on"], a["reasoning"])
+            if (a := latest.get(s))
+            else (s, None, None, None, None, "no recent analysis")
+            for s in symbols
+        ),
+        high_confidence=len(high),
     )
 
     watched_by: dict[str, list[str]] = {}

@@ -23,6 +23,12 @@ def html_report(title: str, summary: str, headers: Sequence[str], rows: Iterable
     )
 
 
+def demo_note(symbols: Iterable[str]) -> str:
+    """What a summary adds when some of its symbols were analysed on demo bars: ``; DEMO DATA for A, B``."""
+    shown = ", ".join(symbols)
+    return f"; DEMO DATA for {shown}" if shown else ""
+
+
 def message_id(*parts: object) -> str:
     """A deterministic message id: the same run sending the same thing again (a takeover) reuses it, so the
     consumer's idempotency drops the repeat."""

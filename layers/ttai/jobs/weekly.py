@@ -10,8 +10,7 @@ from typing import Any
 
 from ttai.jobs.base import JobContext, JobOutcome
 from ttai.jobs.indicators import HIGH_CONFIDENCE
-from ttai.jobs.reports import html_report
-from ttai.models.jobs import ReportSnapshotIn
+from ttai.jobs.reports import demo_note
 
 _EXECUTIONS = """
 SELECT job_type, status, count(*) AS runs, round(avg(duration_ms)) AS avg_duration_ms,
@@ -62,39 +61,31 @@ def run_weekly(ctx: JobContext) -> JobOutcome:
     demo = [s["symbol"] for s in signals if s["demo_data"]]
     summary = (
         f"Week of {monday.isoformat()}: {runs} job runs ({failed_runs} partial or failed); "
-        f"{len(signals)} symbols analysed, {high} high-confidence calls"
-        + (f"; DEMO DATA for {', '.join(demo)}" if demo else "")
+        f"{len(signals)} symbols analysed, {high} high-confidence calls" + demo_note(demo)
     )
     ctx.store_report(
-        ReportSnapshotIn(
-            report_type="weekly",
-            report_date=ctx.market_date,
-            content={
-                "week_start": monday.isoformat(),
-                "week_end": friday.isoformat(),
-                "executions": executions,
-                "signals": signals,
-            },
-            html_snapshot=html_report(
-                f"Week of {monday.isoformat()}",
-                summary,
-                ("Symbol", "Analyses", "Bullish", "Bearish", "Neutral", "High confidence", "Latest"),
-                (
-                    (
-                        s["symbol"],
-                        s["analyses"],
-                        s["bullish"],
-                        s["bearish"],
-                        s["neutral"],
-                        s["high_confidence"],
-                        f"{s['latest_sentiment']} / {s['latest_direction']}",
-                    )
-                    for s in signals
-                ),
-            ),
-            summary=summary,
-            high_confidence_count=high,
-        )
+        f"Week of {monday.isoformat()}",
+        summary,
+        {
+            "week_start": monday.isoformat(),
+            "week_end": friday.isoformat(),
+            "executions": executions,
+            "signals": signals,
+        },
+        ("Symbol", "Analyses", "Bullish", "Bearish", "Neutral", "High confidence", "Latest"),
+        (
+            (
+                s["symbol"],
+                s["analyses"],
+                s["bullish"],
+                s["bearish"],
+                s["neutral"],
+                s["high_confidence"],
+                f"{s['latest_sentiment']} / {s['latest_direction']}",
+            )
+            for s in signals
+        ),
+        high_confidence=high,
     )
     return JobOutcome(
         processed=len(signals),
