@@ -47,10 +47,34 @@ SESSION_ENDING_OPERATIONS = {("POST", "/auth/logout"), ("DELETE", "/api/v1/me")}
 ApiCase = schemathesis.Case[schemathesis.APIOperation[Any, Any, Any, Any]]
 
 
+def _sent(value: Any) -> Iterator[str]:
+    """Every string in a request part: values, and the keys of objects."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield str(key)
+            yield from _sent(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _sent(item)
+    elif value is not None and not isinstance(value, bool):
+        yield str(value)
+
+
+def _unechoed(text: str, case: ApiCase) -> str:
+    """``text`` without what the caller sent (path, query and body strings, as sent or quoted): a refusal may name
+    what it refuses ("no screener named 'sqlstate'"), and hypothesis draws such strings from the constants of the
+    code, backend words among them."""
+    sent = {v for part in (case.path_parameters, case.query, case.body) for v in _sent(part) if len(v) > 1}
+    for value in sorted(sent, key=len, reverse=True):
+        for form in (json.dumps(repr(value))[1:-1], json.dumps(value)[1:-1], repr(value), value):
+            text = text.replace(form, "")
+    return text
+
+
 @schemathesis.check
 def no_backend_text(ctx: schemathesis.CheckContext, response: schemathesis.Response, case: ApiCase) -> None:
     """A refusal's body names nothing behind the API (AWS or PostgreSQL text, botocore classes, the bindings)."""
-    found = BACKEND_TEXT.search(response.text) if 400 <= response.status_code < 500 else None
+    found = BACKEND_TEXT.search(_unechoed(response.text, case)) if 400 <= response.status_code < 500 else None
     if found:
         raise AssertionError(f"{case.operation.label} answered {response.status_code} with {found.group(0)!r}")
 
