@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from infra.paths import STORAGE_LAYOUT
 
@@ -118,6 +118,85 @@ class SchedulesLayout(_Layout):
         return _without_comments(value)
 
 
+# ------------------------------------------------------------------------------------------- function specs
+
+# What a function may do with its bindings. Each type is one construct's bind() in infra/bindings.py.
+R2Operation = Literal["read", "write", "delete", "list"]
+# The R2 scope beyond bucket.prefixes' purposes: every object under a user's own prefix (users/{user_id}/).
+USER_OBJECTS = "user_objects"
+BINDING_NAME = r"^[A-Z][A-Z0-9_]*$"
+
+
+class KvBinding(_Layout):
+    type: Literal["kv"]
+    access: Literal["read", "read_write"]
+    # Values too big for an item live in the overflow bucket: without it the binding reads and writes items only.
+    overflow: bool
+
+
+class D1Binding(_Layout):
+    type: Literal["d1"]
+
+
+class R2Binding(_Layout):
+    type: Literal["r2"]
+    # By purpose of bucket.prefixes (or user_objects): what the function does with those objects.
+    prefixes: dict[str, Annotated[tuple[R2Operation, ...], Field(min_length=1)]] = Field(min_length=1)
+
+
+class QueueBinding(_Layout):
+    """A producer: the queue of the queues section bound under the same name."""
+
+    type: Literal["queue"]
+
+
+class IdempotencyBinding(_Layout):
+    type: Literal["idempotency"]
+
+
+class EmailBinding(_Layout):
+    type: Literal["email"]
+
+
+class PushBinding(_Layout):
+    type: Literal["push"]
+
+
+Binding = Annotated[
+    KvBinding | D1Binding | R2Binding | QueueBinding | IdempotencyBinding | EmailBinding | PushBinding,
+    Field(discriminator="type"),
+]
+
+
+class FunctionSpec(_Layout):
+    """One function: what runs, what it may touch and how, what it reads. Its variables and grants follow."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    description: str = Field(min_length=1, max_length=256)
+    # A dotted path under functions/: functions.<folder>.<module>.<attribute>; the folder is the function's asset.
+    handler: str = Field(pattern=r"^functions\.[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
+    bindings: dict[Annotated[str, Field(pattern=BINDING_NAME)], Binding] = Field(default_factory=dict)
+    # Queue bindings (of the queues section) whose messages this function receives.
+    consumes: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = ()
+    # Dependency groups of pyproject.toml, each shipped as a layer after the shared one.
+    layers: tuple[str, ...] = ()
+    vars: tuple[Literal["oauth"], ...] = ()
+
+    @property
+    def folder(self) -> str:
+        """The folder under functions/ that is this function's asset."""
+        return self.handler.split(".")[1]
+
+    @property
+    def lambda_handler(self) -> str:
+        """module.attribute inside the asset, as Lambda's Handler setting names it."""
+        return ".".join(self.handler.split(".")[2:])
+
+    def bindings_of(self, kind: type[Any]) -> dict[str, Any]:
+        return {name: binding for name, binding in self.bindings.items() if isinstance(binding, kind)}
+
+
 class StorageLayout(_Layout):
     kv: KvLayout
     secrets: dict[str, SecretSpec]
@@ -126,11 +205,44 @@ class StorageLayout(_Layout):
     queues: dict[str, QueueSpec]
     idempotency: IdempotencyLayout
     schedules: SchedulesLayout
+    functions: dict[str, FunctionSpec]
 
     @field_validator("queues", mode="before")
     @classmethod
     def _drop_comments(cls, value: Any) -> Any:
         return _without_comments(value)
+
+    @field_validator("functions", mode="before")
+    @classmethod
+    def _named_functions(cls, value: Any) -> Any:
+        # Each spec knows its own name (the key), as the runtime's FunctionSpec does.
+        if not isinstance(value, dict):
+            return value
+        return {name: {**spec, "name": name} for name, spec in _without_comments(value).items()}
+
+    @model_validator(mode="after")
+    def _specs_name_what_exists(self) -> StorageLayout:
+        """Every queue, secret and bucket purpose a function names is one this file declares."""
+        problems: list[str] = []
+        scopes = {*self.bucket.prefixes, USER_OBJECTS}
+        for function in self.functions.values():
+            where = f"functions.{function.name}"
+            for name in self.function_queues(function):
+                if name not in self.queues:
+                    problems.append(f"{where}: {name} is not a queue of the queues section")
+            problems += [f"{where}: no secret {name}" for name in function.secrets if name not in self.secrets]
+            for name, binding in function.bindings_of(R2Binding).items():
+                unknown = sorted(set(binding.prefixes) - scopes)
+                if unknown:
+                    problems.append(f"{where}.bindings.{name}: {unknown} are not bucket purposes or {USER_OBJECTS}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @staticmethod
+    def function_queues(function: FunctionSpec) -> list[str]:
+        """The queues a function sends to (its queue bindings) and consumes."""
+        return [*function.bindings_of(QueueBinding), *function.consumes]
 
 
 def load_storage_layout(root: Path) -> StorageLayout:

@@ -1,11 +1,15 @@
-"""The storage layout the bindings rely on, read from storage.json (also read by infra/ and local/)."""
+"""The storage layout the bindings rely on, and each function's spec, read from storage.json (also read by infra/).
+
+The functions section is read apart (``function_specs``): the local stack derives each function's variables from
+it, while a deployed function never needs it, so its cold start does not parse it.
+"""
 
 from __future__ import annotations
 
 import json
 from functools import cache
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 LAYOUT_FILE = Path(__file__).with_name("storage.json")
 # NamedTuples rather than dataclasses: immutable alike, and far cheaper to define on every function's cold start.
@@ -83,9 +87,55 @@ class StorageLayout(NamedTuple):
         raise KeyError(f"storage.json declares no queue bound as {binding}")
 
 
+class BindingSpec(NamedTuple):
+    """One binding a function may use, under its env name (KV, TASK_QUEUE...), with what it may do with it."""
+
+    name: str
+    type: str  # one of BINDING_TYPES
+    access: str | None = None  # kv: read | read_write
+    overflow: bool = False  # kv: also the values too big for an item, kept in the overflow bucket
+    # r2: (purpose of the bucket's prefixes, or USER_OBJECTS; the operations: read, write, delete, list)
+    prefixes: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+class FunctionSpec(NamedTuple):
+    """One function as storage.json declares it: what runs, what it may touch and how, what else it reads."""
+
+    name: str
+    description: str
+    handler: str  # functions.<folder>.<module>.<attribute>
+    bindings: tuple[BindingSpec, ...] = ()
+    consumes: tuple[str, ...] = ()  # queue bindings whose messages it receives
+    secrets: tuple[str, ...] = ()
+    layers: tuple[str, ...] = ()  # dependency groups shipped as extra layers (nothing to do locally)
+    vars: tuple[str, ...] = ()  # settings that are no binding: oauth
+
+    @property
+    def module(self) -> str:
+        return self.handler.rsplit(".", 1)[0]
+
+    @property
+    def attribute(self) -> str:
+        return self.handler.rsplit(".", 1)[1]
+
+    def binding(self, name: str) -> BindingSpec | None:
+        return next((binding for binding in self.bindings if binding.name == name), None)
+
+
+BINDING_TYPES = ("kv", "d1", "r2", "queue", "idempotency", "email", "push")
+VAR_GROUPS = ("oauth",)
+USER_OBJECTS = "user_objects"  # the R2 scope of every object under a user's own prefix (users/{user_id}/)
+
+
+@cache
+def _raw_layout() -> dict[str, Any]:
+    raw: dict[str, Any] = json.loads(LAYOUT_FILE.read_text(encoding="utf-8"))
+    return raw
+
+
 @cache
 def storage_layout() -> StorageLayout:
-    raw = json.loads(LAYOUT_FILE.read_text(encoding="utf-8"))
+    raw = _raw_layout()
     kv = raw["kv"]
     index = kv["list_index"]
     durable = raw["durable"]
@@ -146,3 +196,40 @@ def storage_layout() -> StorageLayout:
             for job, spec in raw["schedules"]["jobs"].items()
         ),
     )
+
+
+def _binding(name: str, raw: dict[str, Any]) -> BindingSpec:
+    kind = raw["type"]
+    if kind not in BINDING_TYPES:
+        # A type the runtime cannot give a function: say so at start rather than hand it no variables.
+        raise ValueError(f"storage.json: binding {name} has type {kind!r}, not one of {', '.join(BINDING_TYPES)}")
+    return BindingSpec(
+        name=name,
+        type=kind,
+        access=raw.get("access"),
+        overflow=bool(raw.get("overflow", False)),
+        prefixes=tuple((scope, tuple(operations)) for scope, operations in raw.get("prefixes", {}).items()),
+    )
+
+
+@cache
+def function_specs() -> dict[str, FunctionSpec]:
+    """Every function of storage.json by name (api, consumer...), in the order the file declares them."""
+    specs = {}
+    for name, raw in _raw_layout()["functions"].items():
+        if name.startswith("$"):
+            continue
+        unknown = [group for group in raw.get("vars", ()) if group not in VAR_GROUPS]
+        if unknown:
+            raise ValueError(f"storage.json: function {name} names unknown vars {unknown}")
+        specs[name] = FunctionSpec(
+            name=name,
+            description=raw["description"],
+            handler=raw["handler"],
+            bindings=tuple(_binding(binding, spec) for binding, spec in raw.get("bindings", {}).items()),
+            consumes=tuple(raw.get("consumes", ())),
+            secrets=tuple(raw.get("secrets", ())),
+            layers=tuple(raw.get("layers", ())),
+            vars=tuple(raw.get("vars", ())),
+        )
+    return specs
