@@ -8,7 +8,7 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from infra.config import known_environments, load_environment
-from infra.layer_build import AUTH_LAYER_GROUP, SCHEDULER_LAYER_GROUP, ensure_layer
+from infra.layer_build import ensure_layer
 from infra.stack import TtaiStage
 from infra.storage_layout import load_storage_layout
 
@@ -23,19 +23,11 @@ def build_app(app: cdk.App, *, root: Path) -> dict[str, TtaiStage]:
     names = known_environments(context) if selected is None else [str(selected)]
     configs = [load_environment(context, name) for name in names]
     layout = load_storage_layout(root)
-    layer_dir = ensure_layer(root)
-    auth_layer_dir = ensure_layer(root, AUTH_LAYER_GROUP)
-    scheduler_layer_dir = ensure_layer(root, SCHEDULER_LAYER_GROUP)
+    # The shared layer, and the layer of each dependency group a function spec names.
+    groups = sorted({group for spec in layout.functions.values() for group in spec.layers})
+    layer_dirs: dict[str | None, Path] = {None: ensure_layer(root), **{g: ensure_layer(root, g) for g in groups}}
     return {
-        config.name: TtaiStage(
-            app,
-            config=config,
-            layout=layout,
-            layer_dir=layer_dir,
-            auth_layer_dir=auth_layer_dir,
-            scheduler_layer_dir=scheduler_layer_dir,
-            root=root,
-        )
+        config.name: TtaiStage(app, config=config, layout=layout, layer_dirs=layer_dirs, root=root)
         for config in configs
     }
 

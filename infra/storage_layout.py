@@ -181,7 +181,7 @@ class FunctionSpec(_Layout):
     secrets: tuple[str, ...] = ()
     # Dependency groups of pyproject.toml, each shipped as a layer after the shared one.
     layers: tuple[str, ...] = ()
-    vars: tuple[Literal["oauth"], ...] = ()
+    vars: tuple[Literal["tastytrade"], ...] = ()
 
     @property
     def folder(self) -> str:

@@ -13,7 +13,7 @@ from constructs import Construct
 from infra.config import EnvironmentConfig
 from infra.constructs._policy import removal_policy
 from infra.nag import acknowledge, logical_id, wildcard_finding
-from infra.storage_layout import KeyAttribute, KvLayout
+from infra.storage_layout import KeyAttribute, KvBinding, KvLayout
 
 _ATTRIBUTE_TYPES = {
     "S": dynamodb.AttributeType.STRING,
@@ -121,14 +121,19 @@ class CacheTable(Construct):
         """The key pattern holding overflow values: grants reach no further into the bucket."""
         return f"{self._layout.overflow_prefix}*"
 
-    def environment(self, *, include_overflow: bool = True) -> dict[str, str]:
-        """The variables the KV binding reads, for a function granted access here."""
+    def bind(self, grantee: iam.IGrantable, binding: KvBinding) -> dict[str, str]:
+        """Grant the binding's access and return the variables the KV binding reads: the table, and the overflow
+        bucket only with overflow (a function without it reads and writes items only)."""
+        if binding.access == "read":
+            self._grant_read(grantee, include_overflow=binding.overflow)
+        else:
+            self._grant_read_write(grantee, include_overflow=binding.overflow)
         variables = {self.TABLE_ENV: self.table.table_name}
-        if include_overflow:
+        if binding.overflow:
             variables[self.OVERFLOW_BUCKET_ENV] = self.overflow.bucket_name
         return variables
 
-    def grant_read(self, grantee: iam.IGrantable, *, include_overflow: bool = True) -> None:
+    def _grant_read(self, grantee: iam.IGrantable, *, include_overflow: bool) -> None:
         """Read items (table and list index); with include_overflow, also read overflow values."""
         self.table.grant_read_data(grantee)
         self._acknowledge_index_wildcard(grantee)
@@ -136,7 +141,7 @@ class CacheTable(Construct):
             self.overflow.grant_read(grantee, self.overflow_objects)
             self._acknowledge_overflow_wildcards(grantee, _OBJECT_READ_ACTIONS)
 
-    def grant_read_write(self, grantee: iam.IGrantable, *, include_overflow: bool = True) -> None:
+    def _grant_read_write(self, grantee: iam.IGrantable, *, include_overflow: bool) -> None:
         """Read, write and delete items; with include_overflow, also their overflow values."""
         self.table.grant_read_write_data(grantee)
         self._acknowledge_index_wildcard(grantee)

@@ -16,6 +16,7 @@ from constructs import Construct
 from infra.config import EnvironmentConfig
 from infra.constructs._policy import log_group, log_retention, removal_policy
 from infra.nag import acknowledge
+from infra.storage_layout import D1Binding
 
 _CLUSTER_REMOVAL_POLICIES = {
     "destroy": cdk.RemovalPolicy.DESTROY,
@@ -223,14 +224,12 @@ class Database(Construct):
             cast(Construct, self.cluster.node.find_child("Writer")),
         ]
 
-    def environment(self) -> dict[str, str]:
-        """The variables the D1 binding reads, for a function granted access here."""
+    def bind(self, grantee: iam.IGrantable, binding: D1Binding) -> dict[str, str]:
+        """Run statements through the Data API on this cluster (rds-data actions, and reading its credentials
+        secret); returns the variables the D1 binding reads."""
+        self.cluster.grant_data_api_access(grantee)
         return {
             self.CLUSTER_ARN_ENV: self.cluster.cluster_arn,
             self.SECRET_ARN_ENV: self.secret.secret_arn,
             self.NAME_ENV: self.DATABASE_NAME,
         }
-
-    def grant_data_api(self, grantee: iam.IGrantable) -> None:
-        """Run statements through the Data API on this cluster (rds-data actions) and read its credentials secret."""
-        self.cluster.grant_data_api_access(grantee)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -14,6 +14,7 @@ from infra.config import EnvironmentConfig, FunctionSettings
 from infra.constructs._policy import log_group
 from infra.nag import acknowledge
 from infra.paths import FUNCTIONS_DIR
+from infra.storage_layout import FunctionSpec
 
 _APPLICATION_LOG_LEVELS = {
     "DEBUG": lambda_.ApplicationLogLevel.DEBUG,
@@ -24,15 +25,15 @@ _APPLICATION_LOG_LEVELS = {
 
 
 class TtaiFunction(Construct):
-    """A function from functions/<name>/index.py, with its own role and its own log group.
+    """A function as its spec declares it (functions/<folder>/ and its handler), with its own role and log group.
 
     The role has no AWSLambdaBasicExecutionRole: that managed policy lets a function write to any log group
-    in the account, so the role gets write access to its own log group only.
+    in the account, so the role gets write access to its own log group only. Its bindings' variables and grants
+    come from infra.bindings, together; nothing else adds either.
     """
 
     RUNTIME = lambda_.Runtime.PYTHON_3_14
     ARCHITECTURE = lambda_.Architecture.ARM_64
-    HANDLER = "index.handler"
     METRICS_NAMESPACE = "TTAI"
     # Each function's asset is its own folder, without bytecode left by local runs.
     ASSET_EXCLUDE = ("__pycache__", "**/__pycache__", "*.pyc", "**/*.pyc")
@@ -42,16 +43,15 @@ class TtaiFunction(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        name: str,
-        description: str,
+        spec: FunctionSpec,
         config: EnvironmentConfig,
         settings: FunctionSettings,
         layers: Sequence[lambda_.ILayerVersion],
         root: Path,
-        environment: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.name = name
+        self.spec = spec
+        name = self.name = spec.name
         self.log_group = log_group(self, "Logs", config)
         self.role = iam.Role(
             self,
@@ -62,11 +62,11 @@ class TtaiFunction(Construct):
         self.function = lambda_.Function(
             self,
             "Function",
-            description=description,
+            description=spec.description,
             runtime=self.RUNTIME,
             architecture=self.ARCHITECTURE,
-            handler=self.HANDLER,
-            code=lambda_.Code.from_asset(str(root / FUNCTIONS_DIR / name), exclude=list(self.ASSET_EXCLUDE)),
+            handler=spec.lambda_handler,
+            code=lambda_.Code.from_asset(str(root / FUNCTIONS_DIR / spec.folder), exclude=list(self.ASSET_EXCLUDE)),
             layers=list(layers),
             role=self.role,
             memory_size=settings.memory_mb,
@@ -84,7 +84,6 @@ class TtaiFunction(Construct):
                 # No pydantic plugins are used; without this pydantic scans every installed distribution's entry
                 # points the first time it builds a validator, on every cold start.
                 "PYDANTIC_DISABLE_PLUGINS": "__all__",
-                **(environment or {}),
             },
         )
         self.log_group.grant_write(self.role)

@@ -8,7 +8,7 @@ from constructs import Construct
 
 from infra.config import EnvironmentConfig
 from infra.constructs._policy import removal_policy
-from infra.storage_layout import IdempotencyLayout
+from infra.storage_layout import IdempotencyBinding, IdempotencyLayout
 
 # Exactly what Powertools' DynamoDB persistence layer calls: a conditional put that claims a key, reading a
 # record back, completing it, and deleting it when the handler failed. No scans, queries or batch writes.
@@ -39,8 +39,7 @@ class IdempotencyTable(Construct):
             removal_policy=removal_policy(config),
         )
 
-    def environment(self) -> dict[str, str]:
-        return {self.TABLE_ENV: self.table.table_name}
-
-    def grant_records(self, grantee: iam.IGrantable) -> None:
+    def bind(self, grantee: iam.IGrantable, binding: IdempotencyBinding) -> dict[str, str]:
+        """Claim, read, complete and delete records; returns the variable the consumer's persistence layer reads."""
         self.table.grant(grantee, *RECORD_ACTIONS)
+        return {self.TABLE_ENV: self.table.table_name}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
@@ -11,7 +12,25 @@ from constructs import Construct
 from infra.config import EnvironmentConfig
 from infra.constructs._policy import removal_policy
 from infra.constructs.function import TtaiFunction
-from infra.layer_build import BUILD_RECORDS
+from infra.layer_build import AUTH_LAYER_GROUP, BUILD_RECORDS, SCHEDULER_LAYER_GROUP
+
+
+class ExtraLayer(NamedTuple):
+    construct_id: str
+    description: str  # {env} stands for the environment's name
+
+
+SHARED_LAYER = ExtraLayer("SharedLayer", "ttai runtime for {env}: powertools, pydantic, pyjwt and the ttai package")
+# The layers a function spec may name, by their dependency group in pyproject.toml; each ships after the shared one.
+# CDK lists a function's layers sorted by construct path: every id here sorts after SharedLayer, whose files
+# therefore come first (no two layers share a file).
+EXTRA_LAYERS = {
+    # cryptography alone is larger than the shared layer's budget allows, and only signing in needs it.
+    AUTH_LAYER_GROUP: ExtraLayer("SignInLayer", "ttai sign-in dependencies for {env}: cryptography (AES-GCM, HKDF)"),
+    SCHEDULER_LAYER_GROUP: ExtraLayer(
+        "TradingCalendarLayer", "ttai scheduler dependencies for {env}: holidays (the NYSE calendar)"
+    ),
+}
 
 
 class PythonLayer(Construct):

@@ -10,6 +10,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
+from infra.storage_layout import EmailBinding, PushBinding
 
 
 class Notifications(Construct):
@@ -41,21 +42,21 @@ class Notifications(Construct):
             # SES mails this address a link; it sends nothing from it until someone follows that link.
             self.email_identity = ses.EmailIdentity(self, "EmailSender", identity=ses.Identity.email(self.email_sender))
 
-    def environment(self) -> dict[str, str]:
-        variables = {self.PUSH_TOPIC_ENV: self.push_topic.topic_arn}
-        if self.email_sender is not None:
-            variables[self.EMAIL_SENDER_ENV] = self.email_sender
-        return variables
-
-    def grant_deliver(self, grantee: iam.IGrantable) -> None:
-        """Publish to the push topic, and send email only from the configured sender's identity."""
+    def bind_push(self, grantee: iam.IGrantable, binding: PushBinding) -> dict[str, str]:
+        """Publish to the push topic; returns the variable naming it."""
         # sns:Publish alone: CDK's grant_publish would add kms:Decrypt/GenerateDataKey* on every key of the account
         # with the alias aws/sns, which SNS does not need (that key's own policy lets SNS use it for the account).
         grantee.grant_principal.add_to_principal_policy(
             iam.PolicyStatement(actions=["sns:Publish"], resources=[self.push_topic.topic_arn])
         )
+        return {self.PUSH_TOPIC_ENV: self.push_topic.topic_arn}
+
+    def bind_email(self, grantee: iam.IGrantable, binding: EmailBinding) -> dict[str, str]:
+        """Send email only from the configured sender's identity; returns the variable naming the sender. Without
+        a sender there is nothing to grant or name: email notifications are retried and dead-lettered until one is
+        configured (README)."""
         if self.email_sender is None:
-            return
+            return {}
         identity_arn = cdk.Stack.of(self).format_arn(
             service="ses", resource="identity", resource_name=self.email_sender
         )
@@ -66,3 +67,4 @@ class Notifications(Construct):
                 conditions={"StringEquals": {"ses:FromAddress": self.email_sender}},
             )
         )
+        return {self.EMAIL_SENDER_ENV: self.email_sender}

@@ -21,7 +21,7 @@ from constructs import Construct
 from infra.config import QUEUE_VISIBILITY_TO_TIMEOUT, EnvironmentConfig
 from infra.constructs.function import TtaiFunction
 from infra.nag import acknowledge
-from infra.storage_layout import QueueSpec
+from infra.storage_layout import QueueBinding, QueueSpec
 
 # SQS's maximum: a message that failed max_retries + 1 times stays inspectable (and redrivable) for two weeks.
 DEAD_LETTER_RETENTION = cdk.Duration.days(14)
@@ -100,11 +100,11 @@ class Queues(Construct):
         retried before the message reappears), plus the batching window a message may wait before its batch."""
         return QUEUE_VISIBILITY_TO_TIMEOUT * consumer_timeout_seconds + spec.batch_window_seconds
 
-    def add_consumer(self, consumer: TtaiFunction) -> None:
-        """Deliver every queue to `consumer` in the layout's batches, reporting failures per message."""
+    def add_consumer(self, consumer: TtaiFunction, *bindings: str) -> None:
+        """Deliver these queues to `consumer` in the layout's batches, reporting failures per message."""
         timeout = cast(cdk.Duration, consumer.function.timeout).to_seconds()
-        for binding, queue in self.queues.items():
-            spec = self._layout[binding]
+        for binding in bindings:
+            queue, spec = self.queues[binding], self._layout[binding]
             # A message must stay hidden while a batch holding it may still run, or it is delivered twice at once.
             if self.visibility_timeouts[binding] < QUEUE_VISIBILITY_TO_TIMEOUT * timeout:
                 msg = f"{binding}'s visibility timeout is under {QUEUE_VISIBILITY_TO_TIMEOUT}x its consumer's timeout"
@@ -132,11 +132,9 @@ class Queues(Construct):
                     "source queue's redrive policy moves a failing message to its dead-letter queue instead.",
                 )
 
-    def environment(self, *bindings: str) -> dict[str, str]:
-        """TTAI_<BINDING>_URL for each binding: what env.TASK_QUEUE and the others read."""
-        return {self.URL_ENV.format(binding=binding): self.queues[binding].queue_url for binding in bindings}
-
-    def grant_send(self, grantee: iam.IGrantable, *bindings: str) -> None:
-        """sqs:SendMessage (and GetQueueAttributes/GetQueueUrl) on exactly these queues."""
-        for binding in bindings:
-            self.queues[binding].grant_send_messages(grantee)
+    def bind(self, grantee: iam.IGrantable, name: str, binding: QueueBinding) -> dict[str, str]:
+        """A producer of the queue bound as `name`: sqs:SendMessage (and GetQueueAttributes/GetQueueUrl) on it
+        alone, and TTAI_<NAME>_URL, which env.TASK_QUEUE and the others read."""
+        queue = self.queues[name]
+        queue.grant_send_messages(grantee)
+        return {self.URL_ENV.format(binding=name): queue.queue_url}

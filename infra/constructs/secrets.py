@@ -82,10 +82,8 @@ class Secrets(Construct):
     def secret_name(self, name: str) -> str:
         return f"ttai/{self._environment}/{name}"
 
-    def environment(self, *names: str) -> dict[str, str]:
-        """The variables that tell a function where to read these secrets."""
-        return {f"{self.ENV_PREFIX}{name}": self.secrets[name].secret_arn for name in names}
-
-    def grant_read(self, grantee: iam.IGrantable, *names: str) -> None:
+    def bind(self, grantee: iam.IGrantable, *names: str) -> dict[str, str]:
+        """Read these secrets (their current and previous versions); returns the variables naming their ARNs."""
         for name in names:
             self.secrets[name].grant_read(grantee)
+        return {f"{self.ENV_PREFIX}{name}": self.secrets[name].secret_arn for name in names}

@@ -19,7 +19,7 @@ from constructs import Construct
 from infra.config import EnvironmentConfig
 from infra.constructs._policy import removal_policy
 from infra.nag import acknowledge, logical_id, wildcard_finding
-from infra.storage_layout import BucketLayout
+from infra.storage_layout import USER_OBJECTS, BucketLayout, R2Binding
 
 # What reading, writing and deleting objects take: no wildcards, so nothing beyond these comes with a grant.
 # GetObjectVersion: after a multipart upload the binding reads the new version back (HeadObject with its id).
@@ -30,6 +30,7 @@ OBJECT_WRITE_ACTIONS = ("s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipar
 # erasing a user's data removes both.
 OBJECT_DELETE_ACTIONS = ("s3:DeleteObject", "s3:DeleteObjectVersion", "s3:AbortMultipartUpload")
 LIST_ACTIONS = ("s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads")
+OBJECT_ACTIONS = {"read": OBJECT_READ_ACTIONS, "write": OBJECT_WRITE_ACTIONS, "delete": OBJECT_DELETE_ACTIONS}
 
 
 class Storage(Construct):
@@ -111,39 +112,36 @@ class Storage(Construct):
             raise ValueError(msg)
         return owned.pop()
 
-    @property
-    def user_objects(self) -> str:
-        return f"{self.user_prefix}*"
+    def objects(self, scope: str) -> str:
+        """The key pattern of a scope's objects: users/*/exports/* for exports ({user_id} matches any id), users/*
+        for user_objects (everything any user owns)."""
+        if scope == USER_OBJECTS:
+            return f"{self.user_prefix}*"
+        return self._layout.prefixes[scope].replace("{user_id}", "*") + "*"
 
-    def environment(self) -> dict[str, str]:
+    def bind(self, grantee: iam.IGrantable, binding: R2Binding) -> dict[str, str]:
+        """Grant each operation of the binding on its scopes' objects; returns the variable env.R2 reads.
+
+        One statement per operation, naming every scope that has it, in the order the spec first names them.
+        Listing is granted on the bucket with the scopes' patterns as its s3:prefix condition: a list must ask for
+        a prefix inside them."""
+        operations = dict.fromkeys(operation for granted in binding.prefixes.values() for operation in granted)
+        for operation in operations:
+            patterns = [self.objects(scope) for scope, granted in binding.prefixes.items() if operation in granted]
+            if operation == "list":
+                self._grant_list(grantee, patterns)
+            else:
+                self._grant_patterns(grantee, OBJECT_ACTIONS[operation], patterns)
         return {self.BUCKET_ENV: self.bucket.bucket_name}
 
-    def objects(self, purpose: str) -> str:
-        """The key pattern of one purpose's objects: users/*/exports/* for exports ({user_id} matches any id)."""
-        return self._layout.prefixes[purpose].replace("{user_id}", "*") + "*"
-
-    def grant_read(self, grantee: iam.IGrantable, *purposes: str) -> None:
-        self._grant(grantee, OBJECT_READ_ACTIONS, purposes)
-
-    def grant_write(self, grantee: iam.IGrantable, *purposes: str) -> None:
-        self._grant(grantee, OBJECT_WRITE_ACTIONS, purposes)
-
-    def grant_delete(self, grantee: iam.IGrantable, *patterns: str) -> None:
-        """Delete objects (and their versions) under key patterns such as users/* (everything a user owns)."""
-        self._grant_patterns(grantee, OBJECT_DELETE_ACTIONS, patterns)
-
-    def grant_list(self, grantee: iam.IGrantable, *prefixes: str) -> None:
-        """List keys, versions and unfinished uploads, only with a prefix under one of these (users/, knowledge/)."""
+    def _grant_list(self, grantee: iam.IGrantable, patterns: Sequence[str]) -> None:
         grantee.grant_principal.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=list(LIST_ACTIONS),
                 resources=[self.bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{prefix}*" for prefix in prefixes]}},
+                conditions={"StringLike": {"s3:prefix": list(patterns)}},
             )
         )
-
-    def _grant(self, grantee: iam.IGrantable, actions: Sequence[str], purposes: Sequence[str]) -> None:
-        self._grant_patterns(grantee, actions, [self.objects(purpose) for purpose in purposes])
 
     def _grant_patterns(self, grantee: iam.IGrantable, actions: Sequence[str], patterns: Sequence[str]) -> None:
         grantee.grant_principal.add_to_principal_policy(

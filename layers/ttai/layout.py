@@ -108,7 +108,7 @@ class FunctionSpec(NamedTuple):
     consumes: tuple[str, ...] = ()  # queue bindings whose messages it receives
     secrets: tuple[str, ...] = ()
     layers: tuple[str, ...] = ()  # dependency groups shipped as extra layers (nothing to do locally)
-    vars: tuple[str, ...] = ()  # settings that are no binding: oauth
+    vars: tuple[str, ...] = ()  # settings that are no binding: tastytrade
 
     @property
     def module(self) -> str:
@@ -123,7 +123,7 @@ class FunctionSpec(NamedTuple):
 
 
 BINDING_TYPES = ("kv", "d1", "r2", "queue", "idempotency", "email", "push")
-VAR_GROUPS = ("oauth",)
+VAR_GROUPS = ("tastytrade",)
 USER_OBJECTS = "user_objects"  # the R2 scope of every object under a user's own prefix (users/{user_id}/)
 
 

@@ -90,17 +90,23 @@ def test_each_route_reaches_the_same_function_locally_and_deployed(dev_template:
     assert deployed == {route.key: route.function for route in ROUTES}
 
 
+def _queue_ids(template: Template) -> dict[str, str]:
+    """The deployed queues by binding, as their producers' TTAI_<BINDING>_URL name them."""
+    return {
+        name.removeprefix("TTAI_").removesuffix("_URL"): variable_target(template, function, name)
+        for function in ttai_function_ids(template)
+        for name in variables_of(template, function)
+        if name.endswith("_QUEUE_URL")
+    }
+
+
 def test_the_local_queues_redrive_as_the_deployed_ones(stack: LocalStack, dev_template: Template) -> None:
     queues = resources(dev_template, "AWS::SQS::Queue")
     sqs = stack.client("sqs")
-    deployed_bindings = {
-        name.removeprefix("TTAI_").removesuffix("_URL")
-        for name in variables_of(dev_template, "consumer")
-        if name.endswith("_QUEUE_URL")
-    }
-    assert set(stack.queue_urls) == set(stack.dlq_urls) == deployed_bindings
-    for binding in deployed_bindings:
-        deployed = queues[variable_target(dev_template, "consumer", f"TTAI_{binding}_URL")]["Properties"]
+    deployed_ids = _queue_ids(dev_template)
+    assert set(stack.queue_urls) == set(stack.dlq_urls) == set(deployed_ids)
+    for binding, queue_id in deployed_ids.items():
+        deployed = queues[queue_id]["Properties"]
         local = sqs.get_queue_attributes(QueueUrl=stack.queue_urls[binding], AttributeNames=["All"])["Attributes"]
         # Same short name (ttai-dev-tasks / <stack>-tasks) and the same number of receives before the DLQ.
         assert deployed["QueueName"].removeprefix("ttai-dev-") == local["QueueArn"].rsplit(":", 1)[1].removeprefix(
@@ -119,8 +125,9 @@ def test_the_local_poller_batches_as_the_deployed_event_sources(stack: LocalStac
         next(iter(referenced_ids(mapping["Properties"]["EventSourceArn"]))): mapping["Properties"]
         for mapping in resources(dev_template, "AWS::Lambda::EventSourceMapping").values()
     }
+    queue_ids = _queue_ids(dev_template)
     for binding in stack.queue_urls:
-        deployed = mappings[variable_target(dev_template, "consumer", f"TTAI_{binding}_URL")]
+        deployed = mappings[queue_ids[binding]]
         polled = stack.poller.queue(binding)
         assert (polled.batch_size, polled.batch_window_seconds) == (
             deployed["BatchSize"],
@@ -148,9 +155,10 @@ def test_the_deployed_visibility_follows_the_consumer_timeout_and_the_local_one_
     config: EnvironmentConfig = synthesized.configs["dev"]
     local_default = inspect.signature(LocalStack).parameters["queue_visibility_timeout"].default
     queues = resources(dev_template, "AWS::SQS::Queue")
+    queue_ids = _queue_ids(dev_template)
     sqs = stack.client("sqs")
     for binding, spec in layout.queues.items():
-        deployed = queues[variable_target(dev_template, "consumer", f"TTAI_{binding}_URL")]["Properties"]
+        deployed = queues[queue_ids[binding]]["Properties"]
         timeout = config.functions.consumer.timeout_seconds
         assert deployed["VisibilityTimeout"] == Queues.visibility_timeout(timeout, spec) >= 6 * timeout
         local = sqs.get_queue_attributes(QueueUrl=stack.queue_urls[binding], AttributeNames=["VisibilityTimeout"])

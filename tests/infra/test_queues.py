@@ -16,8 +16,7 @@ from infra.application import build_app
 from infra.config import EnvironmentConfig, load_environment
 from infra.constructs.idempotency import RECORD_ACTIONS
 from infra.paths import PROJECT_ROOT
-from infra.stack import API_SENDS_TO, CONSUMER_SENDS_TO, SCHEDULER_SENDS_TO
-from infra.storage_layout import StorageLayout
+from infra.storage_layout import QueueBinding, StorageLayout
 from tests.infra._template import (
     Resource,
     actions_of,
@@ -40,12 +39,17 @@ SQS_CONSUMES = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVis
 
 
 def _queue_ids(template: Template) -> dict[str, str]:
-    """Logical IDs of the consumed queues by binding, as the consumer's TTAI_<BINDING>_URL names them."""
+    """Logical IDs of the queues by binding, as their producers' TTAI_<BINDING>_URL name them."""
     return {
-        name.removeprefix("TTAI_").removesuffix("_URL"): variable_target(template, "consumer", name)
-        for name in variables_of(template, "consumer")
+        name.removeprefix("TTAI_").removesuffix("_URL"): variable_target(template, function, name)
+        for function in ttai_function_ids(template)
+        for name in variables_of(template, function)
         if name.endswith("_QUEUE_URL")
     }
+
+
+def _sends_to(layout: StorageLayout, function: str) -> set[str]:
+    return set(layout.functions[function].bindings_of(QueueBinding))
 
 
 def _event_sources(template: Template) -> dict[str, Resource]:
@@ -150,14 +154,13 @@ class TestQueues:
 
 
 class TestProducers:
-    @pytest.mark.parametrize(
-        ("function", "sends_to"),
-        [("api", API_SENDS_TO), ("consumer", CONSUMER_SENDS_TO), ("scheduler", SCHEDULER_SENDS_TO)],
-    )
+    @pytest.mark.parametrize("function", ["api", "auth", "authorizer", "migrate", "consumer", "scheduler"])
     def test_each_producer_sends_only_to_its_queues_and_knows_their_urls(
-        self, template: Template, function: str, sends_to: tuple[str, ...]
+        self, template: Template, layout: StorageLayout, function: str
     ):
+        sends_to = _sends_to(layout, function)
         ids = _queue_ids(template)
+        assert set(ids) == set(layout.queues)
         variables = variables_of(template, function)
         for binding, queue_id in ids.items():
             actions = _sqs_actions_on(template, function, queue_id)
@@ -168,10 +171,13 @@ class TestProducers:
                 assert not actions & SQS_SENDS, (function, binding)
                 assert f"TTAI_{binding}_URL" not in variables
 
-    def test_the_producers_are_who_the_brief_says(self):
-        assert API_SENDS_TO == ("TASK_QUEUE",)
-        assert set(SCHEDULER_SENDS_TO) == {"ANALYSIS_QUEUE", "NOTIFICATION_QUEUE"}
-        assert set(CONSUMER_SENDS_TO) == {"TASK_QUEUE", "NOTIFICATION_QUEUE", "ANALYSIS_QUEUE"}
+    def test_the_producers_are_who_the_brief_says(self, layout: StorageLayout):
+        assert _sends_to(layout, "api") == {"TASK_QUEUE"}
+        assert _sends_to(layout, "scheduler") == {"ANALYSIS_QUEUE", "NOTIFICATION_QUEUE"}
+        # Fan-out, screener runs and requested job runs send notifications and analysis results; nothing the
+        # consumer runs asks for a task, so it has no TASK_QUEUE producer (it consumes that queue).
+        assert _sends_to(layout, "consumer") == {"NOTIFICATION_QUEUE", "ANALYSIS_QUEUE"}
+        assert layout.functions["consumer"].consumes == ("TASK_QUEUE", "NOTIFICATION_QUEUE", "ANALYSIS_QUEUE")
 
     def test_the_api_cannot_send_to_the_notification_queue(self, template: Template):
         assert not _sqs_actions_on(template, "api", _queue_ids(template)["NOTIFICATION_QUEUE"])

@@ -145,11 +145,12 @@ class TestBucket:
 
 
 class TestGrants:
-    def test_the_api_reads_writes_and_deletes_exports_reads_knowledge_and_erases_users(self, template: Template):
+    def test_the_api_reads_and_writes_exports_and_erases_users(self, template: Template):
+        # No route reads knowledge/ documents: the api is granted nothing there (storage.json functions.api).
         granted = _grants(template, "api")
         assert granted == {
-            "s3:GetObject": {"users/*/exports/*", "knowledge/*"},
-            "s3:GetObjectVersion": {"users/*/exports/*", "knowledge/*"},
+            "s3:GetObject": {"users/*/exports/*"},
+            "s3:GetObjectVersion": {"users/*/exports/*"},
             "s3:PutObject": {"users/*/exports/*"},
             "s3:PutObjectTagging": {"users/*/exports/*"},
             "s3:AbortMultipartUpload": {"users/*/exports/*", "users/*"},
@@ -168,7 +169,7 @@ class TestGrants:
             for statement in statements_on(statements_of_function(template, "api"), bucket_id)
             if "s3:ListBucket" in actions_of(statement)
         ]
-        assert listing["Condition"] == {"StringLike": {"s3:prefix": ["users/*", "knowledge/*"]}}
+        assert listing["Condition"] == {"StringLike": {"s3:prefix": ["users/*"]}}
 
     def test_the_scheduler_only_writes_backups_and_reads_back_what_it_wrote(self, template: Template):
         writes = ("s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts")

@@ -1,0 +1,181 @@
+"""Functions built from their specs (storage.json `functions`): each binding's variables and grants come together.
+
+Why one place: a function's environment and its IAM grants used to be listed apart in the stack and had to agree
+by hand. Here every entry of a spec goes to exactly one construct method, `bind`, which grants what the entry's
+access level needs and returns the variables naming what it granted; nothing else sets a function's variables or
+grants it a resource, so a variable without its grant (or a grant without its variable) cannot be written.
+
+The spec is data (storage.json) rather than Python because both sides read it and neither may import the other:
+infra reads the file by path, the runtime (ttai.layout) parses it for the local stack, which gives each function
+only the variables its spec implies (tests/infra/test_local_parity.py compares the two whole).
+
+A new binding type is one model in infra/storage_layout.py (and its parse in ttai.layout), one construct method
+`bind(grantee, binding) -> variables`, and one case in `Bindings.bind` below; the local stack names its local
+resource in local/stack.py's `_binding_variables`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import aws_cdk as cdk
+import jsii
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from infra.config import ConfigError, EnvironmentConfig, FunctionSettings
+from infra.constructs.cache_table import CacheTable
+from infra.constructs.database import Database
+from infra.constructs.function import TtaiFunction
+from infra.constructs.idempotency import IdempotencyTable
+from infra.constructs.notifications import Notifications
+from infra.constructs.queues import Queues
+from infra.constructs.secrets import Secrets
+from infra.constructs.storage import Storage
+from infra.storage_layout import (
+    Binding,
+    D1Binding,
+    EmailBinding,
+    FunctionSpec,
+    IdempotencyBinding,
+    KvBinding,
+    PushBinding,
+    QueueBinding,
+    R2Binding,
+)
+
+
+@jsii.implements(cdk.IStableStringProducer)
+class _Later:
+    """A value known only once a later construct exists (the HTTP API's callback for the OAuth redirect)."""
+
+    def __init__(self, what: str) -> None:
+        self._what = what
+        self.value: str | None = None
+
+    def produce(self) -> str | None:
+        if self.value is None:
+            msg = f"{self._what} was never given: the stack must call Bindings.oauth_redirect_to"
+            raise ValueError(msg)
+        return self.value
+
+
+class TastyTradeVars:
+    """The `tastytrade` vars: TastyTrade's OAuth endpoints for this environment (a token refresh needs them too),
+    the redirect URI on this API (OAuthSettings names it; only signing in redirects to it) and its REST API."""
+
+    AUTHORIZE_URL_ENV = "TTAI_OAUTH_AUTHORIZE_URL"
+    TOKEN_URL_ENV = "TTAI_OAUTH_TOKEN_URL"  # noqa: S105 - the name of a variable, not a secret
+    USERINFO_URL_ENV = "TTAI_OAUTH_USERINFO_URL"
+    REDIRECT_URI_ENV = "TTAI_OAUTH_REDIRECT_URI"
+    API_URL_ENV = "TTAI_TASTYTRADE_API_URL"
+
+    def __init__(self, config: EnvironmentConfig) -> None:
+        self._oauth = config.oauth
+        self._api_url = config.tastytrade.api_url
+        # The HTTP API integrates the functions, so it is built after them: the redirect URI resolves at synth.
+        self._redirect = _Later("the OAuth redirect URI")
+
+    def redirect_to(self, callback_url: str) -> None:
+        self._redirect.value = callback_url
+
+    def variables(self) -> dict[str, str]:
+        return {
+            self.AUTHORIZE_URL_ENV: self._oauth.authorize_url,
+            self.TOKEN_URL_ENV: self._oauth.token_url,
+            self.USERINFO_URL_ENV: self._oauth.userinfo_url,
+            self.REDIRECT_URI_ENV: cdk.Lazy.string(self._redirect),
+            self.API_URL_ENV: self._api_url,
+        }
+
+
+class Bindings:
+    """The stack's bindable resources; `function(spec)` builds a function with its variables and grants."""
+
+    def __init__(
+        self,
+        *,
+        config: EnvironmentConfig,
+        root: Path,
+        shared_layer: lambda_.ILayerVersion,
+        extra_layers: Mapping[str, lambda_.ILayerVersion],
+        cache: CacheTable,
+        database: Database,
+        storage: Storage,
+        queues: Queues,
+        idempotency: IdempotencyTable,
+        notifications: Notifications,
+        secrets: Secrets,
+    ) -> None:
+        self._config = config
+        self._root = root
+        self._shared_layer = shared_layer
+        self._extra_layers = dict(extra_layers)
+        self._cache = cache
+        self._database = database
+        self._storage = storage
+        self._queues = queues
+        self._idempotency = idempotency
+        self._notifications = notifications
+        self._secrets = secrets
+        self._tastytrade = TastyTradeVars(config)
+
+    def function(self, scope: Construct, spec: FunctionSpec) -> TtaiFunction:
+        """The function `spec` declares (construct id: its name, capitalized), bound to what the spec says only."""
+        function = TtaiFunction(
+            scope,
+            spec.name.capitalize(),
+            spec=spec,
+            config=self._config,
+            settings=self._settings(spec),
+            layers=[self._shared_layer, *(self._layer(spec, group) for group in spec.layers)],
+            root=self._root,
+        )
+        variables: dict[str, str] = {}
+        for name, binding in spec.bindings.items():
+            variables |= self.bind(function.function, name, binding)
+        variables |= self._secrets.bind(function.function, *spec.secrets)
+        if "tastytrade" in spec.vars:
+            variables |= self._tastytrade.variables()
+        for variable, value in variables.items():
+            function.function.add_environment(variable, value)
+        if spec.consumes:
+            self._queues.add_consumer(function, *spec.consumes)
+        return function
+
+    def bind(self, grantee: iam.IGrantable, name: str, binding: Binding) -> dict[str, str]:  # noqa: PLR0911 - a case a type
+        """Grant `binding`'s access to `grantee` and return the variables that name what was granted."""
+        match binding:
+            case KvBinding():
+                return self._cache.bind(grantee, binding)
+            case D1Binding():
+                return self._database.bind(grantee, binding)
+            case R2Binding():
+                return self._storage.bind(grantee, binding)
+            case QueueBinding():
+                return self._queues.bind(grantee, name, binding)
+            case IdempotencyBinding():
+                return self._idempotency.bind(grantee, binding)
+            case PushBinding():
+                return self._notifications.bind_push(grantee, binding)
+            case EmailBinding():
+                return self._notifications.bind_email(grantee, binding)
+
+    def oauth_redirect_to(self, callback_url: str) -> None:
+        """Where TastyTrade sends the browser back, for every function with the tastytrade vars."""
+        self._tastytrade.redirect_to(callback_url)
+
+    def _settings(self, spec: FunctionSpec) -> FunctionSettings:
+        settings = getattr(self._config.functions, spec.name, None)
+        if not isinstance(settings, FunctionSettings):
+            msg = f"cdk.json: environment {self._config.name} has no functions.{spec.name} (memory_mb, timeout_seconds)"
+            raise ConfigError(msg)
+        return settings
+
+    def _layer(self, spec: FunctionSpec, group: str) -> lambda_.ILayerVersion:
+        if group not in self._extra_layers:
+            msg = f"storage.json: function {spec.name} names layer {group!r}, which infra builds no layer for"
+            raise ConfigError(msg)
+        return self._extra_layers[group]
