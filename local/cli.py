@@ -22,13 +22,14 @@ from pydantic import ValidationError
 
 from local import dlq
 from local.dev import DEFAULT_STATE_FILE
+from local.functions import LocalFunction
 from local.importers.cli import StackAccess, add_import_commands
+from local.stack import function_environ, runtime_environ
 from ttai import aws
 from ttai.auth.sessions import SessionStore
 from ttai.auth.tokens import KNOWN_SCOPES
 from ttai.env import Env
-from ttai.layout import storage_layout
-from ttai.migrations import apply
+from ttai.layout import function_specs, storage_layout
 from ttai.models.bars import MAX_BARS_PER_REQUEST, SOURCE_PATTERN, BarBatch, BarIn
 from ttai.models.times import in_range
 from ttai.services.bars import BarRepository
@@ -41,12 +42,21 @@ CSV_COLUMNS = ("date", "open", "high", "low", "close", "volume")
 
 
 def _running_stack_environ(state_file: Path) -> dict[str, str]:
+    """Every variable of the running stack's functions together (what an operator's tool may use)."""
     try:
         state = json.loads(state_file.read_text())
     except FileNotFoundError:
         raise SystemExit(f"no running dev stack: {state_file} does not exist (start one with `make dev`)") from None
     environ: dict[str, str] = state["environ"]
     return environ
+
+
+def _running_function(state_file: Path, name: str) -> LocalFunction:
+    """The running stack's function ``name``, invoked here with its own variables as the stack invokes it."""
+    environ = _running_stack_environ(state_file)
+    os.environ.update(runtime_environ(environ))  # boto3 takes the stack's endpoints and credentials from here
+    spec = function_specs()[name]
+    return LocalFunction.from_spec(spec, function_environ(spec, environ))
 
 
 def _token(args: argparse.Namespace) -> int:
@@ -58,10 +68,8 @@ def _token(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    environ = _running_stack_environ(args.state_file)
-    os.environ.update(environ)
-    report = apply(Env.from_environ(environ).DB)
-    print(f"applied {report.applied or 'nothing'}; database at version {report.current}")
+    report = _running_function(args.state_file, "migrate")({})
+    print(f"applied {report['applied'] or 'nothing'}; database at version {report['current']}")
     return 0
 
 
@@ -179,14 +187,11 @@ def _jobs_run(args: argparse.Namespace) -> int:
     logger.setLevel(environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"))
     try:
         if args.at is not None:
-            from local.gateway import LocalFunction  # noqa: PLC0415
-            from local.scheduler import SCHEDULER_FUNCTION, SCHEDULER_MODULE  # noqa: PLC0415
-
             cron = next((s.cron for s in storage_layout().schedules if s.job == args.job_type), None)
             if cron is None:
                 raise ValueError(f"{args.job_type} has no schedule in storage.json: run it without --at")
             payload = schedule_payload(args.job_type, cron, args.at)
-            result = LocalFunction(SCHEDULER_FUNCTION, SCHEDULER_MODULE)(payload)
+            result = _running_function(args.state_file, "scheduler")(payload)
         else:
             now = datetime.fromtimestamp(int(time.time()), UTC)
             result = run_job(Env.from_environ(environ), args.job_type, now, trigger="manual").summary()

@@ -9,23 +9,22 @@ raises -> 500 with API Gateway's body; the authorizer's context reaches the api 
 from __future__ import annotations
 
 import base64
-import importlib
 import json as jsonlib
 import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, quote, urlencode
 
 from local.account import ACCOUNT_ID, REGION
+from local.functions import LocalFunction
 
 API_ID = "localapi"
 STAGE = "$default"
-Handler = Callable[[dict[str, Any], Any], Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,57 +68,20 @@ class Response(NamedTuple):
     body: Any  # parsed JSON when the response is JSON, else text
 
 
-@dataclass
-class LambdaContext:
-    """The parts of the Lambda context object Powertools and our handlers read."""
-
-    function_name: str
-    memory_limit_in_mb: int = 512
-    timeout_seconds: float = 10.0
-    function_version: str = "$LATEST"
-
-    def __post_init__(self) -> None:
-        self.aws_request_id = str(uuid.uuid4())
-        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.function_name}"
-        self.log_group_name = f"/aws/lambda/{self.function_name}"
-        self.log_stream_name = f"local/{self.aws_request_id}"
-        self._deadline = time.monotonic() + self.timeout_seconds
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-
-class LocalFunction:
-    """One function's handler, invoked like Lambda does: one event at a time per execution environment."""
-
-    def __init__(self, name: str, module: str, attribute: str = "handler", *, handler: Handler | None = None) -> None:
-        self.name = name
-        self._module = module
-        self._attribute = attribute
-        self._handler: Handler | None = handler
-        self._lock = threading.Lock()
-        self.invocations = 0
-
-    def __call__(self, event: dict[str, Any]) -> Any:
-        with self._lock:
-            if self._handler is None:
-                self._handler = getattr(importlib.import_module(self._module), self._attribute)
-            self.invocations += 1
-            return self._handler(event, LambdaContext(function_name=self.name))
-
-
 class LocalGateway:
+    """The HTTP API in front of the three functions it integrates (the local stack's, each with its variables)."""
+
     def __init__(
         self,
         *,
+        authorizer: LocalFunction,
+        api: LocalFunction,
+        auth: LocalFunction,
         authorizer_cache_ttl: int = 300,
-        authorizer: LocalFunction | None = None,
-        api: LocalFunction | None = None,
-        auth: LocalFunction | None = None,
     ) -> None:
-        self.authorizer = authorizer or LocalFunction("ttai-authorizer", "functions.authorizer.index")
-        self.api = api or LocalFunction("ttai-api", "functions.api.index")
-        self.auth = auth or LocalFunction("ttai-auth", "functions.auth.index")
+        self.authorizer = authorizer
+        self.api = api
+        self.auth = auth
         self.functions = {"api": self.api, "auth": self.auth}
         self.authorizer_cache_ttl = authorizer_cache_ttl
         self._cache: dict[str, tuple[float, dict[str, Any]]] = {}

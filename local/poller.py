@@ -17,19 +17,15 @@ from __future__ import annotations
 import base64
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from local.gateway import LocalFunction
+from local.functions import Handler, LocalFunction
 from ttai.bindings.queues import SQS_BATCH_MAX_ENTRIES
 from ttai.layout import StorageLayout
 from ttai.observability import logger
 
-Handler = Callable[[dict[str, Any], Any], Any]
-
-CONSUMER_FUNCTION = "ttai-consumer"
-CONSUMER_MODULE = "functions.consumer.index"
 POLL_WAIT_SECONDS = 1  # each long poll; short, so stop() and a queue's window are noticed quickly
 DRAIN_IDLE_SECONDS = 0.1  # between looks at in-flight messages whose visibility has not ended yet
 DEPTH_ATTRIBUTES = (
@@ -75,12 +71,12 @@ class DeliveryReport:
 
 
 class LocalPoller:
-    """Polls ``queues`` with ``sqs`` and invokes ``function`` (the consumer, unless a test gives its own)."""
+    """Polls ``queues`` with ``sqs`` and invokes ``function`` (the stack's consumer, or a test's own)."""
 
-    def __init__(self, sqs: Any, queues: Iterable[PolledQueue], *, function: LocalFunction | None = None) -> None:
+    def __init__(self, sqs: Any, queues: Iterable[PolledQueue], *, function: LocalFunction) -> None:
         self._sqs = sqs
         self.queues = tuple(queues)
-        self.function = function or LocalFunction(CONSUMER_FUNCTION, CONSUMER_MODULE)
+        self.function = function
         self.report = DeliveryReport()
         # One delivery at a time: drain() and the background threads never interleave a receive and its deletes.
         self._delivering = threading.Lock()
@@ -137,7 +133,7 @@ class LocalPoller:
     ) -> DeliveryReport:
         """One batch from each queue that has visible messages right now, delivered; nothing waits."""
         queues = [self.queue(b) for b in bindings] if bindings is not None else list(self.queues)
-        function = LocalFunction(self.function.name, "", handler=handler) if handler else self.function
+        function = self.function.standing_in(handler) if handler else self.function
         report = DeliveryReport()
         for queue in queues:
             with self._delivering:

@@ -19,13 +19,11 @@ from datetime import time as wall_time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from local.gateway import LocalFunction
+from local.functions import LocalFunction
 from local.service import BackgroundService
 from ttai.layout import ScheduleLayout
 from ttai.observability import logger
 
-SCHEDULER_FUNCTION = "ttai-scheduler"
-SCHEDULER_MODULE = "functions.scheduler.index"
 MISSED_AFTER_SECONDS = 300
 SEARCH_DAYS = 366 * 8  # far enough for any satisfiable cron (29 February falls within eight years)
 _MONTH_NAMES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
@@ -148,7 +146,11 @@ def schedule_payload(job_type: str, cron: str, scheduled_time: datetime) -> dict
 
 
 class LocalScheduler(BackgroundService):
-    """Fires every schedule at its next time, one thread; ``fire()`` runs one now (tests, ``ttai jobs run``)."""
+    """Fires every schedule at its next time, one thread; ``fire()`` runs one now (tests, ``ttai jobs run``).
+
+    ``function`` is what each fire invokes (the stack's scheduler function); without one the scheduler only
+    computes fire times.
+    """
 
     thread_name = "local-scheduler"
 
@@ -163,7 +165,7 @@ class LocalScheduler(BackgroundService):
         self.schedules = {s.job: s for s in schedules}
         self.timezone = ZoneInfo(timezone)
         self.crons = {job: Cron.parse(s.cron) for job, s in self.schedules.items()}
-        self.function = function or LocalFunction(SCHEDULER_FUNCTION, SCHEDULER_MODULE)
+        self.function = function
         self._clock = clock
         super().__init__()
         self.fired: list[dict[str, str]] = []
@@ -177,6 +179,8 @@ class LocalScheduler(BackgroundService):
         schedule = self.schedules.get(job_type)
         if schedule is None:
             raise KeyError(f"no schedule for {job_type!r}: one of {', '.join(sorted(self.schedules))}")
+        if self.function is None:
+            raise RuntimeError("this scheduler was given no function to invoke: it only computes fire times")
         payload = schedule_payload(job_type, schedule.cron, scheduled_time)
         self.fired.append(payload)
         return self.function(payload)

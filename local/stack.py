@@ -2,9 +2,12 @@
 
 ``with LocalStack() as stack`` starts moto server (DynamoDB, S3, SQS, SES, SNS, Secrets Manager) on a free
 loopback port, an embedded PostgreSQL behind a local RDS Data API endpoint, and a stand-in TastyTrade OAuth
-server; it provisions every resource from the same layout file the CDK constructs read, seeds the secrets,
-applies the migrations, and exposes the variables a deployed function would see. The functions run in-process,
-as Lambda would run them.
+server; it provisions every resource from the same layout file the CDK constructs read, seeds the secrets and
+applies the migrations. The functions run in-process, as Lambda would run them, each built from its spec in
+storage.json and invoked with only the variables that spec implies (``function_environ``): the AWS endpoints,
+region and credentials and Powertools' settings are the process's, as the Lambda runtime gives every function
+those, while no TTAI_* variable is. ``environ`` and ``env`` are every function's variables together, for tests
+that look behind the functions.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from local.account import ACCOUNT_ID, REGION
 from local.data_api import LocalDataApi
 from local.discord_sink import DiscordSink
 from local.fake_oauth import FakeTastyTrade
+from local.functions import LocalFunction
 from local.gateway import LocalGateway, Response
 from local.poller import LocalPoller, polled_queues
 from local.postgres import EmbeddedPostgres
@@ -34,8 +38,8 @@ from local.service import Service
 from ttai.auth.sessions import SessionStore
 from ttai.bindings.d1 import D1Database
 from ttai.env import SECRET_PREFIX, Env
-from ttai.layout import StorageLayout, storage_layout
-from ttai.migrations import MigrationReport, apply
+from ttai.layout import BindingSpec, FunctionSpec, StorageLayout, function_specs, storage_layout
+from ttai.migrations import MigrationReport
 from ttai.observability import METRICS_NAMESPACE
 from ttai.secret_names import TASTYTRADE_CLIENT_ID, TASTYTRADE_CLIENT_SECRET, TASTYTRADE_SERVICE_REFRESH_TOKEN
 
@@ -43,6 +47,53 @@ DATABASE = "ttai"
 # moto accepts any credentials; fixed fake ones keep boto3 from searching the machine for real ones.
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}
 MARKET_DATA_CUSTOMER = "5WT09999"
+FUNCTION_PREFIX = "TTAI_"  # what a function's spec decides; every other variable is the runtime's, shared
+# The variables each binding type gives a function, as ttai.env reads them (infra's constructs name the same ones:
+# tests/infra/test_local_parity.py compares them).
+BINDING_VARIABLES = {
+    "kv": ("TTAI_KV_TABLE",),
+    "d1": ("TTAI_DB_CLUSTER_ARN", "TTAI_DB_SECRET_ARN", "TTAI_DB_NAME"),
+    "r2": ("TTAI_R2_BUCKET",),
+    "idempotency": ("TTAI_IDEMPOTENCY_TABLE",),
+    "email": ("TTAI_EMAIL_SENDER",),
+    "push": ("TTAI_PUSH_TOPIC_ARN",),
+}
+KV_OVERFLOW_VARIABLE = "TTAI_KV_OVERFLOW_BUCKET"
+VAR_VARIABLES = {
+    "tastytrade": (
+        "TTAI_OAUTH_AUTHORIZE_URL",
+        "TTAI_OAUTH_TOKEN_URL",
+        "TTAI_OAUTH_USERINFO_URL",
+        "TTAI_OAUTH_REDIRECT_URI",
+        "TTAI_TASTYTRADE_API_URL",
+    )
+}
+
+
+def binding_variables(binding: BindingSpec) -> tuple[str, ...]:
+    """The variables naming what ``binding`` reaches (a queue's URL is TTAI_<BINDING>_URL, as env.queue reads)."""
+    if binding.type == "queue":
+        return (f"TTAI_{binding.name}_URL",)
+    if binding.type == "kv" and binding.overflow:
+        return (*BINDING_VARIABLES["kv"], KV_OVERFLOW_VARIABLE)
+    return BINDING_VARIABLES[binding.type]
+
+
+def runtime_environ(stack_environ: Mapping[str, str]) -> dict[str, str]:
+    """What every function sees whatever its spec: AWS endpoints, region, credentials, Powertools settings."""
+    return {name: value for name, value in stack_environ.items() if not name.startswith(FUNCTION_PREFIX)}
+
+
+def function_environ(spec: FunctionSpec, stack_environ: Mapping[str, str]) -> dict[str, str]:
+    """The variables the function ``spec`` declares sees, out of every function's (``stack_environ``): the
+    runtime's, TTAI_ENVIRONMENT, and those of its bindings, secrets and vars."""
+    names = ["TTAI_ENVIRONMENT"]
+    for binding in spec.bindings:
+        names += binding_variables(binding)
+    names += [f"{SECRET_PREFIX}{name}" for name in spec.secrets]
+    for group in spec.vars:
+        names += VAR_VARIABLES[group]
+    return {**runtime_environ(stack_environ), **{name: stack_environ[name] for name in names}}
 
 
 def free_port() -> int:
@@ -83,6 +134,8 @@ class LocalStack(Service):
         self._saved_environ: dict[str, str | None] = {}
         self._databases: dict[str, str] = {}
         self.environ: dict[str, str] = {}
+        self.specs: dict[str, FunctionSpec] = function_specs()
+        self.functions: dict[str, LocalFunction] = {}  # by spec name: api, consumer...
         self.gateway: LocalGateway | None = None
         self.postgres: EmbeddedPostgres | None = None
         self.data_api: LocalDataApi | None = None
@@ -129,17 +182,28 @@ class LocalStack(Service):
             **self._provision_database(),
             **self._provision_oauth(),
         }
-        # Handlers read os.environ exactly as on Lambda, so the stack's variables become the process's.
-        for key, value in self.environ.items():
+        # boto3 and Powertools read these from the process, as on Lambda; the TTAI_* ones each function gets alone.
+        for key, value in self.runtime_environ.items():
             self._saved_environ.setdefault(key, os.environ.get(key))
             os.environ[key] = value
-        self.migrations = apply(self.env.DB)
-        self.gateway = LocalGateway(authorizer_cache_ttl=self._authorizer_cache_ttl)
+        self.functions = {name: self.local_function(spec) for name, spec in self.specs.items()}
+        applied = self.functions["migrate"]({})
+        self.migrations = MigrationReport(applied=applied["applied"], already_applied=applied["already_applied"])
+        self.gateway = LocalGateway(
+            authorizer=self.functions["authorizer"],
+            api=self.functions["api"],
+            auth=self.functions["auth"],
+            authorizer_cache_ttl=self._authorizer_cache_ttl,
+        )
         sqs = self.client("sqs")
-        self._poller = LocalPoller(sqs, polled_queues(sqs, self.layout, self.queue_urls))
+        self._poller = LocalPoller(
+            sqs, polled_queues(sqs, self.layout, self.queue_urls), function=self.functions["consumer"]
+        )
         self.discord = DiscordSink()
         self.discord.start()
-        self._scheduler = LocalScheduler(self.layout.schedules, self.layout.schedule_timezone)
+        self._scheduler = LocalScheduler(
+            self.layout.schedules, self.layout.schedule_timezone, function=self.functions["scheduler"]
+        )
 
     def stop(self) -> None:
         if self._scheduler is not None:
@@ -160,6 +224,17 @@ class LocalStack(Service):
         if self._server is not None:
             self._server.stop()
             self._server = None
+
+    # --------------------------------------------------------------- functions
+
+    @property
+    def runtime_environ(self) -> dict[str, str]:
+        """What every function of this stack sees whatever its spec (the process's environment too)."""
+        return runtime_environ(self.environ)
+
+    def local_function(self, spec: FunctionSpec) -> LocalFunction:
+        """The function ``spec`` declares, on this stack (tests build one from an altered spec to see it fail)."""
+        return LocalFunction.from_spec(spec, function_environ(spec, self.environ))
 
     # --------------------------------------------------------------- resources
 
@@ -328,7 +403,14 @@ class LocalStack(Service):
 
     @property
     def env(self) -> Env:
+        """An Env of every function's variables together (tests that look behind the functions)."""
         return Env.from_environ(self.environ)
+
+    def function_env(self, name: str) -> Env:
+        """The Env the function ``name`` builds from its own variables, with its bindings (tests that alter them)."""
+        environ = self.functions[name].environ
+        assert environ is not None, f"{name} is not one of the stack's functions"
+        return Env.from_environ(environ)
 
     def secret_value(self, name: str) -> str:
         return self._secret_values[name]

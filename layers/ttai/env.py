@@ -1,11 +1,20 @@
-"""The Worker-style ``env``: settings validated once from TTAI_* variables, bindings built on first use."""
+"""The Worker-style ``env``: settings validated once from TTAI_* variables, bindings built on first use.
+
+On Lambda each function is a process of its own and its variables are ``os.environ``. The local stack runs every
+function in one process, whose environment all threads share, so it gives each invocation the function's own
+variables through ``invocation_environ`` (a context variable, so concurrent invocations on other threads each keep
+theirs): inside it ``Env.from_environ()`` reads those instead of ``os.environ``, and a binding the function was not
+given raises ConfigurationError as it would deployed.
+"""
 
 from __future__ import annotations
 
 import os
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cached_property
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, cast, get_args
@@ -28,6 +37,19 @@ Environment = Literal["local", "dev", "staging", "prod"]
 ENVIRONMENTS: tuple[str, ...] = get_args(Environment)
 _CACHE_LOCK = threading.Lock()
 _ENVS: dict[tuple[tuple[str, str], ...], Env] = {}
+# The variables of the function being invoked, when something other than Lambda hosts it (local.functions).
+_INVOCATION_ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("ttai_invocation_environ", default=None)
+
+
+@contextmanager
+def invocation_environ(environ: Mapping[str, str]) -> Iterator[None]:
+    """Within the block, on this thread (and tasks it starts with its context), ``Env.from_environ()`` reads
+    ``environ`` alone instead of ``os.environ``: the function being invoked sees only its own variables."""
+    token = _INVOCATION_ENVIRON.set(MappingProxyType(dict(environ)))
+    try:
+        yield
+    finally:
+        _INVOCATION_ENVIRON.reset(token)
 
 
 # Settings and their rules are NamedTuples: immutable, and built at import far cheaper than dataclasses or a
@@ -158,8 +180,11 @@ class Env:
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Env:
-        """The Env for these variables (``os.environ`` by default), validated once and reused."""
-        environ = os.environ if environ is None else environ
+        """The Env for these variables, validated once and reused. By default: the invoked function's variables
+        where a local host set them (``invocation_environ``), else ``os.environ``."""
+        if environ is None:
+            invoked = _INVOCATION_ENVIRON.get()
+            environ = os.environ if invoked is None else invoked
         key = _relevant(environ)
         with _CACHE_LOCK:
             env = _ENVS.get(key)

@@ -41,7 +41,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from aiohttp.http_websocket import WebSocketError
 
 from local.account import ACCOUNT_ID, REGION
-from local.gateway import LambdaContext
+from local.functions import LambdaContext
 from local.service import Service
 from local.websocket import events
 from local.websocket.authorizer import (

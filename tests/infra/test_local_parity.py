@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,14 +13,39 @@ from aws_cdk.assertions import Template
 
 from infra.config import EnvironmentConfig
 from infra.constructs.http_api import HttpApi
+from infra.constructs.idempotency import RECORD_ACTIONS
 from infra.constructs.queues import Queues
-from infra.storage_layout import StorageLayout
+from infra.constructs.storage import LIST_ACTIONS, OBJECT_ACTIONS
+from infra.storage_layout import (
+    USER_OBJECTS,
+    D1Binding,
+    EmailBinding,
+    IdempotencyBinding,
+    KvBinding,
+    PushBinding,
+    QueueBinding,
+    R2Binding,
+    StorageLayout,
+)
 from local.gateway import PUBLIC_ROUTES, ROUTES
 from local.scheduler import schedule_payload
-from local.stack import LocalStack
-from tests.infra._template import referenced_ids, resources, ttai_function_ids, variable_target, variables_of
+from local.stack import VAR_VARIABLES, LocalStack
+from tests.infra._template import (
+    Resource,
+    actions_of,
+    as_list,
+    referenced_ids,
+    resources,
+    statements_of_function,
+    statements_on,
+    ttai_function_ids,
+    ttai_functions,
+    variable_target,
+    variables_of,
+)
 from tests.infra.conftest import Synthesized
 from ttai.http.openapi import PUBLIC_OPERATIONS
+from ttai.layout import function_specs
 
 
 @pytest.fixture(scope="module")
@@ -60,13 +85,219 @@ def test_the_local_kv_table_has_the_deployed_keys_index_and_ttl(stack: LocalStac
     assert ttl["TimeToLiveDescription"]["AttributeName"] == deployed["TimeToLiveSpecification"]["AttributeName"]
 
 
-def test_the_local_functions_see_the_variables_the_deployed_ones_do(stack: LocalStack, dev_template: Template) -> None:
-    for function in resources(dev_template, "AWS::Lambda::Function").values():
-        variables = function["Properties"].get("Environment", {}).get("Variables", {})
-        ours = {name for name in variables if name.startswith("TTAI_")}
-        if not ours:
-            continue  # a CDK helper function, not ours
-        assert ours <= set(stack.environ), f"local stack lacks {ours - set(stack.environ)}"
+# ---------------------------------------------------------------------------------------------- function specs
+
+DYNAMODB_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+OVERFLOW_WRITES = {"s3:PutObject", "s3:DeleteObject*"}
+SECRET_READS = {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
+SQS_CONSUMES = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"}
+
+
+def _present(found: object) -> None:
+    assert found
+
+
+# How to find, on the local stack, the twin of a deployed resource a variable names (each raises if it is absent).
+_LOCAL_TWIN: dict[str, Callable[[LocalStack, str], None]] = {
+    "AWS::DynamoDB::Table": lambda stack, name: _present(stack.client("dynamodb").describe_table(TableName=name)),
+    "AWS::S3::Bucket": lambda stack, name: _present(stack.client("s3").head_bucket(Bucket=name)),
+    "AWS::SQS::Queue": lambda stack, url: _present(url in stack.queue_urls.values()),
+    "AWS::SecretsManager::Secret": lambda stack, arn: _present(
+        stack.client("secretsmanager").describe_secret(SecretId=arn)
+    ),
+    "AWS::SecretsManager::SecretTargetAttachment": lambda stack, arn: _present(
+        json.loads(stack.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"])["engine"]
+        == "postgres"
+    ),
+    "AWS::SNS::Topic": lambda stack, arn: _present(stack.client("sns").get_topic_attributes(TopicArn=arn)),
+    "AWS::RDS::DBCluster": lambda stack, arn: _present(arn == stack.cluster_arn),
+    "AWS::ApiGatewayV2::Api": lambda stack, url: _present(url == f"{stack.public_url}{HttpApi.CALLBACK_PATH}"),
+}
+
+
+def _targets(template: Template, function: str) -> dict[str, str]:
+    """Each TTAI_* variable of a deployed function that names a resource, and that resource's logical ID."""
+    targets = {}
+    for variable, value in variables_of(template, function).items():
+        ids = referenced_ids(value)
+        if variable.startswith("TTAI_") and ids:
+            [targets[variable]] = ids
+    return targets
+
+
+def test_the_runtime_reads_the_specs_infra_reads(layout: StorageLayout) -> None:
+    runtime = function_specs()
+    assert list(runtime) == list(layout.functions)
+    for name, spec in layout.functions.items():
+        ours = runtime[name]
+        assert (ours.description, ours.handler, ours.consumes, ours.secrets, ours.layers, ours.vars) == (
+            spec.description,
+            spec.handler,
+            spec.consumes,
+            spec.secrets,
+            spec.layers,
+            spec.vars,
+        )
+        assert [(b.name, b.type) for b in ours.bindings] == [(n, b.type) for n, b in spec.bindings.items()]
+        for binding in ours.bindings:
+            deployed = spec.bindings[binding.name]
+            if isinstance(deployed, KvBinding):
+                assert (binding.access, binding.overflow) == (deployed.access, deployed.overflow)
+            if isinstance(deployed, R2Binding):
+                assert dict(binding.prefixes) == deployed.prefixes
+
+
+def test_every_local_trigger_invokes_the_stacks_spec_built_functions(stack: LocalStack) -> None:
+    assert set(stack.functions) == set(stack.specs)
+    assert stack.gateway is not None
+    assert stack.gateway.authorizer is stack.functions["authorizer"]
+    assert stack.gateway.functions == {"api": stack.functions["api"], "auth": stack.functions["auth"]}
+    assert stack.poller.function is stack.functions["consumer"]
+    assert stack.scheduler.function is stack.functions["scheduler"]
+    assert stack.functions["migrate"].invocations == 1  # the migrations the stack applied at start
+
+
+def test_each_local_function_sees_exactly_the_deployed_functions_variables(
+    stack: LocalStack, dev_template: Template, synthesized: Synthesized
+) -> None:
+    config: EnvironmentConfig = synthesized.configs["dev"]
+    assert set(stack.functions) == set(ttai_function_ids(dev_template))
+    for name, function in stack.functions.items():
+        assert function.environ is not None
+        local = {variable for variable in function.environ if variable.startswith("TTAI_")}
+        deployed = {variable for variable in variables_of(dev_template, name) if variable.startswith("TTAI_")}
+        # The one variable configuration decides: dev names no email sender, the local stack verifies one.
+        emails = any(binding.type == "email" for binding in stack.specs[name].bindings)
+        unconfigured = {"TTAI_EMAIL_SENDER"} if emails and config.notifications.email_sender is None else set()
+        assert local == deployed | unconfigured, name
+        # Nothing else is the function's own: the rest is what the runtime gives every function.
+        runtime = {variable: value for variable, value in function.environ.items() if variable not in local}
+        assert runtime == stack.runtime_environ, name
+    assert not any(variable.startswith("TTAI_") for variable in stack.runtime_environ)
+
+
+def test_each_local_variable_names_the_local_twin_of_what_the_deployed_one_names(
+    stack: LocalStack, dev_template: Template
+) -> None:
+    kinds = {logical_id: resource["Type"] for logical_id, resource in dev_template.to_json()["Resources"].items()}
+    twins: dict[str, str] = {}
+    for name, function in stack.functions.items():
+        assert function.environ is not None
+        for variable, target in _targets(dev_template, name).items():
+            assert twins.setdefault(target, function.environ[variable]) == function.environ[variable], (name, variable)
+    assert len(set(twins.values())) == len(twins), "two deployed resources share one local twin"
+    for target, local in twins.items():
+        _LOCAL_TWIN[kinds[target]](stack, local)
+
+
+def _granted(statements: list[dict[str, Any]]) -> dict[str, set[str]]:
+    """Logical ID (or '*') -> the actions statements grant on it."""
+    granted: dict[str, set[str]] = {}
+    for statement in statements:
+        for resource in as_list(statement["Resource"]):
+            for target in referenced_ids(resource) or {resource}:
+                granted.setdefault(str(target), set()).update(actions_of(statement))
+    return granted
+
+
+def _destinations(template: Template, function_id: str) -> set[str]:
+    """Where the function's failed asynchronous invocations go (the scheduler's): Lambda sends with its role."""
+    return {
+        target
+        for config in resources(template, "AWS::Lambda::EventInvokeConfig").values()
+        if config["Properties"]["FunctionName"] == {"Ref": function_id}
+        for target in referenced_ids(config["Properties"].get("DestinationConfig", {}))
+    }
+
+
+def _bucket_grants(statements: list[dict[str, Any]], bucket_id: str) -> set[tuple[str, str]]:
+    """(action, key pattern) pairs granted in a bucket: object ARNs' suffixes, or a listing's s3:prefix condition."""
+    pairs = set()
+    for statement in statements_on(statements, bucket_id):
+        for resource in as_list(statement["Resource"]):
+            if "Fn::Join" in resource:
+                patterns = [resource["Fn::Join"][1][1].removeprefix("/")]
+            else:
+                patterns = as_list(statement["Condition"]["StringLike"]["s3:prefix"])
+            pairs |= {(action, pattern) for action in actions_of(statement) for pattern in patterns}
+    return pairs
+
+
+def _implied_bucket_grants(binding: R2Binding, layout: StorageLayout) -> set[tuple[str, str]]:
+    user_roots = {layout.bucket.prefix(p) for p, template in layout.bucket.prefixes.items() if "{user_id}" in template}
+    [user_root] = user_roots
+    pairs = set()
+    for scope, operations in binding.prefixes.items():
+        prefix = user_root if scope == USER_OBJECTS else layout.bucket.prefixes[scope].replace("{user_id}", "*")
+        for operation in operations:
+            actions = LIST_ACTIONS if operation == "list" else OBJECT_ACTIONS[operation]
+            pairs |= {(action, f"{prefix}*") for action in actions}
+    return pairs
+
+
+class _Role:
+    """One deployed function's grants, and what its variables name."""
+
+    def __init__(self, template: Template, function: str) -> None:
+        self.statements = statements_of_function(template, function)
+        self.granted = _granted(self.statements)
+        self.targets = _targets(template, function)
+
+
+def _check_binding(name: str, binding: Any, role: _Role, layout: StorageLayout) -> None:
+    """What one binding of the spec implies the role may do on what its variables name."""
+    granted, targets = role.granted, role.targets
+    match binding:
+        case KvBinding():
+            table = granted[targets["TTAI_KV_TABLE"]]
+            assert "dynamodb:GetItem" in table
+            assert bool(table & DYNAMODB_WRITES) is (binding.access == "read_write")
+            assert ("TTAI_KV_OVERFLOW_BUCKET" in targets) is binding.overflow
+            if binding.overflow:
+                overflow = granted[targets["TTAI_KV_OVERFLOW_BUCKET"]]
+                assert bool(overflow & OVERFLOW_WRITES) is (binding.access == "read_write")
+        case D1Binding():
+            assert "rds-data:ExecuteStatement" in granted[targets["TTAI_DB_CLUSTER_ARN"]]
+            assert granted[targets["TTAI_DB_SECRET_ARN"]] == SECRET_READS
+        case R2Binding():
+            bucket = targets["TTAI_R2_BUCKET"]
+            assert _bucket_grants(role.statements, bucket) == _implied_bucket_grants(binding, layout)
+        case QueueBinding():
+            assert "sqs:SendMessage" in granted[targets[f"TTAI_{name}_URL"]]
+        case IdempotencyBinding():
+            assert granted[targets["TTAI_IDEMPOTENCY_TABLE"]] == set(RECORD_ACTIONS)
+        case PushBinding():
+            assert granted[targets["TTAI_PUSH_TOPIC_ARN"]] == {"sns:Publish"}
+        case EmailBinding():
+            assert "TTAI_EMAIL_SENDER" not in targets  # an address, not a resource; its grant is test_queues'
+
+
+def test_each_function_is_granted_on_exactly_what_its_spec_names_and_as_the_spec_says(
+    dev_template: Template, layout: StorageLayout
+) -> None:
+    functions = ttai_functions(dev_template)
+    queue_ids = _queue_ids(dev_template)
+    for name, spec in layout.functions.items():
+        function: Resource = functions[name]
+        role = _Role(dev_template, name)
+        granted, targets = role.granted, role.targets
+        own_logs = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        consumed = {queue_ids[binding] for binding in spec.consumes}
+        function_id = ttai_function_ids(dev_template)[name]
+        # Whole: nothing granted that no variable names, no variable naming what is not granted (but settings: the
+        # OAuth redirect URI names the HTTP API, which the function is sent to, not granted).
+        settings = {variable for group in spec.vars for variable in VAR_VARIABLES[group]}
+        named = {target for variable, target in targets.items() if variable not in settings}
+        expected = {"*", own_logs, *named, *consumed, *_destinations(dev_template, function_id)}
+        assert set(granted) == expected, name
+        for binding_name, binding in spec.bindings.items():
+            _check_binding(binding_name, binding, role, layout)
+        secrets = {targets[f"TTAI_SECRET_{secret}"] for secret in spec.secrets}
+        for secret in secrets:
+            assert granted[secret] == SECRET_READS, (name, secret)
+        for queue, queue_id in queue_ids.items():
+            assert ("sqs:SendMessage" in granted.get(queue_id, set())) is (queue in spec.bindings), (name, queue)
+            assert (granted.get(queue_id, set()) >= SQS_CONSUMES) is (queue in spec.consumes), (name, queue)
 
 
 def test_the_public_routes_are_the_same_locally_and_deployed(dev_template: Template) -> None:

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import json
 
-from local.gateway import LocalFunction
 from local.stack import LocalStack
 from ttai.bindings.r2 import R2ObjectBody
-
-SCHEDULER = LocalFunction("ttai-scheduler", "functions.scheduler.index")
 
 
 def test_the_backup_schedule_writes_every_table_and_records_the_run_once(stack: LocalStack, alice: str) -> None:
     # A Sunday, 03:00 in New York: a backup runs every day, market or not.
     payload = {"job_type": "backup", "cron": "0 3 * * *", "scheduled_time": "2031-03-09T07:00:00Z"}
 
-    first = SCHEDULER(payload)
-    second = SCHEDULER(payload)
+    first = stack.functions["scheduler"](payload)
+    second = stack.functions["scheduler"](payload)
 
     assert first["status"] == "success"
     assert first["ran"] is True

@@ -32,7 +32,7 @@ def test_a_database_still_resuming_is_a_503_with_retry_after(
     stack: LocalStack, token: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert stack.data_api is not None
-    monkeypatch.setattr(stack.env.DB, "_resume_delays", (0.01, 0.01))
+    monkeypatch.setattr(stack.function_env("api").DB, "_resume_delays", (0.01, 0.01))
     stack.data_api.pause(5)
     try:
         status, headers, body = stack.http("GET", "/api/v1/me", token=token)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from local.aws_calls import CallCounter
-from local.gateway import LocalFunction
+from local.functions import LocalFunction
 from local.poller import DrainTimeout, LocalPoller, PolledQueue
 from local.stack import LocalStack
 from ttai.bindings.queues import Message, MessageBatch, Queue, consume

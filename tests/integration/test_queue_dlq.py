@@ -15,7 +15,7 @@ import pytest
 from local import dlq
 from local.aws_calls import CallCounter
 from local.cli import main as ttai
-from local.gateway import LocalFunction
+from local.functions import LocalFunction
 from local.poller import LocalPoller, PolledQueue
 from local.stack import LocalStack
 from ttai.bindings.queues import MessageBatch, Queue, consume

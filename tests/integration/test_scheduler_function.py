@@ -6,10 +6,7 @@ from typing import Any
 
 import pytest
 
-from local.gateway import LocalFunction
 from local.stack import LocalStack
-
-SCHEDULER = LocalFunction("ttai-scheduler", "functions.scheduler.index")
 
 
 def _rows(stack: LocalStack, job_type: str, scheduled_time: str) -> list[dict[str, Any]]:
@@ -25,8 +22,8 @@ def test_a_schedule_payload_runs_its_job_once(stack: LocalStack) -> None:
     # A Sunday: the run records itself skipped without depending on what other tests stored.
     payload = {"job_type": "analysis", "cron": "30 9 * * MON-FRI", "scheduled_time": "2031-03-09T13:30:00Z"}
 
-    first = SCHEDULER(payload)
-    second = SCHEDULER(payload)
+    first = stack.functions["scheduler"](payload)
+    second = stack.functions["scheduler"](payload)
 
     assert first["status"] == "skipped"
     assert first["ran"] is True
@@ -52,7 +49,7 @@ def test_a_schedule_payload_runs_its_job_once(stack: LocalStack) -> None:
     ],
 )
 def test_a_bad_payload_is_rejected_and_writes_nothing(stack: LocalStack, payload: dict[str, Any], field: str) -> None:
-    result = SCHEDULER(payload)
+    result = stack.functions["scheduler"](payload)
 
     assert result["status"] == "rejected"
     assert field in [e["field"] for e in result["errors"]]

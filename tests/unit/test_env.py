@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+
 import botocore.session
 import pytest
 from botocore.stub import Stubber
 
-from ttai.env import Env, Settings
+from ttai.env import Env, Settings, invocation_environ
 from ttai.errors import ConfigurationError, Throttled, Unavailable
 from ttai.layout import storage_layout
 from ttai.secret_names import SECRET_NAMES
@@ -115,6 +117,28 @@ def test_a_secret_store_that_throttles_or_fails_is_unavailable_and_nothing_is_ca
         assert refused.value.dependency == "the secret store"
         assert env.secret("K") == "value"  # the failure was not remembered: the next read asks again
         stub.assert_no_pending_responses()
+
+
+def test_an_invocations_variables_replace_the_process_environment_on_its_thread_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TTAI_ENVIRONMENT", "dev")
+    monkeypatch.setenv("TTAI_KV_TABLE", "process-table")
+    outside = Env.from_environ()
+    seen_elsewhere: list[str | None] = []
+    with invocation_environ({**BASE, "TTAI_R2_BUCKET": "own-bucket"}):
+        inside = Env.from_environ()
+        # Not merged: the function sees its own variables, none of the process's.
+        assert (inside.settings.r2_bucket, inside.settings.kv_table) == ("own-bucket", None)
+        with invocation_environ({**BASE, "TTAI_KV_TABLE": "nested-table"}):
+            assert Env.from_environ().settings.kv_table == "nested-table"
+        assert Env.from_environ() is inside
+        other = threading.Thread(target=lambda: seen_elsewhere.append(Env.from_environ().settings.kv_table))
+        other.start()
+        other.join()
+    assert seen_elsewhere == ["process-table"]  # another thread is another invocation, or none
+    assert Env.from_environ() is outside
+    assert outside.settings.kv_table == "process-table"
 
 
 class FakeSecretsManager:

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from local.gateway import LocalFunction, LocalGateway
+from local.functions import LocalFunction
+from local.gateway import LocalGateway
 
 
 class Recorder:
@@ -30,6 +31,7 @@ def gateway(authorizer: Recorder, api: Recorder, ttl: int = 0) -> LocalGateway:
         authorizer_cache_ttl=ttl,
         authorizer=LocalFunction("authorizer", "unused", handler=authorizer),
         api=LocalFunction("api", "unused", handler=api),
+        auth=LocalFunction("auth", "unused", handler=Recorder(OK)),
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from local.gateway import LocalFunction
+from local.functions import LocalFunction
 from local.scheduler import Cron, CronError, LocalScheduler, next_fire, schedule_payload
 from ttai.layout import ScheduleLayout, storage_layout
 
