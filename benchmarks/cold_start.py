@@ -21,6 +21,7 @@ from pathlib import Path
 
 from benchmarks.report import Row
 from infra.layer_build import ensure_layer
+from ttai.layout import function_specs
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = int(os.environ.get("BENCH_COLD_SAMPLES", "15"))
@@ -65,13 +66,10 @@ from ttai.env import Env
 Env.from_environ().client("dynamodb")
 """
 
-# Each function, and the dependency groups of the layers it has besides the shared one (as the stack wires them).
+# Each function traffic starts (migrate runs only at deploy): its handler module and the dependency groups of the
+# layers it has besides the shared one, from its spec, as the stack wires them.
 FUNCTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "api": ("functions.api.index", ()),
-    "authorizer": ("functions.authorizer.index", ()),
-    "auth": ("functions.auth.index", ("auth-layer",)),
-    "scheduler": ("functions.scheduler.index", ("scheduler-layer",)),
-    "consumer": ("functions.consumer.index", ()),
+    name: (spec.module, spec.layers) for name, spec in function_specs().items() if name != "migrate"
 }
 
 
