@@ -123,10 +123,10 @@ class Bindings:
         self._tastytrade = TastyTradeVars(config)
 
     def function(self, scope: Construct, spec: FunctionSpec) -> TtaiFunction:
-        """The function `spec` declares (construct id: its name, capitalized), bound to what the spec says only."""
+        """The function `spec` declares (construct id: its name in CamelCase), bound to what the spec says only."""
         function = TtaiFunction(
             scope,
-            spec.name.capitalize(),
+            "".join(part.capitalize() for part in spec.name.split("_")),
             spec=spec,
             config=self._config,
             settings=self._settings(spec),

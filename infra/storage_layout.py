@@ -171,7 +171,8 @@ Binding = Annotated[
 class FunctionSpec(_Layout):
     """One function: what runs, what it may touch and how, what it reads. Its variables and grants follow."""
 
-    name: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    # The key of cdk.json's functions settings, so an identifier.
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     description: str = Field(min_length=1, max_length=256)
     # A dotted path under functions/: functions.<folder>.<module>.<attribute>; the folder is the function's asset.
     handler: str = Field(pattern=r"^functions\.[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
