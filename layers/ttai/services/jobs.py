@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from ttai.bindings.d1 import D1Database
+from ttai.bindings.d1 import DATA_API_ROW_MAX_BYTES, D1Database
 from ttai.bindings.queues import Queue
-from ttai.cursors import DAY, ROW_ID, CursorCodec, CursorKind, Page, Row, keyset_page
+from ttai.cursors import DAY, PAGE_BUDGET_BYTES, ROW_ID, CursorCodec, CursorKind, Page, Row, keyset_page
 from ttai.errors import NotFound
 from ttai.messages import JobRunRequested
 from ttai.models.jobs import (
@@ -37,9 +37,9 @@ JOB_HISTORY = CursorKind("job_history", (DAY, ROW_ID), ("execution_date", "id"))
 # The history shows the start of a failed run's error; the run itself (``get``) gives all of it. This keeps a page of
 # 100 rows well under the Data API's 1 MiB response whatever the jobs wrote.
 HISTORY_ERROR_CHARS = 1000
-# A run's results join the response while the results before them (by symbol) hold less than this many bytes of
-# text and JSON, so one response stays under the Data API's 1 MiB whatever the run wrote (a row is under 64 KB).
-RESULTS_BUDGET_BYTES = 640 * 1024
+# A run's results join the response while the results before them (by symbol) hold less than the paged lists'
+# budget of text and JSON, so one response stays under the Data API's 1 MiB whatever the run wrote.
+RESULTS_BUDGET_BYTES = PAGE_BUDGET_BYTES
 RESULTS_MAX = 1000
 
 # A run on demo data: ttai.jobs lists the symbols whose bars were demo bars under metadata "demo_data" (a run may also
@@ -54,7 +54,7 @@ _HISTORY_COLUMNS = f"{_EXECUTION}, left(error_message, {HISTORY_ERROR_CHARS}) AS
 _REPORT_COLUMNS = "id, report_type, report_date, summary, high_confidence_count, created_at"
 # A Data API record is at most 64 KB: a report's content joins its run's row only below this size (the run's other
 # columns are short), and is left out, saying so, above it.
-REPORT_CONTENT_MAX_BYTES = 48 * 1024
+REPORT_CONTENT_MAX_BYTES = DATA_API_ROW_MAX_BYTES * 3 // 4
 _REPORT_WITH_CONTENT = (
     f"{_REPORT_COLUMNS}, octet_length(content::text) > {REPORT_CONTENT_MAX_BYTES} AS content_omitted, "
     f"CASE WHEN octet_length(content::text) <= {REPORT_CONTENT_MAX_BYTES} THEN content END AS content"
