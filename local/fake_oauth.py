@@ -33,12 +33,11 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 from local.service import LoopbackHttpService
-from local.tastytrade_catalog import DEFAULT_CUSTOMER, Catalog, Customer, account_document, default_customers
+from local.tastytrade_catalog import Catalog, Customer, account_document, default_customers
 
 CODE_LIFETIME_S = 60
 ACCESS_LIFETIME_S = 900  # TastyTrade's access tokens last 15 minutes
 MAX_BY_TYPE_SYMBOLS = 100
-DEFAULT_ACCOUNT = DEFAULT_CUSTOMER  # the default customer's login, which is also their first account's number
 _USER_AGENT = re.compile(r"^[^\s/]+/[^\s/]+")
 _NGINX_401 = (
     b"<html>\r\n<head><title>401 Authorization Required</title></head>\r\n<body>\r\n"

@@ -45,10 +45,10 @@ from local.importers.d1_target import (
 from local.importers.d1_values import Refused, fit, row_digest
 from local.importers.progress import Progress
 from local.importers.verify import Comparison, Refusal, Report, bucket_of
-from ttai.bindings.d1 import D1Database, D1Result, D1Transaction
+from ttai.bindings.d1 import DATA_API_REQUEST_MAX_BYTES, D1Database, D1Result, D1Transaction
 from ttai.services.tables import Table, discover
 
-PAGE_BYTES = 512 * 1024  # JSON per statement: well under the Data API's 4 MiB request
+PAGE_BYTES = DATA_API_REQUEST_MAX_BYTES // 8  # JSON per statement: well under the Data API's request limit
 PAGE_ROWS = 2000
 KEY_PAGE = 2500  # target keys (with their digests: under 1 MiB) read at a time
 DIFF_LIMIT = 200_000  # rows per side held while naming the differences of a mismatched table
@@ -56,7 +56,7 @@ MARKER_ACTION = "import.table"
 MARKER_ACTOR = "service:import"
 _MARKER = """
 INSERT INTO audit_events (actor, action, entity, entity_id, details)
-VALUES ('service:import', 'import.table', 'table', ?1, ?2::jsonb)
+VALUES (?3, ?4, 'table', ?1, ?2::jsonb)
 """
 
 
@@ -250,7 +250,7 @@ def _import_table(
         "refused": c.refused.count,
         **c.written,
     }
-    tx.run(db.prepare(_MARKER).bind(target.name, json.dumps(details)))
+    tx.run(db.prepare(_MARKER).bind(target.name, json.dumps(details), MARKER_ACTOR, MARKER_ACTION))
 
 
 def _write_table(db: D1Database, tx: D1Transaction, work: WorkingDatabase, table: _Table, options: D1Options) -> None:
