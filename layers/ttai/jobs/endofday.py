@@ -1,9 +1,7 @@
-"""The end-of-day job (16:30 New York): open positions marked to market from the cache, and a summary for every
-user with eod_summary on.
+"""The end-of-day job (16:30 New York): open positions marked to market from the cache (ttai.services.marks), and a
+summary for every user with eod_summary on.
 
-A stock is marked at its quote's last price; an option at the mid of its contract's bid and ask in the cached chain
-(its last price without both), times 100. Unrealized P&L is (mark - average cost) x quantity x multiplier, negated
-for a short. positions has no columns for a mark, so nothing is written back: the report holds counts only (one
+positions has no columns for a mark, so nothing is written back: the report holds counts only (one
 user's P&L is theirs alone), and each subscriber's figures go only into their own notification. A position with no
 cached price is an error of that position.
 """
@@ -11,17 +9,14 @@ cached price is an error of that position.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from ttai.jobs.base import JobContext, JobOutcome
 from ttai.jobs.data import CachedMarket, rows_by_id, send_all, subscribers
 from ttai.jobs.reports import clip, user_notifications
-from ttai.models.market import OptionChain
+from ttai.services.marks import Mark, mark_position, option_price
 
-OPTION_MULTIPLIER = 100
 PAGE = 1000
 _OPEN = """
 SELECT id, user_id, symbol, quantity, direction, average_cost, position_type, option_type, strike, expiration
@@ -29,47 +24,8 @@ FROM positions WHERE status = 'open' AND id > ?1 ORDER BY id LIMIT ?2
 """
 
 
-@dataclass(frozen=True, slots=True)
-class Mark:
-    position_id: int
-    user_id: str
-    symbol: str
-    mark: float
-    market_value: float
-    unrealized_pnl: float
-
-
 def open_positions(ctx: JobContext) -> list[dict[str, Any]]:
     return rows_by_id(ctx.db, _OPEN, PAGE)
-
-
-def mark_position(position: dict[str, Any], price: float) -> Mark:
-    multiplier = OPTION_MULTIPLIER if position["position_type"] == "option" else 1
-    sign = -1 if position["direction"] == "short" else 1
-    quantity = int(position["quantity"])
-    cost = float(Decimal(position["average_cost"]))
-    return Mark(
-        position_id=int(position["id"]),
-        user_id=position["user_id"],
-        symbol=position["symbol"],
-        mark=price,
-        market_value=round(sign * price * quantity * multiplier, 2),
-        unrealized_pnl=round(sign * (price - cost) * quantity * multiplier, 2),
-    )
-
-
-def _option_price(chain: OptionChain | None, position: dict[str, Any]) -> float | None:
-    strike = float(Decimal(position["strike"]))
-    for contract in chain.contracts if chain else ():
-        if (
-            contract.option_type == position["option_type"]
-            and contract.expiration == position["expiration"]
-            and abs(contract.strike - strike) < 1e-9
-        ):
-            if contract.bid is not None and contract.ask is not None:
-                return round((contract.bid + contract.ask) / 2, 6)
-            return contract.last
-    return None
 
 
 def run_end_of_day(ctx: JobContext) -> JobOutcome:
@@ -84,7 +40,7 @@ def run_end_of_day(ctx: JobContext) -> JobOutcome:
         elif not isinstance(position["expiration"], date):  # stored by hand past Python's dates: no chain has it
             price = None
         else:
-            price = _option_price(market.chain(position["symbol"], position["expiration"]), position)
+            price = option_price(market.chain(position["symbol"], position["expiration"]), position)
         if price is None:
             errors[f"position {position['id']}"] = f"no cached price for {position['symbol']}"
             continue

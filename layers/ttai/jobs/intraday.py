@@ -22,6 +22,7 @@ from ttai.jobs.base import JobContext, JobOutcome
 from ttai.jobs.data import CachedMarket, rows_by_id, send_all
 from ttai.jobs.reports import message_id
 from ttai.messages import AlertTriggered
+from ttai.models.alerts import fires
 
 PAGE = 1000
 EVALUATED_TYPES = ("price", "delta", "dte")
@@ -48,10 +49,6 @@ def parse_occ(symbol: str) -> Occ:
     if not match:
         raise NotAnOption(f"{symbol} is not an OCC option symbol")
     return Occ(match["root"], datetime.strptime(match["date"], "%y%m%d").date())  # noqa: DTZ007 - a calendar date
-
-
-def fires(condition: str, value: float, threshold: float) -> bool:
-    return value >= threshold if condition == "above" else value <= threshold
 
 
 def active_alerts(ctx: JobContext) -> list[dict[str, Any]]:

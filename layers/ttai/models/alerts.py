@@ -79,3 +79,8 @@ class AlertEvent(Output):
     details: dict[str, Any] | list[Any] | None
     channels_notified: list[str]
     triggered_at: StoredInstant
+
+
+def fires(condition: str, value: float, threshold: float) -> bool:
+    """Whether a value meets an alert's condition: ``above`` at value >= threshold, ``below`` at value <= threshold."""
+    return value >= threshold if condition == "above" else value <= threshold
