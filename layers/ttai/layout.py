@@ -38,6 +38,21 @@ class DurableLayout(NamedTuple):
     alarm_shards: int
 
 
+class WebSocketLayout(NamedTuple):
+    """The connections table of hibernation WebSockets: keys, the TTL attribute and the lifetimes it is set from."""
+
+    partition_attr: str
+    sort_attr: str
+    ttl_attr: str
+    max_connection_seconds: int  # API Gateway closes every connection at 2 h
+    ttl_margin_seconds: int  # past that, before a row a missed $disconnect left is allowed to expire
+    ticket_seconds: int  # how long a connect ticket stays valid
+
+    @property
+    def row_lifetime_seconds(self) -> int:
+        return self.max_connection_seconds + self.ttl_margin_seconds
+
+
 class SecretLayout(NamedTuple):
     name: str
     description: str
@@ -72,6 +87,7 @@ class ScheduleLayout(NamedTuple):
 class StorageLayout(NamedTuple):
     kv: KVLayout
     durable: DurableLayout
+    websockets: WebSocketLayout
     secrets: tuple[SecretLayout, ...]
     bucket_prefixes: dict[str, str]
     export_tag: tuple[str, str]  # (key, value) every export object carries: the lifecycle rule of exports needs it
@@ -140,6 +156,7 @@ def storage_layout() -> StorageLayout:
     index = kv["list_index"]
     durable = raw["durable"]
     alarms = durable["alarm_index"]
+    sockets = raw["websockets"]
     if index["sort_key"]["name"] != kv["partition_key"]["name"]:
         # The binding pages the index by key name; a different sort key would break list order.
         raise ValueError("storage.json: the KV list index must sort by the table's partition key")
@@ -148,6 +165,8 @@ def storage_layout() -> StorageLayout:
     if durable_types != ["S", "S", "N", "N"]:
         # The durable binding writes object keys and item kinds as strings, alarm shards and due times as numbers.
         raise ValueError(f"storage.json: durable key types must be S, S and N, N (alarm index), not {durable_types}")
+    if [sockets[k]["type"] for k in ("partition_key", "sort_key")] != ["S", "S"]:
+        raise ValueError("storage.json: the websockets table is keyed by two strings")
     return StorageLayout(
         kv=KVLayout(
             key_attr=kv["partition_key"]["name"],
@@ -167,6 +186,14 @@ def storage_layout() -> StorageLayout:
             alarm_shard_attr=alarms["partition_key"]["name"],
             alarm_due_attr=alarms["sort_key"]["name"],
             alarm_shards=int(alarms["shards"]),
+        ),
+        websockets=WebSocketLayout(
+            partition_attr=sockets["partition_key"]["name"],
+            sort_attr=sockets["sort_key"]["name"],
+            ttl_attr=sockets["ttl_attribute"],
+            max_connection_seconds=int(sockets["max_connection_seconds"]),
+            ttl_margin_seconds=int(sockets["ttl_margin_seconds"]),
+            ticket_seconds=int(sockets["ticket_seconds"]),
         ),
         secrets=tuple(
             SecretLayout(name=name, description=spec["description"], length=int(spec["length"]))

@@ -25,6 +25,9 @@ How it maps:
   EventBridge Scheduler one-time schedule; retried with Cloudflare's backoff. Locally a runner polls the table.
 - **Hibernation**: an object is built afresh for every call (``cls(ctx, env)``), deployed and locally, so fields
   never carry over between calls; state lives in ``ctx.storage``.
+- **WebSockets** (websocket.py, connections.py): API Gateway WebSocket connections held by objects, in a DynamoDB
+  connections table (tags, attachments, the object each belongs to); ``ws.send`` is PostToConnection, sent when
+  the call's writes are stored; ``web_socket_message`` / ``web_socket_close`` arrive as host events.
 
 **One call at a time per object** is a DynamoDB lease per object (lease.py), fenced: a conditional UpdateItem
 takes it (owner, expiry, a fence number incremented per acquisition), every write of the call is conditional on
@@ -49,6 +52,7 @@ Lambda's 6 MB, and values only of the types the codec round-trips (codec.py).
 from ttai.bindings.durable.alarms import AlarmInfo
 from ttai.bindings.durable.context import DurableObject, DurableObjectState, WebSocketHub
 from ttai.bindings.durable.errors import (
+    AttachmentTooLarge,
     DurableBindingError,
     DurableObjectError,
     InvalidAlarm,
@@ -57,9 +61,12 @@ from ttai.bindings.durable.errors import (
     InvalidListOptions,
     InvalidNamespace,
     InvalidTransaction,
+    InvalidWebSocket,
     KeyTooLong,
+    MessageTooLarge,
     TooManyKeys,
     TransactionTooLarge,
+    UnsupportedClose,
     UnsupportedValue,
     ValueTooLarge,
     WebSocketsUnavailable,
@@ -69,6 +76,7 @@ from ttai.bindings.durable.namespace import DurableObjectNamespace, DurableObjec
 
 __all__ = [
     "AlarmInfo",
+    "AttachmentTooLarge",
     "DurableBindingError",
     "DurableObject",
     "DurableObjectError",
@@ -82,11 +90,14 @@ __all__ = [
     "InvalidListOptions",
     "InvalidNamespace",
     "InvalidTransaction",
+    "InvalidWebSocket",
     "KeyTooLong",
     "LambdaTransport",
+    "MessageTooLarge",
     "TooManyKeys",
     "TransactionTooLarge",
     "Transport",
+    "UnsupportedClose",
     "UnsupportedValue",
     "ValueTooLarge",
     "WebSocketHub",

@@ -9,6 +9,9 @@ keys, strings that are not valid Unicode, and cycles.
 The form is JSON in which a dict with one ``$``-key is a tag: ``{"$b": base64}`` bytes, ``{"$f": "NaN"}`` a
 non-finite float, ``{"$d": iso}`` a datetime, and ``{"$o": {...}}`` a user dict whose keys start with ``$``
 (escaped, so no user data is ever read as a tag).
+
+A hibernation WebSocket crosses an RPC call (never storage) as ``{"$ws": connection id}``: the receiving object gets
+a handle of its own on the same connection (``to_tree(..., websockets=True)`` / ``from_tree(..., websocket=)``).
 """
 
 from __future__ import annotations
@@ -32,24 +35,33 @@ _HINTS: dict[type, str] = {
 }
 
 
-def to_tree(value: Any) -> Any:
-    """``value`` as a JSON-ready tree; raises UnsupportedValue for what could not be read back unchanged."""
+def to_tree(value: Any, *, websockets: bool = False) -> Any:
+    """``value`` as a JSON-ready tree; raises UnsupportedValue for what could not be read back unchanged.
+
+    ``websockets``: hibernation WebSockets may be part of it (RPC arguments); storage never takes them."""
     try:
-        return _encode(value, set())
+        return _encode(value, set(), websockets)
     except RecursionError as exc:
         raise UnsupportedValue("the value is nested too deeply to store") from exc
 
 
-def from_tree(tree: Any) -> Any:
+def from_tree(tree: Any, *, websocket: Callable[[str], Any] | None = None) -> Any:
+    """The value ``to_tree`` encoded; ``websocket`` makes the receiver's handle of a connection a ``$ws`` names."""
     if isinstance(tree, list):
-        return [from_tree(item) for item in tree]
+        return [from_tree(item, websocket=websocket) for item in tree]
     if isinstance(tree, dict):
         if len(tree) == 1:
             ((tag, body),) = tree.items()
+            if tag == _WEBSOCKET_TAG:
+                if websocket is None or not isinstance(body, str):
+                    raise UnsupportedValue("a WebSocket can only be passed to an object whose host has a gateway")
+                return websocket(body)
+            if tag == "$o":  # a user dict whose keys start with '$', escaped
+                return {key: from_tree(item, websocket=websocket) for key, item in body.items()}
             decoder = _DECODERS.get(tag)
             if decoder is not None:
                 return decoder(body)
-        return {key: from_tree(item) for key, item in tree.items()}
+        return {key: from_tree(item, websocket=websocket) for key, item in tree.items()}
     return tree
 
 
@@ -69,7 +81,7 @@ def loads(text: str | bytes) -> Any:
     return from_tree(json.loads(text))
 
 
-def _encode(value: Any, path: set[int]) -> Any:
+def _encode(value: Any, path: set[int], websockets: bool) -> Any:
     kind = type(value)
     if value is None or kind in _SCALARS:
         return value
@@ -80,11 +92,15 @@ def _encode(value: Any, path: set[int]) -> Any:
         path.add(marker)
         try:
             if kind is list:
-                return [_encode(item, path) for item in value]
-            return _encode_dict(value, path)
+                return [_encode(item, path, websockets) for item in value]
+            return _encode_dict(value, path, websockets)
         finally:
             path.discard(marker)
     encoder = _ENCODERS.get(kind)
+    if encoder is None and getattr(kind, "_crosses_rpc_as_connection", False):
+        if not websockets:
+            raise UnsupportedValue("a WebSocket cannot be stored: keep what you need in its attachment")
+        return {_WEBSOCKET_TAG: value.connection_id}
     if encoder is None:
         raise UnsupportedValue(
             f"a {kind.__name__} cannot be stored and read back unchanged{_HINTS.get(kind, '')}; values are None, "
@@ -109,25 +125,21 @@ def _datetime(value: datetime) -> Any:
     return {"$d": value.isoformat()}
 
 
-def _encode_dict(value: dict[Any, Any], path: set[int]) -> Any:
+def _encode_dict(value: dict[Any, Any], path: set[int], websockets: bool) -> Any:
     encoded = {}
     escaped = False
     for key, item in value.items():
         if type(key) is not str:
             raise UnsupportedValue(f"dict keys must be str to be stored, not {type(key).__name__}")
         escaped = escaped or key.startswith("$")
-        encoded[key] = _encode(item, path)
+        encoded[key] = _encode(item, path, websockets)
     return {"$o": encoded} if escaped else encoded
 
 
-def _dict_body(body: dict[str, Any]) -> dict[str, Any]:
-    return {key: from_tree(item) for key, item in body.items()}
-
-
+_WEBSOCKET_TAG = "$ws"
 _ENCODERS: dict[type, Callable[[Any], Any]] = {float: _float, bytes: _bytes, datetime: _datetime}
 _DECODERS: dict[str, Callable[[Any], Any]] = {
     "$b": base64.b64decode,
     "$f": _NON_FINITE.__getitem__,
     "$d": datetime.fromisoformat,
-    "$o": _dict_body,
 }

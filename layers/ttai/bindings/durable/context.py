@@ -6,10 +6,11 @@ fields set in one call are gone in the next. Keep state in ``ctx.storage``. (Mod
 outlive a call in a warm container, locally and deployed, but are never shared between containers: they are
 not object state.)
 
-The hibernation WebSocket API (``accept_websocket``, ``get_websockets``, ``get_tags``) is delegated to a
-:class:`WebSocketHub` the host is given; the handlers a class may define for it are ``web_socket_message(ws,
-message)``, ``web_socket_close(ws, code, reason, was_clean)`` and ``web_socket_error(ws, error)``, which the
-host dispatches like ``alarm(info)`` and never exposes as RPC methods.
+The hibernation WebSocket API (``accept_websocket``, ``get_websockets``, ``get_tags``, and ``release_websocket``,
+which Cloudflare lacks) is delegated to a :class:`WebSocketHub` the host makes per call (websocket.py); the handlers
+a class may define for it are ``web_socket_message(ws, message)`` and ``web_socket_close(ws, code, reason,
+was_clean)``, which the host dispatches like ``alarm(info)`` and never exposes as RPC methods (``web_socket_error``
+is reserved too, though API Gateway never reports an error that is not a close).
 """
 
 from __future__ import annotations
@@ -29,13 +30,24 @@ HANDLERS = frozenset({"alarm", "web_socket_message", "web_socket_close", "web_so
 
 
 class WebSocketHub(Protocol):
-    """The gateway side of the hibernation WebSocket API, for one object (supplied by the WebSocket slice)."""
+    """The gateway side of the hibernation WebSocket API for one object and one call (websocket.ObjectSockets)."""
 
     def accept_websocket(self, ws: Any, tags: Iterable[str] = ()) -> None: ...
 
     def get_websockets(self, tag: str | None = None) -> list[Any]: ...
 
     def get_tags(self, ws: Any) -> list[str]: ...
+
+    def release_websocket(self, ws: Any) -> bool: ...
+
+    def handle(self, connection_id: str, *, tags: list[str] | None = ..., attachment: Any = ...) -> Any:
+        """This object's handle on a connection (an RPC argument, or the socket an event is about)."""
+
+    def pending(self) -> bool:
+        """Whether the call queued messages, which wait for its writes."""
+
+    def flush(self) -> int:
+        """Send the queued messages (after the call's writes are stored)."""
 
 
 class DurableObjectState:
@@ -68,6 +80,11 @@ class DurableObjectState:
 
     def get_tags(self, ws: Any) -> list[str]:
         return self._hub().get_tags(ws)
+
+    def release_websocket(self, ws: Any) -> bool:
+        """Stop holding ``ws`` without closing it (not Cloudflare's: a connection here may be held by several
+        objects, and unsubscribing lets go of one); True if this object held it."""
+        return self._hub().release_websocket(ws)
 
 
 class DurableObject:

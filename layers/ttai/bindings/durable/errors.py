@@ -86,3 +86,20 @@ class TransactionTooLarge(InvalidTransaction):
 
 class WebSocketsUnavailable(ConfigurationError):
     """The hibernation WebSocket API was used on a host that has no WebSocket gateway wired in."""
+
+
+class InvalidWebSocket(DurableBindingError):
+    """A hibernation WebSocket used outside Cloudflare's rules: more than 10 tags or one over 256 characters, a socket
+    accepted twice by one object, one its object does not hold, or a connection that has closed."""
+
+
+class AttachmentTooLarge(InvalidWebSocket):
+    """``serialize_attachment`` of a value over 2,048 bytes once serialized (Cloudflare's limit)."""
+
+
+class MessageTooLarge(InvalidWebSocket):
+    """A ``send`` over API Gateway's 128 KB message quota (Cloudflare sends up to 32 MiB)."""
+
+
+class UnsupportedClose(InvalidWebSocket):
+    """A ``close`` with a code other than 1000 or a reason: API Gateway's DeleteConnection takes neither."""

@@ -14,11 +14,16 @@ Events (``wire.py`` has the call and response shapes):
 - ``{"kind": "alarm", "namespace", "id", "scheduled_time"}`` -> ``{"ok": true, "outcome"}``, the outcome one of
   ``ran``, ``retrying``, ``gave_up``, ``replaced``, ``deleted`` (by the handler), ``stale`` (the alarm was
   replaced or deleted since this trigger was armed), ``early`` (re-armed) or ``no_handler``;
+- ``{"kind": "websocket", "event": "message" | "close", "namespace", "id", "connection_id", ...}``: a hibernation
+  WebSocket event for the object holding the connection (connections.py builds them): ``message`` carries the text,
+  ``close`` the code, reason, was_clean and the socket's tags and attachment as its home held them ->
+  ``{"ok": true, "outcome": "delivered" | "no_handler"}``;
 - ``{"Records": [...]}``: SQS records whose bodies are alarm events -> ``{"batchItemFailures"}`` for the ones to
   redeliver (the object was busy, or AWS failed).
 
 An exception from the object's code is the caller's error (``remote``); the writes it made before raising are
-kept, as on Cloudflare. New kinds of event (the hibernation WebSocket handlers) are one more entry in ``_kinds``.
+kept, as on Cloudflare. Messages the call sent through its WebSockets go out after its writes are stored and
+before its lease is released (Cloudflare's output gate; one more request when a call both writes and sends).
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from ttai.bindings.common import THROTTLING_CODES, UNAVAILABLE_CODES, error_code
 from ttai.bindings.durable import codec, wire
 from ttai.bindings.durable.alarms import AlarmInfo, AlarmTrigger, PolledAlarms
 from ttai.bindings.durable.context import HANDLERS, DurableObject, DurableObjectState, WebSocketHub
-from ttai.bindings.durable.errors import DurableBindingError, InvalidNamespace, ValueTooLarge
+from ttai.bindings.durable.errors import DurableBindingError, InvalidNamespace, ValueTooLarge, WebSocketsUnavailable
 from ttai.bindings.durable.ids import DurableObjectId, IdFactory, check_namespace_name
 from ttai.bindings.durable.items import DurableTable
 from ttai.bindings.durable.lease import LeaseLost, Leases, ObjectOverloaded
@@ -85,7 +90,11 @@ class DurableObjectHost:
         self.leases = Leases(self.table, dynamodb, lease_seconds=lease_seconds, wait_seconds=wait_seconds)
         self._websockets = websockets
         self._ids = {name: IdFactory(name) for name in self.classes}
-        self._kinds: dict[str, Callable[[Mapping[str, Any]], Response]] = {"call": self.call, "alarm": self.alarm}
+        self._kinds: dict[str, Callable[[Mapping[str, Any]], Response]] = {
+            "call": self.call,
+            "alarm": self.alarm,
+            "websocket": self.websocket,
+        }
 
     def namespace(self, name: str) -> DurableObjectNamespace:
         """A namespace whose stubs call this host in-process (locally and in tests)."""
@@ -108,8 +117,11 @@ class DurableObjectHost:
         method = event.get("method")
         try:
             cls, id = self._resolve(event)
-            args = codec.from_tree(event.get("args") or [])
-            kwargs = codec.from_tree(event.get("kwargs") or {})
+            sockets = self._sockets(id)
+            # A WebSocket argument becomes this object's handle on the connection.
+            handle = sockets.handle if sockets is not None else None
+            args = codec.from_tree(event.get("args") or [], websocket=handle)
+            kwargs = codec.from_tree(event.get("kwargs") or {}, websocket=handle)
             if not isinstance(args, list) or not isinstance(kwargs, dict):
                 raise TypeError("args must be a list and kwargs a mapping")
         except (DurableBindingError, TypeError, ValueError, KeyError) as exc:
@@ -130,7 +142,7 @@ class DurableObjectHost:
                 return wire.error("DataCloneError", f"the method's result cannot be returned: {exc}")
             return response
 
-        return self._with_object(cls, id, run)
+        return self._with_object(cls, id, run, sockets)
 
     def alarm(self, event: Mapping[str, Any]) -> Response:
         try:
@@ -169,6 +181,46 @@ class DurableObjectHost:
 
         return self._with_object(cls, id, run)
 
+    def websocket(self, event: Mapping[str, Any]) -> Response:
+        """A message from, or the close of, a connection the object holds: ``web_socket_message(ws, message)`` /
+        ``web_socket_close(ws, code, reason, was_clean)``."""
+        kind = event.get("event")
+        try:
+            cls, id = self._resolve(event)
+            sockets = self._sockets(id)
+            if sockets is None:
+                raise WebSocketsUnavailable("this Durable Object host has no WebSocket gateway")
+            if kind == "message":
+                message = event["message"]
+                if not isinstance(message, str):
+                    raise TypeError("a WebSocket message event carries text (API Gateway takes text frames only)")
+                ws = sockets.handle(event["connection_id"])
+                arguments: tuple[Any, ...] = (message,)
+            elif kind == "close":
+                ws = sockets.handle(event["connection_id"], tags=list(event["tags"]), attachment=event["attachment"])
+                code, reason, was_clean = event["code"], event["reason"], event["was_clean"]
+                if not isinstance(code, int) or not isinstance(reason, str) or not isinstance(was_clean, bool):
+                    raise TypeError("a close event carries code (int), reason (str) and was_clean (bool)")
+                ws.ready_state = ws.CLOSED
+                arguments = (code, reason, was_clean)
+            else:
+                raise TypeError(f"a websocket event is a message or a close, not {kind!r}")
+        except (DurableBindingError, WebSocketsUnavailable, TypeError, KeyError) as exc:
+            return wire.error(type(exc).__name__, str(exc))
+        handler_name = f"web_socket_{kind}"
+
+        def run(cls: type[DurableObject], ctx: DurableObjectState, storage: DurableObjectStorage) -> Response:
+            if not callable(getattr(cls, handler_name, None)):
+                return {"ok": True, "outcome": "no_handler"}
+            try:
+                getattr(cls(ctx, self.env), handler_name)(ws, *arguments)
+            except Exception as exc:  # noqa: BLE001 - the object's own error; logged, as Cloudflare logs it
+                logger.exception(f"{handler_name} failed", extra={"namespace": id.namespace, "id": str(id)})
+                return _remote(exc)
+            return {"ok": True, "outcome": "delivered"}
+
+        return self._with_object(cls, id, run, sockets)
+
     def _records(self, records: list[dict[str, Any]]) -> Response:
         failures = []
         for record in records:
@@ -198,7 +250,12 @@ class DurableObjectHost:
             raise TypeError("an object name must be a string")
         return self.classes[namespace], self._ids[namespace].from_string(event.get("id"), name)  # type: ignore[arg-type]
 
-    def _with_object(self, cls: type[DurableObject], id: DurableObjectId, work: Work) -> Response:
+    def _sockets(self, id: DurableObjectId) -> WebSocketHub | None:
+        return self._websockets(id) if self._websockets is not None else None
+
+    def _with_object(
+        self, cls: type[DurableObject], id: DurableObjectId, work: Work, sockets: WebSocketHub | None = None
+    ) -> Response:
         partition = self.table.partition(id.namespace, str(id))
         try:
             lease = self.leases.acquire(partition)
@@ -214,9 +271,14 @@ class DurableObjectHost:
             trigger=self.trigger,
             alarm_handler=callable(getattr(cls, "alarm", None)),
         )
-        ctx = DurableObjectState(id, storage, self._websockets(id) if self._websockets else None)
+        if sockets is None:
+            sockets = self._sockets(id)
+        ctx = DurableObjectState(id, storage, sockets)
         try:
             response = work(cls, ctx, storage)
+            if sockets is not None and sockets.pending():
+                storage._flush()  # the output gate: writes stored (the lease still held) before messages go out
+                sockets.flush()
             storage._close()
         except LeaseLost as exc:
             return wire.error("LeaseLost", str(exc), retryable=True)

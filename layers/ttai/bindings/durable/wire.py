@@ -28,8 +28,9 @@ def call_event(
         "id": hex_id,
         "name": name,
         "method": method,
-        "args": codec.to_tree(list(args)),
-        "kwargs": codec.to_tree(dict(kwargs)),
+        # Arguments may carry hibernation WebSockets (as their connection id); results and storage never do.
+        "args": codec.to_tree(list(args), websockets=True),
+        "kwargs": codec.to_tree(dict(kwargs), websockets=True),
     }
 
 
