@@ -12,6 +12,9 @@ Idempotency is Powertools' (DynamoDB persistence, keyed by the message's ``id`` 
 id, records kept 24 hours as storage.json says). A handler that fails leaves no record, so its retry runs again:
 that is why every handler's SQL effects are idempotent on their own (keyed by the message id) and every message
 it sends has an id derived from its own.
+
+Given ``events`` (ttai.realtime.publish.UserEvents), a handled message also puts its frame on the user's real-time
+channel, inside the idempotent run so a duplicate delivery does not push it twice; best effort, never a retry.
 """
 
 from __future__ import annotations
@@ -42,6 +45,12 @@ from ttai.observability import logger, metrics
 IDEMPOTENCY_KEY_PREFIX = "ttai-consumer"
 RETRY_DELAY_CAP_SECONDS = 900  # ChangeMessageVisibility's ceiling is 12 h, but a longer wait than this helps no one
 Handler = Callable[[Env, Any], dict[str, Any]]
+
+
+class MessageEvents(Protocol):
+    """What is told in real time once a message is handled (ttai.realtime.publish.UserEvents)."""
+
+    def message_handled(self, message: AnyMessage, result: Mapping[str, Any]) -> None: ...
 
 
 class _LazyHandlers(Mapping[str, Handler]):
@@ -129,10 +138,18 @@ def validation_reason(exc: ValidationError) -> str:
 class Consumer:
     """Dispatches a queue batch; one per Env (container), holding its idempotency store."""
 
-    def __init__(self, env: Env, handlers: Mapping[str, Handler] | None = None, backoff: Backoff | None = None) -> None:
+    def __init__(
+        self,
+        env: Env,
+        handlers: Mapping[str, Handler] | None = None,
+        backoff: Backoff | None = None,
+        *,
+        events: MessageEvents | None = None,
+    ) -> None:
         self.env = env
         self.handlers: Mapping[str, Handler] = HANDLERS if handlers is None else dict(handlers)
         self.backoff = backoff
+        self.events = events
         table = env.settings.idempotency_table
         if not table:
             raise ConfigurationError("the consumer needs TTAI_IDEMPOTENCY_TABLE")
@@ -161,7 +178,15 @@ class Consumer:
         self.config.register_lambda_context(context)
 
     def _run(self, message: AnyMessage) -> dict[str, Any]:
-        return self.handlers[message.type](self.env, message)
+        result = self.handlers[message.type](self.env, message)
+        if self.events is not None:
+            try:
+                self.events.message_handled(message, result)
+            except Exception as exc:  # noqa: BLE001 - the message took effect; a missed push is not worth a retry
+                logger.warning(
+                    "real-time event not published", extra={"type": message.type, "error": describe_error(exc)}
+                )
+        return result
 
     def _delay(self, attempts: int) -> int:
         return (self.backoff or BACKOFF).delay(attempts)

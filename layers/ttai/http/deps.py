@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 
 from ttai.env import Env
+from ttai.errors import ConfigurationError
 from ttai.http.principal import current_principal
 from ttai.secret_names import (
     CURSOR_SECRET,
@@ -20,6 +22,7 @@ from ttai.secret_names import (
 # modules, and the api function loads them with the first route that needs them.
 if TYPE_CHECKING:
     from ttai.cursors import CursorCodec
+    from ttai.realtime.tickets import TicketOffice
     from ttai.services.broker_positions import BrokerPositionSync
     from ttai.services.market import MarketDataService
     from ttai.services.signin import SignInService
@@ -115,3 +118,23 @@ def _broker_positions(env: Env) -> BrokerPositionSync:
 def broker_positions() -> BrokerPositionSync:
     """Syncs a user's positions from TastyTrade with their own session (the auth function)."""
     return _broker_positions(Env.from_environ())
+
+
+# Read here until ttai.env.Env and the function specs declare them (the realtime wiring).
+CONNECTIONS_TABLE = "TTAI_CONNECTIONS_TABLE"
+WEBSOCKET_URL = "TTAI_WEBSOCKET_URL"
+
+
+@cache
+def _tickets(env: Env, table: str, url: str) -> TicketOffice:
+    from ttai.realtime.tickets import TicketOffice  # noqa: PLC0415 - only the ticket route needs it
+
+    return TicketOffice(table, dynamodb=env.client("dynamodb"), websocket_url=url)
+
+
+def tickets() -> TicketOffice:
+    """Where real-time connect tickets are issued: the connections table and the WebSocket API's URL."""
+    table, url = os.environ.get(CONNECTIONS_TABLE), os.environ.get(WEBSOCKET_URL)
+    if not table or not url:
+        raise ConfigurationError(f"real-time tickets need {CONNECTIONS_TABLE} and {WEBSOCKET_URL}")
+    return _tickets(Env.from_environ(), table, url)

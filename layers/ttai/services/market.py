@@ -7,7 +7,7 @@ screeners), a miss is reported as missing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any, Protocol, TypeVar
 
@@ -43,10 +43,19 @@ class MarketDataSource(Protocol):
     def company(self, symbol: str) -> CompanyInfo | None: ...
 
 
+class QuoteListener(Protocol):
+    """Told of every quote batch once it is cached (ttai.realtime.publish.QuoteHandOff); must not raise."""
+
+    def quotes_ingested(self, quotes: Sequence[Quote]) -> None: ...
+
+
 class MarketDataService:
-    def __init__(self, cache: CacheService, source: MarketDataSource | None = None) -> None:
+    def __init__(
+        self, cache: CacheService, source: MarketDataSource | None = None, *, realtime: QuoteListener | None = None
+    ) -> None:
         self.cache = cache
         self.source = source
+        self.realtime = realtime
         self._read_through = ReadThrough(cache.kv)
 
     def quotes(self, symbols: list[str]) -> QuotesResponse:
@@ -85,6 +94,8 @@ class MarketDataService:
             if held is None or quote.updated_at >= held.updated_at:
                 latest[quote.symbol] = quote
         self.cache.set_quotes({s: q.model_dump(mode="json") for s, q in latest.items()})
+        if self.realtime is not None:
+            self.realtime.quotes_ingested(list(latest.values()))
         return len(latest)
 
     def chain(self, symbol: str, expiration: date | None) -> OptionChain:
