@@ -19,6 +19,7 @@ from benchmarks import (
     list_queries,
     queues,
     read_through,
+    realtime,
     sizes,
     vectorize,
     websocket_gateway,
@@ -48,6 +49,7 @@ def main() -> int:
     rows += workflows.run()
     rows += sizes.run()
     rows += websocket_gateway.run()
+    rows += realtime.run()
     print_table(rows)
     out = ROOT / "build" / "bench.json"
     out.parent.mkdir(exist_ok=True)

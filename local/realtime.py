@@ -3,7 +3,7 @@ connections and Durable Objects tables on moto, and the asynchronous invokes Lam
 
 ``LocalRealtime(stack)`` takes a started LocalStack (its moto server, database, KV and queues) and adds:
 - the connections and Durable Objects tables, laid out as storage.json says (TTL on the connections table);
-- a ConnectionHub posting through the gateway's @connections endpoint, with boto3's apigatewaymanagementapi;
+- a ConnectionHub posting through the gateway's @connections endpoint (signed requests, as deployed);
 - a DurableObjectHost with ``ttai.realtime``'s classes, their ``env`` the stack's plus the namespaces (in-process);
 - the WebSocket gateway: the ticket authorizer on ``$connect`` (``?ticket=``) and the realtime handler on
   ``$connect``, ``$default`` and ``$disconnect``;
@@ -22,6 +22,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.credentials import Credentials
 
 from local.durable import LocalAlarmRunner, create_durable_table
 from local.moto_atomic import make_dynamodb_requests_atomic
@@ -30,6 +31,7 @@ from local.stack import REGION, LocalStack
 from local.websocket import IDLE_TIMEOUT_SECONDS, MAX_CONNECTION_AGE_SECONDS, WebSocketGateway
 from ttai.bindings.durable import DurableObject
 from ttai.bindings.durable.connections import ConnectionHub
+from ttai.bindings.durable.connections_api import ConnectionsApi
 from ttai.bindings.durable.host import DurableObjectHost
 from ttai.bindings.durable.items import DurableTable
 from ttai.bindings.durable.namespace import LocalTransport
@@ -91,7 +93,7 @@ class LocalRealtime(Service):
         self._pending_lock = threading.Lock()
         self._gateway: WebSocketGateway | None = None
         self.dynamodb: Any = None
-        self.management: Any = None
+        self.management: ConnectionsApi | None = None
         self._hub: ConnectionHub | None = None
         self._host: DurableObjectHost | None = None
         self._realtime: Realtime | None = None
@@ -136,13 +138,12 @@ class LocalRealtime(Service):
             raise
 
     def _wire(self, websockets: WebSocketLayout) -> None:
-        self.management = boto3.client(
-            "apigatewaymanagementapi",
-            endpoint_url=self.gateway.callback_url,
-            region_name=REGION,
-            aws_access_key_id="local",
-            aws_secret_access_key="local",  # noqa: S106 - the gateway checks a signature is present, not its value
-            config=Config(max_pool_connections=self._senders, retries={"mode": "standard", "max_attempts": 3}),
+        self.management = ConnectionsApi(
+            self.gateway.callback_url,
+            region=REGION,
+            # The gateway checks that a request is signed, not with what.
+            credentials=Credentials("local", "local"),
+            pool_size=self._senders,
         )
         self._hub = ConnectionHub(
             self.connections_table,

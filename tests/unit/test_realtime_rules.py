@@ -37,7 +37,8 @@ class Refuses:
 
 
 def hub() -> ConnectionHub:
-    return ConnectionHub("connections", dynamodb=Refuses(), management=Refuses())
+    refuses: Any = Refuses()
+    return ConnectionHub("connections", dynamodb=refuses, management=refuses)
 
 
 def sockets() -> ObjectSockets:

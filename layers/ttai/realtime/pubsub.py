@@ -75,7 +75,7 @@ class Subscriptions(DurableObject):
 
     def connect(self, ws: Any, user_id: str) -> None:
         """Take a connection ``$connect`` let in for ``user_id`` (whose object this is)."""
-        ws.serialize_attachment({"user": user_id, "channels": []})  # written with the accept
+        ws.serialize_attachment({"user": user_id, "channels": []})  # set before the accept: written with it
         self.ctx.accept_websocket(ws)
 
     def web_socket_message(self, ws: Any, message: str) -> None:

@@ -33,10 +33,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from botocore.exceptions import ClientError
 
+from ttai.bindings.durable.connections_api import ConnectionsApiError
 from ttai.bindings.durable.items import DurableTable
 from ttai.layout import WebSocketLayout, storage_layout
 from ttai.observability import logger
@@ -64,6 +65,14 @@ GONE_CODE = 1006
 Deliver = Callable[[dict[str, Any]], None]
 
 
+class ManagementApi(Protocol):
+    """The @connections operations the hub uses (connections_api.ConnectionsApi); False means 410 Gone."""
+
+    def post(self, connection_id: str, data: bytes) -> bool: ...
+
+    def delete(self, connection_id: str) -> bool: ...
+
+
 class Departure(NamedTuple):
     """A connection that left, as its home object last held it: what ``web_socket_close`` is given."""
 
@@ -84,8 +93,8 @@ class ConnectionRow(NamedTuple):
 class ConnectionHub:
     """The connections table and the @connections API, shared by every object a host runs.
 
-    ``management`` is boto3's ``apigatewaymanagementapi`` client on the stage's callback URL; ``deliver`` sends a
-    host event without waiting (an asynchronous invoke of the durable host, locally a worker thread), used for
+    ``management`` is the stage's @connections API (connections_api.py); ``deliver`` sends a host event without
+    waiting (an asynchronous invoke of the durable host, locally a worker thread), used for
     the ``web_socket_close`` a 410 causes. ``senders`` posts run in parallel when a call ends with many messages
     queued (a publish to a thousand subscribers).
     """
@@ -95,7 +104,7 @@ class ConnectionHub:
         table: str,
         *,
         dynamodb: Any,
-        management: Any,
+        management: ManagementApi,
         layout: WebSocketLayout | None = None,
         deliver: Deliver | None = None,
         senders: int = 32,
@@ -248,22 +257,14 @@ class ConnectionHub:
 
     def post(self, connection_id: str, data: bytes) -> bool:
         """PostToConnection; False (and the connection forgotten) when it answers 410 Gone."""
-        try:
-            self.management.post_to_connection(ConnectionId=connection_id, Data=data)
-        except ClientError as exc:
-            if _code(exc) != "GoneException":
-                raise
-            self.gone(connection_id)
-            return False
-        return True
+        if self.management.post(connection_id, data):
+            return True
+        self.gone(connection_id)
+        return False
 
     def close(self, connection_id: str) -> None:
         """DeleteConnection: API Gateway closes it (code 1000) and runs ``$disconnect``, which forgets it."""
-        try:
-            self.management.delete_connection(ConnectionId=connection_id)
-        except ClientError as exc:
-            if _code(exc) != "GoneException":
-                raise
+        if not self.management.delete(connection_id):
             self.gone(connection_id)
 
     def send_all(self, outbox: Mapping[str, Sequence[bytes]]) -> int:
@@ -276,8 +277,11 @@ class ConnectionHub:
                 try:
                     if not self.post(connection_id, data):
                         return False
-                except ClientError as exc:
-                    logger.warning("post failed", extra={"connection_id": connection_id, "code": _code(exc)})
+                except ConnectionsApiError as exc:
+                    logger.warning(
+                        "post failed",
+                        extra={"connection_id": connection_id, "status": exc.status, "type": exc.error_type},
+                    )
                     return True
             return True
 
@@ -324,10 +328,6 @@ def close_event(departure: Departure, code: int, reason: str, *, was_clean: bool
         tags=departure.tags,
         attachment=departure.attachment,
     )
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 def _throttled(operation: str) -> ClientError:

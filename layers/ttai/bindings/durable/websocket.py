@@ -3,9 +3,10 @@
 
 As on Cloudflare: at most 10 tags of at most 256 characters, fixed when the socket is accepted; an attachment of at
 most 2,048 bytes serialized (in the codec's form, as storage keeps values), kept with the socket and read back after
-hibernation; an object built afresh for every call still finds its sockets, their tags and attachments. Messages a
-call sends wait until the call's writes are stored and go out before the object takes another call (Cloudflare's
-output gate); each connection's in order.
+hibernation; an object built afresh for every call still finds its sockets, their tags and attachments; within a
+call, one connection is one ``ws`` object. Messages a call sends and attachments it sets are kept until the call's
+writes are stored, then written and sent before the object takes another call (Cloudflare's output gate); each
+connection's messages in order. An attachment set before the socket is accepted goes in with the accept.
 
 Where AWS differs, the API says so or goes further:
 - ``close(code, reason)`` takes 1000 and no reason only (DeleteConnection sets neither); a message is at most
@@ -134,10 +135,8 @@ class WebSocket:
                 f"the attachment is {size} bytes serialized; Cloudflare allows at most {MAX_ATTACHMENT_BYTES}"
             )
         self._attachment = text
-        known_unheld = self._loaded and not self._held
-        if self._sockets is not None and not known_unheld and self._sockets._store_attachment(self.connection_id, text):
-            self._held = self._loaded = True
-        # Not held by this object yet: it is written when the object accepts the socket.
+        if self._sockets is not None:
+            self._sockets._attachment_set(self.connection_id, text)
 
     def deserialize_attachment(self) -> Any:
         """The value ``serialize_attachment`` kept, or None."""
@@ -151,14 +150,11 @@ class WebSocket:
             return
         found = self._sockets._read(self.connection_id)
         if found is not None:
-            self._tags, self._attachment = found
+            self._tags, stored = found
+            if not self._sockets._attachment_pending(self.connection_id):
+                self._attachment = stored
             self._held = True
         self._loaded = True
-
-    def _bind(self, sockets: ObjectSockets) -> None:
-        if self._sockets is not sockets:
-            self._sockets = sockets
-            self._loaded = self._held = False
 
 
 class ObjectSockets:
@@ -168,13 +164,25 @@ class ObjectSockets:
         self.hub = hub
         self.id = id
         self.partition = partition
+        self._handles: dict[str, WebSocket] = {}
         self._outbox: dict[str, list[bytes]] = {}
+        self._attachments: dict[str, str] = {}  # set in this call, written when it ends
 
     def handle(self, connection_id: str, *, tags: list[str] | None = None, attachment: Any = _UNLOADED) -> WebSocket:
-        """This object's handle on a connection (an RPC argument, or the socket an event is about)."""
+        """This object's ``ws`` for a connection (an RPC argument, the socket an event is about, a listing's):
+        the same object for the same connection throughout the call."""
         if not isinstance(connection_id, str) or not connection_id:
             raise InvalidWebSocket(f"not a connection id: {connection_id!r:.80}")
-        return WebSocket(self.hub, connection_id, self, tags=tags, attachment=attachment)
+        ws = self._handles.get(connection_id)
+        if ws is None:
+            ws = self._handles[connection_id] = WebSocket(
+                self.hub, connection_id, self, tags=tags, attachment=attachment
+            )
+        elif tags is not None and attachment is not _UNLOADED:  # fresher state from a listing or an event
+            ws._tags, ws._loaded, ws._held = list(tags), True, True
+            if connection_id not in self._attachments:
+                ws._attachment = attachment
+        return ws
 
     # --------------------------------------------------------------- the API
 
@@ -183,7 +191,10 @@ class ObjectSockets:
         if not isinstance(ws, WebSocket):
             raise InvalidWebSocket(f"accept_websocket takes a WebSocket, not {type(ws).__name__}")
         chosen = _check_tags(tags)
-        ws._bind(self)
+        if ws._sockets is not self:
+            pending = ws._attachment
+            ws = self.handle(ws.connection_id)
+            ws._attachment = pending if pending is not None else ws._attachment
         hub, lay = self.hub, self.hub.layout
         now = time.time()
         expires = {"N": str(hub.expires_at(now))}
@@ -226,6 +237,7 @@ class ObjectSockets:
             if reasons[1:2] == ["ConditionalCheckFailed"]:
                 raise InvalidWebSocket("this object has already accepted that WebSocket") from exc
             raise
+        self._attachments.pop(ws.connection_id, None)  # written with the accept
         ws._tags, ws._loaded, ws._held = chosen, True, True
 
     def get_websockets(self, tag: str | None = None) -> list[WebSocket]:
@@ -293,23 +305,37 @@ class ObjectSockets:
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
             # The connection left meanwhile: its row is gone, nothing to update.
-        if ws._sockets is self:
-            ws._held, ws._tags = False, []
+        mine = self._handles.get(ws.connection_id)
+        if mine is not None:
+            mine._held, mine._tags = False, []
+        self._attachments.pop(ws.connection_id, None)
         return True
 
     # --------------------------------------------------------------- the host
 
     def pending(self) -> bool:
-        """Messages queued by this call, waiting for its writes."""
-        return bool(self._outbox)
+        """Messages or attachments this call left waiting for its writes."""
+        return bool(self._outbox or self._attachments)
 
     def flush(self) -> int:
-        """Send what the call queued (the host calls this once its writes are stored); returns gone connections."""
+        """Write the attachments the call set, then send the messages it queued (the host calls this once its
+        storage writes are stored); returns how many connections were gone."""
+        attachments, self._attachments = self._attachments, {}
+        for connection_id, text in attachments.items():
+            if not self._store_attachment(connection_id, text):
+                # Not held here (released, or gone meanwhile): nothing to keep it with.
+                self._handles.pop(connection_id, None)
         outbox, self._outbox = self._outbox, {}
         return self.hub.send_all(outbox) if outbox else 0
 
     def _queue(self, connection_id: str, data: bytes) -> None:
         self._outbox.setdefault(connection_id, []).append(data)
+
+    def _attachment_set(self, connection_id: str, text: str) -> None:
+        self._attachments[connection_id] = text
+
+    def _attachment_pending(self, connection_id: str) -> bool:
+        return connection_id in self._attachments
 
     def _held_socket(self, ws: Any) -> WebSocket:
         if not isinstance(ws, WebSocket):
