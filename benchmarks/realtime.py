@@ -187,7 +187,7 @@ async def crowd_publish(realtime: LocalRealtime) -> list[Row]:
 def _calls(realtime: LocalRealtime, dynamodb: dict[str, int], posts: int) -> list[Row]:
     """The publish's calls against what the design allows: 1 BatchGetItem, 2 UpdateItem (lease), a Query page per
     1 MB of sockets, a post per subscriber."""
-    partition = realtime.realtime.publisher._partition(CROWD_CHANNEL)
+    partition = realtime.realtime.publisher.partition(CROWD_CHANNEL)
     request: dict[str, Any] = {
         "TableName": realtime.connections_table,
         "KeyConditionExpression": "pk = :pk AND begins_with(sk, :c)",

@@ -20,8 +20,10 @@ from ttai.bindings.durable import (
     DurableObjectError,
     InvalidId,
     InvalidNamespace,
+    LambdaEvents,
     LambdaTransport,
     UnsupportedValue,
+    ValueTooLarge,
     codec,
 )
 from ttai.bindings.durable.alarms import MAX_RETRIES, after_run, retry_delay_ms
@@ -303,3 +305,19 @@ def test_a_call_larger_than_a_lambda_payload_is_refused_before_sending() -> None
 
 def _json(event: dict[str, Any]) -> bytes:
     return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def test_lambda_events_hand_an_event_on_without_waiting_and_refuse_one_lambda_would() -> None:
+    client = _lambda()
+    events = LambdaEvents("ttai-dev-realtime", client=client)
+    event = {"kind": "quotes", "quotes": [{"symbol": "AAPL", "last": 190.5}]}
+    with Stubber(client) as stubber:
+        stubber.add_response(
+            "invoke",
+            {"StatusCode": 202},
+            {"FunctionName": "ttai-dev-realtime", "InvocationType": "Event", "Payload": _json(event)},
+        )
+        events(event)
+        stubber.assert_no_pending_responses()
+        with pytest.raises(ValueTooLarge, match="asynchronous"):
+            events({"kind": "quotes", "padding": "x" * LambdaEvents.MAX_PAYLOAD_BYTES})

@@ -24,7 +24,7 @@ from ttai.messages import AlertTriggered, AnalysisComplete, Notification
 from ttai.models.market import Quote
 from ttai.realtime.channels import Refusal, resolve
 from ttai.realtime.portfolio import market_open, next_minute_ms
-from ttai.realtime.publish import QuoteHandOff, frame_data
+from ttai.realtime.publish import QuoteHandOff, frame_data, job_frame
 from ttai.realtime.pubsub import frame
 from ttai.realtime.tickets import TicketOffice
 
@@ -224,3 +224,9 @@ def test_what_each_handled_message_tells_its_user() -> None:
     }
     note = Notification(user_id="alice", channel="push", title="t", body="b")
     assert frame_data(note, {}) is None
+
+
+def test_a_job_run_is_told_once_whoever_invoked_it() -> None:
+    summary = {"id": 7, "job_type": "intraday", "status": "success", "ran": True}
+    assert job_frame(summary) == {"type": "job_run", "id": 7, "job_type": "intraday", "status": "success"}
+    assert job_frame({**summary, "ran": False}) is None  # a duplicate invocation found the run done

@@ -41,7 +41,8 @@ class Publisher:
         self.pubsub = pubsub
         self.hub = hub
 
-    def _partition(self, channel: str) -> str:
+    def partition(self, channel: str) -> str:
+        """The channel's object partition (where its sockets are listed)."""
         return DurableTable.partition(self.pubsub.name, str(self.pubsub.id_from_name(channel)))
 
     def publish(self, channel: str, data: Any) -> int:
@@ -50,7 +51,7 @@ class Publisher:
 
     def publish_many(self, messages: Mapping[str, Any]) -> dict[str, int]:
         """Publish each channel's data (in parallel); returns subscribers reached by channel, for those called."""
-        partitions = {channel: self._partition(channel) for channel in messages}
+        partitions = {channel: self.partition(channel) for channel in messages}
         listening = self.hub.listening(partitions.values())
         wanted = [channel for channel, partition in partitions.items() if partition in listening]
 
@@ -106,7 +107,10 @@ class UserEvents:
         self.publisher.publish_many(channels)
 
     def job_finished(self, summary: Mapping[str, Any]) -> None:
-        self.publisher.publish(JOBS, {"type": "job_run", **summary})
+        """A scheduled run's ``JobRun.summary()`` on ``jobs`` (not a duplicate invocation's, which ran nothing)."""
+        data = job_frame(summary)
+        if data is not None:
+            self.publisher.publish(JOBS, data)
 
 
 def frame_data(message: AnyMessage, result: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -132,5 +136,12 @@ def frame_data(message: AnyMessage, result: Mapping[str, Any]) -> dict[str, Any]
     if message.type == "screener_complete":
         return {"type": "screener_complete", "screener_id": message.screener_id, "result_count": message.result_count}
     if message.type == "job_run":
-        return {"type": "job_run", **{k: v for k, v in result.items() if k != "ran"}}
+        return job_frame(result)
     return None
+
+
+def job_frame(summary: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A job run as its frame, or None for an invocation that found the run done already (``ran`` False)."""
+    if summary.get("ran") is False:
+        return None
+    return {"type": "job_run", **{key: value for key, value in summary.items() if key != "ran"}}

@@ -53,7 +53,8 @@ class Realtime:
     """The realtime function's context: its env, the connections hub, the transport to the durable host (a
     synchronous invoke deployed, the host in-process locally) that WebSocket events are delivered through, and
     ``home``: the object whose ``connect(ws, user_id)`` takes a user's new connection (and then receives its
-    messages)."""
+    messages). ``connect`` must not send on it: API Gateway answers 410 until ``$connect`` has returned, which the
+    hub would take for a client that has gone."""
 
     def __init__(self, env: Any, *, hub: ConnectionHub, host: Transport, home: Home = subscriptions_home) -> None:
         self.env = env

@@ -22,7 +22,7 @@ from urllib.parse import quote
 from botocore.exceptions import ClientError
 
 from ttai.bindings.durable.connections import ROW_SORT_KEY, TICKET_PREFIX, USER
-from ttai.errors import Unauthorized
+from ttai.errors import ConfigurationError, Unauthorized
 from ttai.layout import WebSocketLayout, storage_layout
 from ttai.observability import logger
 
@@ -60,6 +60,8 @@ class TicketOffice:
 
     def issue(self, user_id: str) -> Ticket:
         """A new single-use ticket for ``user_id`` (one PutItem)."""
+        if self.websocket_url is None:
+            raise ConfigurationError("this ticket office issues no tickets: it was given no WebSocket URL")
         ticket = secrets.token_urlsafe(TICKET_BYTES)
         now = time.time()
         expires_ms = int(now * 1000) + self.layout.ticket_seconds * 1000

@@ -72,7 +72,13 @@ from ttai.bindings.durable.errors import (
     WebSocketsUnavailable,
 )
 from ttai.bindings.durable.ids import DurableObjectId
-from ttai.bindings.durable.namespace import DurableObjectNamespace, DurableObjectStub, LambdaTransport, Transport
+from ttai.bindings.durable.namespace import (
+    DurableObjectNamespace,
+    DurableObjectStub,
+    LambdaEvents,
+    LambdaTransport,
+    Transport,
+)
 
 __all__ = [
     "AlarmInfo",
@@ -92,6 +98,7 @@ __all__ = [
     "InvalidTransaction",
     "InvalidWebSocket",
     "KeyTooLong",
+    "LambdaEvents",
     "LambdaTransport",
     "MessageTooLarge",
     "TooManyKeys",

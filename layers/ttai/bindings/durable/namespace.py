@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ttai.bindings.common import error_code
 from ttai.bindings.durable import wire
-from ttai.bindings.durable.errors import InvalidId
+from ttai.bindings.durable.errors import InvalidId, ValueTooLarge
 from ttai.bindings.durable.ids import DurableObjectId, IdFactory
 
 if TYPE_CHECKING:
@@ -67,6 +67,31 @@ class LambdaTransport:
             return wire.error("InternalError", f"the Durable Object host failed ({response['FunctionError']})")
         decoded: dict[str, Any] = json.loads(payload)
         return decoded
+
+
+class LambdaEvents:
+    """Fire-and-forget invokes (``InvocationType="Event"``): Lambda queues the event, runs the function soon after and
+    retries a failed run twice. What hands work on without waiting for it: the api's quote batches to the realtime
+    function, the hub's ``web_socket_close`` after a 410 to the durable host."""
+
+    MAX_PAYLOAD_BYTES = 256 * 1024  # Lambda's limit for an asynchronous invoke
+
+    def __init__(self, function_name: str, *, client: Any = None) -> None:
+        self.function_name = function_name
+        if client is None:
+            from ttai import aws  # noqa: PLC0415 - boto3 only when no client is injected
+
+            client = aws.client("lambda")
+        self._lambda = client
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        payload = json.dumps(event, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+        if len(payload) > self.MAX_PAYLOAD_BYTES:
+            raise ValueTooLarge(
+                f"the event is {len(payload)} bytes; an asynchronous Lambda invoke carries at most "
+                f"{self.MAX_PAYLOAD_BYTES} bytes"
+            )
+        self._lambda.invoke(FunctionName=self.function_name, InvocationType="Event", Payload=payload)
 
 
 class DurableObjectStub:
