@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 from websockets.asyncio.client import ClientConnection, connect
 
+from benchmarks.measure import call_detail, percentile, sample_ms
 from benchmarks.report import Row
 from local.aws_calls import CallCounter
 from local.realtime import LocalRealtime
@@ -126,7 +127,7 @@ async def ingest_to_frame(stack: LocalStack, realtime: LocalRealtime, put: Calla
         for task in listeners:
             task.cancel()
         await _close(clients)
-    p50, p95 = statistics.median(latencies), statistics.quantiles(latencies, n=20)[-1]
+    p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
     name = f"quote ingest (PUT) -> frame at each of {SUBSCRIBERS} subscribers, {QUOTES} quotes"
     return [
         Row("realtime", f"{name}: p50", p50, "ms"),
@@ -135,14 +136,8 @@ async def ingest_to_frame(stack: LocalStack, realtime: LocalRealtime, put: Calla
 
 
 def ingest_latency(put: Callable[[float], None], label: str) -> Row:
-    for n in range(WARM_UP):
-        put(float(n))
-    timings = []
-    for n in range(QUOTES):
-        started = time.perf_counter()
-        put(float(n))
-        timings.append((time.perf_counter() - started) * 1000)
-    return Row("realtime", f"PUT /api/v1/quotes (one quote) p50, {label}", statistics.median(timings), "ms")
+    timings = sample_ms(lambda: put(1.0), QUOTES, warm_up=WARM_UP)
+    return Row("realtime", f"PUT /api/v1/quotes (one quote) p50, {label}", percentile(timings, 50), "ms")
 
 
 async def crowd_publish(realtime: LocalRealtime) -> list[Row]:
@@ -202,7 +197,7 @@ def _calls(realtime: LocalRealtime, dynamodb: dict[str, int], posts: int) -> lis
         request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
     pages = max(1, math.ceil(stored / QUERY_PAGE_BYTES))
     allowed = {"BatchGetItem": 1, "UpdateItem": 2, "Query": pages}
-    detail = ", ".join(f"{op} {n}" for op, n in sorted({**dynamodb, "PostToConnection": posts}.items()))
+    detail = call_detail({**dynamodb, "PostToConnection": posts})
     total = sum(dynamodb.values()) + posts
     budget = sum(allowed.values()) + CROWD
     ok = dynamodb == allowed and posts == CROWD

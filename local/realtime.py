@@ -24,10 +24,11 @@ import boto3
 from botocore.config import Config
 from botocore.credentials import Credentials
 
+from local.account import REGION
 from local.durable import LocalAlarmRunner, create_durable_table
 from local.moto_atomic import make_dynamodb_requests_atomic
 from local.service import Service
-from local.stack import REGION, LocalStack
+from local.stack import LocalStack
 from local.websocket import IDLE_TIMEOUT_SECONDS, MAX_CONNECTION_AGE_SECONDS, WebSocketGateway
 from ttai.bindings.durable import DurableObject
 from ttai.bindings.durable.connections import ConnectionHub

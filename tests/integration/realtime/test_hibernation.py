@@ -60,6 +60,7 @@ class Room(DurableObject):
                 other.send(json.dumps({"from": ws.deserialize_attachment()["user"], "text": command["text"]}))
         elif action == "attach":
             ws.serialize_attachment(command["value"])
+            ws.send(json.dumps({"attached": ws.deserialize_attachment()}))
         elif action == "leave":
             ws.close()
         else:
@@ -135,6 +136,8 @@ def test_tags_pick_sockets_and_an_attachment_changed_in_one_event_is_read_in_the
         command(alice, "tell", tag="player", text="hello all")
         assert receive(alice) == receive(bob) == {"from": f"{room}.alice", "text": "hello all"}
         command(bob, "attach", value={"user": f"{room}.bob", "team": "red"})
+        # Each message is its own invocation, as on API Gateway: the next waits for this one's answer.
+        assert receive(bob) == {"attached": {"user": f"{room}.bob", "team": "red"}}
         command(bob, "echo")
         assert receive(bob)["attachment"] == {"user": f"{room}.bob", "team": "red"}
 
@@ -143,8 +146,7 @@ def test_a_client_close_reaches_web_socket_close_with_the_socket_as_held(rooms: 
     lobby = rooms.host.namespace("ROOM").get_by_name(room)
     with client(rooms, f"{room}.alice") as alice:
         command(alice, "attach", value={"user": f"{room}.alice", "score": 3})
-        command(alice, "echo")
-        receive(alice)  # the attachment is stored before the close
+        assert receive(alice) == {"attached": {"user": f"{room}.alice", "score": 3}}  # stored before the close
         alice.close(code=4000, reason="bye")
     assert eventually(lobby.closes) == [[4000, "bye", True, {"user": f"{room}.alice", "score": 3}]]
     assert lobby.players() == []

@@ -35,8 +35,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
-from botocore.exceptions import ClientError
-
+from ttai.bindings.common import retry_unprocessed
 from ttai.bindings.durable.connections_api import ConnectionsApiError
 from ttai.bindings.durable.items import DurableTable
 from ttai.layout import WebSocketLayout, storage_layout
@@ -59,7 +58,7 @@ TAGS = "tags"
 ATTACHMENT = "att"
 BATCH_GET_MAX = 100
 BATCH_WRITE_MAX = 25
-_UNPROCESSED_RETRIES = 6
+DEPENDENCY = "WebSocket connections"
 # A vanished client (410) closes as an abnormal closure would: no close frame was exchanged.
 GONE_CODE = 1006
 Deliver = Callable[[dict[str, Any]], None]
@@ -188,17 +187,16 @@ class ConnectionHub:
                     "ExpressionAttributeNames": {"#pk": lay.partition_attr, "#exp": lay.ttl_attr},
                 }
             }
-            for attempt in range(_UNPROCESSED_RETRIES + 1):
-                response = self.dynamodb.batch_get_item(RequestItems=request)
+            responses = retry_unprocessed(
+                lambda pending: self.dynamodb.batch_get_item(RequestItems=pending),
+                request,
+                leftover="UnprocessedKeys",
+                dependency=DEPENDENCY,
+            )
+            for response in responses:
                 for item in response.get("Responses", {}).get(self.table, []):
                     if self.live(item):
                         found.add(item[lay.partition_attr]["S"])
-                request = response.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-                time.sleep(min(0.05 * 2**attempt, 1.0))
-            else:
-                raise _throttled("BatchGetItem")
         return found
 
     # ---------------------------------------------------------------- leaving
@@ -228,16 +226,14 @@ class ConnectionHub:
     def _delete_sockets(self, partitions: Sequence[str], connection_id: str) -> None:
         for start in range(0, len(partitions), BATCH_WRITE_MAX):
             chunk = partitions[start : start + BATCH_WRITE_MAX]
-            request: dict[str, Any] = {
-                self.table: [{"DeleteRequest": {"Key": self.socket_key(p, connection_id)}} for p in chunk]
-            }
-            for attempt in range(_UNPROCESSED_RETRIES + 1):
-                request = self.dynamodb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
-                if not request:
-                    break
-                time.sleep(min(0.05 * 2**attempt, 1.0))
-            else:
-                raise _throttled("BatchWriteItem")
+            request = {self.table: [{"DeleteRequest": {"Key": self.socket_key(p, connection_id)}} for p in chunk]}
+            for _ in retry_unprocessed(
+                lambda pending: self.dynamodb.batch_write_item(RequestItems=pending),
+                request,
+                leftover="UnprocessedItems",
+                dependency=DEPENDENCY,
+            ):
+                pass
 
     def gone(self, connection_id: str) -> None:
         """A post answered 410: the client vanished. Forget it and tell its home object, best effort."""
@@ -327,10 +323,4 @@ def close_event(departure: Departure, code: int, reason: str, *, was_clean: bool
         was_clean=was_clean,
         tags=departure.tags,
         attachment=departure.attachment,
-    )
-
-
-def _throttled(operation: str) -> ClientError:
-    return ClientError(
-        {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "items left unprocessed"}}, operation
     )

@@ -8,18 +8,17 @@ from http import HTTPStatus
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from ttai.http import deps
 from ttai.http.openapi import responses
 from ttai.http.principal import current_principal
+from ttai.models.base import Output
 
 router = Router()  # type: ignore[no-untyped-call]
 
 
-class RealtimeTicket(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
+class RealtimeTicket(Output):
     ticket: str = Field(description="good for one connection")
     url: str = Field(description="the WebSocket URL to connect to, the ticket in its query")
     expires_at: datetime = Field(description="connect before this (60 seconds after issue)")
