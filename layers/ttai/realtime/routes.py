@@ -5,7 +5,9 @@ the quote batches the api hands over.
   home object (``home.connect(ws, user_id)``: the user's Subscriptions object), which accepts it; anything failing
   refuses the upgrade (500, or 503 when the object was busy), nothing left behind.
 - ``$default``: the message goes to the connection's home object as ``web_socket_message`` through the durable host
-  (one GetItem finds the home); an object that is busy or unavailable gets the client an error frame.
+  (one GetItem finds the home); an object that is busy or unavailable gets the client an error frame. Each message
+  is an invocation of its own, so two a client sends at once may be handled in either order: clients wait for the
+  answer to a subscribe before sending the next frame that depends on it.
 - ``$disconnect`` (best effort on AWS: rows expire anyway): the connection is removed from every object holding it
   and its home gets ``web_socket_close``.
 Every route answers 200 once handled: API Gateway only reads ``$connect``'s status.

@@ -18,6 +18,9 @@ Where AWS differs, the API says so or goes further:
 - ``send`` to a connection that has gone (410) does not raise: the connection is forgotten everywhere and its home
   object gets ``web_socket_close`` (1006), best effort.
 - ``web_socket_error`` is never called: API Gateway reports no socket error other than a close.
+- A connection's messages may reach ``web_socket_message`` out of order: API Gateway invokes ``$default`` once per
+  message, concurrently (Cloudflare delivers them in order). The object still takes them one at a time; a client
+  that needs an order waits for each answer before sending the next.
 - Cloudflare's 32,768 sockets per object are not counted (it would cost a query per accept).
 """
 
