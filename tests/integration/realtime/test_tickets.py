@@ -14,7 +14,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from local.aws_calls import CallCounter
-from local.gateway import LocalFunction, LocalGateway
+from local.gateway import LocalGateway
 from local.realtime import LocalRealtime
 from local.stack import LocalStack
 from tests.conftest import Clock
@@ -25,12 +25,17 @@ REALTIME_ROUTER = LazyRouter("ttai.http.routes.realtime", API, (f"{API}/realtime
 
 
 @pytest.fixture
-def api(realtime: LocalRealtime, monkeypatch: pytest.MonkeyPatch) -> LocalGateway:
+def api(stack: LocalStack, realtime: LocalRealtime, monkeypatch: pytest.MonkeyPatch) -> LocalGateway:
     """The HTTP API with the ticket route added to the api function's routers (as the wiring will add it)."""
     for name, value in realtime.environ.items():
         monkeypatch.setenv(name, value)
     app = create_resolver(lazy=(*API_ROUTERS, REALTIME_ROUTER))
-    return LocalGateway(authorizer_cache_ttl=0, api=LocalFunction("ttai-api", "", handler=app.resolve))
+    return LocalGateway(
+        authorizer=stack.functions["authorizer"],
+        api=stack.functions["api"].standing_in(app.resolve),
+        auth=stack.functions["auth"],
+        authorizer_cache_ttl=0,
+    )
 
 
 def refused_status(url: str) -> int:
