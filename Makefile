@@ -19,7 +19,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install dev test lint typecheck unit integration infra e2e browser synth layer deploy bench migrate clean
+.PHONY: help install dev test lint typecheck unit integration infra e2e browser synth layer cost deploy bench migrate clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -84,6 +84,9 @@ synth: install ## synthesize dev, staging and prod into cdk.out/ (offline, no cr
 	rm -rf cdk.out
 	CDK_OUTDIR=cdk.out $(BIN)/python app.py
 	@echo "synthesized into cdk.out/"
+
+cost: synth ## monthly cost per resource for 1k/10k/100k users beside seed 002's: make cost [ENV=prod] [USERS=1000]
+	$(BIN)/python -m infra.cost --env $(if $(filter file,$(origin ENV)),prod,$(ENV)) $(if $(USERS),--users $(USERS))
 
 deploy: install ## deploy one environment: make deploy ENV=staging (needs AWS credentials)
 	npx --yes aws-cdk@$(CDK_VERSION) deploy --app "$(BIN)/python app.py" -c env=$(ENV) --require-approval broadening "$(ENV)/*"

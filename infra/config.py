@@ -125,8 +125,22 @@ class TastyTradeSettings(_Settings):
     api_url: HttpsUrl
 
 
+class MarketHoursSettings(_Settings):
+    """Capacity that follows the market: two schedules (five-field crons, New York time, as storage.json's jobs) raise
+    the cluster's minimum before the open and set it back to 0 ACU, idle-pausing, after the close."""
+
+    open_cron: str = Field(min_length=9)
+    close_cron: str = Field(min_length=9)
+    # The minimum while the market is open: no request during trading hours waits for a resume.
+    open_min_capacity_acu: float = Field(gt=0, le=MAX_DATABASE_CAPACITY_ACU, multiple_of=0.5)
+
+
 class DatabaseSettings(_Settings):
-    """The Aurora Serverless v2 cluster: capacity, pausing, backups and what deleting it from the stack does."""
+    """The Aurora Serverless v2 cluster: capacity, pausing, backups and what deleting it from the stack does.
+
+    `min_capacity_acu` is the deployed (closed-market) minimum; with `market_hours` the open-market minimum is set
+    by schedule, and a deploy leaves the running value alone unless this setting itself changes.
+    """
 
     min_capacity_acu: float = Field(ge=0, le=MAX_DATABASE_CAPACITY_ACU, multiple_of=0.5)
     max_capacity_acu: float = Field(ge=1, le=MAX_DATABASE_CAPACITY_ACU, multiple_of=0.5)
@@ -135,6 +149,7 @@ class DatabaseSettings(_Settings):
     backup_retention_days: int = Field(ge=1, le=35)
     # snapshot: a final snapshot is taken when the cluster leaves the stack; retain: the cluster itself stays.
     removal_policy: Literal["destroy", "snapshot", "retain"]
+    market_hours: MarketHoursSettings | None = None
 
     @model_validator(mode="after")
     def _capacity_and_pausing_agree(self) -> DatabaseSettings:
@@ -147,6 +162,13 @@ class DatabaseSettings(_Settings):
         if self.min_capacity_acu > 0 and self.auto_pause_minutes is not None:
             msg = "database.auto_pause_minutes needs database.min_capacity_acu 0: only an idle 0 ACU cluster pauses"
             raise ValueError(msg)
+        if self.market_hours is not None:
+            if self.min_capacity_acu != 0:
+                msg = "database.market_hours needs database.min_capacity_acu 0: its close sets the minimum back to it"
+                raise ValueError(msg)
+            if self.market_hours.open_min_capacity_acu > self.max_capacity_acu:
+                msg = "database.market_hours.open_min_capacity_acu must not be above database.max_capacity_acu"
+                raise ValueError(msg)
         return self
 
 

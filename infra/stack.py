@@ -22,6 +22,7 @@ from infra.constructs.database import Database
 from infra.constructs.http_api import HttpApi
 from infra.constructs.idempotency import IdempotencyTable
 from infra.constructs.layer import EXTRA_LAYERS, SHARED_LAYER, PythonLayer
+from infra.constructs.market_capacity import MarketCapacity
 from infra.constructs.migrations import Migrations
 from infra.constructs.notifications import Notifications
 from infra.constructs.queues import Queues
@@ -83,6 +84,16 @@ class TtaiStack(cdk.Stack):
             self, "Migrations", config=config, migrate=functions["migrate"], database=database, layer=shared_layer
         )
         schedules = Schedules(self, "Schedules", config=config, layout=layout.schedules, target=functions["scheduler"])
+        if config.database.market_hours is not None:
+            MarketCapacity(
+                self,
+                "MarketCapacity",
+                config=config,
+                cluster=database.cluster,
+                group=schedules.group,
+                timezone=layout.schedules.timezone,
+                dead_letters=schedules.dead_letters,
+            )
         http_api = HttpApi(
             self,
             "Http",

@@ -58,8 +58,13 @@ def test_databases_pause_outside_prod_and_prod_keeps_its_data(cdk_context):
         assert paused.min_capacity_acu == 0
         assert paused.auto_pause_minutes is not None
     assert (dev.auto_pause_minutes, staging.auto_pause_minutes) == (10, 30)
-    assert prod.min_capacity_acu == 0.5
-    assert prod.auto_pause_minutes is None
+    # prod follows the market: 0 ACU and pausing is its closed-market state, raised by schedule for the open.
+    assert prod.min_capacity_acu == 0
+    assert prod.auto_pause_minutes is not None
+    assert prod.market_hours is not None
+    assert prod.market_hours.open_min_capacity_acu == 0.5
+    assert dev.market_hours is None
+    assert staging.market_hours is None
     assert (dev.removal_policy, staging.removal_policy, prod.removal_policy) == ("destroy", "snapshot", "retain")
     assert prod.backup_retention_days >= 7
 
@@ -160,6 +165,21 @@ def test_invalid_settings_fail_with_the_setting_named(cdk_context, changes, comp
         ("prod", {"removal_policy": "destroy"}, "cannot be 'destroy' in an environment with deletion_protection"),
         ("prod", {"backup_retention_days": 3}, "at least 7"),
         ("dev", {"engine": "mysql"}, "Extra inputs are not permitted"),
+        (
+            "prod",
+            {"min_capacity_acu": 0.5, "auto_pause_minutes": None},
+            "market_hours needs database.min_capacity_acu 0",
+        ),
+        (
+            "prod",
+            {"market_hours": {"open_cron": "0 8 * * 1-5", "close_cron": "0 18 * * 1-5", "open_min_capacity_acu": 32}},
+            "must not be above database.max_capacity_acu",
+        ),
+        (
+            "prod",
+            {"market_hours": {"open_cron": "0 8 * * 1-5", "close_cron": "0 18 * * 1-5", "open_min_capacity_acu": 0}},
+            "open_min_capacity_acu",
+        ),
     ],
 )  # fmt: skip
 def test_invalid_database_settings_fail_with_the_setting_named(cdk_context, environment, changes, complaint):

@@ -309,15 +309,14 @@ class TestMigrationsOnDeploy:
 
 
 class TestEnvironments:
-    def test_dev_and_staging_pause_and_prod_stays_warm_and_protected(self, synthesized):
+    def test_every_environment_can_pause_and_prod_is_protected(self, synthesized):
         scaling = {
             name: _cluster(template)[1]["Properties"]["ServerlessV2ScalingConfiguration"]
             for name, template in synthesized.templates.items()
         }
-        for paused in ("dev", "staging"):
+        for paused in ("dev", "staging", "prod"):  # prod's minimum is raised by schedule while the market trades
             assert scaling[paused]["MinCapacity"] == 0
             assert scaling[paused]["SecondsUntilAutoPause"] > 0
-        assert scaling["prod"]["MinCapacity"] == 0.5
         _, prod = _cluster(synthesized.templates["prod"])
         assert prod["Properties"]["DeletionProtection"] is True
         assert prod["Properties"]["BackupRetentionPeriod"] >= 7
