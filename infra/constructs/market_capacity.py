@@ -18,7 +18,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import DatabaseSettings, EnvironmentConfig, MarketHoursSettings
-from infra.constructs.schedules import eventbridge_cron
+from infra.constructs.schedules import eventbridge_cron, scheduler_role
 
 
 class MarketCapacity(Construct):
@@ -49,13 +49,8 @@ class MarketCapacity(Construct):
         if pause_minutes is None:  # the config requires it with a 0 ACU minimum, which market_hours requires
             msg = "MarketCapacity needs database.auto_pause_minutes"
             raise ValueError(msg)
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal(
-                "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}}
-            ),
-            description=f"ttai market capacity in {config.name}: change this cluster's scaling, nothing else",
+        self.role = scheduler_role(
+            self, f"ttai market capacity in {config.name}: change this cluster's scaling, nothing else"
         )
         self.role.add_to_policy(iam.PolicyStatement(actions=["rds:ModifyDBCluster"], resources=[cluster.cluster_arn]))
         self.role.add_to_policy(iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[dead_letters.queue_arn]))

@@ -60,6 +60,18 @@ def eventbridge_cron(five_fields: str) -> str:
     return f"cron({minute} {hour} {day_of_month} {month.upper()} {day_of_week} *)"
 
 
+def scheduler_role(scope: Construct, description: str) -> iam.Role:
+    """A role only EventBridge Scheduler, acting for this account's schedules, may assume; no statements yet."""
+    return iam.Role(
+        scope,
+        "Role",
+        assumed_by=iam.ServicePrincipal(
+            "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}}
+        ),
+        description=description,
+    )
+
+
 class Schedules(Construct):
     """A schedule group per environment, one schedule per job, all invoking the scheduler function.
 
@@ -95,13 +107,8 @@ class Schedules(Construct):
             "This queue is itself the dead-letter queue of the schedules and of the scheduler function; its "
             "messages are missed job runs an operator inspects and re-runs with `ttai jobs run`.",
         )
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal(
-                "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}}
-            ),
-            description=f"ttai schedules in {config.name}: invoke the scheduler function, nothing else",
+        self.role = scheduler_role(
+            self, f"ttai schedules in {config.name}: invoke the scheduler function, nothing else"
         )
         # Written out rather than left to the target's grants, which would add the function's qualified ARNs
         # (ARN:*); the schedules invoke the unqualified function and dead-letter into one queue, nothing more.
