@@ -12,7 +12,8 @@ import pytest
 from local.aws_faults import AwsFault
 from local.stack import LocalStack
 from ttai.bindings.d1 import D1ConstraintError, D1QueryError
-from ttai.http.app import INTERNAL_ERROR_MESSAGE
+from ttai.http.app import INTERNAL_ERROR_MESSAGE, SECURITY_HEADERS
+from ttai.http.validation import BODY_MAX_BYTES, unreadable_body
 from ttai.observability import logger
 from ttai.services.account import AccountService
 
@@ -165,3 +166,60 @@ def test_the_500_correlation_id_is_api_gateways_request_id(stack: LocalStack, to
         second = stack.http("GET", "/api/v1/me", token=token).body["error"]["correlation_id"]
     assert first != second
     assert len(first) == len(second) == 32
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"symbols": ["' + "A" * 1_048_576 + '"]}',  # over the limit in characters
+        '{"symbols": ["' + "é" * 524_300 + '"]}',  # under it in characters, over it in UTF-8 bytes
+    ],
+)
+def test_a_body_over_the_size_limit_is_a_413_before_it_is_read(stack: LocalStack, token: str, body: str) -> None:
+    status, headers, response = stack.http("PUT", "/api/v1/watchlists/huge", token=token, body=body)
+    assert status == 413
+    assert response["error"]["code"] == "payload_too_large"
+    assert "1,048,576 bytes" in response["error"]["message"]
+    assert headers["x-content-type-options"] == "nosniff"
+    assert stack.http("GET", "/api/v1/watchlists/huge", token=token).status == 404
+
+
+def test_a_body_at_the_size_limit_is_read() -> None:
+    # Exactly the limit passes the size check and goes on to JSON parsing; one byte more does not.
+    body = '{"symbols": ["' + "A" * (BODY_MAX_BYTES - 17) + '"]}'
+    assert len(body.encode()) == BODY_MAX_BYTES
+    event = {
+        "body": body,
+        "headers": {"content-type": "application/json"},
+        "requestContext": {"http": {"method": "PUT"}},
+    }
+    assert unreadable_body(event) is None
+    assert unreadable_body({**event, "body": body + " "}) == (
+        413,
+        f"the request body is over {BODY_MAX_BYTES:,} bytes",
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "authorized"),
+    [
+        ("GET", "/health", False),
+        ("GET", "/api/v1/me", True),
+        ("GET", "/api/v1/nowhere", True),
+    ],
+)
+def test_every_answer_of_the_functions_carries_the_security_headers(
+    stack: LocalStack, token: str, method: str, path: str, authorized: bool
+) -> None:
+    # (A request the authorizer refuses is answered by API Gateway itself, whose HTTP APIs cannot add headers.)
+    status, headers, _ = stack.http(method, path, token=token if authorized else None)
+    assert status in {200, 404}
+    for name, value in SECURITY_HEADERS.items():
+        assert headers[name.lower()] == value, (path, status, name)
+
+
+def test_the_dashboard_keeps_its_own_stricter_headers(stack: LocalStack) -> None:
+    _, headers, _ = stack.http("GET", "/dashboard")
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["referrer-policy"] == "no-referrer"

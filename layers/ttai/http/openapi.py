@@ -81,7 +81,8 @@ def _shared_errors(method: str, path: str, operation: dict[str, Any]) -> dict[HT
         shared[HTTPStatus.FORBIDDEN] = _content(ErrorResponse, GatewayError)
         shared[HTTPStatus.SERVICE_UNAVAILABLE] = _content(ErrorResponse, GatewayError)
     if "requestBody" in operation:
-        shared[HTTPStatus.REQUEST_ENTITY_TOO_LARGE] = _content(GatewayError)
+        # Ours over BODY_MAX_BYTES, API Gateway's own over its 10 MB payload limit.
+        shared[HTTPStatus.REQUEST_ENTITY_TOO_LARGE] = _content(ErrorResponse, GatewayError)
     if method.upper() in BODY_METHODS:
         shared[HTTPStatus.UNSUPPORTED_MEDIA_TYPE] = _content(ErrorResponse)
     return shared
