@@ -14,6 +14,7 @@ from local.aws_calls import CallCounter
 from local.poller import PolledQueue
 from local.stack import LocalStack
 from ttai.bindings.queues import (
+    MESSAGE_MAX_BODY_BYTES,
     MESSAGE_MAX_BYTES,
     InvalidMessage,
     MessageSendRequest,
@@ -93,26 +94,61 @@ def test_one_bad_message_in_a_batch_sends_none(target: Target) -> None:
     assert depth(sqs, producer.url)["Messages"] == 0
 
 
-def test_a_message_may_be_128_kb_and_not_a_byte_more(target: Target) -> None:
+def test_a_message_may_be_128_kb_in_cloudflares_units_metadata_included(target: Target) -> None:
     producer, sqs = target.producer, target.sqs
-    producer.send("x" * MESSAGE_MAX_BYTES, content_type="text")
-    with pytest.raises(MessageTooLarge, match="at most 131072"):
-        producer.send("x" * (MESSAGE_MAX_BYTES + 1), content_type="text")
-    # Multi-byte characters count as their UTF-8 bytes, json as its encoded text.
-    with pytest.raises(MessageTooLarge):
-        producer.send("é" * (MESSAGE_MAX_BYTES // 2 + 1), content_type="text")
-    with pytest.raises(MessageTooLarge):
-        producer.send({"blob": "y" * MESSAGE_MAX_BYTES})
+    assert (MESSAGE_MAX_BYTES, MESSAGE_MAX_BODY_BYTES) == (128_000, 127_900)  # 1 KB = 1,000 bytes, less ~100 metadata
+    producer.send("x" * MESSAGE_MAX_BODY_BYTES, content_type="text")
+    with CallCounter(target.client) as calls:
+        with pytest.raises(MessageTooLarge, match=r"127901 bytes plus the 100 bytes of metadata.*at most 128000"):
+            producer.send("x" * (MESSAGE_MAX_BODY_BYTES + 1), content_type="text")
+        # Multi-byte characters count as their UTF-8 bytes, json as its encoded text.
+        with pytest.raises(MessageTooLarge):
+            producer.send("é" * (MESSAGE_MAX_BODY_BYTES // 2 + 1), content_type="text")
+        with pytest.raises(MessageTooLarge):
+            producer.send({"blob": "y" * MESSAGE_MAX_BODY_BYTES})
+    assert calls.total == 0
 
     (message,) = receive_all(sqs, producer.url)
-    assert len(message["Body"]) == MESSAGE_MAX_BYTES
+    assert len(message["Body"]) == MESSAGE_MAX_BODY_BYTES
+
+
+def test_a_bytes_body_counts_its_own_bytes_not_the_base64_sqs_carries(target: Target) -> None:
+    producer, sqs = target.producer, target.sqs
+    blob = bytes(range(256)) * (MESSAGE_MAX_BODY_BYTES // 256) + b"\x01" * (MESSAGE_MAX_BODY_BYTES % 256)
+    producer.send(blob, content_type="bytes")
+    with pytest.raises(MessageTooLarge, match="at most 128000"):
+        producer.send(blob + b"\x00", content_type="bytes")
+
+    (message,) = receive_all(sqs, producer.url)
+    assert len(message["Body"]) > MESSAGE_MAX_BYTES  # base64 is a third bigger, and SQS takes it
+    assert base64.b64decode(message["Body"]) == blob
 
 
 def test_a_batch_over_256_kb_is_refused_whole(target: Target) -> None:
     producer, sqs = target.producer, target.sqs
-    with pytest.raises(MessageTooLarge, match="send_batch takes at most 262144"):
-        producer.send_batch([{"body": "z" * 100_000, "content_type": "text"}] * 3)
+    with CallCounter(target.client) as calls:
+        with pytest.raises(MessageTooLarge, match="send_batch takes at most 256000 bytes"):
+            producer.send_batch([{"body": "z" * 100_000, "content_type": "text"}] * 3)
+        # The bodies alone fit (246,100 bytes); their 100 bytes of metadata each do not (256,100).
+        with pytest.raises(MessageTooLarge, match="is 256100 bytes counting the 100 bytes of metadata"):
+            producer.send_batch([{"body": "m" * 2_461, "content_type": "text"}] * 100)
+    assert calls.total == 0
     assert depth(sqs, producer.url)["Messages"] == 0
+
+
+def test_a_batch_of_exactly_256_kb_is_sent_in_as_many_sqs_batches_as_sqs_needs(target: Target) -> None:
+    producer, sqs = target.producer, target.sqs
+    # Two full messages are the whole 256 KB; as bytes, their base64 is over one SendMessageBatch's 256 KiB.
+    with CallCounter(target.client) as calls:
+        producer.send_batch([{"body": "t" * MESSAGE_MAX_BODY_BYTES, "content_type": "text"}] * 2)
+    assert calls.by_operation() == {"SendMessageBatch": 1}
+    with CallCounter(target.client) as calls:
+        ids = producer.send_batch([MessageSendRequest(b"b" * MESSAGE_MAX_BODY_BYTES, "bytes")] * 2)
+    assert calls.by_operation() == {"SendMessageBatch": 2}
+
+    received = receive_all(sqs, producer.url)
+    assert len(received) == 4
+    assert {m["MessageId"] for m in received} >= set(ids)
 
 
 def test_a_delay_over_sqs_maximum_is_refused_with_the_reason(target: Target) -> None:
@@ -149,3 +185,51 @@ def test_an_unknown_content_type_is_a_queue_error(target: Target) -> None:
     producer = target.producer
     with pytest.raises(QueueError, match="unknown content type 'v8'"):
         producer.send({"n": 1}, content_type="v8")  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------- the calls Worker code makes
+
+
+def test_worker_style_options_in_either_casing(target: Target) -> None:
+    producer, sqs = target.producer, target.sqs
+    producer.send("plain", {"contentType": "text"})
+    producer.send(b"\x01", contentType="bytes", delaySeconds=0)
+    producer.send("snake", {"content_type": "text", "delay_seconds": 0})
+    producer.send_batch(
+        [{"body": "one", "contentType": "text"}, {"body": {"n": 2}, "delaySeconds": 0}, {"body": None}],
+        {"delaySeconds": 0},
+    )
+    producer.send_batch([{"body": "late", "content_type": "text"}], delaySeconds=600)
+
+    received = sorted(
+        (m["MessageAttributes"]["contentType"]["StringValue"], m["Body"]) for m in receive_all(sqs, producer.url)
+    )
+    assert received == [
+        ("bytes", base64.b64encode(b"\x01").decode()),
+        ("json", "null"),
+        ("json", '{"n":2}'),
+        ("text", "one"),
+        ("text", "plain"),
+        ("text", "snake"),
+    ]
+    assert depth(sqs, producer.url)["MessagesDelayed"] == 1
+
+
+@pytest.mark.parametrize(
+    ("call", "named"),
+    [
+        (lambda q: q.send(1, {"contenttype": "text"}), "'contenttype'"),
+        (lambda q: q.send(1, delay=5), "'delay'"),
+        (lambda q: q.send(1, {"delaySeconds": 1}, delay_seconds=1), "given twice"),
+        (lambda q: q.send(1, {"contentType": "text", "content_type": "json"}), "given twice"),
+        (lambda q: q.send_batch([{"body": 1}], {"delay": 5}), "'delay'"),
+        (lambda q: q.send_batch([{"body": 1}, {"body": 2, "retries": 3}]), "message #1: unknown option 'retries'"),
+        (lambda q: q.send_batch([{"contentType": "text"}]), "message #0 has no body"),
+    ],
+)
+def test_an_unknown_or_repeated_option_is_refused_by_name_and_nothing_is_sent(
+    target: Target, call: Callable[[Queue], object], named: str
+) -> None:
+    with CallCounter(target.client) as calls, pytest.raises(QueueError, match=named):
+        call(target.producer)
+    assert calls.total == 0

@@ -10,6 +10,9 @@ the contract's ``Unavailable`` / ``Throttled``.
 - ``KeyRules``: one binding's key limit in UTF-8 bytes (as Cloudflare counts), reserved names and error classes. A
   Python ``str`` can hold what has no UTF-8 form (a lone surrogate): such a key is refused here, not inside
   botocore's encoder. ``successor`` bounds a prefix range.
+- ``worker_options``: the option mappings Worker code passes (``{"onlyIf": {...}}``, ``{"cacheTtl": 60}``), in
+  Cloudflare's camelCase or in snake_case, merged with the binding's Python keywords into one snake_case dict; a name
+  the call does not take, or one option given twice, is an ``InvalidOption`` naming it, never ignored.
 - ``ListCursors``: KV's and R2's opaque list cursors, the base64url (unpadded) of compact JSON holding a position
   (the last key listed, S3's continuation token) and the options it was issued for; reading one back checks both,
   so a cursor from another prefix or a hand-made one is an ``InvalidListOptions``, never a list that silently starts
@@ -71,6 +74,54 @@ class InvalidListOptions(BindingError):
 
 class TooManyKeys(BindingError):
     """More keys in one call than the binding takes."""
+
+
+class InvalidOption(BindingError):
+    """An option a call does not take (named in the message), one given twice, or options that are not a mapping."""
+
+
+# ----------------------------------------------------------------------------------- Worker options
+
+
+def camel_case(name: str) -> str:
+    """Cloudflare's spelling of a snake_case option name: ``only_if`` -> ``onlyIf``."""
+    first, *rest = name.split("_")
+    return first + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def worker_options(
+    call: str,
+    names: Collection[str],
+    *given: Mapping[str, Any] | None,
+    error: type[InvalidOption] = InvalidOption,
+) -> dict[str, Any]:
+    """The options of one call as ``{snake_case name: value}``, from every mapping in ``given`` (the Worker's options
+    object, the Python keywords, the camelCase keywords caught by ``**``), each spelled in snake_case or camelCase.
+
+    A value of None is an option not given (JavaScript's ``undefined``). A name outside ``names`` raises ``error``
+    naming it and listing what the call takes; so does one option given twice (in two spellings or two places).
+    """
+    spelled: dict[str, str] = {}
+    for name in names:
+        spelled[name] = name
+        spelled[camel_case(name)] = name
+    merged: dict[str, Any] = {}
+    for source in given:
+        if source is None:
+            continue
+        if not isinstance(source, Mapping):
+            raise error(f"{call}: options must be a mapping (a dict), got {type(source).__name__}")
+        for key, value in source.items():
+            name = spelled.get(key, "") if isinstance(key, str) else ""
+            if not name:
+                takes = ", ".join(camel_case(n) for n in names) or "no options"
+                raise error(f"{call}: unknown option {key!r}; it takes {takes} (camelCase or snake_case)")
+            if value is None:
+                continue
+            if name in merged:
+                raise error(f"{call}: option {camel_case(name)} / {name} given twice")
+            merged[name] = value
+    return merged
 
 
 # -------------------------------------------------------------------------------------------- keys

@@ -2,8 +2,13 @@
 
 A message body travels as the SQS message body, its content type as the ``contentType`` message attribute:
 ``json`` bodies as JSON text, ``text`` as is, ``bytes`` base64-encoded (SQS bodies are text). Cloudflare's limits
-apply (128 KB a message, 100 messages a batch); where SQS is stricter (a delay of at most 900 s) the binding
-raises and says so rather than sending something else.
+apply in Cloudflare's units (1 KB = 1,000 bytes): a message is at most 128 KB counting the ~100 bytes of metadata
+Cloudflare counts with it (so a body of at most 127,900 bytes: JSON as its UTF-8 text, text as its UTF-8 bytes,
+bytes as themselves, before the base64 SQS needs), a ``send_batch`` at most 100 messages and 256 KB counted the same
+way, metadata included. Where SQS is stricter (a delay of at most 900 s) the binding raises and says so rather than
+sending something else. Options come as Python keywords or as the mapping Worker code passes
+(``send(body, {"contentType": "text", "delaySeconds": 5})``), in camelCase or snake_case; an unknown option is
+refused by name.
 
 The consumer side turns a Lambda SQS event into a ``MessageBatch`` with Cloudflare's ack / retry semantics and
 hands Lambda back the messages to redeliver as ``batchItemFailures`` (the event source needs
@@ -29,10 +34,19 @@ from ttai.errors import BindingError, describe_error
 ContentType = Literal["json", "text", "bytes"]
 CONTENT_TYPES: tuple[ContentType, ...] = ("json", "text", "bytes")
 CONTENT_TYPE_ATTRIBUTE = "contentType"
-MESSAGE_MAX_BYTES = 128 * 1024
+# Cloudflare's limits, in its units (1 KB = 1,000 bytes), counting the metadata it stores with each message.
+MESSAGE_MAX_BYTES = 128_000
+MESSAGE_METADATA_BYTES = 100
+MESSAGE_MAX_BODY_BYTES = MESSAGE_MAX_BYTES - MESSAGE_METADATA_BYTES
 SEND_BATCH_MAX_MESSAGES = 100
-SEND_BATCH_MAX_BYTES = 256 * 1024
+SEND_BATCH_MAX_BYTES = 256_000
 SQS_BATCH_MAX_ENTRIES = 10
+# SQS's own limit on one SendMessageBatch (bodies and attributes), as queues made before 2025 still have it: base64
+# makes a bytes body a third bigger, so a Cloudflare batch can need more SQS batches than its count alone says.
+SQS_BATCH_MAX_BYTES = 256 * 1024
+SEND_OPTIONS = ("content_type", "delay_seconds")
+SEND_BATCH_OPTIONS = ("delay_seconds",)
+MESSAGE_FIELDS = ("body", "content_type", "delay_seconds")
 SQS_MAX_DELAY_SECONDS = 900
 CLOUDFLARE_MAX_DELAY_SECONDS = 43_200
 # A retry delay becomes the message's visibility timeout, which SQS caps at 12 hours: Cloudflare's maximum fits.
@@ -47,7 +61,8 @@ class QueueError(BindingError):
 
 
 class MessageTooLarge(QueueError, common.ValueTooLarge):
-    """A message over 128 KB once encoded, or a batch over 256 KB."""
+    """A message over Cloudflare's 128 KB (128,000 bytes, its ~100 bytes of metadata included), or a send_batch
+    over 256 KB counted the same way."""
 
 
 class TooManyMessages(QueueError):
@@ -56,6 +71,10 @@ class TooManyMessages(QueueError):
 
 class InvalidMessage(QueueError):
     """A body that cannot be encoded as its content type, an unknown content type, or a bad delay."""
+
+
+class InvalidOption(InvalidMessage, common.InvalidOption):
+    """An option the queue does not take (named), one given twice, or options that are not a mapping."""
 
 
 class QueueSendError(QueueError):
@@ -77,25 +96,45 @@ class MessageSendRequest:
 
 def encode_body(body: Any, content_type: ContentType) -> str:
     """The SQS body for ``body`` sent as ``content_type``; raises InvalidMessage / MessageTooLarge."""
+    text, size = _encode(body, content_type)
+    if size + MESSAGE_METADATA_BYTES > MESSAGE_MAX_BYTES:
+        raise MessageTooLarge(
+            f"message is {size} bytes plus the {MESSAGE_METADATA_BYTES} bytes of metadata Cloudflare counts; a queue "
+            f"message may be at most {MESSAGE_MAX_BYTES} bytes (128 KB, 1 KB = 1,000 bytes), so a body at most "
+            f"{MESSAGE_MAX_BODY_BYTES}"
+        )
+    return text
+
+
+def body_size(body: Any, content_type: ContentType) -> int:
+    """The bytes Cloudflare counts for ``body`` (metadata not included): JSON and text as UTF-8, bytes as they are."""
+    return _encode(body, content_type)[1]
+
+
+def _encode(body: Any, content_type: ContentType) -> tuple[str, int]:
     if content_type == "json":
         try:
             text = json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise InvalidMessage(f"body cannot be sent as json: {exc}") from exc
-    elif content_type == "text":
+        return text, _utf8_size(text)
+    if content_type == "text":
         if not isinstance(body, str):
             raise InvalidMessage(f"a text message needs a str body, not {type(body).__name__}")
-        text = body
-    elif content_type == "bytes":
+        return body, _utf8_size(body)
+    if content_type == "bytes":
         if not isinstance(body, bytes | bytearray | memoryview):
             raise InvalidMessage(f"a bytes message needs a bytes body, not {type(body).__name__}")
-        text = base64.b64encode(bytes(body)).decode("ascii")
-    else:
-        raise InvalidMessage(f"unknown content type {content_type!r}: use one of {', '.join(CONTENT_TYPES)}")
-    size = len(text.encode("utf-8"))
-    if size > MESSAGE_MAX_BYTES:
-        raise MessageTooLarge(f"message is {size} bytes encoded; a queue message may be at most {MESSAGE_MAX_BYTES}")
-    return text
+        raw = bytes(body)
+        return base64.b64encode(raw).decode("ascii"), len(raw)
+    raise InvalidMessage(f"unknown content type {content_type!r}: use one of {', '.join(CONTENT_TYPES)}")
+
+
+def _utf8_size(text: str) -> int:
+    try:
+        return len(text.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        raise InvalidMessage(f"the body is not valid Unicode text (it holds a lone surrogate): {exc.reason}") from exc
 
 
 def decode_body(text: str, content_type: str | None) -> Any:
@@ -131,40 +170,76 @@ class Queue:
         return f"Queue({self.binding}, {self.url})"
 
     @reports_unavailable(DEPENDENCY)
-    def send(self, body: Any, content_type: ContentType = "json", delay_seconds: int | None = None) -> str:
-        """Send one message; returns the SQS message id. Nothing is sent if the body or options are invalid."""
-        text = encode_body(body, content_type)
-        _check_delay(delay_seconds)
+    def send(
+        self,
+        body: Any,
+        content_type: ContentType | Mapping[str, Any] | None = None,
+        delay_seconds: int | None = None,
+        **worker_options: Any,
+    ) -> str:
+        """Send one message; returns the SQS message id. Nothing is sent if the body or options are invalid.
+
+        ``content_type`` is "json" unless given. Options as keywords (``content_type="text"``, ``delay_seconds=5``,
+        or Cloudflare's ``contentType`` / ``delaySeconds``) or as the options mapping a Worker passes:
+        ``send(body, {"contentType": "text"})``.
+        """
+        given = content_type if isinstance(content_type, Mapping) else {"content_type": content_type}
+        chosen = common.worker_options(
+            "send", SEND_OPTIONS, given, {"delay_seconds": delay_seconds}, worker_options, error=InvalidOption
+        )
+        kind: ContentType = chosen.get("content_type", "json")
+        delay: int | None = chosen.get("delay_seconds")
+        text = encode_body(body, kind)
+        _check_delay(delay)
         request: dict[str, Any] = {
             "QueueUrl": self.url,
             "MessageBody": text,
-            "MessageAttributes": {CONTENT_TYPE_ATTRIBUTE: {"DataType": "String", "StringValue": content_type}},
+            "MessageAttributes": {CONTENT_TYPE_ATTRIBUTE: {"DataType": "String", "StringValue": kind}},
         }
-        if delay_seconds is not None:
-            request["DelaySeconds"] = delay_seconds
+        if delay is not None:
+            request["DelaySeconds"] = delay
         return str(self._sqs.send_message(**request)["MessageId"])
 
     @reports_unavailable(DEPENDENCY)
     def send_batch(
-        self, messages: Iterable[MessageSendRequest | Mapping[str, Any]], delay_seconds: int | None = None
+        self,
+        messages: Iterable[MessageSendRequest | Mapping[str, Any]],
+        delay_seconds: int | Mapping[str, Any] | None = None,
+        **worker_options: Any,
     ) -> list[str]:
-        """Send up to 100 messages as SQS batches of 10; returns their message ids in order.
+        """Send up to 100 messages (256 KB in all, Cloudflare's limits) in SQS batches of up to 10; returns their
+        message ids in order.
 
-        Every message is encoded and checked before the first is sent, so an invalid one sends none. Entries SQS
-        fails for a transient reason are retried once; any still failing raise QueueSendError naming them (the
-        others were sent: SQS batches are not atomic).
+        A message is a ``MessageSendRequest`` or the mapping a Worker passes (``{"body": ..., "contentType": ...,
+        "delaySeconds": ...}``, either casing); the batch's delay a keyword or ``{"delaySeconds": n}``. Every
+        message is encoded and checked before the first is sent, so an invalid one (or a batch over a limit) sends
+        none. Entries SQS fails for a transient reason are retried once; any still failing raise QueueSendError
+        naming them (the others were sent: SQS batches are not atomic).
         """
-        _check_delay(delay_seconds)
-        requests = [m if isinstance(m, MessageSendRequest) else MessageSendRequest(**m) for m in messages]
+        if isinstance(delay_seconds, Mapping):
+            chosen = common.worker_options(
+                "send_batch", SEND_BATCH_OPTIONS, delay_seconds, worker_options, error=InvalidOption
+            )
+        else:
+            chosen = common.worker_options(
+                "send_batch", SEND_BATCH_OPTIONS, {"delay_seconds": delay_seconds}, worker_options, error=InvalidOption
+            )
+        batch_delay: int | None = chosen.get("delay_seconds")
+        _check_delay(batch_delay)
+        if isinstance(messages, str | bytes | Mapping):
+            raise InvalidMessage("send_batch takes a list of messages (each a MessageSendRequest or a mapping)")
+        requests = [_send_request(m, index) for index, m in enumerate(messages)]
         if len(requests) > SEND_BATCH_MAX_MESSAGES:
             raise TooManyMessages(f"send_batch takes at most {SEND_BATCH_MAX_MESSAGES} messages, got {len(requests)}")
         entries: list[dict[str, Any]] = []
         total = 0
         for index, request in enumerate(requests):
-            text = encode_body(request.body, request.content_type)
-            delay = request.delay_seconds if request.delay_seconds is not None else delay_seconds
+            text, size = _encode(request.body, request.content_type)
+            if size + MESSAGE_METADATA_BYTES > MESSAGE_MAX_BYTES:
+                encode_body(request.body, request.content_type)  # raises MessageTooLarge with the reason
+            delay = request.delay_seconds if request.delay_seconds is not None else batch_delay
             _check_delay(delay)
-            total += len(text.encode("utf-8"))
+            total += size + MESSAGE_METADATA_BYTES
             entry: dict[str, Any] = {
                 "Id": str(index),
                 "MessageBody": text,
@@ -176,11 +251,14 @@ class Queue:
                 entry["DelaySeconds"] = delay
             entries.append(entry)
         if total > SEND_BATCH_MAX_BYTES:
-            raise MessageTooLarge(f"batch is {total} bytes encoded; send_batch takes at most {SEND_BATCH_MAX_BYTES}")
+            raise MessageTooLarge(
+                f"send_batch of {len(entries)} messages is {total} bytes counting the {MESSAGE_METADATA_BYTES} bytes "
+                f"of metadata Cloudflare counts per message; a send_batch takes at most {SEND_BATCH_MAX_BYTES} bytes "
+                "(256 KB, 1 KB = 1,000 bytes): send it in smaller batches"
+            )
         ids: dict[int, str] = {}
         failed: dict[int, str] = {}
-        for start in range(0, len(entries), SQS_BATCH_MAX_ENTRIES):
-            chunk = entries[start : start + SQS_BATCH_MAX_ENTRIES]
+        for chunk in _sqs_batches(entries):
             sent, refused = self._send_entries(chunk)
             if refused and all(not sender_fault for _, sender_fault in refused.values()):
                 retry = [e for e in chunk if int(e["Id"]) in refused]
@@ -204,6 +282,43 @@ class Queue:
             for f in response.get("Failed", [])
         }
         return sent, refused
+
+
+def _send_request(message: MessageSendRequest | Mapping[str, Any], index: int) -> MessageSendRequest:
+    """A ``MessageSendRequest`` from what a Worker passes: the typed object, or a mapping in either casing."""
+    if isinstance(message, MessageSendRequest):
+        return message
+    if not isinstance(message, Mapping):
+        raise InvalidMessage(
+            f"send_batch message #{index} must be a MessageSendRequest or a mapping, not {type(message).__name__}"
+        )
+    if "body" not in message:
+        raise InvalidMessage(f"send_batch message #{index} has no body")
+    fields = common.worker_options(f"send_batch message #{index}", MESSAGE_FIELDS, message, error=InvalidOption)
+    return MessageSendRequest(message["body"], fields.get("content_type", "json"), fields.get("delay_seconds"))
+
+
+def _sqs_size(entry: Mapping[str, Any]) -> int:
+    """What SQS counts of one SendMessageBatch entry: its body and its attributes' names, types and values."""
+    size = len(str(entry["MessageBody"]).encode("utf-8"))
+    for name, attribute in entry["MessageAttributes"].items():
+        size += len(name.encode("utf-8")) + len(attribute["DataType"]) + len(attribute["StringValue"].encode("utf-8"))
+    return size
+
+
+def _sqs_batches(entries: Sequence[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:
+    """The entries in order, in SendMessageBatch calls of at most 10 entries and SQS's batch size."""
+    chunk: list[dict[str, Any]] = []
+    size = 0
+    for entry in entries:
+        entry_size = _sqs_size(entry)
+        if chunk and (len(chunk) == SQS_BATCH_MAX_ENTRIES or size + entry_size > SQS_BATCH_MAX_BYTES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(entry)
+        size += entry_size
+    if chunk:
+        yield chunk
 
 
 # ---------------------------------------------------------------------------------------------------- consumer
