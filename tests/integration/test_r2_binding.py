@@ -289,7 +289,9 @@ def test_malformed_conditions_are_refused(r2: R2Bucket, prefix: str) -> None:
     with pytest.raises(InvalidCondition):
         r2.get(f"{prefix}c", only_if=R2Conditional(etag_matches='""'))
     with pytest.raises(InvalidCondition):
-        r2.get(f"{prefix}c", only_if={"etagMatches": "x"})  # type: ignore[arg-type]
+        r2.get(f"{prefix}c", only_if="an etag")  # type: ignore[arg-type]
+    with pytest.raises(InvalidCondition):
+        r2.get(f"{prefix}c", only_if={"etagMatches": ""})
 
 
 # --------------------------------------------------------- conditional put
@@ -383,5 +385,7 @@ def test_metadata_of_the_wrong_shape_is_refused(r2: R2Bucket, prefix: str) -> No
     with pytest.raises(InvalidMetadata):
         r2.put(f"{prefix}m", b"x", http_metadata=R2HTTPMetadata(content_type="text/plain\r\nX-Evil: 1"))
     with pytest.raises(InvalidMetadata):
-        r2.put(f"{prefix}m", b"x", http_metadata={"contentType": "text/plain"})  # type: ignore[arg-type]
+        r2.put(f"{prefix}m", b"x", http_metadata=["text/plain"])  # type: ignore[arg-type]
+    with pytest.raises(InvalidMetadata):
+        r2.put(f"{prefix}m", b"x", {"httpMetadata": {"contentType": "text/plain\nX-Evil: 1"}})
     assert r2.head(f"{prefix}m") is None

@@ -14,6 +14,10 @@ Where S3 and R2 differ the binding translates, and where S3 cannot do what R2 do
   key characters outside ``[a-z0-9.-]`` are stored as ``_`` and hex digits, and value characters outside printable
   ASCII percent-encoded; both are decoded on read. R2's 2,048-byte limit applies to the metadata as given, S3's
   2 KB to the stored form: an encoded form over it raises ``MetadataTooLarge`` saying so.
+- Options come as the typed objects, as keywords, or as the plain mappings Worker code passes, in camelCase or
+  snake_case (``get(key, {"range": {"offset": 0, "length": 10}, "onlyIf": {"etagMatches": e}})``); an unknown name
+  is refused by name, and R2 options S3 cannot honour here (extra checksums, ``ssecKey``, a ``storageClass`` other
+  than ``Standard``) are refused saying why (``worker_options``).
 - An object stored without a content type reads back with S3's default, ``binary/octet-stream``.
 - ``version`` is S3's version id (the bucket is versioned); objects listed without ``include`` carry the etag.
 - An unsatisfiable range (an offset at or past the end, a range of an empty object) raises ``RangeNotSatisfiable``,
@@ -21,8 +25,9 @@ Where S3 and R2 differ the binding translates, and where S3 cannot do what R2 do
 - S3 throttling (SlowDown), a failing S3 or an unreachable endpoint raise ``Throttled`` / ``Unavailable``.
 
 The package's modules: ``errors``; ``options`` (ranges, conditions, etags); ``metadata`` (HTTP and custom
-metadata, tags); ``values`` (what put takes); ``objects`` (what reads return); ``bucket`` (``R2Bucket``, list
-cursors); ``multipart`` (``R2MultipartUpload``). Every public name is importable from ``ttai.bindings.r2``.
+metadata, tags); ``values`` (what put takes); ``objects`` (what reads return); ``worker_options`` (the option
+mappings Worker code passes); ``bucket`` (``R2Bucket``, list cursors); ``multipart`` (``R2MultipartUpload``). Every
+public name is importable from ``ttai.bindings.r2``.
 """
 
 from ttai.bindings.r2.bucket import (
@@ -41,6 +46,7 @@ from ttai.bindings.r2.errors import (
     InvalidKey,
     InvalidListOptions,
     InvalidMetadata,
+    InvalidOption,
     InvalidPart,
     InvalidRange,
     KeyTooLong,
@@ -51,6 +57,7 @@ from ttai.bindings.r2.errors import (
     TooManyKeys,
     UnknownListCursor,
     UnsupportedCondition,
+    UnsupportedOption,
     UnsupportedValue,
     ValueTooLarge,
 )
@@ -83,6 +90,7 @@ __all__ = [
     "InvalidKey",
     "InvalidListOptions",
     "InvalidMetadata",
+    "InvalidOption",
     "InvalidPart",
     "InvalidRange",
     "KeyTooLong",
@@ -103,6 +111,7 @@ __all__ = [
     "TooManyKeys",
     "UnknownListCursor",
     "UnsupportedCondition",
+    "UnsupportedOption",
     "UnsupportedValue",
     "Value",
     "ValueTooLarge",

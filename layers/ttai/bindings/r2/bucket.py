@@ -58,6 +58,16 @@ from ttai.bindings.r2.options import (
     write_refused,
 )
 from ttai.bindings.r2.values import PUT_MAX_BYTES, STREAM_PART_BYTES, Body, encode_value, value_chunks
+from ttai.bindings.r2.worker_options import (
+    GET_OPTIONS,
+    LIST_OPTIONS,
+    PUT_OPTIONS,
+    UPLOAD_OPTIONS,
+    as_conditional,
+    as_http_metadata,
+    as_range,
+    call_options,
+)
 
 KEY_MAX_BYTES = 1024
 LIST_LIMIT_MAX = 1000
@@ -67,6 +77,8 @@ INCLUDE_FIELDS = ("httpMetadata", "customMetadata")
 _HEAD_WORKERS = 8  # HeadObject calls in flight for list(include=...)
 
 Include = Literal["httpMetadata", "customMetadata"]
+_INCLUDE_SPELLINGS = {"http_metadata": "httpMetadata", "custom_metadata": "customMetadata"}
+IncludeSpelling = Literal["httpMetadata", "customMetadata", "http_metadata", "custom_metadata"]
 KEY_RULES = KeyRules(KEY_MAX_BYTES, InvalidKey, KeyTooLong)
 LIST_CURSORS = ListCursors("bucket", position="t", options={"p": "prefix", "d": "delimiter"}, error=InvalidListOptions)
 
@@ -101,10 +113,21 @@ class R2Bucket:
 
     @reports_unavailable(DEPENDENCY)
     def get(
-        self, key: str, range: R2Range | None = None, only_if: R2Conditional | None = None
+        self,
+        key: str,
+        options: Mapping[str, Any] | None = None,
+        *,
+        range: R2Range | Mapping[str, Any] | None = None,
+        only_if: R2Conditional | Mapping[str, Any] | None = None,
+        **worker_options: Any,
     ) -> R2ObjectBody | R2Object | None:
-        """The object with its body; None if absent; an ``R2Object`` without a body if ``only_if`` fails."""
+        """The object with its body; None if absent; an ``R2Object`` without a body if ``only_if`` fails.
+
+        Options as keywords or as the Worker's ``{"range": {...}, "onlyIf": {...}}`` (see ``worker_options``).
+        """
         KEY_RULES.check_key(key)
+        chosen = call_options("get", GET_OPTIONS, options, {"range": range, "only_if": only_if}, worker_options)
+        range, only_if = as_range(chosen.get("range")), as_conditional(chosen.get("only_if"))
         request: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
         if range is not None:
             request["Range"] = range_header(range)
@@ -135,13 +158,18 @@ class R2Bucket:
         self,
         key: str,
         value: Body,
-        http_metadata: R2HTTPMetadata | None = None,
-        custom_metadata: Mapping[str, str] | None = None,
-        only_if: R2Conditional | None = None,
+        options: Mapping[str, Any] | None = None,
         *,
+        http_metadata: R2HTTPMetadata | Mapping[str, Any] | None = None,
+        custom_metadata: Mapping[str, str] | None = None,
+        only_if: R2Conditional | Mapping[str, Any] | None = None,
         tags: Mapping[str, str] | None = None,
+        **worker_options: Any,
     ) -> R2Object | None:
         """Store ``value``; None (and nothing written) if ``only_if`` fails.
+
+        Options as keywords or as the Worker's ``{"httpMetadata": {...}, "customMetadata": {...}, "onlyIf": {...}}``
+        (see ``worker_options``).
 
         Text and bytes go up in one PutObject. A binary file or an iterable of bytes is streamed: a stream that
         ends within 8 MiB is one PutObject, a longer one a multipart upload of 8 MiB parts (never held whole).
@@ -149,10 +177,17 @@ class R2Bucket:
         128 and values up to 256 characters.
         """
         KEY_RULES.check_key(key)
-        extra = write_headers(http_metadata, custom_metadata)
+        chosen = call_options(
+            "put",
+            PUT_OPTIONS,
+            options,
+            {"http_metadata": http_metadata, "custom_metadata": custom_metadata, "only_if": only_if},
+            worker_options,
+        )
+        extra = write_headers(as_http_metadata(chosen.get("http_metadata")), chosen.get("custom_metadata"))
         if tags:
             extra["Tagging"] = tagging(tags)
-        guard = self._write_guard(key, only_if)
+        guard = self._write_guard(key, as_conditional(chosen.get("only_if")))
         if guard is None:
             return None
         if value is None or isinstance(value, str | bytes | bytearray | memoryview):
@@ -299,6 +334,33 @@ class R2Bucket:
     @reports_unavailable(DEPENDENCY)
     def list(
         self,
+        prefix: str | Mapping[str, Any] | None = None,
+        delimiter: str | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+        include: Sequence[IncludeSpelling] | None = None,
+        start_after: str | None = None,
+        **worker_options: Any,
+    ) -> R2Objects:
+        """Objects in key order (UTF-8 bytes), ``limit`` (1..1000, default 1000) at most per page, resumed with
+        ``cursor``. The options may come as the Worker's mapping instead: ``list({"prefix": "a/", "limit": 10})``.
+
+        With ``delimiter`` the keys that share a prefix up to it are rolled into ``delimited_prefixes``; objects
+        and prefixes together count towards ``limit``. ``include`` costs one HeadObject per object listed.
+        """
+        given = prefix if isinstance(prefix, Mapping) else {"prefix": prefix}
+        keywords = {
+            "delimiter": delimiter,
+            "cursor": cursor,
+            "limit": limit,
+            "include": include,
+            "start_after": start_after,
+        }
+        chosen = call_options("list", LIST_OPTIONS, given, keywords, worker_options)
+        return self._list(**chosen)
+
+    def _list(
+        self,
         prefix: str | None = None,
         delimiter: str | None = None,
         cursor: str | None = None,
@@ -306,15 +368,9 @@ class R2Bucket:
         include: Sequence[Include] = (),
         start_after: str | None = None,
     ) -> R2Objects:
-        """Objects in key order (UTF-8 bytes), ``limit`` (1..1000) at most per page, resumed with ``cursor``.
-
-        With ``delimiter`` the keys that share a prefix up to it are rolled into ``delimited_prefixes``; objects
-        and prefixes together count towards ``limit``. ``include`` costs one HeadObject per object listed.
-        """
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= LIST_LIMIT_MAX:
             raise InvalidListOptions(f"list limit must be an integer from 1 to {LIST_LIMIT_MAX}, got {limit!r}")
-        if isinstance(include, str) or any(name not in INCLUDE_FIELDS for name in include):
-            raise InvalidListOptions(f"include takes a sequence of {', '.join(INCLUDE_FIELDS)}, got {include!r}")
+        include = _include_fields(include)
         if prefix is not None:
             KEY_RULES.check_prefix(prefix)
         if start_after is not None:
@@ -422,16 +478,26 @@ class R2Bucket:
     def create_multipart_upload(
         self,
         key: str,
-        http_metadata: R2HTTPMetadata | None = None,
-        custom_metadata: Mapping[str, str] | None = None,
+        options: Mapping[str, Any] | None = None,
         *,
+        http_metadata: R2HTTPMetadata | Mapping[str, Any] | None = None,
+        custom_metadata: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
+        **worker_options: Any,
     ) -> R2MultipartUpload:
         """Start a multipart upload; parts of 5 MiB to 5 GiB (the last may be smaller), numbered 1..10000.
 
-        ``tags`` (beyond R2's API, as on ``put``) become the object's S3 tags when the upload completes."""
+        Options as keywords or as the Worker's ``{"httpMetadata": {...}, "customMetadata": {...}}``. ``tags`` (beyond
+        R2's API, as on ``put``) become the object's S3 tags when the upload completes."""
         KEY_RULES.check_key(key)
-        extra = write_headers(http_metadata, custom_metadata)
+        chosen = call_options(
+            "create_multipart_upload",
+            UPLOAD_OPTIONS,
+            options,
+            {"http_metadata": http_metadata, "custom_metadata": custom_metadata},
+            worker_options,
+        )
+        extra = write_headers(as_http_metadata(chosen.get("http_metadata")), chosen.get("custom_metadata"))
         if tags:
             extra["Tagging"] = tagging(tags)
         return self._create_upload(key, extra)
@@ -453,6 +519,16 @@ class R2Bucket:
         except ClientError as exc:
             if error_code(exc) != "NoSuchUpload":
                 raise
+
+
+def _include_fields(include: object) -> builtins.list[Include]:
+    """``include`` as R2's field names (``httpMetadata``, ``customMetadata``; snake_case taken too)."""
+    if isinstance(include, str) or not isinstance(include, Sequence):
+        raise InvalidListOptions(f"include takes a sequence of {', '.join(INCLUDE_FIELDS)}, got {include!r}")
+    spelled: builtins.list[Any] = [_INCLUDE_SPELLINGS.get(n, n) if isinstance(n, str) else n for n in include]
+    if any(name not in INCLUDE_FIELDS for name in spelled):
+        raise InvalidListOptions(f"include takes a sequence of {', '.join(INCLUDE_FIELDS)}, got {include!r}")
+    return spelled
 
 
 def encode_list_cursor(token: str, prefix: str | None, delimiter: str | None) -> str:

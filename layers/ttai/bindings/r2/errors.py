@@ -71,3 +71,11 @@ class InvalidPart(R2Error):
 
 class NoSuchUpload(R2Error):
     """The multipart upload was completed, aborted, or never existed."""
+
+
+class InvalidOption(R2Error, common.InvalidOption):
+    """An option R2's Worker API does not have (named in the message), one given twice, or options not a mapping."""
+
+
+class UnsupportedOption(R2Error):
+    """An option R2 has that S3 cannot honour through this binding (extra checksums, SSE-C keys, storage classes)."""

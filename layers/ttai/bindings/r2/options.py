@@ -29,12 +29,14 @@ class R2Range:
 
 @dataclass(frozen=True, slots=True)
 class R2Conditional:
-    """R2's ``onlyIf``: every condition given must hold. Etags with or without quotes."""
+    """R2's ``onlyIf``: every condition given must hold. Etags with or without quotes. ``seconds_granularity``
+    compares upload times to the second (S3 keeps them to the second anyway; this truncates the given times too)."""
 
     etag_matches: str | None = None
     etag_does_not_match: str | None = None
     uploaded_before: datetime | None = None
     uploaded_after: datetime | None = None
+    seconds_granularity: bool = False
 
 
 def range_header(spec: R2Range) -> str:
@@ -72,6 +74,8 @@ def check_conditional(only_if: R2Conditional) -> None:
         value = getattr(only_if, name)
         if value is not None and (not isinstance(value, datetime) or value.utcoffset() is None):
             raise InvalidCondition(f"{name} must be a datetime with a time zone")
+    if not isinstance(only_if.seconds_granularity, bool):
+        raise InvalidCondition("seconds_granularity must be True or False")
 
 
 def read_conditions(only_if: R2Conditional) -> dict[str, Any]:
@@ -91,9 +95,14 @@ def read_conditions(only_if: R2Conditional) -> dict[str, Any]:
 
 
 def uploaded_ok(only_if: R2Conditional, uploaded: datetime) -> bool:
-    if only_if.uploaded_before is not None and not uploaded < only_if.uploaded_before:
+    before, after = only_if.uploaded_before, only_if.uploaded_after
+    if only_if.seconds_granularity:
+        uploaded = uploaded.replace(microsecond=0)
+        before = before.replace(microsecond=0) if before is not None else None
+        after = after.replace(microsecond=0) if after is not None else None
+    if before is not None and not uploaded < before:
         return False
-    return only_if.uploaded_after is None or uploaded > only_if.uploaded_after
+    return after is None or uploaded > after
 
 
 def _ceil_second(moment: datetime) -> datetime:
