@@ -8,7 +8,8 @@ from typing import Any, cast
 
 import pytest
 
-from ttai.bindings.kv import BULK_GET_MAX, MIN_EXPIRATION_TTL, KVKey, KVListResult, KVNamespace, _check_key
+from ttai.bindings.kv import BULK_GET_MAX, MIN_EXPIRATION_TTL, KVKey, KVListResult, KVNamespace
+from ttai.bindings.kv_rules import _check_key
 from ttai.services.cache import CacheKeys, CacheService, CacheStats, CacheTier
 
 

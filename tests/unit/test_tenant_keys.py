@@ -10,7 +10,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ttai.auth.tokens import USER_ID_PATTERN
-from ttai.bindings.kv import _check_key
+from ttai.bindings.kv_rules import _check_key
 from ttai.layout import storage_layout
 from ttai.services.cache import CacheKeys
 from ttai.tenant_keys import (

@@ -5,6 +5,11 @@ GSI whose partition key is one of a few fixed shards and whose sort key is the k
 per shard, merged in UTF-8 byte order (DynamoDB compares strings by their UTF-8 bytes); nothing ever Scans.
 Values too large for an item live in S3 and the item points at them. DynamoDB deletes expired items late (TTL
 sweeps take hours), so every read checks the expiry itself: an expired key is invisible at its expiry second.
+
+Options come as keywords or as the mapping Worker code passes, in camelCase or snake_case (``get(key,
+{"type": "json", "cacheTtl": 300})``, ``put(key, value, {"expirationTtl": 60})``); an unknown one is refused by name.
+Cloudflare's ``arrayBuffer`` reads as ``bytes``. ``cache_ttl`` reads through a per-container read cache
+(``ttai.bindings.kv_cache``). The limits, errors and pure checks live in ``ttai.bindings.kv_rules``.
 """
 
 from __future__ import annotations
@@ -18,82 +23,95 @@ import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from hashlib import sha256
-from typing import Any, Literal, overload
+from typing import Any, overload
 from urllib.parse import urlencode
 
 from botocore.exceptions import ClientError
 
 from ttai.bindings import common
-from ttai.bindings.common import KeyRules, ListCursors, error_code, reports_unavailable, retry_unprocessed, successor
-from ttai.errors import BindingError
+from ttai.bindings.common import error_code, reports_unavailable, retry_unprocessed, successor
+from ttai.bindings.kv_cache import CONTAINER_READ_CACHE, KVReadCache
+from ttai.bindings.kv_rules import (
+    _UNPROCESSED_RETRIES,
+    BATCH_WRITE_MAX,
+    BULK_GET_MAX,
+    DEPENDENCY,
+    INLINE_VALUE_MAX_BYTES,
+    KEY_MAX_BYTES,
+    KEY_RULES,
+    LIST_CURSORS,
+    LIST_LIMIT_MAX,
+    LIST_OPTIONS,
+    METADATA_MAX_BYTES,
+    MIN_EXPIRATION_TTL,
+    PUT_OPTIONS,
+    READ_OPTIONS,
+    VALUE_MAX_BYTES,
+    CorruptValue,
+    InvalidCacheTtl,
+    InvalidExpiration,
+    InvalidKey,
+    InvalidListOptions,
+    InvalidMetadata,
+    InvalidOption,
+    KeyTooLong,
+    KVError,
+    MetadataTooLarge,
+    OverflowUnavailable,
+    TooManyKeys,
+    UnsupportedValueType,
+    Value,
+    ValueTooLarge,
+    ValueType,
+    _check_bulk_keys,
+    _check_key,
+    _check_read_type,
+    _decode_cursor,
+    _encode_cursor,
+    _encode_metadata,
+    _encode_value,
+    _expiry,
+    _read_options,
+)
 from ttai.layout import KVLayout, storage_layout
 
-KEY_MAX_BYTES = 512
-METADATA_MAX_BYTES = 1024
-VALUE_MAX_BYTES = 25 * 1024 * 1024
-MIN_EXPIRATION_TTL = 60
-LIST_LIMIT_MAX = 1000
-BULK_GET_MAX = 100
-# DynamoDB's item limit is 400 KB counting attribute names and every value; keep room for key and metadata.
-INLINE_VALUE_MAX_BYTES = 400 * 1024 - 8 * 1024
-BATCH_WRITE_MAX = 25
-_UNPROCESSED_RETRIES = 6
-DEPENDENCY = "the key-value store"  # what a 503 calls it when DynamoDB or S3 is throttling or away
-
-ValueType = Literal["text", "json", "bytes"]
-Value = str | bytes | bytearray | memoryview
-
-
-class KVError(BindingError):
-    """Base of the KV binding's errors."""
-
-
-class InvalidKey(KVError, common.InvalidKey):
-    """Empty, '.', '..', not a string, or not valid Unicode."""
-
-
-class KeyTooLong(InvalidKey, common.KeyTooLong):
-    """A key (or list prefix) over 512 UTF-8 bytes."""
-
-
-class ValueTooLarge(KVError, common.ValueTooLarge):
-    """A value over 25 MiB, or too big for where it was sent."""
-
-
-class MetadataTooLarge(KVError, common.MetadataTooLarge):
-    """Metadata whose JSON form is over 1024 bytes."""
-
-
-class InvalidMetadata(KVError, common.InvalidMetadata):
-    """Metadata that cannot be serialized to JSON."""
-
-
-class InvalidExpiration(KVError):
-    """An expiration in the past or under 60 s away, a TTL under 60 s, or both options at once."""
-
-
-class InvalidListOptions(KVError, common.InvalidListOptions):
-    """A list limit outside 1..1000 or a cursor this namespace did not issue for this prefix."""
-
-
-class TooManyKeys(KVError, common.TooManyKeys):
-    """A bulk get of more than 100 keys."""
-
-
-class UnsupportedValueType(KVError, common.UnsupportedValue):
-    """A value or read type the binding does not support (for example streams)."""
-
-
-class OverflowUnavailable(KVError):
-    """A value needs the S3 overflow bucket, and this binding was given none."""
-
-
-class CorruptValue(KVError):
-    """A value read as JSON that is not JSON."""
-
-
-KEY_RULES = KeyRules(KEY_MAX_BYTES, InvalidKey, KeyTooLong, reserved=("", ".", ".."))
-LIST_CURSORS = ListCursors("namespace", position="a", options={"p": "prefix"}, error=InvalidListOptions)
+__all__ = [  # the rules and errors re-exported from kv_rules, beside what this module defines
+    "BATCH_WRITE_MAX",
+    "BULK_GET_MAX",
+    "DEPENDENCY",
+    "INLINE_VALUE_MAX_BYTES",
+    "KEY_MAX_BYTES",
+    "KEY_RULES",
+    "LIST_CURSORS",
+    "LIST_LIMIT_MAX",
+    "LIST_OPTIONS",
+    "METADATA_MAX_BYTES",
+    "MIN_EXPIRATION_TTL",
+    "PUT_OPTIONS",
+    "READ_OPTIONS",
+    "VALUE_MAX_BYTES",
+    "CorruptValue",
+    "InvalidCacheTtl",
+    "InvalidExpiration",
+    "InvalidKey",
+    "InvalidListOptions",
+    "InvalidMetadata",
+    "InvalidOption",
+    "KVError",
+    "KVKey",
+    "KVListResult",
+    "KVNamespace",
+    "KVValueWithMetadata",
+    "KeyTooLong",
+    "MetadataTooLarge",
+    "OverflowUnavailable",
+    "TooManyKeys",
+    "UnsupportedValueType",
+    "Value",
+    "ValueTooLarge",
+    "ValueType",
+    "iter_all_keys",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +156,7 @@ class KVNamespace:
         dynamodb: Any = None,
         s3: Any = None,
         layout: KVLayout | None = None,
+        read_cache: KVReadCache | None = None,
     ) -> None:
         if not table:
             raise KVError("KVNamespace needs a DynamoDB table name")
@@ -151,73 +170,144 @@ class KVNamespace:
             s3 = s3 or (aws.client("s3") if overflow_bucket else None)
         self._ddb = dynamodb
         self._s3 = s3
+        # The container's cache unless given another (a test playing a second container passes its own).
+        self.read_cache = read_cache if read_cache is not None else CONTAINER_READ_CACHE
 
     # ------------------------------------------------------------------ reads
 
     @overload
-    def get(self, key: str, type: ValueType = "text") -> Any: ...
+    def get(
+        self,
+        key: str,
+        type: ValueType | Mapping[str, Any] | None = None,
+        options: Mapping[str, Any] | None = None,
+        *,
+        cache_ttl: float | None = None,
+        **worker_options: Any,
+    ) -> Any: ...
     @overload
-    def get(self, key: builtins.list[str] | tuple[str, ...], type: ValueType = "text") -> dict[str, Any]: ...
+    def get(
+        self,
+        key: builtins.list[str] | tuple[str, ...],
+        type: ValueType | Mapping[str, Any] | None = None,
+        options: Mapping[str, Any] | None = None,
+        *,
+        cache_ttl: float | None = None,
+        **worker_options: Any,
+    ) -> dict[str, Any]: ...
 
     @reports_unavailable(DEPENDENCY)
-    def get(self, key: str | Sequence[str], type: ValueType = "text") -> Any:
-        """The value of ``key`` decoded as ``type``, or None. A list of keys is a bulk get (at most 100)."""
+    def get(
+        self,
+        key: str | Sequence[str],
+        type: ValueType | Mapping[str, Any] | None = None,
+        options: Mapping[str, Any] | None = None,
+        *,
+        cache_ttl: float | None = None,
+        **worker_options: Any,
+    ) -> Any:
+        """The value of ``key`` decoded as ``type`` ("text" unless given), or None. A list of keys is a bulk get (at
+        most 100). ``cache_ttl`` (at least 60 s) lets this container answer from what it read in that time.
+
+        As a Worker calls it: ``get(key, "json")``, ``get(key, {"type": "json", "cacheTtl": 300})``,
+        ``get(key, "json", {"cacheTtl": 300})`` or with keywords (``cache_ttl=`` / ``cacheTtl=``).
+        """
+        type_, ttl = _read_options("get", type, options, cache_ttl, worker_options)
         if not isinstance(key, str):
-            found = self._bulk(key, type)
-            return {name: (self._decode(name, s, type) if s else None) for name, s in found.items()}
-        stored = self._get_one(key, type)
-        return self._decode(key, stored, type) if stored else None
+            found = self._bulk(key, type_, ttl)
+            return {name: (self._decode(name, s, type_) if s else None) for name, s in found.items()}
+        stored = self._get_one(key, type_, ttl)
+        return self._decode(key, stored, type_) if stored else None
 
     @overload
-    def get_with_metadata(self, key: str, type: ValueType = "text") -> KVValueWithMetadata: ...
+    def get_with_metadata(
+        self,
+        key: str,
+        type: ValueType | Mapping[str, Any] | None = None,
+        options: Mapping[str, Any] | None = None,
+        *,
+        cache_ttl: float | None = None,
+        **worker_options: Any,
+    ) -> KVValueWithMetadata: ...
     @overload
     def get_with_metadata(
-        self, key: builtins.list[str] | tuple[str, ...], type: ValueType = "text"
+        self,
+        key: builtins.list[str] | tuple[str, ...],
+        type: ValueType | Mapping[str, Any] | None = None,
+        options: Mapping[str, Any] | None = None,
+        *,
+        cache_ttl: float | None = None,
+        **worker_options: Any,
     ) -> dict[str, KVValueWithMetadata | None]: ...
 
     @reports_unavailable(DEPENDENCY)
     def get_with_metadata(
         self,
         key: str | Sequence[str],
-        type: ValueType = "text",
+        type: ValueType | Mapping[str, Any] | None = None,
+        options: Mapping[str, Any] | None = None,
+        *,
+        cache_ttl: float | None = None,
+        **worker_options: Any,
     ) -> KVValueWithMetadata | dict[str, KVValueWithMetadata | None]:
-        """Value and metadata; a missing key gives value None and metadata None (a bulk get maps it to None)."""
+        """Value and metadata; a missing key gives value None and metadata None (a bulk get maps it to None).
+        Options as ``get``'s."""
+        type_, ttl = _read_options("get_with_metadata", type, options, cache_ttl, worker_options)
         if not isinstance(key, str):
-            found = self._bulk(key, type)
+            found = self._bulk(key, type_, ttl)
             return {
-                name: (KVValueWithMetadata(self._decode(name, s, type), s.metadata) if s else None)
+                name: (KVValueWithMetadata(self._decode(name, s, type_), s.metadata) if s else None)
                 for name, s in found.items()
             }
-        stored = self._get_one(key, type)
+        stored = self._get_one(key, type_, ttl)
         if stored is None:
             return KVValueWithMetadata(None, None)
-        return KVValueWithMetadata(self._decode(key, stored, type), stored.metadata)
+        return KVValueWithMetadata(self._decode(key, stored, type_), stored.metadata)
 
-    def _get_one(self, key: str, type_: str) -> _Stored | None:
+    def _get_one(self, key: str, type_: str, cache_ttl: float | None = None) -> _Stored | None:
         _check_read_type(type_, bulk=False)
         _check_key(key)
-        response = self._ddb.get_item(TableName=self.table, Key=self._item_key(key))
-        return self._live(response.get("Item"), time.time())
-
-    def _bulk(self, keys: Sequence[str], type_: str) -> dict[str, _Stored | None]:
-        _check_read_type(type_, bulk=True)
-        if isinstance(keys, bytes | bytearray) or not isinstance(keys, Sequence):
-            raise InvalidKey("get() takes a key or a list of keys")
-        if len(keys) > BULK_GET_MAX:
-            raise TooManyKeys(f"a bulk get takes at most {BULK_GET_MAX} keys, got {len(keys)}")
-        for key in keys:
-            _check_key(key)
-        unique = list(dict.fromkeys(keys))  # BatchGetItem rejects duplicate keys
-        found: dict[str, _Stored | None] = dict.fromkeys(unique)
-        if not unique:
-            return found
         now = time.time()
-        request: dict[str, Any] = {self.table: {"Keys": [self._item_key(k) for k in unique]}}
+        if cache_ttl is not None:
+            cached, stored = self.read_cache.lookup(self.table, key, now)
+            if cached:
+                return stored  # type: ignore[no-any-return]
+        response = self._ddb.get_item(TableName=self.table, Key=self._item_key(key))
+        found = self._live(response.get("Item"), now)
+        if cache_ttl is not None:
+            self._keep(key, found, now, cache_ttl)
+        return found
+
+    def _keep(self, key: str, stored: _Stored | None, now: float, cache_ttl: float) -> None:
+        size = len(key) + (len(stored.value) if stored is not None and stored.value is not None else 0)
+        expires = stored.expiration if stored is not None else None
+        self.read_cache.store(self.table, key, stored, now=now, ttl=cache_ttl, expires=expires, size=size)
+
+    def _bulk(self, keys: Sequence[str], type_: str, cache_ttl: float | None = None) -> dict[str, _Stored | None]:
+        _check_read_type(type_, bulk=True)
+        unique = _check_bulk_keys(keys)
+        found: dict[str, _Stored | None] = dict.fromkeys(unique)
+        now = time.time()
+        wanted = unique
+        if cache_ttl is not None:
+            wanted = []
+            for key in unique:
+                cached, stored = self.read_cache.lookup(self.table, key, now)
+                if cached:
+                    found[key] = stored
+                else:
+                    wanted.append(key)
+        if not wanted:
+            return found
+        request: dict[str, Any] = {self.table: {"Keys": [self._item_key(k) for k in wanted]}}
         for response in self._batch(self._ddb.batch_get_item, request, "UnprocessedKeys"):
             for item in response.get("Responses", {}).get(self.table, []):
                 stored = self._live(item, now)
                 if stored is not None:
                     found[stored.key] = stored
+        if cache_ttl is not None:
+            for key in wanted:
+                self._keep(key, found[key], now, cache_ttl)
         return found
 
     def _decode(self, key: str, stored: _Stored, type_: str) -> Any:
@@ -259,17 +349,29 @@ class KVNamespace:
         self,
         key: str,
         value: Value,
+        options: Mapping[str, Any] | None = None,
         *,
         expiration: float | None = None,
         expiration_ttl: float | None = None,
         metadata: Any = None,
+        **worker_options: Any,
     ) -> None:
-        """Store ``value`` under ``key``; optional absolute ``expiration`` or relative ``expiration_ttl`` (s)."""
+        """Store ``value`` under ``key``; optional absolute ``expiration`` or relative ``expiration_ttl`` (s), and
+        ``metadata``, as keywords or as the Worker's ``{"expirationTtl": 60, "metadata": {...}}``."""
+        chosen = common.worker_options(
+            "put",
+            PUT_OPTIONS,
+            options,
+            {"expiration": expiration, "expiration_ttl": expiration_ttl, "metadata": metadata},
+            worker_options,
+            error=InvalidOption,
+        )
         _check_key(key)
         body = _encode_value(value)
         now = time.time()
-        expires = _expiry(expiration, expiration_ttl, now)
-        item = self._item(key, body, expires, _encode_metadata(metadata))
+        expires = _expiry(chosen.get("expiration"), chosen.get("expiration_ttl"), now)
+        item = self._item(key, body, expires, _encode_metadata(chosen.get("metadata")))
+        self.read_cache.forget(self.table, key)
         new_object = None
         if len(body) > INLINE_VALUE_MAX_BYTES:
             new_object = self._write_overflow(key, body, expires, now)
@@ -315,6 +417,8 @@ class KVNamespace:
                     f"put_many takes values up to {INLINE_VALUE_MAX_BYTES} bytes; use put() for {key!r}"
                 )
             items.append(self._item(key, body, expires, encoded_metadata))
+        for key in entries:
+            self.read_cache.forget(self.table, key)
         for start in range(0, len(items), BATCH_WRITE_MAX):
             chunk = items[start : start + BATCH_WRITE_MAX]
             request: dict[str, Any] = {self.table: [{"PutRequest": {"Item": item}} for item in chunk]}
@@ -345,12 +449,14 @@ class KVNamespace:
             if error_code(exc) == "ConditionalCheckFailedException":
                 return False
             raise
+        self.read_cache.forget(self.table, key)
         return True
 
     @reports_unavailable(DEPENDENCY)
     def delete(self, key: str) -> None:
         """Remove ``key``; deleting a missing key is not an error."""
         _check_key(key)
+        self.read_cache.forget(self.table, key)
         response = self._ddb.delete_item(
             TableName=self.table,
             Key=self._item_key(key),
@@ -402,12 +508,26 @@ class KVNamespace:
     # ------------------------------------------------------------------- list
 
     @reports_unavailable(DEPENDENCY)
-    def list(self, prefix: str | None = None, limit: int = LIST_LIMIT_MAX, cursor: str | None = None) -> KVListResult:
-        """Keys in UTF-8 byte order, ``limit`` (1..1000) at most per page, resumed with ``cursor``.
+    def list(
+        self,
+        prefix: str | Mapping[str, Any] | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+        **worker_options: Any,
+    ) -> KVListResult:
+        """Keys in UTF-8 byte order, ``limit`` (1..1000, default 1000) at most per page, resumed with ``cursor``;
+        or as a Worker calls it, ``list({"prefix": "user:", "limit": 10, "cursor": c})``.
 
         As on Cloudflare, a page may hold fewer keys than ``limit`` (expired keys are skipped) while
         ``list_complete`` is False; keep paging until it is True.
         """
+        given = prefix if isinstance(prefix, Mapping) else {"prefix": prefix}
+        chosen = common.worker_options(
+            "list", LIST_OPTIONS, given, {"limit": limit, "cursor": cursor}, worker_options, error=InvalidOption
+        )
+        return self._list(chosen.get("prefix"), chosen.get("limit", LIST_LIMIT_MAX), chosen.get("cursor"))
+
+    def _list(self, prefix: str | None, limit: int, cursor: str | None) -> KVListResult:
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= LIST_LIMIT_MAX:
             raise InvalidListOptions(f"list limit must be an integer from 1 to {LIST_LIMIT_MAX}, got {limit!r}")
         if prefix is not None:
@@ -518,83 +638,6 @@ class KVNamespace:
             metadata=json.loads(item["m"]["S"]) if "m" in item else None,
             expiration=expires,
         )
-
-
-_check_key = KEY_RULES.check_key
-
-
-def _check_read_type(type_: str, *, bulk: bool) -> None:
-    allowed = ("text", "json") if bulk else ("text", "json", "bytes")
-    if type_ not in allowed:
-        where = "a bulk get" if bulk else "get"
-        raise UnsupportedValueType(f"{where} reads as {' or '.join(allowed)}, not {type_!r}")
-
-
-def _encode_value(value: object) -> bytes:
-    if isinstance(value, str):
-        try:
-            body = value.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise UnsupportedValueType(f"a text value must be valid Unicode: {exc.reason}") from exc
-    elif isinstance(value, bytes | bytearray | memoryview):
-        body = bytes(value)
-    else:
-        raise UnsupportedValueType(
-            f"a value must be str or bytes, got {type(value).__name__} (serialize JSON with json.dumps)"
-        )
-    if len(body) > VALUE_MAX_BYTES:
-        raise ValueTooLarge(f"value is {len(body)} bytes; values are at most {VALUE_MAX_BYTES} bytes (25 MiB)")
-    return body
-
-
-def _encode_metadata(metadata: Any) -> str | None:
-    if metadata is None:
-        return None
-    try:
-        encoded = json.dumps(metadata, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise InvalidMetadata(f"metadata must be JSON-serializable: {exc}") from exc
-    size = len(encoded.encode("utf-8"))
-    if size > METADATA_MAX_BYTES:
-        raise MetadataTooLarge(f"metadata is {size} bytes as JSON; the limit is {METADATA_MAX_BYTES} bytes")
-    return encoded
-
-
-def _expiry(expiration: float | None, expiration_ttl: float | None, now: float) -> int | None:
-    if expiration is not None and expiration_ttl is not None:
-        raise InvalidExpiration("pass either expiration or expiration_ttl, not both")
-    if expiration_ttl is not None:
-        ttl = _seconds(expiration_ttl, "expiration_ttl")
-        if ttl < MIN_EXPIRATION_TTL:
-            raise InvalidExpiration(
-                f"expiration_ttl of {ttl} s is invalid: the minimum is {MIN_EXPIRATION_TTL} seconds"
-            )
-        return int(now) + ttl
-    if expiration is not None:
-        at = _seconds(expiration, "expiration")
-        if at < int(now) + MIN_EXPIRATION_TTL:  # whole seconds, as expiration_ttl stores them
-            raise InvalidExpiration(
-                f"expiration {at} is invalid: it must be at least {MIN_EXPIRATION_TTL} seconds in the future"
-            )
-        return at
-    return None
-
-
-def _seconds(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InvalidExpiration(f"{name} must be a finite number of seconds, got {value!r}")
-    return int(value)
-
-
-def _encode_cursor(after: str, prefix: str | None) -> str:
-    return LIST_CURSORS.encode(after, p=prefix)
-
-
-def _decode_cursor(cursor: str, prefix: str | None) -> str:
-    after = LIST_CURSORS.decode(cursor, p=prefix)
-    if prefix is not None and not after.startswith(prefix):
-        raise InvalidListOptions("list cursor is not one this namespace issued")
-    return after
 
 
 def iter_all_keys(kv: KVNamespace, prefix: str | None = None) -> Iterable[KVKey]:
