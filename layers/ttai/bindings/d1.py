@@ -24,12 +24,12 @@ import math
 import re
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from datetime import time as clock_time
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -44,11 +44,15 @@ from ttai.bindings.d1_errors import (
     D1Error,
     D1QueryError,
     D1ResponseTooLarge,
+    D1SessionError,
     D1TransactionGone,
     D1Unavailable,
 )
 from ttai.bindings.sql import CompiledSql, SqlSyntaxError, compile_d1, split_statements
 from ttai.errors import Unavailable
+
+if TYPE_CHECKING:
+    from ttai.bindings.d1_session import D1DatabaseSession
 
 __all__ = [  # the errors re-exported from d1_errors, beside what this module defines
     "D1BindError",
@@ -59,6 +63,7 @@ __all__ = [  # the errors re-exported from d1_errors, beside what this module de
     "D1Error",
     "D1QueryError",
     "D1ResponseTooLarge",
+    "D1SessionError",
     "D1TransactionGone",
     "D1Unavailable",
 ]
@@ -68,6 +73,7 @@ _SQLSTATE = re.compile(r"SQLState:\s*([0-9A-Z]{5})")
 _RESUME_DELAYS = (0.5, 1.0, 2.0, 4.0, 4.0, 4.0)  # 15.5 s: Aurora resumes from 0 ACU in about 15 s, and the
 # HTTP API gives up after 30 s, so waiting longer would only turn a slow answer into a gateway timeout.
 _TOO_LARGE = "response size limit"
+_STATEMENTS = frozenset({"execute_statement", "batch_execute_statement"})
 DEPENDENCY = "the database"  # what a 503 calls Aurora when the Data API throttles or cannot reach it
 # The RDS Data API's documented size limits, which every reader and writer of the database sizes its work by (and
 # the local Data API enforces): result data one call returns, one row of it, one request.
@@ -183,12 +189,28 @@ class D1Database:
             client = aws.client("rds-data")
         self._client = client
         self._resume_delays = tuple(resume_delays)
+        self._after_statement: Callable[[], None] | None = None  # a session's hook: a statement ran through it
 
     def patient(self, resume_delays: Sequence[float]) -> D1Database:
         """The same database, waiting longer for a resume (for work with a longer deadline than a request)."""
         return D1Database(
             self.resource_arn, self.secret_arn, self.database, client=self._client, resume_delays=resume_delays
         )
+
+    def with_session(self, constraint_or_bookmark: str | None = None) -> D1DatabaseSession:
+        """D1's Sessions API: a session whose statements run in order, and which reports a bookmark.
+
+        ``constraint_or_bookmark`` is "first-unconstrained" (the default), "first-primary" or a bookmark from an
+        earlier session (``get_bookmark()``, or one Cloudflare's D1 issued before the cutover). On Aurora the Data
+        API sends every statement, reads included, to the cluster's single writer, so every read sees every
+        committed write: both constraints read the primary, and any bookmark is already satisfied (nothing waits
+        for a replica to catch up). See ``ttai.bindings.d1_session``.
+        """
+        from ttai.bindings.d1_session import D1DatabaseSession  # noqa: PLC0415 - only sessions load it
+
+        return D1DatabaseSession(self, constraint_or_bookmark)
+
+    withSession = with_session  # Cloudflare's name, so Worker code runs unchanged
 
     def prepare(self, sql: str) -> D1PreparedStatement:
         try:
@@ -302,6 +324,8 @@ class D1Database:
                 if busy is None:
                     raise
                 raise busy from exc
+            if self._after_statement is not None and operation in _STATEMENTS:
+                self._after_statement()
             return response
         raise D1Unavailable("the database is still resuming; try again shortly")  # pragma: no cover - loop exits above
 

@@ -49,3 +49,7 @@ class D1Unavailable(D1Error, Unavailable):
 
 class D1BindError(BindingError):
     """Values that cannot be bound: wrong count, unsupported type, non-finite number, naive datetime."""
+
+
+class D1SessionError(BindingError):
+    """``with_session`` given neither a constraint ("first-primary", "first-unconstrained") nor a bookmark."""
