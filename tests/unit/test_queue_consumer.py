@@ -358,3 +358,31 @@ def test_queue_url_follows_the_client_endpoint() -> None:
         "http://127.0.0.1:5000/000000000000/ttai-local-tasks"
     )
     assert queue_url(QUEUE_ARN, sqs=RecordingSQS()) == QUEUE_URL
+
+
+def test_retry_takes_the_options_object_a_worker_passes() -> None:
+    def handler(batch: MessageBatch) -> None:
+        batch.messages[0].retry({"delaySeconds": 30})
+        batch.messages[1].retry(delaySeconds=20)
+        batch.retry_all({"delay_seconds": 10})
+
+    failed, sqs = run(3, handler)
+
+    assert failed == ["m0", "m1", "m2"]
+    assert sqs.visibility() == {"rh0": 30, "rh1": 20, "rh2": 10}
+
+
+def test_an_unknown_retry_option_is_refused_by_name() -> None:
+    raised: list[Exception] = []
+
+    def handler(batch: MessageBatch) -> None:
+        try:
+            batch.messages[0].retry({"delay": 30})
+        except QueueError as exc:
+            raised.append(exc)
+        batch.ack_all()
+
+    failed, _ = run(1, handler)
+
+    assert "retry: unknown option 'delay'" in str(raised[0])
+    assert failed == []

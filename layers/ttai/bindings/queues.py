@@ -47,6 +47,7 @@ SQS_BATCH_MAX_BYTES = 256 * 1024
 SEND_OPTIONS = ("content_type", "delay_seconds")
 SEND_BATCH_OPTIONS = ("delay_seconds",)
 MESSAGE_FIELDS = ("body", "content_type", "delay_seconds")
+RETRY_OPTIONS = ("delay_seconds",)
 SQS_MAX_DELAY_SECONDS = 900
 CLOUDFLARE_MAX_DELAY_SECONDS = 43_200
 # A retry delay becomes the message's visibility timeout, which SQS caps at 12 hours: Cloudflare's maximum fits.
@@ -401,9 +402,10 @@ class Message(_FirstDecision):
         """Mark this message done: it is not delivered again, even if the handler raises afterwards."""
         self._decide(_ACK)
 
-    def retry(self, delay_seconds: int | None = None) -> None:
-        """Deliver this message again, ``delay_seconds`` (0..43200) from now or after the consumer's retry delay."""
-        self._decide(_RETRY, delay_seconds)
+    def retry(self, delay_seconds: int | Mapping[str, Any] | None = None, **worker_options: Any) -> None:
+        """Deliver this message again, ``delay_seconds`` (0..43200) from now or after the consumer's retry delay;
+        also as a Worker passes it, ``retry({"delaySeconds": 30})``."""
+        self._decide(_RETRY, _retry_delay("retry", delay_seconds, worker_options))
 
 
 class MessageBatch(_FirstDecision):
@@ -423,9 +425,18 @@ class MessageBatch(_FirstDecision):
         """Mark every message without a decision of its own as done (the first batch-level call wins)."""
         self._decide(_ACK)
 
-    def retry_all(self, delay_seconds: int | None = None) -> None:
-        """Deliver again every message without a decision of its own (the first batch-level call wins)."""
-        self._decide(_RETRY, delay_seconds)
+    def retry_all(self, delay_seconds: int | Mapping[str, Any] | None = None, **worker_options: Any) -> None:
+        """Deliver again every message without a decision of its own (the first batch-level call wins); the delay as
+        ``retry``'s."""
+        self._decide(_RETRY, _retry_delay("retry_all", delay_seconds, worker_options))
+
+
+def _retry_delay(call: str, delay_seconds: int | Mapping[str, Any] | None, extra: Mapping[str, Any]) -> int | None:
+    given = delay_seconds if isinstance(delay_seconds, Mapping) else {"delay_seconds": delay_seconds}
+    delay: int | None = common.worker_options(call, RETRY_OPTIONS, given, extra, error=InvalidOption).get(
+        "delay_seconds"
+    )
+    return delay
 
 
 def queue_name(queue_arn: str) -> str:
