@@ -11,7 +11,10 @@ only the variables its spec implies (tests/infra/test_local_parity.py compares t
 
 A new binding type is one model in infra/storage_layout.py (and its parse in ttai.layout), one construct method
 `bind(grantee, binding) -> variables`, and one case in `Bindings.bind` below; the local stack names its local
-resource in local/stack.py's `_binding_variables`.
+resource in local/stack.py's `binding_variables`.
+
+A function whose spec names a `workflow` is that workflow's durable function (infra.constructs.workflows): the
+stack builds those first, so that a Workflow binding of another function finds the alias it grants.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from infra.constructs.notifications import Notifications
 from infra.constructs.queues import Queues
 from infra.constructs.secrets import Secrets
 from infra.constructs.storage import Storage
+from infra.constructs.workflows import Workflows, durable_config
 from infra.storage_layout import (
     Binding,
     D1Binding,
@@ -44,6 +48,7 @@ from infra.storage_layout import (
     PushBinding,
     QueueBinding,
     R2Binding,
+    WorkflowBinding,
 )
 
 
@@ -108,6 +113,7 @@ class Bindings:
         idempotency: IdempotencyTable,
         notifications: Notifications,
         secrets: Secrets,
+        workflows: Workflows,
     ) -> None:
         self._config = config
         self._root = root
@@ -120,6 +126,7 @@ class Bindings:
         self._idempotency = idempotency
         self._notifications = notifications
         self._secrets = secrets
+        self._workflows = workflows
         self._tastytrade = TastyTradeVars(config)
 
     def function(self, scope: Construct, spec: FunctionSpec) -> TtaiFunction:
@@ -132,8 +139,11 @@ class Bindings:
             settings=self._settings(spec),
             layers=[self._shared_layer, *(self._layer(spec, group) for group in spec.layers)],
             root=self._root,
+            durable_config=durable_config(self._config) if spec.workflow else None,
         )
         variables: dict[str, str] = {}
+        if spec.workflow:
+            variables |= self._workflows.add(function)
         for name, binding in spec.bindings.items():
             variables |= self.bind(function.function, name, binding)
         variables |= self._secrets.bind(function.function, *spec.secrets)
@@ -162,6 +172,8 @@ class Bindings:
                 return self._notifications.bind_push(grantee, binding)
             case EmailBinding():
                 return self._notifications.bind_email(grantee, binding)
+            case WorkflowBinding():
+                return self._workflows.bind(grantee, name, binding)
 
     def oauth_redirect_to(self, callback_url: str) -> None:
         """Where TastyTrade sends the browser back, for every function with the tastytrade vars."""

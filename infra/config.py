@@ -74,8 +74,14 @@ class FunctionsSettings(_Settings):
     migrate: FunctionSettings
     # Consumes every queue; each queue's visibility timeout is derived from this timeout.
     consumer: FunctionSettings
-    # Runs the scheduled market jobs and the nightly backup.
+    # Runs the scheduled market jobs and starts the nightly backup's workflow.
     scheduler: FunctionSettings
+    # The workflows' durable functions: each invocation replays a run and runs its next steps (one step of a
+    # backup or an export reads and writes about 5 MiB).
+    analysis_workflow: FunctionSettings
+    screener_workflow: FunctionSettings
+    export_workflow: FunctionSettings
+    backup_workflow: FunctionSettings
 
     @model_validator(mode="after")
     def _timeouts_fit_api_gateway(self) -> FunctionsSettings:
@@ -187,6 +193,15 @@ class AlarmSettings(_Settings):
         return value
 
 
+class WorkflowSettings(_Settings):
+    """Every workflow's durable function: how long one run may last and how long Lambda keeps it once closed."""
+
+    # Lambda allows 1 second to 366 days; Cloudflare instances have no such limit, so give them room.
+    execution_timeout_days: int = Field(ge=1, le=366)
+    # Lambda keeps a closed execution 1 to 90 days (instance status reads it); Cloudflare keeps 30 days on paid plans.
+    retention_days: int = Field(ge=1, le=90)
+
+
 class NotificationSettings(_Settings):
     """Where notifications leave the system: the SES sender of email (none: the email channel is off)."""
 
@@ -220,6 +235,7 @@ class EnvironmentConfig(_Settings):
     database: DatabaseSettings
     alarms: AlarmSettings
     notifications: NotificationSettings
+    workflows: WorkflowSettings
     # Off: the EventBridge schedules exist but are disabled (jobs still run on demand).
     schedules_enabled: bool
     # Not a choice: losing the KV namespace to a bad write must be recoverable in every environment.

@@ -2,7 +2,7 @@
 
 The shared layer holds the runtime dependencies plus `ttai`; a group layer holds only one dependency group of
 pyproject.toml (the auth function's cryptography, which would push the shared layer past its size budget; the
-scheduler function's holiday calendar).
+scheduler function's holiday calendar; the workflow functions' durable execution SDK).
 Run `python -m infra.layer_build` to build every layer (if its inputs changed) and print their directories.
 """
 
@@ -25,14 +25,16 @@ from infra.paths import LAYER_SOURCE_DIR, PROJECT_ROOT
 TARGET_PYTHON_VERSION = "3.14"
 TARGET_PLATFORM = "aarch64-manylinux_2_28"
 # Bump when the recipe below changes in a way the hashed inputs cannot see.
-RECIPE_VERSION = "1"
+RECIPE_VERSION = "2"
 
 LAYER_BUILD_DIR = "build/layer"
 # The dependency groups that ship as layers of their own, each built under build/layer-<group>/.
 AUTH_LAYER_GROUP = "auth-layer"
 # The scheduler function's NYSE holiday calendar (holidays and its dependencies).
 SCHEDULER_LAYER_GROUP = "scheduler-layer"
-LAYER_GROUPS = (AUTH_LAYER_GROUP, SCHEDULER_LAYER_GROUP)
+# The workflows' durable functions: the durable execution SDK.
+WORKFLOWS_LAYER_GROUP = "workflows-layer"
+LAYER_GROUPS = (AUTH_LAYER_GROUP, SCHEDULER_LAYER_GROUP, WORKFLOWS_LAYER_GROUP)
 COMPLETE_MARKER = ".complete"
 REQUIREMENTS_FILE = "requirements.txt"
 # Files next to python/ that record how the layer was built; they stay out of the deployed zip.
@@ -40,6 +42,7 @@ BUILD_RECORDS = (COMPLETE_MARKER, REQUIREMENTS_FILE)
 
 # The Lambda Python runtime provides the AWS SDK; shipping it would only grow the layer and pin an old SDK.
 PROVIDED_BY_RUNTIME = frozenset({"boto3", "botocore", "s3transfer"})
+
 
 # A half-built directory this old cannot belong to a build still running.
 _ABANDONED_AFTER_SECONDS = 3600
@@ -110,15 +113,45 @@ def inputs_hash(root: Path, group: str | None = None) -> str:
 
 
 def runtime_requirements(exported: str) -> str:
-    """The exported requirement lines minus what the Lambda runtime already provides."""
-    kept = []
+    """The exported requirement lines minus what the Lambda runtime already provides, and minus what is there only
+    because something the runtime provides needs it: boto3's own dependencies (botocore, jmespath, python-dateutil,
+    urllib3...), which the durable execution SDK pulls in through boto3 and the runtime already has.
+
+    ``exported`` is uv's annotated export (``# via`` lines name who needs a package); a requirement with no
+    ``# via``, or needed by something kept or outside the export (the project), is kept.
+    """
+    requirements: dict[str, str] = {}
+    needed_by: dict[str, list[str]] = {}
+    current = None
     for line in exported.splitlines():
-        match = _REQUIREMENT_NAME.match(line)
-        if match and re.sub(r"[-_.]+", "-", match.group(1)).lower() in PROVIDED_BY_RUNTIME:
+        stripped = line.strip()
+        if not stripped:
             continue
-        if line.strip():
-            kept.append(line.strip())
-    return "\n".join(kept) + "\n"
+        if stripped.startswith("#"):
+            parent = stripped.lstrip("#").strip()
+            parent = parent[len("via") :].strip() if parent == "via" or parent.startswith("via ") else parent
+            if current is not None and parent:
+                needed_by[current].append(_normalized(parent))
+            continue
+        match = _REQUIREMENT_NAME.match(stripped)
+        current = _normalized(match.group(1)) if match else stripped
+        requirements[current] = stripped
+        needed_by[current] = []
+    kept = {name for name in requirements if name not in PROVIDED_BY_RUNTIME}
+    while True:  # drop what only dropped packages need, until nothing changes
+        dropped = {
+            name
+            for name in kept
+            if needed_by[name] and all(p in requirements and p not in kept for p in needed_by[name])
+        }
+        if not dropped:
+            break
+        kept -= dropped
+    return "".join(f"{line}\n" for name, line in requirements.items() if name in kept) or "\n"
+
+
+def _normalized(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _run(command: list[str], cwd: Path) -> str:
@@ -148,7 +181,7 @@ def _build(root: Path, out: Path, group: str | None) -> None:
     exported = _run(
         [
             uv, "export", "--frozen", *selection, "--no-emit-project",
-            "--no-hashes", "--no-header", "--no-annotate",
+            "--no-hashes", "--no-header",
         ],
         cwd=root,
     )  # fmt: skip

@@ -29,6 +29,7 @@ from infra.constructs.queues import Queues
 from infra.constructs.schedules import Schedules
 from infra.constructs.secrets import Secrets
 from infra.constructs.storage import Storage
+from infra.constructs.workflows import Workflows
 from infra.storage_layout import StorageLayout
 
 # Runs only at deploy, where a failure fails the deploy: no alarm of its own.
@@ -77,8 +78,12 @@ class TtaiStack(cdk.Stack):
             idempotency=IdempotencyTable(self, "Idempotency", config=config, layout=layout.idempotency),
             notifications=Notifications(self, "Notifications", config=config),
             secrets=secrets,
+            workflows=Workflows(self, "Workflows", config=config, layout=layout.workflows),
         )
-        functions = {name: bindings.function(self, spec) for name, spec in layout.functions.items()}
+        # Workflows' own functions first: a Workflow binding grants the alias of a function already built.
+        ordered = sorted(layout.functions.values(), key=lambda spec: spec.workflow is None)
+        built = {spec.name: bindings.function(self, spec) for spec in ordered}
+        functions = {name: built[name] for name in layout.functions}
 
         Migrations(
             self, "Migrations", config=config, migrate=functions["migrate"], database=database, layer=shared_layer

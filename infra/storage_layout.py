@@ -38,6 +38,14 @@ class KvLayout(_Layout):
     overflow_expiry_days: tuple[int, ...] = Field(min_length=1)
 
 
+class WorkflowsLayout(_Layout):
+    """The workflows table: instance registry and event mailbox (ttai.bindings.workflows.records)."""
+
+    partition_key: KeyAttribute
+    sort_key: KeyAttribute
+    ttl_attribute: str
+
+
 class SecretSpec(_Layout):
     description: str
     length: int = Field(ge=16, le=4096)
@@ -162,8 +170,25 @@ class PushBinding(_Layout):
     type: Literal["push"]
 
 
+class WorkflowBinding(_Layout):
+    """A Workflow binding: the workflow some function runs (its spec's `workflow` is this binding's name).
+
+    start: create instances (the registry, and an invoke of the workflow function's alias). manage: also read and
+    steer them (status, pause, resume, terminate, restart, send_event: the durable execution APIs on its runs)."""
+
+    type: Literal["workflow"]
+    access: Literal["start", "manage"]
+
+
 Binding = Annotated[
-    KvBinding | D1Binding | R2Binding | QueueBinding | IdempotencyBinding | EmailBinding | PushBinding,
+    KvBinding
+    | D1Binding
+    | R2Binding
+    | QueueBinding
+    | IdempotencyBinding
+    | EmailBinding
+    | PushBinding
+    | WorkflowBinding,
     Field(discriminator="type"),
 ]
 
@@ -183,6 +208,9 @@ class FunctionSpec(_Layout):
     # Dependency groups of pyproject.toml, each shipped as a layer after the shared one.
     layers: tuple[str, ...] = ()
     vars: tuple[Literal["tastytrade"], ...] = ()
+    # The Workflow binding whose class this function runs (ttai.workflows.WORKFLOWS): a durable function, invoked
+    # through its alias, that checkpoints its own executions and reads the workflows table (wait_for_event's mailbox).
+    workflow: str | None = Field(default=None, pattern=BINDING_NAME)
 
     @property
     def folder(self) -> str:
@@ -200,6 +228,7 @@ class FunctionSpec(_Layout):
 
 class StorageLayout(_Layout):
     kv: KvLayout
+    workflows: WorkflowsLayout
     secrets: dict[str, SecretSpec]
     bucket: BucketLayout
     # By binding name (TASK_QUEUE ...), as the runtime's env.TASK_QUEUE.
@@ -226,12 +255,19 @@ class StorageLayout(_Layout):
         """Every queue, secret and bucket purpose a function names is one this file declares."""
         problems: list[str] = []
         scopes = {*self.bucket.prefixes, USER_OBJECTS}
+        workflows = [function.workflow for function in self.functions.values() if function.workflow]
+        problems += [
+            f"workflow {name} is run by more than one function" for name in set(workflows) if workflows.count(name) > 1
+        ]
         for function in self.functions.values():
             where = f"functions.{function.name}"
             for name in self.function_queues(function):
                 if name not in self.queues:
                     problems.append(f"{where}: {name} is not a queue of the queues section")
             problems += [f"{where}: no secret {name}" for name in function.secrets if name not in self.secrets]
+            for name in function.bindings_of(WorkflowBinding):
+                if name not in workflows:
+                    problems.append(f"{where}.bindings.{name}: no function runs workflow {name}")
             for name, binding in function.bindings_of(R2Binding).items():
                 unknown = sorted(set(binding.prefixes) - scopes)
                 if unknown:

@@ -1,5 +1,5 @@
-"""``ttai``: command-line tools for the local stack (tokens, migrations), for dead-letter queues anywhere, and the
-stack's HTTP routes."""
+"""``ttai``: command-line tools for the local stack (tokens, migrations, workflows), for dead-letter queues anywhere,
+and the stack's HTTP routes."""
 
 from __future__ import annotations
 
@@ -57,6 +57,63 @@ def _running_function(state_file: Path, name: str) -> LocalFunction:
     os.environ.update(runtime_environ(environ))  # boto3 takes the stack's endpoints and credentials from here
     spec = function_specs()[name]
     return LocalFunction.from_spec(spec, function_environ(spec, environ))
+
+
+def _workflow_control_url(state_file: Path) -> str:
+    try:
+        state = json.loads(state_file.read_text())
+    except FileNotFoundError:
+        raise SystemExit(f"no running dev stack: {state_file} does not exist (start one with `make dev`)") from None
+    url: str = state["workflows_url"]
+    return url
+
+
+def _workflows(args: argparse.Namespace) -> int:
+    """Ask the running dev stack's workflow runner (local.workflows.control) and print its answer."""
+    import urllib.error  # noqa: PLC0415
+    import urllib.request  # noqa: PLC0415
+
+    base = _workflow_control_url(args.state_file)
+    if not base.startswith("http://127.0.0.1:"):
+        raise ValueError(f"the state file names {base!r}, not the dev stack's loopback endpoint")
+    path = "/instances" if args.verb == "list" else f"/instances/{_instance_id(args.id)}"
+    command = args.verb not in {"list", "status"}
+    url = f"{base}{path}/{args.verb}" if command else f"{base}{path}"
+    request = urllib.request.Request(url, method="POST" if command else "GET")  # noqa: S310 - checked above
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - the dev stack's loopback URL
+            answer = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        print(f"ttai workflows {args.verb}: {json.loads(exc.read()).get('error')}", file=sys.stderr)
+        return 1
+    if args.verb == "list" and not args.json:
+        print(f"{'WORKFLOW':<10}  {'ID':<48}  {'STATUS':<16}  CREATED")
+        for row in answer:
+            print(f"{row['workflow']:<10}  {row['id']:<48}  {row['status']:<16}  {row['created_at']}")
+        return 0
+    print(json.dumps(answer, indent=2, default=str))
+    return 0
+
+
+def _instance_id(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,99}", text):
+        raise ValueError(f"{text!r} is not a workflow instance id")
+    return text
+
+
+def _add_workflow_commands(commands: Any) -> None:
+    group = commands.add_parser("workflows", help="workflow instances on the running dev stack")
+    verbs = group.add_subparsers(dest="verb", required=True)
+    listing = verbs.add_parser("list", help="every instance, newest first, with its status")
+    listing.add_argument("--json", action="store_true")
+    for verb, text in (
+        ("status", "an instance's status, error and output"),
+        ("pause", "pause a running instance (after the step it is in)"),
+        ("resume", "resume a paused instance"),
+        ("terminate", "stop an instance for good"),
+    ):
+        verbs.add_parser(verb, help=text).add_argument("id")
+    group.set_defaults(run=_workflows)
 
 
 def _token(args: argparse.Namespace) -> int:
@@ -198,6 +255,8 @@ def _jobs_run(args: argparse.Namespace) -> int:
     finally:
         logger.setLevel(level)
     print(json.dumps(result, indent=2, default=str))
+    if "workflow_id" in result:  # the backup's schedule starts its workflow: `ttai workflows status ID` follows it
+        return 0
     return 0 if result.get("status") in {"success", "skipped", "partial"} else 1
 
 
@@ -342,6 +401,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     migrate = commands.add_parser("migrate", help="apply pending migrations to the running dev stack's database")
     migrate.set_defaults(run=_migrate)
     _add_dlq_commands(commands)
+    _add_workflow_commands(commands)
     jobs = commands.add_parser("jobs", help="scheduled jobs on the running dev stack").add_subparsers(
         dest="jobs_command", required=True
     )

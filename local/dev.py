@@ -23,11 +23,16 @@ from local.demo import DEMO_WATCHLIST, load_demo
 from local.gateway import LocalGateway
 from local.postgres import DataDirVersionError
 from local.stack import LocalStack
+from local.workflows.control import WorkflowControl
 
 DEFAULT_PORT = 8787  # wrangler dev's port, so Worker habits carry over
 DEFAULT_STATE_FILE = Path(".local/dev.json")
 DEFAULT_DATA_DIR = Path(".local/pgdata")
+DEFAULT_WORKFLOWS_DIR = Path(".local/workflows")  # executions and their registry: runs survive a restart
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+# One name across restarts: a workflow resumed after a restart finds its queues, tables and bucket by the same names
+# (moto's contents are gone, PostgreSQL's and the workflows' own state are not).
+STACK_NAME = "ttai-dev"
 
 
 class GatewayRequestHandler(BaseHTTPRequestHandler):
@@ -90,6 +95,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="PostgreSQL data, kept between runs (migrations re-run)"
     )
+    parser.add_argument(
+        "--workflows-dir", type=Path, default=None, help="workflow runs, kept between runs (default: beside --data-dir)"
+    )
     parser.add_argument("--authorizer-cache-ttl", type=int, default=60, help="seconds, as in staging and prod")
     args = parser.parse_args(argv)
 
@@ -97,7 +105,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Bind first: the stack needs the public URL (TastyTrade redirects the browser back to it).
     server = ThreadingHTTPServer((args.host, args.port), GatewayRequestHandler)
     public_url = f"http://{args.host}:{server.server_address[1]}"
-    stack = LocalStack(authorizer_cache_ttl=args.authorizer_cache_ttl, public_url=public_url, data_dir=args.data_dir)
+    stack = LocalStack(
+        name=STACK_NAME,
+        authorizer_cache_ttl=args.authorizer_cache_ttl,
+        public_url=public_url,
+        data_dir=args.data_dir,
+        workflows_dir=args.workflows_dir or args.data_dir.parent / DEFAULT_WORKFLOWS_DIR.name,
+    )
     try:
         stack.start()
     except DataDirVersionError as exc:
@@ -109,6 +123,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise
     assert stack.gateway is not None
     assert stack.discord is not None
+    assert stack.workflows is not None
+    control = WorkflowControl(stack.workflows)
+    control.start()
     GatewayRequestHandler.gateway = stack.gateway
     url = public_url
     user_token = stack.token_for("dev-user")
@@ -123,6 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "service_token": service_token,
                 # `ttai restore --database` creates its target on the same server
                 "postgres_uri": stack.postgres.uri if stack.postgres else None,
+                "workflows_url": control.base_url,  # `ttai workflows` steers the runner through it
             },
             indent=2,
         )
@@ -140,6 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"  sign in (stand-in TastyTrade):   {url}/auth/login\n"
         f"  demo data:                       {demo_bars} generated bars (source 'demo'), watchlist {DEMO_WATCHLIST!r}\n"
         f"  run a job now:                   .venv/bin/ttai jobs run analysis [--at 2026-03-09T13:30:00Z]\n"
+        f"  workflows (kept in {stack.workflows.root}): .venv/bin/ttai workflows list | status ID | pause ID |"
+        " resume ID | terminate ID\n"
         f"  jobs dashboard (paste a token):  {url}/dashboard\n"
         f"  try: curl {url}/health\n"
         f"       curl -H 'Authorization: Bearer $TOKEN' '{url}/api/v1/quotes?symbols=AAPL,MSFT'\n"
@@ -158,6 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\nstopping", flush=True)
     finally:
         server.server_close()
+        control.stop()
         stack.stop()
         args.state_file.unlink(missing_ok=True)
     print("stopped", flush=True)

@@ -17,6 +17,7 @@ import logging
 import os
 import secrets
 import socket
+import tempfile
 import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -35,9 +36,11 @@ from local.poller import LocalPoller, polled_queues
 from local.postgres import EmbeddedPostgres
 from local.scheduler import LocalScheduler
 from local.service import Service
+from local.workflows import LocalWorkflows, VirtualClock, WallClock
+from local.workflows.hosting import host_workflows, workflow_environ
 from ttai.auth.sessions import SessionStore
 from ttai.bindings.d1 import D1Database
-from ttai.env import SECRET_PREFIX, Env
+from ttai.env import SECRET_PREFIX, WORKFLOW_ARN_SUFFIX, Env
 from ttai.layout import BindingSpec, FunctionSpec, StorageLayout, function_specs, storage_layout
 from ttai.migrations import MigrationReport
 from ttai.observability import METRICS_NAMESPACE
@@ -59,6 +62,8 @@ BINDING_VARIABLES = {
     "push": ("TTAI_PUSH_TOPIC_ARN",),
 }
 KV_OVERFLOW_VARIABLE = "TTAI_KV_OVERFLOW_BUCKET"
+# A workflow's durable function reads the workflows table (wait_for_event's mailbox), as Workflow bindings do.
+WORKFLOWS_TABLE_VARIABLE = "TTAI_WORKFLOWS_TABLE"
 VAR_VARIABLES = {
     "tastytrade": (
         "TTAI_OAUTH_AUTHORIZE_URL",
@@ -74,6 +79,8 @@ def binding_variables(binding: BindingSpec) -> tuple[str, ...]:
     """The variables naming what ``binding`` reaches (a queue's URL is TTAI_<BINDING>_URL, as env.queue reads)."""
     if binding.type == "queue":
         return (f"TTAI_{binding.name}_URL",)
+    if binding.type == "workflow":
+        return (f"TTAI_{binding.name}{WORKFLOW_ARN_SUFFIX}", WORKFLOWS_TABLE_VARIABLE)
     if binding.type == "kv" and binding.overflow:
         return (*BINDING_VARIABLES["kv"], KV_OVERFLOW_VARIABLE)
     return BINDING_VARIABLES[binding.type]
@@ -86,8 +93,10 @@ def runtime_environ(stack_environ: Mapping[str, str]) -> dict[str, str]:
 
 def function_environ(spec: FunctionSpec, stack_environ: Mapping[str, str]) -> dict[str, str]:
     """The variables the function ``spec`` declares sees, out of every function's (``stack_environ``): the
-    runtime's, TTAI_ENVIRONMENT, and those of its bindings, secrets and vars."""
+    runtime's, TTAI_ENVIRONMENT, and those of its bindings, secrets and vars (and a workflow's, its table)."""
     names = ["TTAI_ENVIRONMENT"]
+    if spec.workflow:
+        names.append(WORKFLOWS_TABLE_VARIABLE)
     for binding in spec.bindings:
         names += binding_variables(binding)
     names += [f"{SECRET_PREFIX}{name}" for name in spec.secrets]
@@ -115,8 +124,13 @@ class LocalStack(Service):
         public_url: str = "http://127.0.0.1:8787",
         data_dir: Path | None = None,
         queue_visibility_timeout: int = 30,
+        workflows_dir: Path | None = None,
+        workflow_clock: VirtualClock | WallClock | None = None,
     ) -> None:
-        """``data_dir`` keeps PostgreSQL's data between runs (``make dev``); tests use a temporary cluster."""
+        """``data_dir`` keeps PostgreSQL's data between runs (``make dev``); tests use a temporary cluster.
+        ``workflows_dir`` keeps the workflows' executions and registry likewise (a temporary one otherwise), and
+        ``workflow_clock`` is the time they run on (wall time unless told: tests skip retries' waits with a
+        VirtualClock)."""
         self.name = name or f"ttai-local-{uuid.uuid4().hex[:8]}"
         self.port = port or free_port()
         self.endpoint_url = f"http://127.0.0.1:{self.port}"
@@ -127,6 +141,10 @@ class LocalStack(Service):
         self._authorizer_cache_ttl = authorizer_cache_ttl
         self._data_dir = data_dir
         self._queue_visibility_timeout = queue_visibility_timeout
+        self._workflows_dir = workflows_dir
+        self._workflow_clock = workflow_clock or WallClock()
+        self._workflows_tmp: tempfile.TemporaryDirectory[str] | None = None
+        self.workflows: LocalWorkflows | None = None  # the runner playing each workflow's durable function
         self.queue_urls: dict[str, str] = {}  # by binding name: TASK_QUEUE...
         self.dlq_urls: dict[str, str] = {}
         self.email_sender = "ttai@example.com"
@@ -177,6 +195,7 @@ class LocalStack(Service):
             **self._provision_bucket(),
             **self._provision_queues(),
             **self._provision_idempotency(),
+            **self._provision_workflows(),
             **self._provision_notifications(),
             **self._provision_secrets(),
             **self._provision_database(),
@@ -204,8 +223,21 @@ class LocalStack(Service):
         self._scheduler = LocalScheduler(
             self.layout.schedules, self.layout.schedule_timezone, function=self.functions["scheduler"]
         )
+        # Each workflow runs with its own function's variables only, as every other function here.
+        workflow_envs = {
+            spec.workflow: Env.from_environ(self.functions[name].environ or {})
+            for name, spec in self.specs.items()
+            if spec.workflow
+        }
+        self.workflows = host_workflows(self._workflow_root(), self._workflow_clock, workflow_envs, self.environ)
 
     def stop(self) -> None:
+        if self.workflows is not None:
+            self.workflows.close()
+            self.workflows = None
+        if self._workflows_tmp is not None:
+            self._workflows_tmp.cleanup()
+            self._workflows_tmp = None
         if self._scheduler is not None:
             self._scheduler.stop()
         if self._poller is not None:
@@ -323,6 +355,36 @@ class LocalStack(Service):
             TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attr}
         )
         return {"TTAI_IDEMPOTENCY_TABLE": table}
+
+    def _provision_workflows(self) -> dict[str, str]:
+        """The workflows table as the stack declares it, and a function ARN per workflow, which the local runner
+        plays (it keeps its own registry on disk, so runs survive a restart of ``make dev``; the table is here so
+        every function sees the variables it sees on AWS)."""
+        spec = self.layout.workflows
+        table = f"{self.name}-workflows"
+        dynamodb = self.client("dynamodb")
+        dynamodb.create_table(
+            TableName=table,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[
+                {"AttributeName": spec.partition_attr, "AttributeType": "S"},
+                {"AttributeName": spec.sort_attr, "AttributeType": "S"},
+            ],
+            KeySchema=[
+                {"AttributeName": spec.partition_attr, "KeyType": "HASH"},
+                {"AttributeName": spec.sort_attr, "KeyType": "RANGE"},
+            ],
+        )
+        dynamodb.update_time_to_live(
+            TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attr}
+        )
+        return {"TTAI_WORKFLOWS_TABLE": table, **workflow_environ(self.name, region=REGION, account=ACCOUNT_ID)}
+
+    def _workflow_root(self) -> Path:
+        if self._workflows_dir is not None:
+            return self._workflows_dir
+        self._workflows_tmp = tempfile.TemporaryDirectory(prefix="ttai-workflows-")
+        return Path(self._workflows_tmp.name)
 
     def _provision_notifications(self) -> dict[str, str]:
         """The email sender verified in SES (moto keeps what it sends) and the SNS topic push goes through."""

@@ -15,7 +15,7 @@ from infra.constructs._policy import removal_policy
 from infra.nag import acknowledge, logical_id, wildcard_finding
 from infra.storage_layout import KeyAttribute, KvBinding, KvLayout
 
-_ATTRIBUTE_TYPES = {
+ATTRIBUTE_TYPES = {
     "S": dynamodb.AttributeType.STRING,
     "N": dynamodb.AttributeType.NUMBER,
     "B": dynamodb.AttributeType.BINARY,
@@ -27,7 +27,7 @@ _OBJECT_WRITE_ACTIONS = ("s3:Abort*", "s3:DeleteObject*")
 
 
 def _attribute(key: KeyAttribute) -> dynamodb.Attribute:
-    return dynamodb.Attribute(name=key.name, type=_ATTRIBUTE_TYPES[key.type])
+    return dynamodb.Attribute(name=key.name, type=ATTRIBUTE_TYPES[key.type])
 
 
 class CacheTable(Construct):

@@ -48,7 +48,9 @@ class TtaiFunction(Construct):
         settings: FunctionSettings,
         layers: Sequence[lambda_.ILayerVersion],
         root: Path,
+        durable_config: lambda_.DurableConfig | None = None,
     ) -> None:
+        """`durable_config`: a durable function's (one whose spec runs a workflow), None for any other."""
         super().__init__(scope, construct_id)
         self.spec = spec
         name = self.name = spec.name
@@ -76,6 +78,7 @@ class TtaiFunction(Construct):
             application_log_level_v2=_APPLICATION_LOG_LEVELS[config.log_level],
             system_log_level_v2=lambda_.SystemLogLevel.INFO,
             log_group=self.log_group,
+            durable_config=durable_config,
             environment={
                 "TTAI_ENVIRONMENT": config.name,
                 "POWERTOOLS_SERVICE_NAME": f"ttai-{name}",

@@ -12,7 +12,7 @@ from constructs import Construct
 from infra.config import EnvironmentConfig
 from infra.constructs._policy import removal_policy
 from infra.constructs.function import TtaiFunction
-from infra.layer_build import AUTH_LAYER_GROUP, BUILD_RECORDS, SCHEDULER_LAYER_GROUP
+from infra.layer_build import AUTH_LAYER_GROUP, BUILD_RECORDS, SCHEDULER_LAYER_GROUP, WORKFLOWS_LAYER_GROUP
 
 
 class ExtraLayer(NamedTuple):
@@ -29,6 +29,10 @@ EXTRA_LAYERS = {
     AUTH_LAYER_GROUP: ExtraLayer("SignInLayer", "ttai sign-in dependencies for {env}: cryptography (AES-GCM, HKDF)"),
     SCHEDULER_LAYER_GROUP: ExtraLayer(
         "TradingCalendarLayer", "ttai scheduler dependencies for {env}: holidays (the NYSE calendar)"
+    ),
+    # Only the workflows' own functions run the durable execution SDK; a binding needs none of it.
+    WORKFLOWS_LAYER_GROUP: ExtraLayer(
+        "WorkflowsLayer", "ttai workflow dependencies for {env}: the durable execution SDK"
     ),
 }
 

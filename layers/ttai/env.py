@@ -27,12 +27,17 @@ if TYPE_CHECKING:
     from ttai.bindings.kv import KVNamespace
     from ttai.bindings.queues import Queue
     from ttai.bindings.r2 import R2Bucket
+    from ttai.bindings.workflows import Workflow
+    from ttai.bindings.workflows.backend import BucketBlobs, WorkflowBackend
 
 ENDPOINT_PREFIX = "AWS_ENDPOINT_URL_"
 SECRET_PREFIX = "TTAI_SECRET_"  # noqa: S105 - a variable-name prefix, not a secret
 SECRET_STORE = "the secret store"  # noqa: S105 - Secrets Manager as a 503 names it, not a secret
 QUEUE_URL_SUFFIX = "_URL"  # TTAI_<BINDING>_URL, e.g. TTAI_TASK_QUEUE_URL
 QUEUE_BINDINGS = ("TASK_QUEUE", "NOTIFICATION_QUEUE", "ANALYSIS_QUEUE")
+WORKFLOW_ARN_SUFFIX = "_ARN"  # TTAI_<BINDING>_ARN: the workflow's durable function, qualified by its alias
+WORKFLOW_BINDINGS = ("ANALYSIS_WORKFLOW", "SCREENER_WORKFLOW", "EXPORT_WORKFLOW", "BACKUP_WORKFLOW")
+_QUALIFIED_FUNCTION = re.compile(r"^arn:[a-z-]+:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]+:[A-Za-z0-9_$-]+$")
 Environment = Literal["local", "dev", "staging", "prod"]
 ENVIRONMENTS: tuple[str, ...] = get_args(Environment)
 _CACHE_LOCK = threading.Lock()
@@ -87,6 +92,7 @@ _VARIABLES: dict[str, _Rule] = {
     "tastytrade_api_url": _Rule("TTAI_TASTYTRADE_API_URL", pattern=_URL),
     "r2_bucket": _Rule("TTAI_R2_BUCKET", 3, 63),
     "idempotency_table": _Rule("TTAI_IDEMPOTENCY_TABLE", 3, 255),
+    "workflows_table": _Rule("TTAI_WORKFLOWS_TABLE", 3, 255),
     "email_sender": _Rule("TTAI_EMAIL_SENDER", 3, 320),
     "push_topic_arn": _Rule("TTAI_PUSH_TOPIC_ARN", 20, pattern=_ARN),
 }
@@ -108,10 +114,13 @@ class Settings(NamedTuple):
     tastytrade_api_url: str | None = None  # TastyTrade's REST API: its sandbox outside prod
     r2_bucket: str | None = None
     idempotency_table: str | None = None
+    workflows_table: str | None = None
     email_sender: str | None = None
     push_topic_arn: str | None = None
     # Queue URL by binding name (TASK_QUEUE...), from TTAI_<BINDING>_URL.
     queue_urls: Mapping[str, str] = _NOTHING
+    # A workflow's durable function (its alias ARN) by binding name (ANALYSIS_WORKFLOW...), from TTAI_<BINDING>_ARN.
+    workflow_arns: Mapping[str, str] = _NOTHING
     secret_ids: Mapping[str, str] = _NOTHING
     region: str | None = None
     endpoint_url: str | None = None
@@ -138,6 +147,16 @@ class Settings(NamedTuple):
             name.removeprefix(SECRET_PREFIX): value for name, value in environ.items() if name.startswith(SECRET_PREFIX)
         }
         problems += [f"{SECRET_PREFIX}{name} is empty" for name, value in secret_ids.items() if not name or not value]
+        workflow_arns = {
+            binding: environ[f"TTAI_{binding}{WORKFLOW_ARN_SUFFIX}"]
+            for binding in WORKFLOW_BINDINGS
+            if environ.get(f"TTAI_{binding}{WORKFLOW_ARN_SUFFIX}")
+        }
+        problems += [
+            f"TTAI_{binding}{WORKFLOW_ARN_SUFFIX} must be a function ARN qualified by an alias or a version"
+            for binding, arn in workflow_arns.items()
+            if not _QUALIFIED_FUNCTION.match(arn)
+        ]
         if problems:
             raise ConfigurationError("invalid TTAI_* environment: " + "; ".join(problems))
         return cls(
@@ -148,6 +167,7 @@ class Settings(NamedTuple):
                 for binding in QUEUE_BINDINGS
                 if environ.get(f"TTAI_{binding}{QUEUE_URL_SUFFIX}")
             },
+            workflow_arns=workflow_arns,
             secret_ids=secret_ids,
             region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or None,
             endpoint_url=environ.get("AWS_ENDPOINT_URL") or None,
@@ -243,6 +263,57 @@ class Env:
     @cached_property
     def ANALYSIS_QUEUE(self) -> Queue:
         return self.queue("ANALYSIS_QUEUE")
+
+    @cached_property
+    def ANALYSIS_WORKFLOW(self) -> Workflow:
+        return self.workflow("ANALYSIS_WORKFLOW")
+
+    @cached_property
+    def SCREENER_WORKFLOW(self) -> Workflow:
+        return self.workflow("SCREENER_WORKFLOW")
+
+    @cached_property
+    def EXPORT_WORKFLOW(self) -> Workflow:
+        return self.workflow("EXPORT_WORKFLOW")
+
+    @cached_property
+    def BACKUP_WORKFLOW(self) -> Workflow:
+        return self.workflow("BACKUP_WORKFLOW")
+
+    def workflow(self, binding: str) -> Workflow:
+        """The Workflow binding ``binding`` (``ANALYSIS_WORKFLOW``...): its durable function's executions, and the
+        workflows table and bucket that hold its instances' records and big values. A runner this process hosts
+        for that function (locally) serves it instead; prefer the attributes, which are cached."""
+        from ttai.bindings.workflows import Workflow  # noqa: PLC0415
+        from ttai.bindings.workflows.backend import hosted  # noqa: PLC0415
+        from ttai.workflows import WORKFLOWS  # noqa: PLC0415
+
+        variable = f"TTAI_{binding}{WORKFLOW_ARN_SUFFIX}"
+        arn = self._require(self.settings.workflow_arns.get(binding), binding, variable)
+        backend = hosted(arn)
+        if backend is None:
+            from ttai.bindings.workflows.aws import aws_backend  # noqa: PLC0415
+
+            backend = aws_backend(
+                arn,
+                self._require(self.settings.workflows_table, binding, "TTAI_WORKFLOWS_TABLE"),
+                self._workflow_blobs(),
+                lambda_client=self.client("lambda"),
+                dynamodb_client=self.client("dynamodb"),
+            )
+        return Workflow(WORKFLOWS[binding].name, backend)
+
+    def workflow_runtime(self) -> WorkflowBackend:
+        """What the durable function running a workflow needs: the workflows table and the bucket."""
+        from ttai.bindings.workflows.aws import runtime_backend  # noqa: PLC0415
+
+        table = self._require(self.settings.workflows_table, "workflows", "TTAI_WORKFLOWS_TABLE")
+        return runtime_backend(table, self._workflow_blobs(), dynamodb_client=self.client("dynamodb"))
+
+    def _workflow_blobs(self) -> BucketBlobs:
+        from ttai.bindings.workflows.backend import BucketBlobs  # noqa: PLC0415
+
+        return BucketBlobs(lambda: self.R2)
 
     def queue(self, binding: str) -> Queue:
         """The producer for a queue binding (``TASK_QUEUE``...); prefer the attributes, which are cached."""

@@ -53,6 +53,14 @@ class WebSocketLayout(NamedTuple):
         return self.max_connection_seconds + self.ttl_margin_seconds
 
 
+class WorkflowsLayout(NamedTuple):
+    """The workflows table: instance registry and event mailbox, string keys, TTL."""
+
+    partition_attr: str
+    sort_attr: str
+    ttl_attr: str
+
+
 class SecretLayout(NamedTuple):
     name: str
     description: str
@@ -88,6 +96,7 @@ class StorageLayout(NamedTuple):
     kv: KVLayout
     durable: DurableLayout
     websockets: WebSocketLayout
+    workflows: WorkflowsLayout
     secrets: tuple[SecretLayout, ...]
     bucket_prefixes: dict[str, str]
     export_tag: tuple[str, str]  # (key, value) every export object carries: the lifecycle rule of exports needs it
@@ -108,7 +117,7 @@ class BindingSpec(NamedTuple):
 
     name: str
     type: str  # one of BINDING_TYPES
-    access: str | None = None  # kv: read | read_write
+    access: str | None = None  # kv: read | read_write; workflow: start | manage
     overflow: bool = False  # kv: also the values too big for an item, kept in the overflow bucket
     # r2: (purpose of the bucket's prefixes, or USER_OBJECTS; the operations: read, write, delete, list)
     prefixes: tuple[tuple[str, tuple[str, ...]], ...] = ()
@@ -125,6 +134,7 @@ class FunctionSpec(NamedTuple):
     secrets: tuple[str, ...] = ()
     layers: tuple[str, ...] = ()  # dependency groups shipped as extra layers (nothing to do locally)
     vars: tuple[str, ...] = ()  # settings that are no binding: tastytrade
+    workflow: str | None = None  # the Workflow binding whose class this function runs (a durable function)
 
     @property
     def module(self) -> str:
@@ -138,7 +148,7 @@ class FunctionSpec(NamedTuple):
         return next((binding for binding in self.bindings if binding.name == name), None)
 
 
-BINDING_TYPES = ("kv", "d1", "r2", "queue", "idempotency", "email", "push")
+BINDING_TYPES = ("kv", "d1", "r2", "queue", "idempotency", "email", "push", "workflow")
 VAR_GROUPS = ("tastytrade",)
 USER_OBJECTS = "user_objects"  # the R2 scope of every object under a user's own prefix (users/{user_id}/)
 
@@ -194,6 +204,11 @@ def storage_layout() -> StorageLayout:
             max_connection_seconds=int(sockets["max_connection_seconds"]),
             ttl_margin_seconds=int(sockets["ttl_margin_seconds"]),
             ticket_seconds=int(sockets["ticket_seconds"]),
+        ),
+        workflows=WorkflowsLayout(
+            partition_attr=raw["workflows"]["partition_key"]["name"],
+            sort_attr=raw["workflows"]["sort_key"]["name"],
+            ttl_attr=raw["workflows"]["ttl_attribute"],
         ),
         secrets=tuple(
             SecretLayout(name=name, description=spec["description"], length=int(spec["length"]))
@@ -258,5 +273,6 @@ def function_specs() -> dict[str, FunctionSpec]:
             secrets=tuple(raw.get("secrets", ())),
             layers=tuple(raw.get("layers", ())),
             vars=tuple(raw.get("vars", ())),
+            workflow=raw.get("workflow"),
         )
     return specs

@@ -27,7 +27,7 @@ from local.workflows.clock import VirtualClock, WallClock
 from local.workflows.engine import LocalDurableEngine
 from local.workflows.state import DirectoryBucket, SqliteInstanceStore
 from ttai.bindings.workflows import Workflow, WorkflowEntrypoint, WorkflowInstance, durable_handler
-from ttai.bindings.workflows.backend import BlobStore, WorkflowBackend
+from ttai.bindings.workflows.backend import BlobStore, WorkflowBackend, host, unhost
 from ttai.bindings.workflows.step import LOCAL_TIMEOUT_MARKER
 from ttai.observability import logger
 
@@ -51,7 +51,9 @@ class LocalWorkflows:
         self.store = SqliteInstanceStore(root / "state.sqlite3")
         self.blobs: BlobStore = blobs if blobs is not None else DirectoryBucket(root / "blobs")
         self.engines: dict[str, LocalDurableEngine] = {}
+        self.backends: dict[str, WorkflowBackend] = {}
         self._bindings: dict[str, Workflow] = {}
+        self._served: list[str] = []
         self._closed = threading.Event()
         self._nudge = threading.Event()
         if isinstance(self.clock, VirtualClock):
@@ -59,21 +61,34 @@ class LocalWorkflows:
         self._watcher = threading.Thread(target=self._fire_timeouts, name="workflow-timeouts", daemon=True)
         self._watcher.start()
 
-    def register(self, name: str, workflow: type[WorkflowEntrypoint]) -> Workflow:
-        """Run ``workflow`` under binding ``name`` and resume its unfinished executions; returns the binding."""
+    def register(self, name: str, workflow: type[WorkflowEntrypoint], env: Any = None) -> Workflow:
+        """Run ``workflow`` under binding ``name`` and resume its unfinished executions; returns the binding.
+        ``env``: the ``Env`` its runs see (its function's own), else the one this runner was given."""
         holder: dict[str, WorkflowBackend] = {}
+        run_env = env if env is not None else self._env
         handler = durable_handler(
-            workflow, backend=lambda: holder["backend"], env=(lambda: self._env) if self._env is not None else None
+            workflow, backend=lambda: holder["backend"], env=(lambda: run_env) if run_env is not None else None
         )
         engine = LocalDurableEngine(name, handler, self.root / "executions" / name, self.clock)
         holder["backend"] = WorkflowBackend(engine=engine, store=self.store, blobs=self.blobs, now=self.clock.time)
         self.engines[name] = engine
+        self.backends[name] = holder["backend"]
         self._bindings[name] = binding = Workflow(name, holder["backend"])
         engine.recover()
         return binding
 
     def binding(self, name: str) -> Workflow:
         return self._bindings[name]
+
+    def serve(self, name: str, function_arn: str) -> None:
+        """Play the durable function ``function_arn`` in this process: an ``Env`` whose binding names that ARN
+        reaches workflow ``name`` here instead of calling Lambda (until ``close``)."""
+        host(function_arn, self.backends[name])
+        self._served.append(function_arn)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._bindings)
 
     def wait_for(self, instance: WorkflowInstance, *statuses: str, timeout: float = 10.0) -> dict[str, Any]:
         """Poll ``instance.status()`` until it is one of ``statuses``; TimeoutError (with the last) otherwise."""
@@ -87,6 +102,9 @@ class LocalWorkflows:
             time.sleep(0.005)
 
     def close(self) -> None:
+        for function_arn in self._served:
+            unhost(function_arn)
+        self._served.clear()
         self._closed.set()
         self._nudge.set()
         self._watcher.join(timeout=5)

@@ -87,6 +87,15 @@ class SqliteInstanceStore:
                 (record.workflow, record.instance_id, record.generation),
             )
 
+    def records(self) -> list[InstanceRecord]:
+        """Every instance of every workflow, newest first (``ttai workflows list``)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT workflow, instance_id, execution_name, generation, execution_arn, created_ms FROM instances"
+                " ORDER BY created_ms DESC, workflow, instance_id"
+            ).fetchall()
+        return [InstanceRecord(*row) for row in rows]
+
     def buffer_event(self, scope: str, event_type: str, envelope: str) -> None:
         with self._lock:
             self._db.execute(

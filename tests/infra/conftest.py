@@ -19,7 +19,7 @@ from aws_cdk.assertions import Template
 
 from infra.application import build_app
 from infra.config import EnvironmentConfig, load_environment, read_cdk_context
-from infra.layer_build import AUTH_LAYER_GROUP, SCHEDULER_LAYER_GROUP, ensure_layer
+from infra.layer_build import AUTH_LAYER_GROUP, SCHEDULER_LAYER_GROUP, WORKFLOWS_LAYER_GROUP, ensure_layer
 from infra.paths import PROJECT_ROOT
 from infra.stack import TtaiStage
 from infra.storage_layout import StorageLayout, load_storage_layout
@@ -59,6 +59,11 @@ def auth_layer_dir() -> Path:
 @pytest.fixture(scope="session")
 def scheduler_layer_dir() -> Path:
     return ensure_layer(PROJECT_ROOT, SCHEDULER_LAYER_GROUP)
+
+
+@pytest.fixture(scope="session")
+def workflows_layer_dir() -> Path:
+    return ensure_layer(PROJECT_ROOT, WORKFLOWS_LAYER_GROUP)
 
 
 @pytest.fixture(scope="session")

@@ -30,6 +30,10 @@ _FUNCTIONS = {
     "migrate": {"memory_mb": 512, "timeout_seconds": 300},
     "consumer": {"memory_mb": 1024, "timeout_seconds": 30},
     "scheduler": {"memory_mb": 1024, "timeout_seconds": 300},
+    "analysis_workflow": {"memory_mb": 512, "timeout_seconds": 300},
+    "screener_workflow": {"memory_mb": 512, "timeout_seconds": 300},
+    "export_workflow": {"memory_mb": 1024, "timeout_seconds": 900},
+    "backup_workflow": {"memory_mb": 1024, "timeout_seconds": 900},
 }
 
 

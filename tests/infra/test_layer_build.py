@@ -16,6 +16,7 @@ from infra.layer_build import (
     LAYER_BUILD_DIR,
     REQUIREMENTS_FILE,
     SCHEDULER_LAYER_GROUP,
+    WORKFLOWS_LAYER_GROUP,
     LayerBuildError,
     ensure_layer,
     inputs_hash,
@@ -91,6 +92,28 @@ def test_requirements_drop_what_the_lambda_runtime_provides():
     )
     kept = runtime_requirements(exported).splitlines()
     assert kept == ["pydantic==2.12.0", "pyjwt==2.10.1 ; python_version >= '3'"]
+
+
+def test_requirements_drop_what_only_the_runtimes_sdk_needs_and_keep_what_others_need():
+    """The durable SDK pulls in boto3 and, through it, packages the runtime has; holidays needs python-dateutil."""
+    exported = (
+        "aws-durable-execution-sdk-python==3.0.0\n"
+        "boto3==1.44.5\n    # via aws-durable-execution-sdk-python\n"
+        "botocore==1.44.5\n    # via\n    #   boto3\n    #   s3transfer\n"
+        "holidays==0.109\n"
+        "jmespath==1.1.0\n    # via\n    #   boto3\n    #   botocore\n"
+        "python-dateutil==2.9.0.post0\n    # via\n    #   botocore\n    #   holidays\n"
+        "s3transfer==0.19.3\n    # via boto3\n"
+        "six==1.17.0\n    # via python-dateutil\n"
+        "urllib3==2.8.0\n    # via botocore\n"
+    )
+    kept = runtime_requirements(exported).splitlines()
+    assert kept == [
+        "aws-durable-execution-sdk-python==3.0.0",
+        "holidays==0.109",
+        "python-dateutil==2.9.0.post0",
+        "six==1.17.0",
+    ]
 
 
 def test_hash_follows_the_inputs_but_not_bytecode(project: Path):
@@ -228,6 +251,7 @@ def test_main_builds_and_prints_every_layer(project: Path, fake_uv, monkeypatch,
         str(ensure_layer(project)),
         str(ensure_layer(project, AUTH_LAYER_GROUP)),
         str(ensure_layer(project, SCHEDULER_LAYER_GROUP)),
+        str(ensure_layer(project, WORKFLOWS_LAYER_GROUP)),
     ]
 
 
@@ -323,3 +347,24 @@ class TestRealSchedulerLayer:
 
     def test_fits_the_size_budget(self, scheduler_layer_dir: Path):
         assert zipped_size(scheduler_layer_dir) <= LAYER_ZIP_BUDGET_BYTES
+
+
+@pytest.mark.slow
+class TestRealWorkflowsLayer:
+    def test_holds_the_durable_sdk_alone(self, workflows_layer_dir: Path):
+        site = workflows_layer_dir / "python"
+        assert (site / "aws_durable_execution_sdk_python" / "execution.py").is_file()
+        # boto3 and what only boto3 needs come with the runtime; jmespath is the shared layer's.
+        for package in (*SDK, "jmespath", "dateutil", "six.py", "urllib3", "ttai", "pydantic"):
+            assert not (site / package).exists(), package
+        requirements = (workflows_layer_dir / REQUIREMENTS_FILE).read_text().split()
+        assert requirements == ["aws-durable-execution-sdk-python==3.0.0"]
+
+    def test_shares_no_file_with_the_shared_layer(self, workflows_layer_dir: Path, layer_dir: Path):
+        def files(layer: Path) -> set[str]:
+            return {p.relative_to(layer).as_posix() for p in (layer / "python").rglob("*") if p.is_file()}
+
+        assert files(workflows_layer_dir) & files(layer_dir) <= {"python/.lock"}
+
+    def test_fits_the_size_budget(self, workflows_layer_dir: Path):
+        assert zipped_size(workflows_layer_dir) <= LAYER_ZIP_BUDGET_BYTES

@@ -16,6 +16,8 @@ from infra.constructs.http_api import HttpApi
 from infra.constructs.idempotency import RECORD_ACTIONS
 from infra.constructs.queues import Queues
 from infra.constructs.storage import LIST_ACTIONS, OBJECT_ACTIONS
+from infra.constructs.workflows import RECORD_ACTIONS as WORKFLOW_RECORD_ACTIONS
+from infra.constructs.workflows import STEER_ACTIONS
 from infra.storage_layout import (
     USER_OBJECTS,
     D1Binding,
@@ -26,6 +28,7 @@ from infra.storage_layout import (
     QueueBinding,
     R2Binding,
     StorageLayout,
+    WorkflowBinding,
 )
 from local.gateway import PUBLIC_ROUTES, ROUTES
 from local.scheduler import schedule_payload
@@ -44,6 +47,7 @@ from tests.infra._template import (
     variables_of,
 )
 from tests.infra.conftest import Synthesized
+from ttai.bindings.workflows.backend import hosted
 from ttai.http.openapi import PUBLIC_OPERATIONS
 from ttai.layout import function_specs
 
@@ -112,6 +116,8 @@ _LOCAL_TWIN: dict[str, Callable[[LocalStack, str], None]] = {
     "AWS::SNS::Topic": lambda stack, arn: _present(stack.client("sns").get_topic_attributes(TopicArn=arn)),
     "AWS::RDS::DBCluster": lambda stack, arn: _present(arn == stack.cluster_arn),
     "AWS::ApiGatewayV2::Api": lambda stack, url: _present(url == f"{stack.public_url}{HttpApi.CALLBACK_PATH}"),
+    # A workflow function's alias: the local runner serves that ARN.
+    "AWS::Lambda::Alias": lambda stack, arn: _present(hosted(arn) is not None),
 }
 
 
@@ -130,13 +136,14 @@ def test_the_runtime_reads_the_specs_infra_reads(layout: StorageLayout) -> None:
     assert list(runtime) == list(layout.functions)
     for name, spec in layout.functions.items():
         ours = runtime[name]
-        assert (ours.description, ours.handler, ours.consumes, ours.secrets, ours.layers, ours.vars) == (
+        assert (ours.description, ours.handler, ours.consumes, ours.secrets, ours.layers, ours.vars, ours.workflow) == (
             spec.description,
             spec.handler,
             spec.consumes,
             spec.secrets,
             spec.layers,
             spec.vars,
+            spec.workflow,
         )
         assert [(b.name, b.type) for b in ours.bindings] == [(n, b.type) for n, b in spec.bindings.items()]
         for binding in ours.bindings:
@@ -145,6 +152,8 @@ def test_the_runtime_reads_the_specs_infra_reads(layout: StorageLayout) -> None:
                 assert (binding.access, binding.overflow) == (deployed.access, deployed.overflow)
             if isinstance(deployed, R2Binding):
                 assert dict(binding.prefixes) == deployed.prefixes
+            if isinstance(deployed, WorkflowBinding):
+                assert binding.access == deployed.access
 
 
 def test_every_local_trigger_invokes_the_stacks_spec_built_functions(stack: LocalStack) -> None:
@@ -270,6 +279,9 @@ def _check_binding(name: str, binding: Any, role: _Role, layout: StorageLayout) 
             assert granted[targets["TTAI_PUSH_TOPIC_ARN"]] == {"sns:Publish"}
         case EmailBinding():
             assert "TTAI_EMAIL_SENDER" not in targets  # an address, not a resource; its grant is test_queues'
+        case WorkflowBinding():
+            assert granted[targets[f"TTAI_{name}_ARN"]] == {"lambda:InvokeFunction"}
+            assert granted[targets["TTAI_WORKFLOWS_TABLE"]] == set(WORKFLOW_RECORD_ACTIONS)
 
 
 def test_each_function_is_granted_on_exactly_what_its_spec_names_and_as_the_spec_says(
@@ -277,6 +289,9 @@ def test_each_function_is_granted_on_exactly_what_its_spec_names_and_as_the_spec
 ) -> None:
     functions = ttai_functions(dev_template)
     queue_ids = _queue_ids(dev_template)
+    workflow_ids = {
+        spec.workflow: ttai_function_ids(dev_template)[name] for name, spec in layout.functions.items() if spec.workflow
+    }
     for name, spec in layout.functions.items():
         function: Resource = functions[name]
         role = _Role(dev_template, name)
@@ -288,8 +303,19 @@ def test_each_function_is_granted_on_exactly_what_its_spec_names_and_as_the_spec
         # OAuth redirect URI names the HTTP API, which the function is sent to, not granted).
         settings = {variable for group in spec.vars for variable in VAR_VARIABLES[group]}
         named = {target for variable, target in targets.items() if variable not in settings}
-        expected = {"*", own_logs, *named, *consumed, *_destinations(dev_template, function_id)}
+        # A workflow's function checkpoints its own executions; a Workflow binding that manages runs steers the
+        # executions of that workflow's function (its variable names the alias).
+        steered = {
+            workflow_ids[binding_name]
+            for binding_name, binding in spec.bindings.items()
+            if isinstance(binding, WorkflowBinding) and binding.access == "manage"
+        }
+        own = {function_id} if spec.workflow else set()
+        expected = {"*", own_logs, *named, *consumed, *_destinations(dev_template, function_id), *steered, *own}
         assert set(granted) == expected, name
+        for workflow, workflow_id in workflow_ids.items():
+            steers = granted.get(workflow_id, set()) & set(STEER_ACTIONS)
+            assert steers == (set(STEER_ACTIONS) if workflow_id in steered else set()), (name, workflow)
         for binding_name, binding in spec.bindings.items():
             _check_binding(binding_name, binding, role, layout)
         secrets = {targets[f"TTAI_SECRET_{secret}"] for secret in spec.secrets}
@@ -471,3 +497,28 @@ def test_the_local_scheduler_fires_what_the_deployed_schedules_fire(stack: Local
         assert local_payload.keys() == payload.keys()
         assert (local_payload["job_type"], local_payload["cron"]) == (payload["job_type"], payload["cron"])
         assert payload["scheduled_time"] == "<aws.scheduler.scheduled-time>"
+
+
+def test_the_local_workflows_table_and_function_arns_are_the_deployed_ones(
+    stack: LocalStack, dev_template: Template
+) -> None:
+    from infra.constructs.workflows import ALIAS  # noqa: PLC0415
+
+    table_id = variable_target(dev_template, "backup_workflow", "TTAI_WORKFLOWS_TABLE")
+    deployed = resources(dev_template, "AWS::DynamoDB::Table")[table_id]["Properties"]
+    local = stack.client("dynamodb").describe_table(TableName=stack.environ["TTAI_WORKFLOWS_TABLE"])["Table"]
+    assert local["KeySchema"] == deployed["KeySchema"]
+    assert _by_name(local["AttributeDefinitions"], "AttributeName") == _by_name(
+        deployed["AttributeDefinitions"], "AttributeName"
+    )
+    ttl = stack.client("dynamodb").describe_time_to_live(TableName=stack.environ["TTAI_WORKFLOWS_TABLE"])
+    assert ttl["TimeToLiveDescription"]["AttributeName"] == deployed["TimeToLiveSpecification"]["AttributeName"]
+    # Every binding the deployed stack gives a function exists locally, qualified by the same alias.
+    bindings = {
+        name
+        for function in ("api", "scheduler")
+        for name in variables_of(dev_template, function)
+        if name.endswith("_WORKFLOW_ARN")
+    }
+    assert bindings == {f"TTAI_{b}_WORKFLOW_ARN" for b in ("ANALYSIS", "SCREENER", "EXPORT", "BACKUP")}
+    assert {stack.environ[name].rsplit(":", 1)[1] for name in bindings} == {ALIAS}

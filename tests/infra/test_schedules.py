@@ -21,6 +21,7 @@ from tests.infra._template import (
     statements_on,
     ttai_function_ids,
     variable_target,
+    variables_of,
 )
 
 
@@ -174,9 +175,13 @@ class TestSchedules:
     def test_the_scheduler_function_gets_what_its_jobs_use(self, template: Template):
         variables = ttai_function_ids(template)
         assert "scheduler" in variables
-        assert variable_target(template, "scheduler", "TTAI_R2_BUCKET") == variable_target(
-            template, "api", "TTAI_R2_BUCKET"
-        )
         assert variable_target(template, "scheduler", "TTAI_KV_TABLE") == variable_target(
             template, "api", "TTAI_KV_TABLE"
         )
+        # The backup is its workflow's: the scheduler starts it (the backup workflow's alias) and no longer needs
+        # the bucket itself.
+        assert "TTAI_R2_BUCKET" not in variables_of(template, "scheduler")
+        backup = variables_of(template, "scheduler")["TTAI_BACKUP_WORKFLOW_ARN"]
+        [alias_id] = referenced_ids(backup)
+        alias = resources(template, "AWS::Lambda::Alias")[alias_id]["Properties"]
+        assert referenced_ids(alias["FunctionName"]) == {ttai_function_ids(template)["backup_workflow"]}

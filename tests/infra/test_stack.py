@@ -11,6 +11,7 @@ from aws_cdk.assertions import Match, Template
 from infra.config import EnvironmentConfig
 from infra.constructs.http_api import HttpApi
 from infra.constructs.secrets import ROTATION_EXEMPTIONS
+from infra.constructs.workflows import RECORD_ACTIONS as WORKFLOW_RECORD_ACTIONS
 from infra.paths import FUNCTIONS_DIR, PROJECT_ROOT
 from infra.storage_layout import StorageLayout
 from tests.infra._template import (
@@ -90,6 +91,11 @@ def _secrets_read_by(template: Template, function: str) -> list[Any]:
 
 def _layer_ids(template: Template, function: str) -> list[str]:
     return [layer["Ref"] for layer in ttai_functions(template)[function]["Properties"]["Layers"]]
+
+
+def _workflows_table_id(template: Template) -> str:
+    [table_id] = referenced_ids(variables_of(template, "backup_workflow")["TTAI_WORKFLOWS_TABLE"])
+    return table_id
 
 
 def _layer_packages(synthesized: Synthesized, template: Template, layer_id: str) -> set[str]:
@@ -199,7 +205,18 @@ class TestBuckets:
 
 class TestFunctions:
     def test_every_function_exists(self, template: Template):
-        assert set(ttai_functions(template)) == {"api", "auth", "authorizer", "migrate", "consumer", "scheduler"}
+        assert set(ttai_functions(template)) == {
+            "api",
+            "auth",
+            "authorizer",
+            "migrate",
+            "consumer",
+            "scheduler",
+            "analysis_workflow",
+            "screener_workflow",
+            "export_workflow",
+            "backup_workflow",
+        }
 
     def test_every_function_uses_the_house_defaults(self, template: Template, config: EnvironmentConfig):
         log_groups = resources(template, "AWS::Logs::LogGroup")
@@ -236,13 +253,18 @@ class TestFunctions:
         assert {"ttai", "pydantic", "aws_lambda_powertools"} <= packages
         assert "cryptography" not in packages
 
-    def test_only_the_broker_token_readers_get_the_cryptography_layer_and_only_the_job_runners_the_holidays_layer(
+    def test_broker_token_readers_get_the_cryptography_layer_job_runners_holidays_and_workflows_the_sdk(
         self, template: Template, synthesized: Synthesized
     ):
         shared_id, crypto_id = _layer_ids(template, "auth")
         same_shared_id, same_crypto_id, holidays_id = _layer_ids(template, "scheduler")
+        also_shared_id, durable_id = _layer_ids(template, "backup_workflow")
         assert (same_shared_id, same_crypto_id) == (shared_id, crypto_id)
-        assert set(resources(template, "AWS::Lambda::LayerVersion")) == {shared_id, crypto_id, holidays_id}
+        assert also_shared_id == shared_id
+        assert set(resources(template, "AWS::Lambda::LayerVersion")) == {shared_id, crypto_id, holidays_id, durable_id}
+        packages = _layer_packages(synthesized, template, durable_id)
+        assert "aws_durable_execution_sdk_python" in packages
+        assert not packages & {"ttai", "pydantic", "boto3", "botocore", "jmespath", "holidays"}
         packages = _layer_packages(synthesized, template, crypto_id)
         assert "cryptography" in packages
         assert not packages & {"ttai", "pydantic", "boto3", "botocore"}
@@ -256,6 +278,9 @@ class TestFunctions:
             "scheduler": [shared_id, crypto_id, holidays_id],
             "consumer": [shared_id, holidays_id],
         }
+        # Only the workflows' own functions load the durable execution SDK; a binding needs none of it.
+        for workflow in ("analysis", "screener", "export", "backup"):
+            expected[f"{workflow}_workflow"] = [shared_id, durable_id]
         for name in ttai_functions(template):
             assert _layer_ids(template, name) == expected.get(name, [shared_id]), name
 
@@ -346,14 +371,21 @@ class TestLeastPrivilege:
         assert not any(action in {"dynamodb:*", "*"} for action in actions)
         assert not any(action.startswith("s3:") for action in actions)
 
-    def test_api_reaches_dynamodb_only_on_the_table_and_its_indexes(self, template: Template):
+    def test_api_reaches_dynamodb_only_on_the_kv_table_and_its_indexes_and_the_workflows_registry(
+        self, template: Template
+    ):
         table_id = _table_id(template)
+        workflows_id = _workflows_table_id(template)
         statements = statements_of_role(template, role_id(ttai_functions(template)["api"]))
         dynamodb = [s for s in statements if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))]
         assert dynamodb
         for statement in dynamodb:
             for resource in as_list(statement["Resource"]):
                 assert resource != "*"
+                if referenced_ids(resource) == {workflows_id}:  # the registry's items: no index, no scan
+                    assert set(as_list(statement["Action"])) == set(WORKFLOW_RECORD_ACTIONS)
+                    assert "Fn::Join" not in resource
+                    continue
                 assert referenced_ids(resource) == {table_id}
                 if "Fn::Join" in resource:
                     assert resource["Fn::Join"][1][1:] == ["/index/*"]
@@ -398,6 +430,7 @@ class TestLeastPrivilege:
             "migrate": [db_secret],
             "consumer": [db_secret],
             "scheduler": [*broker_tokens, db_secret],
+            **{f"{workflow}_workflow": [db_secret] for workflow in ("analysis", "screener", "export", "backup")},
         }
         for name, function in ttai_functions(template).items():
             secret_statements = [

@@ -145,16 +145,17 @@ class TestBucket:
 
 
 class TestGrants:
-    def test_the_api_reads_and_writes_exports_and_erases_users(self, template: Template):
+    def test_the_api_reads_exports_erases_users_and_keeps_workflow_values(self, template: Template):
         # No route reads knowledge/ documents: the api is granted nothing there (storage.json functions.api).
         granted = _grants(template, "api")
         assert granted == {
-            "s3:GetObject": {"users/*/exports/*"},
-            "s3:GetObjectVersion": {"users/*/exports/*"},
-            "s3:PutObject": {"users/*/exports/*"},
-            "s3:PutObjectTagging": {"users/*/exports/*"},
-            "s3:AbortMultipartUpload": {"users/*/exports/*", "users/*"},
-            "s3:ListMultipartUploadParts": {"users/*/exports/*"},
+            "s3:GetObject": {"users/*/exports/*", "workflows/*"},
+            "s3:GetObjectVersion": {"users/*/exports/*", "workflows/*"},
+            # Writes only under workflows/: values too big for a checkpoint. Exports are the workflow's to write.
+            "s3:PutObject": {"workflows/*"},
+            "s3:PutObjectTagging": {"workflows/*"},
+            "s3:AbortMultipartUpload": {"workflows/*", "users/*"},
+            "s3:ListMultipartUploadParts": {"workflows/*"},
             "s3:DeleteObject": {"users/*"},
             "s3:DeleteObjectVersion": {"users/*"},
             "s3:ListBucket": {""},
@@ -171,14 +172,30 @@ class TestGrants:
         ]
         assert listing["Condition"] == {"StringLike": {"s3:prefix": ["users/*"]}}
 
-    def test_the_scheduler_only_writes_backups_and_reads_back_what_it_wrote(self, template: Template):
+    @pytest.mark.parametrize(
+        ("function", "purposes", "lists"),
+        [
+            ("analysis_workflow", {"workflows/*"}, False),
+            ("screener_workflow", {"workflows/*"}, False),
+            ("export_workflow", {"workflows/*", "users/*/exports/*"}, True),
+            ("backup_workflow", {"workflows/*", "backups/*"}, False),
+        ],
+    )
+    def test_each_workflow_writes_and_reads_back_only_what_its_steps_write(
+        self, template: Template, function: str, purposes: set[str], lists: bool
+    ):
         writes = ("s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts")
         reads = ("s3:GetObject", "s3:GetObjectVersion")
-        assert _grants(template, "scheduler") == {action: {"backups/*"} for action in (*writes, *reads)}
+        expected = dict.fromkeys((*writes, *reads), purposes)
+        if lists:  # the account archive lists the user's objects
+            expected |= {
+                action: {""} for action in ("s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads")
+            }
+        assert _grants(template, function) == expected
 
     def test_no_other_function_touches_the_bucket(self, template: Template):
         for function in ttai_function_ids(template):
-            if function not in {"api", "scheduler"}:
+            if function != "api" and not function.endswith("_workflow"):
                 assert _grants(template, function) == {}, function
                 assert "TTAI_R2_BUCKET" not in variables_of(template, function), function
 

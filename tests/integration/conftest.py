@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +23,23 @@ from ttai.workflows import WORKFLOWS, workflow_class
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[LocalStack]:
-    """Started once (about a second); tests keep apart by key prefix (``key_prefix``), not by new stacks."""
-    with LocalStack() as local:
+    """Started once (about a second); tests keep apart by key prefix (``key_prefix``), not by new stacks. Its
+    workflows run on a virtual clock that starts now: a step's retry does not wait its delay in real time."""
+    with LocalStack(workflow_clock=VirtualClock(start=datetime.now(UTC), skip=True)) as local:
         yield local
+
+
+def finished_run(stack: LocalStack, token: str, run_id: str, timeout: float = 60.0) -> dict[str, Any]:
+    """``GET /api/v1/workflows/{id}`` polled until the run is complete, errored or terminated; its last answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = stack.http("GET", f"/api/v1/workflows/{run_id}", token=token)
+        assert response.status == 200, response.body
+        body: dict[str, Any] = response.body
+        if body["status"] in {"complete", "errored", "terminated"}:
+            return body
+        assert time.monotonic() < deadline, f"run {run_id} is still {body['status']} after {timeout} s"
+        time.sleep(0.02)
 
 
 @pytest.fixture

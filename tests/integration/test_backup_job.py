@@ -1,4 +1,5 @@
-"""The nightly backup as the scheduler runs it: every table written under backups/, the run recorded once."""
+"""The nightly backup as the scheduler starts it: one backup workflow per scheduled time, every table written under
+backups/ in steps, the run recorded once."""
 
 from __future__ import annotations
 
@@ -15,15 +16,18 @@ def test_the_backup_schedule_writes_every_table_and_records_the_run_once(stack: 
     first = stack.functions["scheduler"](payload)
     second = stack.functions["scheduler"](payload)
 
-    assert first["status"] == "success"
-    assert first["ran"] is True
-    assert second == {**first, "ran": False}
+    assert first == {"job_type": "backup", "workflow_id": "backup-2031-03-09T07-00-00Z", "started": True}
+    assert second == {**first, "started": False}  # a duplicate delivery starts nothing
+    assert stack.workflows is not None
+    run = stack.workflows.binding("backup").get(first["workflow_id"])
+    assert stack.workflows.wait_for(run, "complete", "errored", timeout=60)["status"] == "complete"
     row = (
         stack.env.DB.prepare("SELECT * FROM job_executions WHERE job_type = ? AND scheduled_time = ?::timestamptz")
         .bind("backup", payload["scheduled_time"])
         .first()
     )
     assert row is not None
+    assert (row["status"], row["metadata"]["workflow_id"]) == ("success", first["workflow_id"])
     tables = [
         r["table_name"]
         for r in stack.env.DB.prepare(

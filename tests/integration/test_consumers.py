@@ -23,6 +23,7 @@ from moto.sns.models import sns_backends
 from local.account import REGION
 from local.aws_calls import CallCounter
 from local.stack import LocalStack
+from tests.integration.conftest import finished_run
 from ttai.bindings.queues import Queue, QueueSendError
 from ttai.messages import (
     AlertTriggered,
@@ -440,7 +441,7 @@ def symbols(count: int) -> list[str]:
     return ["Q" + "".join(random.choices(string.ascii_uppercase, k=4)) for _ in range(count)]
 
 
-def test_a_screener_run_is_queued_evaluated_stored_and_announced(stack: LocalStack) -> None:
+def test_a_screener_run_is_started_evaluated_stored_and_announced(stack: LocalStack) -> None:
     who = recipient(stack, [])
     cheap, pricey, unloved, unquoted = symbols(4)
     service = stack.token_for("quote-streamer", scopes=("service",))
@@ -457,12 +458,14 @@ def test_a_screener_run_is_queued_evaluated_stored_and_announced(stack: LocalSta
     criteria = {"watchlist": "core", "min_price": 100, "recommendation": ["select"]}
     screener_id = screener(stack, who, "quality", criteria, notify_channels=["discord"])
 
-    status, _, queued = stack.http("POST", "/api/v1/screeners/quality/run", token=who.token)
-    assert status == 202, queued
-    assert queued["screener"] == "quality"
+    status, _, started = stack.http("POST", "/api/v1/screeners/quality/run", token=who.token)
+    assert status == 202, started
+    assert (started["screener"], started["workflow"]) == ("quality", "screener")
+    finished = finished_run(stack, who.token, started["id"])
+    assert finished["status"] == "complete", finished
     stack.poller.drain()
 
-    run = stack.env.DB.prepare("SELECT * FROM screener_results WHERE message_id = ?").bind(queued["message_id"]).first()
+    run = stack.env.DB.prepare("SELECT * FROM screener_results WHERE message_id = ?").bind(started["id"]).first()
     assert run is not None
     assert (run["user_id"], run["screener_id"], run["candidates_found"], run["criteria"]) == (
         who.id,
@@ -517,18 +520,20 @@ def test_a_cash_secured_put_screen_runs_over_cached_chains_and_company_informati
         assert stack.http("PUT", "/api/v1/company", token=service, json=company).status == 200
     criteria = {"symbols": [rich, poor], "sector": "technology", "max_dte": 45, "max_delta": 0.3, "min_premium": 1}
     screener(stack, who, "weekly csp", criteria)
-    status, _, queued = stack.http("POST", "/api/v1/screeners/weekly csp/run", token=who.token)
-    assert status == 202, queued
-    stack.poller.drain()
-    run = stack.env.DB.prepare("SELECT * FROM screener_results WHERE message_id = ?").bind(queued["message_id"]).first()
+    status, _, started = stack.http("POST", "/api/v1/screeners/weekly csp/run", token=who.token)
+    assert status == 202, started
+    assert finished_run(stack, who.token, started["id"])["status"] == "complete"
+    run = stack.env.DB.prepare("SELECT * FROM screener_results WHERE message_id = ?").bind(started["id"]).first()
     assert run is not None
     (match,) = run["results"]
     assert (match["symbol"], match["sector"], match["puts_matching"]) == (rich, "Technology", 1)
     assert (match["best_put"]["bid"], match["best_put"]["strike"]) == (2.4, 50.0)
 
 
-def task_queue_depth(stack: LocalStack) -> int:
-    return stack.poller.depth(stack.poller.queue("TASK_QUEUE"))
+def runs_started(stack: LocalStack, who: Recipient) -> int:
+    """Workflow runs the user has started (a refused run starts none)."""
+    found = stack.env.DB.prepare("SELECT count(*) AS n FROM workflow_runs WHERE user_id = ?").bind(who.id).first("n")
+    return int(found)
 
 
 def test_bob_cannot_run_alices_screener(stack: LocalStack) -> None:
@@ -536,12 +541,12 @@ def test_bob_cannot_run_alices_screener(stack: LocalStack) -> None:
     screener(stack, alice, "private", {"min_price": 1})
     status, _, body = stack.http("POST", "/api/v1/screeners/private/run", token=bob.token)
     assert (status, body["error"]["code"]) == (404, "not_found")
-    assert task_queue_depth(stack) == 0
+    assert runs_started(stack, bob) == 0
     assert stack.http("POST", "/api/v1/screeners/missing/run", token=alice.token).status == 404
-    assert task_queue_depth(stack) == 0
+    assert runs_started(stack, alice) == 0
 
 
-def test_a_screener_whose_criteria_cannot_be_evaluated_is_refused_and_nothing_is_queued(stack: LocalStack) -> None:
+def test_a_screener_whose_criteria_cannot_be_evaluated_is_refused_and_nothing_starts(stack: LocalStack) -> None:
     who = recipient(stack, [])
     screener(stack, who, "iv", {"min_iv_rank": 30, "min_price": 5})
     status, _, body = stack.http("POST", "/api/v1/screeners/iv/run", token=who.token)
@@ -549,7 +554,7 @@ def test_a_screener_whose_criteria_cannot_be_evaluated_is_refused_and_nothing_is
     (field,) = body["error"]["fields"]
     assert field["field"] == "criteria"
     assert "min_iv_rank" in field["message"]
-    assert task_queue_depth(stack) == 0
+    assert runs_started(stack, who) == 0
 
 
 # ------------------------------------------------------------------------------------------ AWS calls

@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from local.stack import LocalStack
+from tests.integration.conftest import finished_run
 from tests.integration.test_jobs_api import _WINDOWS as JOB_WINDOWS
 from tests.integration.test_jobs_api import insert_run
 from ttai.bindings.r2 import bucket as r2_bucket
@@ -87,7 +88,9 @@ def new_caller(stack: LocalStack, name: str) -> Caller:
             "symbol": "AAPL", "strategy": "long stock", "legs": [{"type": "stock", "side": "buy"}], "quantity": 10,
             "entry_date": "2025-03-03", "entry_price": 100,
         })  # fmt: skip
-        call("POST", "/api/v1/exports", {"dataset": "journal", "format": "json"})
+        export = stack.http("POST", "/api/v1/exports", token=token, json={"dataset": "journal", "format": "json"})
+        assert export.status == 202, export.body
+        assert finished_run(stack, token, export.body["id"])["status"] == "complete"  # the workflow wrote it
     alert_id = call("POST", "/api/v1/alerts", {"symbol": "AAPL", "alert_type": "price", "condition": "above",
                                                "threshold": 200})["id"]  # fmt: skip
     call("POST", "/api/v1/alerts", {"symbol": "MSFT", "alert_type": "price", "condition": "below", "threshold": 100})

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from local.stack import LocalStack
 from tests.conftest import Clock
-from tests.integration.conftest import user_id
+from tests.integration.conftest import finished_run, user_id
 from ttai.auth.sessions import SessionStore
 from ttai.services.cache import CacheKeys, CacheService
 from ttai.services.tables import discover
@@ -110,6 +110,16 @@ def _s3_mentions(stack: LocalStack, uid: str) -> list[str]:
     return hits + [u["Key"] for u in uploads if uid in u["Key"]]
 
 
+def _exported(stack: LocalStack, token: str) -> dict[str, Any]:
+    """GET /api/v1/me/export starts the archive's run (202); its output once complete."""
+    response = stack.http("GET", "/api/v1/me/export", token=token)
+    assert response.status == 202, response.body
+    run = finished_run(stack, token, response.body["id"])
+    assert run["status"] == "complete", run
+    output: dict[str, Any] = run["output"]
+    return output
+
+
 def _download(url: str) -> Any:
     assert url.startswith("http://127.0.0.1:")
     with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - a presigned URL to the local stack
@@ -121,11 +131,10 @@ def test_the_account_archive_holds_everything_of_the_user_and_nothing_else(
 ) -> None:
     uid = _seed(stack, alice)
     other = _seed(stack, bob)
-    response = stack.http("GET", "/api/v1/me/export", token=alice)
-    assert response.status == 200, response.body
-    assert response.body["name"].startswith("account-")
-    assert response.body["content_type"] == "application/json"
-    archive = _download(response.body["url"])
+    output = _exported(stack, alice)
+    assert output["name"].startswith("account-")
+    assert output["content_type"] == "application/json"
+    archive = _download(output["url"])
 
     assert archive["user_id"] == uid
     tables = archive["tables"]
@@ -145,7 +154,7 @@ def test_the_account_archive_holds_everything_of_the_user_and_nothing_else(
     assert any(key.startswith(f"users/{uid}/exports/journal-") for key in objects)
 
     listed = stack.http("GET", "/api/v1/exports", token=alice).body["items"]
-    assert response.body["name"] in {item["name"] for item in listed}
+    assert output["name"] in {item["name"] for item in listed}
 
 
 def test_erasure_leaves_nothing_of_the_user_in_sql_kv_or_s3(
@@ -249,9 +258,7 @@ def test_a_user_whose_id_extends_anothers_is_out_of_reach_of_their_export_and_er
     assert any(":analysis:NVDA" in item for item in items)
     assert any("/uploads/notes.txt@" in key for key in objects)
 
-    response = stack.http("GET", "/api/v1/me/export", token=alice)
-    assert response.status == 200, response.body
-    archive = _download(response.body["url"])
+    archive = _download(_exported(stack, alice)["url"])
     assert CacheKeys.user_analysis(alice_id, "NVDA") in {entry["key"] for entry in archive["cache"]}
     assert neighbour_id not in json.dumps(archive)
     assert user_segment(neighbour_id, KV_SEPARATOR) not in json.dumps(archive)
@@ -294,9 +301,7 @@ def test_exporting_or_erasing_one_user_never_touches_another(stack: LocalStack, 
     before = _footprint(stack, theirs)
     assert all(before)
 
-    response = stack.http("GET", "/api/v1/me/export", token=tokens[mine])
-    assert response.status == 200, response.body
-    archive = json.dumps(_download(response.body["url"]))
+    archive = json.dumps(_download(_exported(stack, tokens[mine])["url"]))
     assert json.dumps(theirs) not in archive
     assert f":{user_segment(theirs, KV_SEPARATOR)}:" not in archive
     assert f"/{user_segment(theirs, OBJECT_SEPARATOR)}/" not in archive

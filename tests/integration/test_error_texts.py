@@ -89,6 +89,7 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "notes": "n",
     },
     ("POST", "/api/v1/exports"): {"dataset": "journal", "format": "csv"},
+    ("POST", "/api/v1/analyses/run"): {"symbols": ["AAPL"]},
 }
 # Operations that need a scope a user token lacks.
 SERVICE_OPERATIONS = {("PUT", "/api/v1/quotes"), ("PUT", "/api/v1/chains"), ("PUT", "/api/v1/company")}
@@ -97,6 +98,7 @@ ADMIN_OPERATIONS = {("POST", "/api/v1/jobs/{job_type}/run")}
 # Operations that end the session asking (or erase its user): each request gets a user of its own.
 SESSION_ENDING_OPERATIONS = {("POST", "/auth/logout"), ("DELETE", "/api/v1/me")}
 # Operations that enqueue work when they succeed: only their refusals are driven, so the shared queues stay empty.
+# (Those that start a workflow run are driven whole: a spoiled body that is still valid starts a short run.)
 ENQUEUING_OPERATIONS = {("POST", "/api/v1/jobs/{job_type}/run"), ("POST", "/api/v1/screeners/{name}/run")}
 # The auth function's two steps are not in the api function's document.
 SIGN_IN_OPERATIONS = (("GET", "/auth/login", ()), ("GET", "/auth/callback", ("state", "code", "error")))
@@ -205,6 +207,7 @@ def valid_path(stack: LocalStack) -> dict[str, str]:
         "position_id": str(position),
         "execution_id": "1",
         "job_type": "analysis",
+        "run_id": f"analysis-{uuid.uuid4().hex}",  # a well-formed id of no run: the status route's refusal
     }
 
 

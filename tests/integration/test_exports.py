@@ -1,4 +1,5 @@
-"""Exports through the API: files streamed from SQL to the caller's exports, listed, and reachable only by owner."""
+"""Exports through the API: a workflow run per export (202, then its status), files written from SQL to the caller's
+exports a part at a time, listed with their links, and reachable only by their owner."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 
 from local.aws_calls import CallCounter
 from local.stack import LocalStack
-from tests.integration.conftest import user_id
+from tests.integration.conftest import finished_run, user_id
 from ttai.services.storage import DOWNLOAD_URL_SECONDS
 
 
@@ -34,10 +35,15 @@ def _download(url: str) -> bytes:
 
 
 def _create(stack: LocalStack, token: str, dataset: str, fmt: str) -> dict[str, Any]:
+    """The export's run started, followed to its end: the file as its output describes it."""
     response = stack.http("POST", "/api/v1/exports", token=token, json={"dataset": dataset, "format": fmt})
-    assert response.status == 201, response.body
-    body: dict[str, Any] = response.body
-    return body
+    assert response.status == 202, response.body
+    assert response.body["workflow"] == "export"
+    assert response.body["status_url"] == f"/api/v1/workflows/{response.body['id']}"
+    run = finished_run(stack, token, response.body["id"])
+    assert run["status"] == "complete", run
+    output: dict[str, Any] = run["output"]
+    return output
 
 
 def test_a_journal_export_as_csv(stack: LocalStack, alice: str, aws_calls: CallCounter) -> None:
@@ -49,7 +55,9 @@ def test_a_journal_export_as_csv(stack: LocalStack, alice: str, aws_calls: CallC
     assert created["content_type"] == "text/csv"
     assert created["name"].startswith("journal-")
     assert created["name"].endswith(".csv")
-    assert aws_calls.by_operation() == {"PutObject": 1}  # a short file is one PutObject
+    writes = {op: n for op, n in aws_calls.by_operation().items() if op not in {"HeadObject"}}
+    assert writes == {"PutObject": 1}  # a short file is one PutObject (and a HeadObject per download link)
+    assert created["url"].startswith("http://127.0.0.1:")  # the run's output links to it
 
     link = stack.http("GET", f"/api/v1/exports/{created['name']}", token=alice)
     assert link.status == 200
@@ -100,6 +108,8 @@ def test_exports_list_pages_and_belongs_to_the_caller(stack: LocalStack, alice: 
     assert listed == names
     assert rest.body["next_cursor"] is None
     assert all(i["size"] > 0 for i in first.body["items"])
+    item = first.body["items"][0]
+    assert len(_download(item["url"])) == item["size"]  # each listed file carries its download link
 
     assert stack.http("GET", "/api/v1/exports", token=bob).body["items"] == []
     # Alice's cursor does not page Bob's list (it is bound to her user id).

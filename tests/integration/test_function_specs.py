@@ -16,7 +16,6 @@ from local.stack import LocalStack
 from tests.integration.conftest import user_id
 from ttai.env import Env, Settings
 from ttai.errors import ConfigurationError
-from ttai.tenant_keys import user_object_prefix
 
 
 def _settings_seen_by(stack: LocalStack, function: str) -> Settings:
@@ -55,39 +54,40 @@ def test_functions_invoked_at_once_on_two_threads_each_see_their_own(stack: Loca
 
         stack.functions[function].standing_in(handler)({})
 
-    threads = [threading.Thread(target=invoke, args=(name,)) for name in ("scheduler", "consumer")]
+    threads = [threading.Thread(target=invoke, args=(name,)) for name in ("api", "consumer")]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=15)
-    assert seen["scheduler"].r2_bucket == stack.environ["TTAI_R2_BUCKET"]
-    assert seen["scheduler"].idempotency_table is None
+    assert seen["api"].r2_bucket == stack.environ["TTAI_R2_BUCKET"]
+    assert seen["api"].idempotency_table is None
     assert seen["consumer"].r2_bucket is None
     assert seen["consumer"].idempotency_table == stack.environ["TTAI_IDEMPOTENCY_TABLE"]
 
 
-def test_an_api_whose_spec_lacks_r2_fails_an_export_with_a_500_writing_nothing(stack: LocalStack, alice: str) -> None:
+def test_an_api_whose_spec_lacks_the_export_workflow_fails_an_export_with_a_500_writing_nothing(
+    stack: LocalStack, alice: str
+) -> None:
     spec = stack.specs["api"]
-    without_r2 = spec._replace(bindings=tuple(binding for binding in spec.bindings if binding.name != "R2"))
-    api = stack.local_function(without_r2)
+    without = spec._replace(bindings=tuple(binding for binding in spec.bindings if binding.name != "EXPORT_WORKFLOW"))
+    api = stack.local_function(without)
     assert api.environ is not None
-    assert "TTAI_R2_BUCKET" not in api.environ
-    # What the export route meets inside that function: the error a deployed function without R2 raises.
-    with pytest.raises(ConfigurationError, match="binding R2 is not available here: TTAI_R2_BUCKET is not set"):
-        api.standing_in(lambda event, context: Env.from_environ().R2)({})
+    assert "TTAI_EXPORT_WORKFLOW_ARN" not in api.environ
+    # What the export route meets inside that function: the error a deployed function without the binding raises.
+    with pytest.raises(ConfigurationError, match="binding EXPORT_WORKFLOW is not available here"):
+        api.standing_in(lambda event, context: Env.from_environ().EXPORT_WORKFLOW)({})
     gateway = LocalGateway(
         authorizer=stack.functions["authorizer"], api=api, auth=stack.functions["auth"], authorizer_cache_ttl=0
     )
-    exports = stack.client("s3")
-    prefix = user_object_prefix("exports", user_id(stack, alice))
+    runs = "SELECT count(*) AS n FROM workflow_runs WHERE user_id = ?1"
+    before = stack.env.DB.prepare(runs).bind(user_id(stack, alice)).first("n")
     request = {"dataset": "journal", "format": "csv"}
 
     failed = gateway.request("POST", "/api/v1/exports", token=alice, json=request)
 
     assert failed.status == 500
     assert failed.body["error"]["code"] == "internal_error"
-    assert "TTAI_R2_BUCKET" not in str(failed.body)  # which setting is missing is for the log, not the caller
-    listed = exports.list_objects_v2(Bucket=stack.environ["TTAI_R2_BUCKET"], Prefix=prefix)
-    assert listed["KeyCount"] == 0
-    # The api the spec declares (R2 granted) serves the same request.
-    assert stack.http("POST", "/api/v1/exports", token=alice, json=request).status == 201
+    assert "TTAI_EXPORT_WORKFLOW_ARN" not in str(failed.body)  # which setting is missing is for the log only
+    assert stack.env.DB.prepare(runs).bind(user_id(stack, alice)).first("n") == before
+    # The api the spec declares (the workflow bound) starts the same export.
+    assert stack.http("POST", "/api/v1/exports", token=alice, json=request).status == 202

@@ -34,6 +34,7 @@ SCHEMA_TABLES = {
     "vector_indexes",
     "vectors",
     "vector_metadata_indexes",
+    "workflow_runs",
     "schema_migrations",
 }
 

@@ -161,3 +161,34 @@ class FakeSecretsManager:
 
 def test_the_secret_names_code_reads_are_the_ones_storage_json_declares() -> None:
     assert sorted(SECRET_NAMES) == sorted(spec.name for spec in storage_layout().secrets)
+
+
+ANALYSIS_ARN = "arn:aws:lambda:eu-west-1:123456789012:function:ttai-dev-analysis-workflow:live"
+
+
+def test_a_workflow_binding_reads_its_alias_arn_and_refuses_an_unqualified_one() -> None:
+    settings = Settings.from_environ({**BASE, "TTAI_ANALYSIS_WORKFLOW_ARN": ANALYSIS_ARN})
+    assert dict(settings.workflow_arns) == {"ANALYSIS_WORKFLOW": ANALYSIS_ARN}
+    with pytest.raises(ConfigurationError, match="TTAI_EXPORT_WORKFLOW_ARN must be a function ARN qualified"):
+        Settings.from_environ({**BASE, "TTAI_EXPORT_WORKFLOW_ARN": ANALYSIS_ARN.rsplit(":", 1)[0]})
+
+
+def test_a_workflow_binding_not_given_or_without_its_table_says_which_variable_is_missing() -> None:
+    with pytest.raises(ConfigurationError, match="TTAI_SCREENER_WORKFLOW_ARN"):
+        _ = Env(Settings.from_environ(BASE)).SCREENER_WORKFLOW
+    env = Env(Settings.from_environ({**BASE, "TTAI_ANALYSIS_WORKFLOW_ARN": ANALYSIS_ARN}), clients={"lambda": None})
+    with pytest.raises(ConfigurationError, match="TTAI_WORKFLOWS_TABLE"):
+        _ = env.ANALYSIS_WORKFLOW
+
+
+def test_a_workflow_this_process_hosts_is_served_without_lambda_or_the_table() -> None:
+    from ttai.bindings.workflows.backend import WorkflowBackend, host, unhost  # noqa: PLC0415
+
+    backend = WorkflowBackend(engine=object(), store=object(), blobs=object())  # type: ignore[arg-type]
+    host(ANALYSIS_ARN, backend)
+    try:
+        binding = Env(Settings.from_environ({**BASE, "TTAI_ANALYSIS_WORKFLOW_ARN": ANALYSIS_ARN})).ANALYSIS_WORKFLOW
+    finally:
+        unhost(ANALYSIS_ARN)
+    assert binding.name == "analysis"
+    assert binding._backend is backend

@@ -110,3 +110,15 @@ def test_error_names_are_class_names_without_modules() -> None:
     assert error_name("ValueError", None) == "ValueError"
     assert error_name("aws_durable_execution_sdk_python.exceptions.StepError", None) == "StepError"
     assert error_name(None, None) == "Error"
+
+
+def test_the_workflows_table_and_blob_prefix_are_storage_jsons() -> None:
+    from ttai.bindings.workflows import records  # noqa: PLC0415
+    from ttai.bindings.workflows.backend import BLOB_PREFIX, InstanceRecord  # noqa: PLC0415
+    from ttai.layout import storage_layout  # noqa: PLC0415
+
+    layout = storage_layout()
+    item = records.instance_item(InstanceRecord("analysis", "a-1", "a-1"), now=0)
+    assert set(records.instance_key("analysis", "a-1")) == {layout.workflows.partition_attr, layout.workflows.sort_attr}
+    assert layout.workflows.ttl_attr in item
+    assert layout.bucket_prefixes["workflows"] == BLOB_PREFIX

@@ -286,7 +286,7 @@ def test_an_instance_whose_arn_was_not_recorded_is_found_by_name_once(stubs: Stu
                 }
             ]
         },
-        {"FunctionName": FUNCTION_ARN, "DurableExecutionName": "run-1", "MaxItems": 1},
+        {"FunctionName": FUNCTION_ARN, "Qualifier": "live", "DurableExecutionName": "run-1", "MaxItems": 100},
     )
     stubs.ddb.add_response(
         "put_item",
@@ -308,7 +308,7 @@ def test_an_instance_not_yet_visible_in_lambda_is_queued(stubs: Stubs) -> None:
     stubs.lam.add_response(
         "list_durable_executions_by_function",
         {"DurableExecutions": []},
-        {"FunctionName": FUNCTION_ARN, "DurableExecutionName": "run-1", "MaxItems": 1},
+        {"FunctionName": FUNCTION_ARN, "Qualifier": "live", "DurableExecutionName": "run-1", "MaxItems": 100},
     )
 
     assert _instance(stubs).status()["status"] == "queued"
@@ -484,3 +484,34 @@ def test_an_event_to_a_finished_instance_raises_and_is_not_kept(stubs: Stubs) ->
 def test_the_engine_refuses_an_unqualified_function_arn() -> None:
     with pytest.raises(WorkflowError, match="qualified"):
         LambdaDurableEngine(FUNCTION_ARN, client=object())
+
+
+def test_finding_an_execution_by_name_takes_the_exact_name_across_pages(stubs: Stubs) -> None:
+    """Lambda's name filter is "contains": run-1 also matches run-10 and run-11, listed first."""
+    engine = LambdaDurableEngine(ALIAS_ARN, stubs.lam.client)
+
+    def listed(*names: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "DurableExecutionArn": f"{FUNCTION_ARN}:1/durable-execution/{name}/x",
+                "DurableExecutionName": name,
+                "FunctionArn": FUNCTION_ARN,
+                "Status": "RUNNING",
+                "StartTimestamp": "2026-03-09T13:30:00Z",
+            }
+            for name in names
+        ]
+
+    request = {"FunctionName": FUNCTION_ARN, "Qualifier": "live", "DurableExecutionName": "run-1", "MaxItems": 100}
+    stubs.lam.add_response(
+        "list_durable_executions_by_function",
+        {"DurableExecutions": listed("run-10", "run-11"), "NextMarker": "page-2"},
+        request,
+    )
+    stubs.lam.add_response(
+        "list_durable_executions_by_function",
+        {"DurableExecutions": listed("run-12", "run-1")},
+        {**request, "Marker": "page-2"},
+    )
+
+    assert engine.find("run-1") == f"{FUNCTION_ARN}:1/durable-execution/run-1/x"

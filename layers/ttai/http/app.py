@@ -283,7 +283,17 @@ API_ROUTERS: tuple[LazyRouter, ...] = (
     LazyRouter("ttai.http.routes.bars", API, (f"{API}/bars",)),
     *(
         _tenant(name)
-        for name in ("watchlists", "preferences", "positions", "analyses", "screeners", "alerts", "journal", "exports")
+        for name in (
+            "watchlists",
+            "preferences",
+            "positions",
+            "analyses",
+            "screeners",
+            "alerts",
+            "journal",
+            "exports",
+            "workflows",
+        )
     ),
     LazyRouter("ttai.http.routes.jobs", API, (f"{API}/jobs",)),
 )

@@ -11,6 +11,7 @@ from ttai.models.analyses import bounded_document
 from ttai.models.base import Output, Strict
 from ttai.models.text import Identifier, Text
 from ttai.models.times import StoredInstant
+from ttai.models.workflows import WorkflowStarted
 
 CRITERIA_MAX_BYTES = 16 * 1024
 ScreenerName = Annotated[
@@ -97,11 +98,8 @@ class ScreenerRun(BaseModel):
     created_at: StoredInstant
 
 
-class ScreenerRunQueued(BaseModel):
-    """A run asked for: the consumer evaluates it and stores it under the screener's results."""
+class ScreenerRunStarted(WorkflowStarted):
+    """A run started: a ScreenerWorkflow evaluates it and stores it under the screener's results (its
+    ``message_id`` is the run's id)."""
 
-    model_config = ConfigDict(defer_build=True)
-
-    message_id: str = Field(description="the task's id on TASK_QUEUE (its idempotency key)")
     screener: str
-    status: Literal["queued"] = "queued"

@@ -44,6 +44,11 @@ class ExportFile(Output):
     content_type: str
 
 
+class ListedExport(ExportFile):
+    url: str = Field(description="a presigned GET of the export, valid until expires_at")
+    expires_at: datetime
+
+
 class ExportLink(Output):
     name: str
     url: str = Field(description="a presigned GET of the export, valid until expires_at")
@@ -129,7 +134,8 @@ class StorageService:
         found = self.bucket.get(self.export_key(name))
         return found.bytes() if isinstance(found, R2ObjectBody) else None
 
-    def list_exports(self, limit: int = 50, cursor: str | None = None) -> Page[ExportFile]:
+    def list_exports(self, limit: int = 50, cursor: str | None = None) -> Page[ListedExport]:
+        """A page of the caller's exports by name, each with a download link (signed here: no call per file)."""
         prefix = self.exports_prefix
         scope = (self.user_id,)
         after = required_codec(self.cursors).decode(EXPORTS, cursor, scope=scope)[0] if cursor else None
@@ -137,12 +143,17 @@ class StorageService:
             page = self.bucket.list(prefix=prefix, limit=limit, cursor=after)
         except UnknownListCursor as exc:  # a token we signed that S3 no longer takes: the caller's cursor, refused
             raise InvalidCursor() from exc
+        expires_at = datetime.fromtimestamp(int(time.time()) + DOWNLOAD_URL_SECONDS, UTC)
         items = [
-            ExportFile(
+            ListedExport(
                 name=o.key.removeprefix(prefix),
                 size=o.size,
                 uploaded=o.uploaded,
                 content_type=content_type(o.key),
+                url=self.bucket.presigned_get_url(
+                    o.key, DOWNLOAD_URL_SECONDS, download_name=o.key.removeprefix(prefix)
+                ),
+                expires_at=expires_at,
             )
             for o in page.objects
         ]

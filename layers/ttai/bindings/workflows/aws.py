@@ -30,9 +30,15 @@ from ttai.bindings.workflows.backend import (
     InstanceRecord,
     WorkflowBackend,
 )
-from ttai.bindings.workflows.errors import InstanceAlreadyExists, InstanceNotRunning, WorkflowError
+from ttai.bindings.workflows.errors import (
+    InstanceAlreadyExists,
+    InstanceNotRunning,
+    UnsupportedOnDurableFunctions,
+    WorkflowError,
+)
 
 HISTORY_PAGE = 25  # newest events read to find a pending wait: a run waits on at most one thing at a time
+FIND_PAGE = 100  # executions a page when one is looked up by name
 _CLOSING = frozenset(
     {
         "WaitSucceeded",
@@ -58,7 +64,7 @@ class LambdaDurableEngine:
                 "durable executions start only through a version or an alias"
             )
         self.function_arn = function_arn
-        self._function = function_arn.rsplit(":", 1)[0]
+        self._function, self._qualifier = function_arn.rsplit(":", 1)
         if client is None:
             from ttai.aws import client as aws_client  # noqa: PLC0415
 
@@ -81,11 +87,22 @@ class LambdaDurableEngine:
         return str(arn) if arn else None
 
     def find(self, execution_name: str) -> str | None:
-        listed = self._lambda.list_durable_executions_by_function(
-            FunctionName=self._function, DurableExecutionName=execution_name, MaxItems=1
-        )
-        executions = listed.get("DurableExecutions", [])
-        return executions[0]["DurableExecutionArn"] if executions else None
+        # Lambda lists one qualifier's executions ($LATEST unless told), and its name filter is "contains": the
+        # alias is named and the exact name picked from the pages.
+        request: dict[str, Any] = {
+            "FunctionName": self._function,
+            "Qualifier": self._qualifier,
+            "DurableExecutionName": execution_name,
+            "MaxItems": FIND_PAGE,
+        }
+        while True:
+            listed = self._lambda.list_durable_executions_by_function(**request)
+            for execution in listed.get("DurableExecutions", []):
+                if execution.get("DurableExecutionName") == execution_name:
+                    return str(execution["DurableExecutionArn"])
+            if not listed.get("NextMarker"):
+                return None
+            request["Marker"] = listed["NextMarker"]
 
     def describe(self, execution_arn: str, *, detail: bool = True) -> ExecutionView:
         try:
@@ -250,6 +267,26 @@ class DynamoInstanceStore:
                 return None
             raise
         return Delivery(waiter["callback_id"]["S"], event["envelope"]["S"])
+
+
+class DurableRuntime:
+    """The engine as a running durable function sees it: Lambda times its callbacks out, and the function starts
+    and steers no executions of its own (other workflows are reached through their bindings)."""
+
+    native_callback_timeouts = True
+
+    def _refuse(self, *_: Any, **__: Any) -> Any:
+        raise UnsupportedOnDurableFunctions(
+            "a running workflow does not start or steer executions of its own function; use a Workflow binding"
+        )
+
+    start = find = describe = pause = resume = stop = send_callback = _refuse
+
+
+def runtime_backend(table: str, blobs: BlobStore, *, dynamodb_client: Any = None) -> WorkflowBackend:
+    """What a durable function running a workflow needs: the workflows table (wait_for_event's mailbox) and the
+    blob store (big params, step results and events)."""
+    return WorkflowBackend(engine=DurableRuntime(), store=DynamoInstanceStore(table, dynamodb_client), blobs=blobs)
 
 
 def aws_backend(

@@ -106,10 +106,18 @@ class BlobStore(Protocol):
 
 
 class BucketBlobs:
-    """The R2 binding as the blob store (big values under ``workflows/`` in the bucket)."""
+    """The R2 binding as the blob store (big values under ``workflows/`` in the bucket). Given a function instead of
+    the bucket, it asks for the bucket the first time a value is too big for a checkpoint: a function whose values
+    never are (the scheduler starting the backup) needs no bucket at all."""
 
     def __init__(self, bucket: Any) -> None:
-        self.bucket = bucket  # a ttai.bindings.r2.R2Bucket
+        self._bucket = bucket  # a ttai.bindings.r2.R2Bucket, or a function returning it
+
+    @property
+    def bucket(self) -> Any:
+        if callable(self._bucket) and not hasattr(self._bucket, "put"):
+            self._bucket = self._bucket()
+        return self._bucket
 
     def put(self, key: str, value: bytes) -> Any:
         return self.bucket.put(key, value)
@@ -125,6 +133,24 @@ class WorkflowBackend:
     store: InstanceStore
     blobs: BlobStore
     now: Callable[[], float] = field(default=time.time)  # seconds since the epoch; a virtual clock locally
+
+
+# Backends this process runs itself, by the function ARN they stand in for: the local runner registers its engines
+# here, and ``Env`` uses one before it would call Lambda (which has no such function locally).
+_HOSTED: dict[str, WorkflowBackend] = {}
+
+
+def host(function_arn: str, backend: WorkflowBackend) -> None:
+    """Serve the workflow deployed at ``function_arn`` from ``backend`` in this process (local runs)."""
+    _HOSTED[function_arn] = backend
+
+
+def unhost(function_arn: str) -> None:
+    _HOSTED.pop(function_arn, None)
+
+
+def hosted(function_arn: str) -> WorkflowBackend | None:
+    return _HOSTED.get(function_arn)
 
 
 def deliver(backend: WorkflowBackend, scope: str, event_type: str, callback_id: str | None = None) -> bool:

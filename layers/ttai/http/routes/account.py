@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from ttai.http import deps
@@ -12,8 +12,9 @@ from ttai.http.openapi import responses
 from ttai.http.principal import current_principal
 from ttai.http.replies import no_content
 from ttai.models.account import Profile
+from ttai.models.workflows import WorkflowStarted
 from ttai.services.account import AccountService
-from ttai.services.data_rights import AccountArchive, DataRightsService
+from ttai.services.data_rights import DataRightsService
 
 router = Router()  # type: ignore[no-untyped-call]
 
@@ -30,10 +31,16 @@ def me() -> Profile:
 
 @router.get(
     "/api/v1/me/export",
-    summary="Everything the caller owns as one JSON archive in their exports, with a link to download it",
+    summary="Everything the caller owns as one JSON archive in their exports: a workflow writes it a part at a "
+    "time; poll status_url for its download link",
+    responses=responses(success=HTTPStatus.ACCEPTED),
 )
-def export_account() -> AccountArchive:
-    return _data_rights().export()
+def export_account() -> Response[WorkflowStarted]:
+    from ttai.services.workflow_runs import WorkflowRuns  # noqa: PLC0415 - the workflow binding loads with a run
+
+    user_id = current_principal(router).user_id
+    started = WorkflowRuns(deps.env(), user_id).start("export", {"dataset": "account", "format": "json"})
+    return Response(status_code=HTTPStatus.ACCEPTED.value, content_type=content_types.APPLICATION_JSON, body=started)
 
 
 @router.delete(

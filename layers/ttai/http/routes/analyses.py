@@ -1,4 +1,4 @@
-"""``/api/v1/analyses``: the caller's analysis history, newest first."""
+"""``/api/v1/analyses``: the caller's analysis history, newest first, and analyses run now by a workflow."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from ttai.cursors import Page
 from ttai.http import deps
 from ttai.http.openapi import responses
 from ttai.http.params import DEFAULT_PAGE_SIZE, Cursor, Limit, RowId, symbol_filter, symbol_value
-from ttai.http.replies import created
+from ttai.http.replies import accepted, created
 from ttai.models.analyses import Analysis, AnalysisIn
+from ttai.models.workflows import AnalysisRunIn, WorkflowStarted
 from ttai.services.analyses import AnalysisRepository
 from ttai.services.cache import CacheService
 
@@ -50,3 +51,16 @@ def get_analysis(analysis_id: RowId) -> Analysis:
 def create_analysis(body: AnalysisIn) -> Response[Analysis]:
     analysis = _repository().create(body)
     return created(analysis)
+
+
+@router.post(
+    "/analyses/run",
+    summary="Analyse symbols now (daily bars: SMA 20/50, RSI 14, 20-day volatility): a workflow stores each "
+    "analysis under the caller's analyses and announces the run once; poll status_url",
+    responses=responses(success=HTTPStatus.ACCEPTED),
+)
+def run_analysis(body: AnalysisRunIn) -> Response[WorkflowStarted]:
+    from ttai.services.workflow_runs import WorkflowRuns  # noqa: PLC0415 - the workflow binding loads with a run
+
+    started = WorkflowRuns(deps.env(), deps.tenant(router).user_id).start("analysis", {"symbols": body.symbols})
+    return accepted(started)

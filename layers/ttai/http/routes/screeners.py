@@ -14,7 +14,7 @@ from ttai.http.named import Collection, add_named_routes
 from ttai.http.openapi import responses
 from ttai.http.params import DEFAULT_PAGE_SIZE, Cursor, Limit, NamePath
 from ttai.http.replies import accepted
-from ttai.models.screeners import Screener, ScreenerIn, ScreenerName, ScreenerRun, ScreenerRunQueued
+from ttai.models.screeners import Screener, ScreenerIn, ScreenerName, ScreenerRun, ScreenerRunStarted
 from ttai.services.screeners import ScreenerRepository
 
 router = Router()  # type: ignore[no-untyped-call]
@@ -41,15 +41,19 @@ def list_screener_results(name: NamePath, limit: Limit = DEFAULT_PAGE_SIZE, curs
 
 @router.post(
     "/screeners/<name>/run",
-    summary="Run a screener now: queued, then evaluated over cached quotes and the latest analyses",
+    summary="Run a screener now: a workflow evaluates it over cached quotes and the latest analyses, stores and "
+    "announces the run; poll status_url",
     responses=responses(HTTPStatus.NOT_FOUND, success=HTTPStatus.ACCEPTED),
 )
-def run_screener(name: NamePath) -> Response[ScreenerRunQueued]:
-    # The evaluation service (and through it the cache, KV and queue bindings) loads with the first run asked for,
-    # not with every screener read: ~20 ms of imports the other routes of this module never use.
-    from ttai.services.screeners.evaluation import request_run  # noqa: PLC0415
+def run_screener(name: NamePath) -> Response[ScreenerRunStarted]:
+    # The evaluation service loads with the first run asked for, not with every screener read: ~20 ms of imports
+    # the other routes of this module never use.
+    from ttai.services.screeners.evaluation import runnable_screener  # noqa: PLC0415
+    from ttai.services.workflow_runs import WorkflowRuns  # noqa: PLC0415
 
     screener = _name(name)
     env = deps.env()
-    task = request_run(env.DB, env.TASK_QUEUE, deps.tenant(router).user_id, screener)
-    return accepted(ScreenerRunQueued(message_id=task.id, screener=screener))
+    user_id = deps.tenant(router).user_id
+    screener_id = runnable_screener(env.DB, user_id, screener)
+    started = WorkflowRuns(env, user_id).start("screener", {"screener_id": screener_id})
+    return accepted(ScreenerRunStarted(**started.model_dump(), screener=screener))

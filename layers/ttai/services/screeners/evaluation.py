@@ -30,9 +30,7 @@ from pydantic import BeforeValidator, Field, NonNegativeInt, ValidationError
 
 from ttai.bindings.d1 import D1Database
 from ttai.bindings.kv import BULK_GET_MAX
-from ttai.bindings.queues import Queue
 from ttai.errors import InvalidField, NotFound
-from ttai.messages import ScreenerRunRequested
 from ttai.models.analyses import Recommendation
 from ttai.models.base import Strict
 from ttai.models.market import (
@@ -293,13 +291,11 @@ class ScreenerEvaluator:
 _SCREENER_BY_NAME = "SELECT id, criteria FROM screeners WHERE user_id = ?1 AND name = ?2"
 
 
-def request_run(db: D1Database, queue: Queue, user_id: str, name: str) -> ScreenerRunRequested:
-    """Enqueue a run of the user's screener ``name`` (NotFound if they have none; InvalidField if its criteria
-    cannot be evaluated, and then nothing is sent). ``queue`` is TASK_QUEUE."""
+def runnable_screener(db: D1Database, user_id: str, name: str) -> int:
+    """The id of the user's screener ``name``, checked to be runnable before a run starts: NotFound if they have
+    none, InvalidField if its criteria cannot be evaluated (and then nothing starts)."""
     row = db.prepare(_SCREENER_BY_NAME).bind(user_id, name).first()
     if row is None:
         raise NotFound(f"no screener named {name!r}")
     parse_criteria(row["criteria"])
-    task = ScreenerRunRequested(user_id=user_id, screener_id=row["id"])
-    queue.send(task.to_wire())
-    return task
+    return int(row["id"])
