@@ -166,6 +166,53 @@ def test_a_request_line_too_long_is_a_414_in_json(dev_server: DevServer) -> None
     assert (status, body) == (414, {"message": "Request-URI Too Long"})
 
 
+RUNS: dict[str, str] = {}  # a workflow run started before the restart below
+
+
+def _ttai(dev_server: DevServer, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "local.cli", "--state-file", str(dev_server.state_file), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def _finished(url: str, token: str, run_id: str, limit: float = 60.0) -> dict[str, Any]:
+    deadline = time.monotonic() + limit
+    while True:
+        status, body = call(f"{url}/api/v1/workflows/{run_id}", token=token)
+        assert status == 200, body
+        if body["status"] in {"complete", "errored", "terminated"}:
+            return dict(body)
+        assert time.monotonic() < deadline, body
+        time.sleep(0.2)
+
+
+def test_an_analysis_runs_in_the_background_and_ttai_workflows_shows_it(dev_server: DevServer) -> None:
+    from local.demo import DEMO_SYMBOLS  # noqa: PLC0415
+
+    token = dev_server.state["user_token"]
+    symbols = list(DEMO_SYMBOLS)[:3]
+    status, started = call(f"{dev_server.url}/api/v1/analyses/run", "POST", token, {"symbols": symbols})
+    assert status == 202, started
+    run = _finished(dev_server.url, token, started["id"])
+    assert [a["symbol"] for a in run["output"]["analyses"]] == symbols  # the demo bars make_dev loaded
+
+    listed = _ttai(dev_server, "workflows", "list")
+    assert listed.returncode == 0, listed.stderr
+    [row] = [line for line in listed.stdout.splitlines() if started["id"] in line]
+    assert row.split()[::2] == ["analysis", "complete"]  # workflow, id, status, created
+    shown = _ttai(dev_server, "workflows", "status", started["id"])
+    assert json.loads(shown.stdout)["status"] == "complete"
+    refused = _ttai(dev_server, "workflows", "terminate", started["id"])
+    assert refused.returncode == 1
+    assert "finite state" in refused.stderr
+    RUNS["analysis"] = started["id"]
+
+
 def test_ctrl_c_stops_it_cleanly(dev_server: DevServer) -> None:
     # Runs last in this module: it ends the shared server.
     dev_server.process.send_signal(signal.SIGINT)
@@ -175,6 +222,35 @@ def test_ctrl_c_stops_it_cleanly(dev_server: DevServer) -> None:
     assert not dev_server.state_file.exists()
     with socket.socket() as sock:
         assert sock.connect_ex(("127.0.0.1", dev_server.port)) != 0, "the port is still open"
+
+
+def test_workflow_runs_survive_a_restart(dev_server: DevServer) -> None:
+    # After the Ctrl-C above: the same data directory (PostgreSQL, and the workflows beside it) in a new process.
+    assert dev_server.process.poll() is not None
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "local.dev",
+            *("--port", str(port), "--state-file", str(dev_server.state_file)),
+            *("--data-dir", str(dev_server.state_file.parent / "pgdata")),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_health(url, process, STARTUP_LIMIT_S)
+        token = json.loads(dev_server.state_file.read_text())["user_token"]  # dev-user again, as before
+        run = _finished(url, token, RUNS["analysis"])
+        assert run["status"] == "complete"
+        assert len(run["output"]["analyses"]) == 3
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
 
 
 def test_a_data_dir_from_another_postgres_major_stops_it_with_what_to_do(tmp_path: Path) -> None:
