@@ -371,11 +371,12 @@ class TestLeastPrivilege:
         assert not any(action in {"dynamodb:*", "*"} for action in actions)
         assert not any(action.startswith("s3:") for action in actions)
 
-    def test_api_reaches_dynamodb_only_on_the_kv_table_and_its_indexes_and_the_workflows_registry(
+    def test_api_reaches_dynamodb_only_on_the_kv_table_its_indexes_the_workflows_registry_and_idempotency_records(
         self, template: Template
     ):
         table_id = _table_id(template)
         workflows_id = _workflows_table_id(template)
+        idempotency_id = variable_target(template, "api", "TTAI_IDEMPOTENCY_TABLE")
         statements = statements_of_role(template, role_id(ttai_functions(template)["api"]))
         dynamodb = [s for s in statements if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))]
         assert dynamodb
@@ -385,6 +386,8 @@ class TestLeastPrivilege:
                 if referenced_ids(resource) == {workflows_id}:  # the registry's items: no index, no scan
                     assert set(as_list(statement["Action"])) == set(WORKFLOW_RECORD_ACTIONS)
                     assert "Fn::Join" not in resource
+                    continue
+                if referenced_ids(resource) == {idempotency_id}:  # Idempotency-Key records (test_queues' actions)
                     continue
                 assert referenced_ids(resource) == {table_id}
                 if "Fn::Join" in resource:
@@ -461,10 +464,11 @@ class TestLeastPrivilege:
         actions = {action for statement in statements for action in as_list(statement["Action"])}
         assert {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"} <= actions
         assert not any(action.startswith("s3:") for action in actions)
+        idempotency_id = variable_target(template, "auth", "TTAI_IDEMPOTENCY_TABLE")
         for statement in statements:
             if any(action.startswith("dynamodb:") for action in as_list(statement["Action"])):
                 for resource in as_list(statement["Resource"]):
-                    assert referenced_ids(resource) == {table_id}
+                    assert referenced_ids(resource) in ({table_id}, {idempotency_id})
 
     def test_api_gateway_may_invoke_the_auth_function_from_this_api_only(self, template: Template):
         auth_id = ttai_function_ids(template)["auth"]

@@ -147,7 +147,13 @@ class Resolver(APIGatewayHttpResolver):
         raw_path = event.get("rawPath")
         self.load_routes(raw_path if isinstance(raw_path, str) else None)
         refusal = unreadable_body(event)
-        result = super().resolve(event, context) if refusal is None else _refusal(*refusal)
+        if refusal is not None:
+            result = _refusal(*refusal)
+        else:
+            # A write with an Idempotency-Key: its first answer is kept, and a retry gets it again.
+            from ttai.http.idempotency import answer  # noqa: PLC0415 - light, but only the writes need it
+
+            result = answer(event, context, lambda: super(Resolver, self).resolve(event, context), _answer)
         headers = result.setdefault("headers", {})
         for name, value in SECURITY_HEADERS.items():
             if not any(existing.lower() == name.lower() for existing in headers):
@@ -166,14 +172,18 @@ SECURITY_HEADERS = {
 
 
 def _refusal(status: HTTPStatus, message: str) -> dict[str, Any]:
-    """The answer to a body refused before routing, as Powertools' resolve would have built it."""
+    """The answer to a body refused before routing."""
     if status == HTTPStatus.UNSUPPORTED_MEDIA_TYPE:
-        response = _error(status, "unsupported_media_type", message)
-    elif status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE:
-        response = _error(status, "payload_too_large", message)
-    else:
-        field = {"field": "body", "message": message, "type": "json_invalid"}
-        response = _error(status, "validation_error", "the request is invalid", fields=[field])
+        return _answer(status, "unsupported_media_type", message)
+    if status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE:
+        return _answer(status, "payload_too_large", message)
+    field = {"field": "body", "message": message, "type": "json_invalid"}
+    return _answer(status, "validation_error", "the request is invalid", fields=[field])
+
+
+def _answer(status: HTTPStatus, code: str, message: str, **extra: Any) -> dict[str, Any]:
+    """An error answered outside the routes, as Powertools' resolve would have built it."""
+    response = _error(status, code, message, **extra)
     return {
         "statusCode": response.status_code,
         "headers": dict(response.headers),
