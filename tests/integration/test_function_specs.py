@@ -60,9 +60,9 @@ def test_functions_invoked_at_once_on_two_threads_each_see_their_own(stack: Loca
     for thread in threads:
         thread.join(timeout=15)
     assert seen["api"].r2_bucket == stack.environ["TTAI_R2_BUCKET"]
-    assert seen["api"].idempotency_table is None
+    assert seen["api"].push_topic_arn is None
     assert seen["consumer"].r2_bucket is None
-    assert seen["consumer"].idempotency_table == stack.environ["TTAI_IDEMPOTENCY_TABLE"]
+    assert seen["consumer"].push_topic_arn == stack.environ["TTAI_PUSH_TOPIC_ARN"]
 
 
 def test_an_api_whose_spec_lacks_the_export_workflow_fails_an_export_with_a_500_writing_nothing(
