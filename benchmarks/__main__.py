@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from benchmarks import (
+    analysis_workflow,
     aws_calls,
     cold_start,
     consumers,
@@ -47,6 +48,7 @@ def main() -> int:
     rows += exports.run()
     rows += imports.run()
     rows += workflows.run()
+    rows += analysis_workflow.run()
     rows += sizes.run()
     rows += websocket_gateway.run()
     rows += realtime.run()

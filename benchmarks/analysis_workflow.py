@@ -5,6 +5,10 @@ Each symbol has 60 daily bars; the run reads them, computes the indicators, stor
 symbol (a step each for the read and the store) and announces the run once. The runner's clock is virtual, so no
 retry waits; the time is the steps' own work and their checkpoints. The checkpoint requests the handler sends are
 the CheckpointDurableExecution calls Lambda would receive (a step whose body takes under a second is one).
+
+Locally the time grows faster than the symbols: the SDK's testing runner writes the whole execution to its file
+store at every checkpoint (and a status read parses all of it), so a run of a thousand steps spends much of its time
+there; on Lambda the service keeps the checkpoints. 60 symbols take about 65 ms each, 500 about 200 ms each.
 """
 
 from __future__ import annotations

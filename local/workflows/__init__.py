@@ -33,6 +33,7 @@ from ttai.observability import logger
 
 __all__ = ["LocalWorkflows", "VirtualClock", "WallClock"]
 _TIMEOUT_SWEEP_SECONDS = 0.05
+_FIRST_POLL_SECONDS, _LAST_POLL_SECONDS = 0.005, 0.1
 
 
 class LocalWorkflows:
@@ -91,15 +92,22 @@ class LocalWorkflows:
         return list(self._bindings)
 
     def wait_for(self, instance: WorkflowInstance, *statuses: str, timeout: float = 10.0) -> dict[str, Any]:
-        """Poll ``instance.status()`` until it is one of ``statuses``; TimeoutError (with the last) otherwise."""
+        """Poll ``instance.status()`` until it is one of ``statuses``; TimeoutError (with the last) otherwise.
+
+        The wait between polls doubles from 5 ms up to 0.1 s, and is at least nine times as long as the last status
+        read took: a status reads the whole execution from the runner's store, so a run of a thousand steps polled
+        often would spend most of the process's time (and the GIL) re-reading itself instead of running."""
         deadline = time.monotonic() + timeout
+        pause = _FIRST_POLL_SECONDS
         while True:
+            started = time.monotonic()
             status = instance.status()
             if status["status"] in statuses:
                 return status
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{instance!r} is {status}, not {' or '.join(statuses)}, after {timeout} s")
-            time.sleep(0.005)
+            time.sleep(max(pause, 9 * (time.monotonic() - started)))
+            pause = min(pause * 2, _LAST_POLL_SECONDS)
 
     def close(self) -> None:
         for function_arn in self._served:
