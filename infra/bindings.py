@@ -29,6 +29,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.config import ConfigError, EnvironmentConfig, FunctionSettings
+from infra.constructs.ai import Embeddings
 from infra.constructs.cache_table import CacheTable
 from infra.constructs.database import Database
 from infra.constructs.function import TtaiFunction
@@ -39,6 +40,7 @@ from infra.constructs.secrets import Secrets
 from infra.constructs.storage import Storage
 from infra.constructs.workflows import Workflows, durable_config
 from infra.storage_layout import (
+    AiBinding,
     Binding,
     D1Binding,
     EmailBinding,
@@ -48,6 +50,8 @@ from infra.storage_layout import (
     PushBinding,
     QueueBinding,
     R2Binding,
+    VectorIndexSpec,
+    VectorizeBinding,
     WorkflowBinding,
 )
 
@@ -114,6 +118,8 @@ class Bindings:
         notifications: Notifications,
         secrets: Secrets,
         workflows: Workflows,
+        embeddings: Embeddings,
+        vector_indexes: Mapping[str, VectorIndexSpec],
     ) -> None:
         self._config = config
         self._root = root
@@ -127,6 +133,8 @@ class Bindings:
         self._notifications = notifications
         self._secrets = secrets
         self._workflows = workflows
+        self._embeddings = embeddings
+        self._vector_indexes = dict(vector_indexes)
         self._tastytrade = TastyTradeVars(config)
 
     def function(self, scope: Construct, spec: FunctionSpec) -> TtaiFunction:
@@ -174,6 +182,10 @@ class Bindings:
                 return self._notifications.bind_email(grantee, binding)
             case WorkflowBinding():
                 return self._workflows.bind(grantee, name, binding)
+            case VectorizeBinding():
+                return self._database.bind_vectorize(grantee, binding, self._vector_indexes[binding.index])
+            case AiBinding():
+                return self._embeddings.bind(grantee, binding)
 
     def oauth_redirect_to(self, callback_url: str) -> None:
         """Where TastyTrade sends the browser back, for every function with the tastytrade vars."""

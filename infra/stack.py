@@ -16,6 +16,7 @@ from constructs import Construct
 
 from infra.bindings import Bindings
 from infra.config import EnvironmentConfig
+from infra.constructs.ai import Embeddings
 from infra.constructs.alarms import Alarms
 from infra.constructs.cache_table import CacheTable
 from infra.constructs.database import Database
@@ -79,6 +80,8 @@ class TtaiStack(cdk.Stack):
             notifications=Notifications(self, "Notifications", config=config),
             secrets=secrets,
             workflows=Workflows(self, "Workflows", config=config, layout=layout.workflows),
+            embeddings=Embeddings(self, "Embeddings", layout=layout.ai),
+            vector_indexes=layout.vectorize.indexes,
         )
         # Workflows' own functions first: a Workflow binding grants the alias of a function already built.
         ordered = sorted(layout.functions.values(), key=lambda spec: spec.workflow is None)

@@ -180,6 +180,19 @@ class WorkflowBinding(_Layout):
     access: Literal["start", "manage"]
 
 
+class VectorizeBinding(_Layout):
+    """A Vectorize index (pgvector on the database, through the Data API), by its name in the vectorize section."""
+
+    type: Literal["vectorize"]
+    index: str
+
+
+class AiBinding(_Layout):
+    """Workers AI's embeddings: the ai section's model on Bedrock."""
+
+    type: Literal["ai"]
+
+
 Binding = Annotated[
     KvBinding
     | D1Binding
@@ -188,9 +201,13 @@ Binding = Annotated[
     | IdempotencyBinding
     | EmailBinding
     | PushBinding
-    | WorkflowBinding,
+    | WorkflowBinding
+    | VectorizeBinding
+    | AiBinding,
     Field(discriminator="type"),
 ]
+# Bindings the runtime's Env has one attribute for, so a function binds them under that name alone.
+FIXED_BINDING_NAMES: dict[type[Any], str] = {VectorizeBinding: "VECTORIZE", AiBinding: "AI"}
 
 
 class FunctionSpec(_Layout):
@@ -226,6 +243,23 @@ class FunctionSpec(_Layout):
         return {name: binding for name, binding in self.bindings.items() if isinstance(binding, kind)}
 
 
+class AiLayout(_Layout):
+    """The Bedrock embedding model env.AI runs, and the dimensions it is asked for."""
+
+    embedding_model: str = Field(pattern=r"^[a-z0-9-]+\.[A-Za-z0-9.:-]+$")
+    # Titan Text Embeddings V2's choices; Cohere's embed models offer others (say so here when adding one).
+    embedding_dimensions: Literal[256, 512, 1024]
+
+
+class VectorIndexSpec(_Layout):
+    dimensions: int = Field(ge=1, le=1536)  # Vectorize's limit
+    metric: Literal["cosine", "euclidean", "dot-product"]
+
+
+class VectorizeLayout(_Layout):
+    indexes: dict[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")], VectorIndexSpec]
+
+
 class StorageLayout(_Layout):
     kv: KvLayout
     workflows: WorkflowsLayout
@@ -235,6 +269,8 @@ class StorageLayout(_Layout):
     queues: dict[str, QueueSpec]
     idempotency: IdempotencyLayout
     schedules: SchedulesLayout
+    ai: AiLayout
+    vectorize: VectorizeLayout
     functions: dict[str, FunctionSpec]
 
     @field_validator("queues", mode="before")
@@ -272,6 +308,13 @@ class StorageLayout(_Layout):
                 unknown = sorted(set(binding.prefixes) - scopes)
                 if unknown:
                     problems.append(f"{where}.bindings.{name}: {unknown} are not bucket purposes or {USER_OBJECTS}")
+            for name, binding in function.bindings.items():
+                fixed = FIXED_BINDING_NAMES.get(type(binding))
+                if fixed is not None and name != fixed:
+                    problems.append(f"{where}.bindings.{name}: a {binding.type} binding is bound as {fixed}")
+            for name, binding in function.bindings_of(VectorizeBinding).items():
+                if binding.index not in self.vectorize.indexes:
+                    problems.append(f"{where}.bindings.{name}: no index {binding.index!r} in the vectorize section")
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -27,6 +27,7 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from local.account import ACCOUNT_ID, REGION
+from local.bedrock import LocalBedrock
 from local.data_api import LocalDataApi
 from local.discord_sink import DiscordSink
 from local.fake_oauth import FakeTastyTrade
@@ -60,6 +61,16 @@ BINDING_VARIABLES = {
     "idempotency": ("TTAI_IDEMPOTENCY_TABLE",),
     "email": ("TTAI_EMAIL_SENDER",),
     "push": ("TTAI_PUSH_TOPIC_ARN",),
+    # A Vectorize index is reached through the database's Data API, so it brings the database's variables.
+    "vectorize": (
+        "TTAI_DB_CLUSTER_ARN",
+        "TTAI_DB_SECRET_ARN",
+        "TTAI_DB_NAME",
+        "TTAI_VECTORIZE_INDEX",
+        "TTAI_VECTORIZE_DIMENSIONS",
+        "TTAI_VECTORIZE_METRIC",
+    ),
+    "ai": ("TTAI_AI_EMBEDDING_MODEL", "TTAI_AI_EMBEDDING_DIMENSIONS"),
 }
 KV_OVERFLOW_VARIABLE = "TTAI_KV_OVERFLOW_BUCKET"
 # A workflow's durable function reads the workflows table (wait_for_event's mailbox), as Workflow bindings do.
@@ -159,6 +170,7 @@ class LocalStack(Service):
         self.data_api: LocalDataApi | None = None
         self.oauth: FakeTastyTrade | None = None
         self.discord: DiscordSink | None = None  # where notifications to Discord land locally
+        self.bedrock: LocalBedrock | None = None  # the embedding model's stand-in (lexical vectors, not Titan's)
         self.migrations: MigrationReport | None = None
         self._poller: LocalPoller | None = None
         self._scheduler: LocalScheduler | None = None
@@ -200,6 +212,8 @@ class LocalStack(Service):
             **self._provision_secrets(),
             **self._provision_database(),
             **self._provision_oauth(),
+            **self._provision_vectorize(),
+            **self._provision_ai(),
         }
         # boto3 and Powertools read these from the process, as on Lambda; the TTAI_* ones each function gets alone.
         for key, value in self.runtime_environ.items():
@@ -248,10 +262,10 @@ class LocalStack(Service):
             else:
                 os.environ[key] = value
         self._saved_environ.clear()
-        for service in (self.discord, self.oauth, self.data_api, self.postgres):
+        for service in (self.discord, self.bedrock, self.oauth, self.data_api, self.postgres):
             if service is not None:
                 service.stop()
-        self.discord = None
+        self.discord = self.bedrock = None
         self.oauth = self.data_api = self.postgres = None
         if self._server is not None:
             self._server.stop()
@@ -439,6 +453,31 @@ class LocalStack(Service):
             "TTAI_OAUTH_TOKEN_URL": self.oauth.token_url,
             "TTAI_OAUTH_USERINFO_URL": self.oauth.userinfo_url,
             "TTAI_OAUTH_REDIRECT_URI": f"{self.public_url}/auth/callback",
+        }
+
+    def _provision_vectorize(self) -> dict[str, str]:
+        """The index the functions' VECTORIZE bindings name (one: the variables are one set per stack). Its row
+        is made on first use, as deployed (storage.json's vectorize section says why)."""
+        named = {b.vector_index for spec in self.specs.values() for b in spec.bindings if b.type == "vectorize"}
+        if len(named) > 1:
+            raise ValueError(f"storage.json: the local stack binds one Vectorize index, not {sorted(map(str, named))}")
+        if not named:
+            return {}
+        index = self.layout.vector_indexes[str(named.pop())]
+        return {
+            "TTAI_VECTORIZE_INDEX": index.name,
+            "TTAI_VECTORIZE_DIMENSIONS": str(index.dimensions),
+            "TTAI_VECTORIZE_METRIC": index.metric,
+        }
+
+    def _provision_ai(self) -> dict[str, str]:
+        """The stand-in Bedrock runtime: the embedding model's id and dimensions as deployed, lexical vectors."""
+        self.bedrock = LocalBedrock()
+        self.bedrock.start()
+        return {
+            "TTAI_AI_EMBEDDING_MODEL": self.layout.ai.embedding_model,
+            "TTAI_AI_EMBEDDING_DIMENSIONS": str(self.layout.ai.embedding_dimensions),
+            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": self.bedrock.base_url,
         }
 
     def create_database(self, name: str) -> D1Database:

@@ -16,7 +16,7 @@ from constructs import Construct
 from infra.config import EnvironmentConfig
 from infra.constructs._policy import log_group, log_retention, removal_policy
 from infra.nag import acknowledge
-from infra.storage_layout import D1Binding
+from infra.storage_layout import D1Binding, VectorIndexSpec, VectorizeBinding
 
 _CLUSTER_REMOVAL_POLICIES = {
     "destroy": cdk.RemovalPolicy.DESTROY,
@@ -44,6 +44,9 @@ class Database(Construct):
     CLUSTER_ARN_ENV = "TTAI_DB_CLUSTER_ARN"
     SECRET_ARN_ENV = "TTAI_DB_SECRET_ARN"  # noqa: S105 - the name of a variable, not a secret
     NAME_ENV = "TTAI_DB_NAME"
+    VECTORIZE_INDEX_ENV = "TTAI_VECTORIZE_INDEX"
+    VECTORIZE_DIMENSIONS_ENV = "TTAI_VECTORIZE_DIMENSIONS"
+    VECTORIZE_METRIC_ENV = "TTAI_VECTORIZE_METRIC"
 
     # The newest Aurora PostgreSQL CDK knows; 16.3 and later (all of 17) can scale to 0 ACU and pause.
     ENGINE_VERSION = rds.AuroraPostgresEngineVersion.VER_17_9
@@ -223,6 +226,18 @@ class Database(Construct):
             cast(Construct, self.cluster.node.default_child),
             cast(Construct, self.cluster.node.find_child("Writer")),
         ]
+
+    def bind_vectorize(
+        self, grantee: iam.IGrantable, binding: VectorizeBinding, index: VectorIndexSpec
+    ) -> dict[str, str]:
+        """A Vectorize index lives in this database (pgvector), so it is reached as D1 is; returns the database's
+        variables and the index's name, dimensions and metric (ttai.bindings.vectorize checks them on each call)."""
+        return {
+            **self.bind(grantee, D1Binding(type="d1")),
+            self.VECTORIZE_INDEX_ENV: binding.index,
+            self.VECTORIZE_DIMENSIONS_ENV: str(index.dimensions),
+            self.VECTORIZE_METRIC_ENV: index.metric,
+        }
 
     def bind(self, grantee: iam.IGrantable, binding: D1Binding) -> dict[str, str]:
         """Run statements through the Data API on this cluster (rds-data actions, and reading its credentials

@@ -23,10 +23,12 @@ from ttai.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from ttai.auth.oauth import OAuthSettings
+    from ttai.bindings.ai import Ai
     from ttai.bindings.d1 import D1Database
     from ttai.bindings.kv import KVNamespace
     from ttai.bindings.queues import Queue
     from ttai.bindings.r2 import R2Bucket
+    from ttai.bindings.vectorize import VectorizeIndex
     from ttai.bindings.workflows import Workflow
     from ttai.bindings.workflows.backend import BucketBlobs, WorkflowBackend
 
@@ -78,6 +80,7 @@ class _Rule(NamedTuple):
 _NOTHING: Mapping[str, str] = MappingProxyType({})
 _URL = re.compile(r"^https?://")
 _ARN = re.compile(r"^arn:[a-z-]+:")
+_WHOLE = re.compile(r"^[1-9][0-9]*$")
 # Settings field -> the variable it comes from and what it must look like.
 _VARIABLES: dict[str, _Rule] = {
     "kv_table": _Rule("TTAI_KV_TABLE", 3, 255),
@@ -95,6 +98,11 @@ _VARIABLES: dict[str, _Rule] = {
     "workflows_table": _Rule("TTAI_WORKFLOWS_TABLE", 3, 255),
     "email_sender": _Rule("TTAI_EMAIL_SENDER", 3, 320),
     "push_topic_arn": _Rule("TTAI_PUSH_TOPIC_ARN", 20, pattern=_ARN),
+    "vectorize_index": _Rule("TTAI_VECTORIZE_INDEX", 1, 64, pattern=re.compile(r"^[a-z0-9][a-z0-9-]*$")),
+    "vectorize_dimensions": _Rule("TTAI_VECTORIZE_DIMENSIONS", 1, 4, pattern=_WHOLE),
+    "vectorize_metric": _Rule("TTAI_VECTORIZE_METRIC", pattern=re.compile(r"^(cosine|euclidean|dot-product)$")),
+    "ai_embedding_model": _Rule("TTAI_AI_EMBEDDING_MODEL", 3, 256),
+    "ai_embedding_dimensions": _Rule("TTAI_AI_EMBEDDING_DIMENSIONS", 1, 4, pattern=_WHOLE),
 }
 
 
@@ -117,6 +125,11 @@ class Settings(NamedTuple):
     workflows_table: str | None = None
     email_sender: str | None = None
     push_topic_arn: str | None = None
+    vectorize_index: str | None = None  # the Vectorize index env.VECTORIZE is bound to, with its configuration
+    vectorize_dimensions: str | None = None
+    vectorize_metric: str | None = None
+    ai_embedding_model: str | None = None  # the Bedrock embedding model env.AI runs, and its dimensions
+    ai_embedding_dimensions: str | None = None
     # Queue URL by binding name (TASK_QUEUE...), from TTAI_<BINDING>_URL.
     queue_urls: Mapping[str, str] = _NOTHING
     # A workflow's durable function (its alias ARN) by binding name (ANALYSIS_WORKFLOW...), from TTAI_<BINDING>_ARN.
@@ -251,6 +264,26 @@ class Env:
 
         bucket = self._require(self.settings.r2_bucket, "R2", "TTAI_R2_BUCKET")
         return R2Bucket(bucket, s3=self.client("s3"))
+
+    @cached_property
+    def VECTORIZE(self) -> VectorizeIndex:
+        """The Vectorize index this function is bound to (pgvector, reached through the DB binding's Data API)."""
+        from ttai.bindings.vectorize import VectorizeIndex  # noqa: PLC0415
+
+        s = self.settings
+        name = self._require(s.vectorize_index, "VECTORIZE", "TTAI_VECTORIZE_INDEX")
+        dimensions = int(self._require(s.vectorize_dimensions, "VECTORIZE", "TTAI_VECTORIZE_DIMENSIONS"))
+        metric = self._require(s.vectorize_metric, "VECTORIZE", "TTAI_VECTORIZE_METRIC")
+        return VectorizeIndex(self.DB, name, dimensions=dimensions, metric=cast("Any", metric))
+
+    @cached_property
+    def AI(self) -> Ai:
+        """Workers AI's embeddings, on the Bedrock model this function is bound to."""
+        from ttai.bindings.ai import Ai  # noqa: PLC0415
+
+        model = self._require(self.settings.ai_embedding_model, "AI", "TTAI_AI_EMBEDDING_MODEL")
+        dimensions = self._require(self.settings.ai_embedding_dimensions, "AI", "TTAI_AI_EMBEDDING_DIMENSIONS")
+        return Ai(model, int(dimensions), bedrock=self.client("bedrock-runtime"))
 
     @cached_property
     def TASK_QUEUE(self) -> Queue:

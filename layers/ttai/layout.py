@@ -92,6 +92,21 @@ class ScheduleLayout(NamedTuple):
     description: str
 
 
+class AiLayout(NamedTuple):
+    """The embedding model env.AI runs (a Bedrock model id) and the dimensions of its vectors."""
+
+    embedding_model: str
+    embedding_dimensions: int
+
+
+class VectorIndexLayout(NamedTuple):
+    """A Vectorize index as create_vector_index makes it."""
+
+    name: str
+    dimensions: int
+    metric: str
+
+
 class StorageLayout(NamedTuple):
     kv: KVLayout
     durable: DurableLayout
@@ -104,6 +119,8 @@ class StorageLayout(NamedTuple):
     idempotency: IdempotencyLayout
     schedule_timezone: str
     schedules: tuple[ScheduleLayout, ...]
+    ai: AiLayout
+    vector_indexes: dict[str, VectorIndexLayout]
 
     def queue(self, binding: str) -> QueueLayout:
         for queue in self.queues:
@@ -121,6 +138,7 @@ class BindingSpec(NamedTuple):
     overflow: bool = False  # kv: also the values too big for an item, kept in the overflow bucket
     # r2: (purpose of the bucket's prefixes, or USER_OBJECTS; the operations: read, write, delete, list)
     prefixes: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    vector_index: str | None = None  # vectorize: the name of an index of the vectorize section ("index")
 
 
 class FunctionSpec(NamedTuple):
@@ -148,7 +166,7 @@ class FunctionSpec(NamedTuple):
         return next((binding for binding in self.bindings if binding.name == name), None)
 
 
-BINDING_TYPES = ("kv", "d1", "r2", "queue", "idempotency", "email", "push", "workflow")
+BINDING_TYPES = ("kv", "d1", "r2", "queue", "idempotency", "email", "push", "workflow", "vectorize", "ai")
 VAR_GROUPS = ("tastytrade",)
 USER_OBJECTS = "user_objects"  # the R2 scope of every object under a user's own prefix (users/{user_id}/)
 
@@ -237,6 +255,14 @@ def storage_layout() -> StorageLayout:
             ScheduleLayout(job=job, cron=spec["cron"], description=spec["description"])
             for job, spec in raw["schedules"]["jobs"].items()
         ),
+        ai=AiLayout(
+            embedding_model=raw["ai"]["embedding_model"],
+            embedding_dimensions=int(raw["ai"]["embedding_dimensions"]),
+        ),
+        vector_indexes={
+            name: VectorIndexLayout(name=name, dimensions=int(spec["dimensions"]), metric=spec["metric"])
+            for name, spec in raw["vectorize"]["indexes"].items()
+        },
     )
 
 
@@ -251,6 +277,7 @@ def _binding(name: str, raw: dict[str, Any]) -> BindingSpec:
         access=raw.get("access"),
         overflow=bool(raw.get("overflow", False)),
         prefixes=tuple((scope, tuple(operations)) for scope, operations in raw.get("prefixes", {}).items()),
+        vector_index=raw.get("index"),
     )
 
 

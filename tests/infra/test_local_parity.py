@@ -20,6 +20,7 @@ from infra.constructs.workflows import RECORD_ACTIONS as WORKFLOW_RECORD_ACTIONS
 from infra.constructs.workflows import STEER_ACTIONS
 from infra.storage_layout import (
     USER_OBJECTS,
+    AiBinding,
     D1Binding,
     EmailBinding,
     IdempotencyBinding,
@@ -28,6 +29,7 @@ from infra.storage_layout import (
     QueueBinding,
     R2Binding,
     StorageLayout,
+    VectorizeBinding,
     WorkflowBinding,
 )
 from local.gateway import PUBLIC_ROUTES, ROUTES
@@ -154,6 +156,8 @@ def test_the_runtime_reads_the_specs_infra_reads(layout: StorageLayout) -> None:
                 assert dict(binding.prefixes) == deployed.prefixes
             if isinstance(deployed, WorkflowBinding):
                 assert binding.access == deployed.access
+            if isinstance(deployed, VectorizeBinding):
+                assert binding.vector_index == deployed.index
 
 
 def test_every_local_trigger_invokes_the_stacks_spec_built_functions(stack: LocalStack) -> None:
@@ -199,14 +203,25 @@ def test_each_local_variable_names_the_local_twin_of_what_the_deployed_one_names
         _LOCAL_TWIN[kinds[target]](stack, local)
 
 
+def _resource_key(resource: Any) -> str:
+    """An ARN naming no resource of the stack (a Bedrock model's) as its expression's JSON, else the ARN itself."""
+    return json.dumps(resource, sort_keys=True) if isinstance(resource, dict) else str(resource)
+
+
 def _granted(statements: list[dict[str, Any]]) -> dict[str, set[str]]:
-    """Logical ID (or '*') -> the actions statements grant on it."""
+    """Logical ID (or '*', or an ARN of what the stack does not own) -> the actions statements grant on it."""
     granted: dict[str, set[str]] = {}
     for statement in statements:
         for resource in as_list(statement["Resource"]):
-            for target in referenced_ids(resource) or {resource}:
-                granted.setdefault(str(target), set()).update(actions_of(statement))
+            for target in referenced_ids(resource) or {_resource_key(resource)}:
+                granted.setdefault(target, set()).update(actions_of(statement))
     return granted
+
+
+def _model_arn(layout: StorageLayout) -> str:
+    """The embedding model's ARN in the stack's partition and region: foundation models have no account."""
+    arn = ["arn:", {"Ref": "AWS::Partition"}, ":bedrock:", {"Ref": "AWS::Region"}]
+    return _resource_key({"Fn::Join": ["", [*arn, f"::foundation-model/{layout.ai.embedding_model}"]]})
 
 
 def _destinations(template: Template, function_id: str) -> set[str]:
@@ -251,6 +266,7 @@ class _Role:
         self.statements = statements_of_function(template, function)
         self.granted = _granted(self.statements)
         self.targets = _targets(template, function)
+        self.variables = variables_of(template, function)
 
 
 def _check_binding(name: str, binding: Any, role: _Role, layout: StorageLayout) -> None:
@@ -282,6 +298,22 @@ def _check_binding(name: str, binding: Any, role: _Role, layout: StorageLayout) 
         case WorkflowBinding():
             assert granted[targets[f"TTAI_{name}_ARN"]] == {"lambda:InvokeFunction"}
             assert granted[targets["TTAI_WORKFLOWS_TABLE"]] == set(WORKFLOW_RECORD_ACTIONS)
+        case VectorizeBinding():
+            # pgvector in the database: reached as D1 is, the index named with its configuration.
+            assert "rds-data:ExecuteStatement" in granted[targets["TTAI_DB_CLUSTER_ARN"]]
+            assert granted[targets["TTAI_DB_SECRET_ARN"]] == SECRET_READS
+            index = layout.vectorize.indexes[binding.index]
+            assert (
+                role.variables["TTAI_VECTORIZE_INDEX"],
+                role.variables["TTAI_VECTORIZE_DIMENSIONS"],
+                role.variables["TTAI_VECTORIZE_METRIC"],
+            ) == (binding.index, str(index.dimensions), index.metric)
+        case AiBinding():
+            assert granted[_model_arn(layout)] == {"bedrock:InvokeModel"}
+            assert (role.variables["TTAI_AI_EMBEDDING_MODEL"], role.variables["TTAI_AI_EMBEDDING_DIMENSIONS"]) == (
+                layout.ai.embedding_model,
+                str(layout.ai.embedding_dimensions),
+            )
 
 
 def test_each_function_is_granted_on_exactly_what_its_spec_names_and_as_the_spec_says(
@@ -311,7 +343,17 @@ def test_each_function_is_granted_on_exactly_what_its_spec_names_and_as_the_spec
             if isinstance(binding, WorkflowBinding) and binding.access == "manage"
         }
         own = {function_id} if spec.workflow else set()
-        expected = {"*", own_logs, *named, *consumed, *_destinations(dev_template, function_id), *steered, *own}
+        models = {_model_arn(layout)} if spec.bindings_of(AiBinding) else set()
+        expected = {
+            "*",
+            own_logs,
+            *named,
+            *consumed,
+            *_destinations(dev_template, function_id),
+            *steered,
+            *own,
+            *models,
+        }
         assert set(granted) == expected, name
         for workflow, workflow_id in workflow_ids.items():
             steers = granted.get(workflow_id, set()) & set(STEER_ACTIONS)
@@ -390,6 +432,17 @@ def test_the_local_poller_batches_as_the_deployed_event_sources(stack: LocalStac
             deployed["BatchSize"],
             deployed["MaximumBatchingWindowInSeconds"],
         )
+
+
+def test_the_runtime_and_infra_read_the_same_ai_and_vectorize_layout(stack: LocalStack, layout: StorageLayout) -> None:
+    assert stack.layout.ai == (layout.ai.embedding_model, layout.ai.embedding_dimensions)
+    assert {name: (i.dimensions, i.metric) for name, i in stack.layout.vector_indexes.items()} == {
+        name: (i.dimensions, i.metric) for name, i in layout.vectorize.indexes.items()
+    }
+    # The knowledge base's vectors are the embedding model's: the index every VECTORIZE binding names has its
+    # dimensions.
+    indexes = {b.index for spec in layout.functions.values() for b in spec.bindings_of(VectorizeBinding).values()}
+    assert {layout.vectorize.indexes[name].dimensions for name in indexes} == {layout.ai.embedding_dimensions}
 
 
 def test_the_runtime_and_infra_read_the_same_queue_layout(stack: LocalStack, layout: StorageLayout) -> None:

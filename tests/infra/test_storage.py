@@ -145,17 +145,21 @@ class TestBucket:
 
 
 class TestGrants:
-    def test_the_api_reads_exports_erases_users_and_keeps_workflow_values(self, template: Template):
-        # No route reads knowledge/ documents: the api is granted nothing there (storage.json functions.api).
+    def test_the_api_reads_exports_erases_users_keeps_workflow_values_and_writes_user_knowledge(
+        self, template: Template
+    ):
+        # No route reads the shared knowledge/ documents: the api is granted nothing there (storage.json functions.api);
+        # a user's own documents it only writes (the consumer reads them to index them).
         granted = _grants(template, "api")
         assert granted == {
             "s3:GetObject": {"users/*/exports/*", "workflows/*"},
             "s3:GetObjectVersion": {"users/*/exports/*", "workflows/*"},
-            # Writes only under workflows/: values too big for a checkpoint. Exports are the workflow's to write.
-            "s3:PutObject": {"workflows/*"},
-            "s3:PutObjectTagging": {"workflows/*"},
-            "s3:AbortMultipartUpload": {"workflows/*", "users/*"},
-            "s3:ListMultipartUploadParts": {"workflows/*"},
+            # Writes under workflows/ (values too big for a checkpoint) and a user's knowledge/. Exports are the
+            # workflow's to write.
+            "s3:PutObject": {"workflows/*", "users/*/knowledge/*"},
+            "s3:PutObjectTagging": {"workflows/*", "users/*/knowledge/*"},
+            "s3:AbortMultipartUpload": {"workflows/*", "users/*/knowledge/*", "users/*"},
+            "s3:ListMultipartUploadParts": {"workflows/*", "users/*/knowledge/*"},
             "s3:DeleteObject": {"users/*"},
             "s3:DeleteObjectVersion": {"users/*"},
             "s3:ListBucket": {""},
@@ -193,9 +197,13 @@ class TestGrants:
             }
         assert _grants(template, function) == expected
 
+    def test_the_consumer_only_reads_users_knowledge_documents(self, template: Template):
+        reads = ("s3:GetObject", "s3:GetObjectVersion")
+        assert _grants(template, "consumer") == {action: {"users/*/knowledge/*"} for action in reads}
+
     def test_no_other_function_touches_the_bucket(self, template: Template):
         for function in ttai_function_ids(template):
-            if function != "api" and not function.endswith("_workflow"):
+            if function not in {"api", "consumer"} and not function.endswith("_workflow"):
                 assert _grants(template, function) == {}, function
                 assert "TTAI_R2_BUCKET" not in variables_of(template, function), function
 

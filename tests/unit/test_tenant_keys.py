@@ -123,7 +123,7 @@ def test_a_segment_holds_no_separator_and_decodes_to_its_id(user_id: str, separa
 
 
 def test_storage_json_ends_every_user_segment_with_a_slash_under_one_parent() -> None:
-    assert PER_USER_PURPOSES == ["exports", "uploads"]
+    assert PER_USER_PURPOSES == ["exports", "uploads", "user_knowledge"]
     for purpose in PER_USER_PURPOSES:
         assert user_object_prefix(purpose, "alice").startswith(user_objects_prefix("alice"))
     assert user_objects_prefix("alice:bob") == "users/alice:bob/"
