@@ -305,6 +305,37 @@ def _bars_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _knowledge_add(args: argparse.Namespace) -> int:
+    """Each file as a document of ``--user``'s knowledge base, added as POST /api/v1/knowledge adds one (the api
+    function's bindings): stored and queued; the running stack's consumer indexes it."""
+    from local.knowledge_samples import document_title  # noqa: PLC0415 - only this command needs them
+    from ttai.models.knowledge import KnowledgeDocumentIn  # noqa: PLC0415
+    from ttai.services.knowledge import KnowledgeService  # noqa: PLC0415
+
+    if args.title is not None and len(args.files) > 1:
+        raise ValueError("--title names one document: give one file with it")
+    documents = []
+    for path in args.files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{path}: not a readable UTF-8 text file ({type(exc).__name__})") from None
+        title = args.title or document_title(text, path.stem)
+        try:
+            documents.append((path, KnowledgeDocumentIn(title=title, text=text, tags=args.tag)))
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False))
+            raise ValueError(f"{path}: {problems}") from None
+    environ = _running_stack_environ(args.state_file)
+    os.environ.update(runtime_environ(environ))  # boto3 takes the stack's endpoints and credentials from here
+    env = Env.from_environ(function_environ(function_specs()["api"], environ))
+    service = KnowledgeService(env, args.user)
+    for path, document in documents:  # every file checked before any is added
+        queued = service.add(document)
+        print(f"{path}: document {queued.document_id} ({queued.title!r}) of {args.user} queued for indexing")
+    return 0
+
+
 def _backup(args: argparse.Namespace) -> int:
     from ttai.services.backups import run_backup  # noqa: PLC0415
 
@@ -415,6 +446,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     bars_import.add_argument("--symbol", required=True)
     bars_import.add_argument("--source", default="csv", help="where the bars came from (default csv)")
     bars_import.set_defaults(run=_bars_import)
+    knowledge = commands.add_parser("knowledge", help="the knowledge base on the running dev stack").add_subparsers(
+        dest="knowledge_command", required=True
+    )
+    knowledge_add = knowledge.add_parser("add", help="add text or Markdown files to a user's knowledge base")
+    knowledge_add.add_argument("files", type=Path, nargs="+", metavar="FILE")
+    knowledge_add.add_argument("--user", default="dev-user", help="whose knowledge base (default dev-user)")
+    knowledge_add.add_argument("--title", default=None, help="default: the first '# ' heading, else the file name")
+    knowledge_add.add_argument("--tag", action="append", default=[], help="a tag (repeat for more)")
+    knowledge_add.set_defaults(run=_knowledge_add)
     backup = commands.add_parser("backup", help="write every table of the running dev stack to backups/<now>/")
     backup.set_defaults(run=_backup)
     restore = commands.add_parser("restore", help="load a backup into an empty database of the running dev stack")

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from local.demo import DEMO_WATCHLIST, load_demo
 from local.gateway import LocalGateway
+from local.knowledge_samples import load_samples
 from local.postgres import DataDirVersionError
 from local.stack import LocalStack
 from local.workflows.control import WorkflowControl
@@ -148,6 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.state_file.chmod(0o600)
     stack.poller.start()  # queues -> the consumer function, each with its batch size and window, as on Lambda
     demo_bars = load_demo(stack.env.DB, "dev-user")  # labelled source 'demo': analyses of them say DEMO DATA
+    samples = load_samples(stack.function_env("api"), "dev-user")  # indexed by the consumer the poller feeds
     stack.scheduler.start()  # storage.json's schedules on their New York crons -> the scheduler function
     print(
         f"TTAI dev server on {url} (ready in {time.monotonic() - started:.1f} s)\n"
@@ -160,6 +162,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"  run a job now:                   .venv/bin/ttai jobs run analysis [--at 2026-03-09T13:30:00Z]\n"
         f"  workflows (kept in {stack.workflows.root}): .venv/bin/ttai workflows list | status ID | pause ID |"
         " resume ID | terminate ID\n"
+        f"  knowledge base:                  {len(samples)} sample documents of dev-user (tagged 'sample');"
+        " .venv/bin/ttai knowledge add FILE...\n"
+        f"    search: curl -H 'Authorization: Bearer $TOKEN' '{url}/api/v1/knowledge/search?q=covered+calls'\n"
         f"  jobs dashboard (paste a token):  {url}/dashboard\n"
         f"  try: curl {url}/health\n"
         f"       curl -H 'Authorization: Bearer $TOKEN' '{url}/api/v1/quotes?symbols=AAPL,MSFT'\n"

@@ -92,9 +92,22 @@ class JobRunRequested(_Message):
     scheduled_time: Timestamp
 
 
+class KnowledgeIndexRequested(_Message):
+    """A document stored under the user's knowledge/ to chunk, embed and upsert into their namespace."""
+
+    type: Literal["knowledge_index"] = "knowledge_index"
+    document_id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,47}$")]
+
+
 # Any message of the union, told apart by its ``type`` when parsed.
 AnyMessage = Annotated[
-    AnalysisComplete | AlertTriggered | ScreenerComplete | Notification | ScreenerRunRequested | JobRunRequested,
+    AnalysisComplete
+    | AlertTriggered
+    | ScreenerComplete
+    | Notification
+    | ScreenerRunRequested
+    | JobRunRequested
+    | KnowledgeIndexRequested,
     Field(discriminator="type"),
 ]
 

@@ -1,4 +1,5 @@
-"""A user's id inside KV keys and object keys: one escaped segment, so no user's keys or prefixes reach another's.
+"""A user's id inside KV keys and object keys: one escaped segment, so no user's keys or prefixes reach another's
+(and, digested, as their Vectorize namespace: ``user_namespace``).
 
 User ids keep the alphabet tokens accept (``[A-Za-z0-9][A-Za-z0-9._@:-]{0,127}``): people moving from Cloudflare
 bring ids from TastyTrade and from seed 000's D1 that may hold ``:``, ``.`` or ``@``, and narrowing the alphabet
@@ -18,6 +19,7 @@ keys of ids holding ``:`` change: their cached analyses are computed again and t
 
 from __future__ import annotations
 
+import hashlib
 from urllib.parse import unquote
 
 from ttai.layout import storage_layout
@@ -64,3 +66,10 @@ def user_objects_prefix(user_id: str) -> str:
     if len(heads) != 1 or not next(iter(heads)).endswith(_USER_PLACEHOLDER + OBJECT_SEPARATOR):
         raise ValueError(f"storage.json: per-user prefixes must share one parent ending {_USER_PLACEHOLDER}/")
     return heads.pop().replace(_USER_PLACEHOLDER, user_segment(user_id, OBJECT_SEPARATOR))
+
+
+def user_namespace(user_id: str) -> str:
+    """The Vectorize namespace of a user's vectors (the knowledge base): the SHA-256 of their id in 64 hex digits, as
+    a namespace is at most 64 bytes and an id up to 128 characters. A digest, not an escape, so no id reaches
+    another's namespace short of a SHA-256 collision."""
+    return hashlib.sha256(user_id.encode("utf-8")).hexdigest()

@@ -87,6 +87,7 @@ HANDLERS: Mapping[str, Handler] = _LazyHandlers(
             "notification",
             "screener_run",
             "job_run",
+            "knowledge_index",
         )
     }
 )

@@ -306,6 +306,7 @@ API_ROUTERS: tuple[LazyRouter, ...] = (
         )
     ),
     LazyRouter("ttai.http.routes.jobs", API, (f"{API}/jobs",)),
+    LazyRouter("ttai.http.routes.knowledge", API, (f"{API}/knowledge",)),
 )
 
 

@@ -6,9 +6,10 @@ entries that name them; every object under ``users/{user_id}/``. Both prefixes c
 (``ttai.tenant_keys``), so neither reaches a user whose id starts with this one's (``alice`` and ``alice:bob``).
 
 Erasure removes all of it: every row (the tables' own foreign keys cascade from users; the deletes run children
-first anyway), every object version and delete marker (the bucket is versioned), every KV entry, the sessions last
-so a failure part-way leaves a token that can ask again. The audit trail stays, with its personal fields redacted
-in the same transaction (0001's trigger allows that one change while ``ttai.audit_maintenance`` is 'redact').
+first anyway) and their knowledge base's chunks in Vectorize (by their namespace), every object version and delete
+marker (the bucket is versioned), every KV entry, the sessions last so a failure part-way leaves a token that can
+ask again. The audit trail stays, with its personal fields redacted in the same transaction (0001's trigger allows
+that one change while ``ttai.audit_maintenance`` is 'redact').
 Unlike seed 004's soft delete with a grace period, erasure is immediate: the request is the user's own.
 """
 
@@ -40,13 +41,14 @@ from ttai.services.export_file import (
 )
 from ttai.services.storage import ExportFile, StorageService
 from ttai.services.tables import Table, discover
-from ttai.tenant_keys import user_objects_prefix
+from ttai.tenant_keys import user_namespace, user_objects_prefix
 
 ARCHIVE_FORMAT = "ttai-account-export/1"
 AUDIT_TABLE = "audit_events"
 # Credentials, not data: sealed broker tokens (useless without the service's key) and the Discord webhook URL
 # (a secret the API never shows whole either).
 WITHHELD_FIELDS = ("access_token", "refresh_token", "discord_webhook_url")
+_ERASE_VECTORS = "DELETE FROM vectors WHERE namespace = ?1"
 _SESSION_MARK = ":session:"
 _ANALYSIS_MARK = ":analysis:"
 
@@ -171,6 +173,9 @@ class DataRightsService:
             for table, owner in reversed(owned):  # children first; users last
                 result = tx.run(self.db.prepare(f"DELETE FROM {table.name} WHERE {owner} = ?1").bind(self.user_id))  # noqa: S608
                 rows += result.meta.changes or 0
+            # Their knowledge chunks (text included) in every Vectorize index: the namespace is theirs alone.
+            chunks = tx.run(self.db.prepare(_ERASE_VECTORS).bind(user_namespace(self.user_id)))
+            rows += chunks.meta.changes or 0
         return rows, redacted or 0
 
     def _erase_cache(self, known: set[str]) -> int:
