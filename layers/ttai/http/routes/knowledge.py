@@ -48,7 +48,7 @@ def add_document(body: KnowledgeDocumentIn) -> Response[KnowledgeDocumentQueued]
 @router.get(
     "/knowledge/search",
     summary="The caller's document chunks closest in meaning to the query, closest first",
-    responses=responses(HTTPStatus.BAD_REQUEST),
+    responses=responses(),
 )
 def search_knowledge(q: SearchQuery, top_k: TopK = SEARCH_DEFAULT_TOP_K) -> KnowledgeSearch:
     if not q.strip():
