@@ -29,7 +29,7 @@ from typing import Any
 
 import psycopg
 
-from benchmarks.measure import QueryTimings, StatementTap, database_uri, explain, percentile, plan_outline
+from benchmarks.measure import Meter, QueryTimings, StatementTap, database_uri, explain, percentile, plan_outline
 from benchmarks.report import Row, print_table
 from local.stack import LocalStack
 from ttai.bindings.vectorize import VectorizeIndex, create_vector_index
@@ -211,7 +211,26 @@ def run(vectors: int = VECTORS, dimensions: int = DIMENSIONS, intrinsic: int = 0
         ]
         for kind in KINDS:
             rows += _queries(stack, index, uri, space, kind)
+        rows += _calls(stack, index, space, kept)
     return rows
+
+
+def _calls(stack: LocalStack, index: VectorizeIndex, space: Space, kept: list[dict[str, Any]]) -> list[Row]:
+    """Data API calls of a query and of an upsert of 1,000 vectors (machine-independent: tests assert them too)."""
+    meter = Meter(stack.env.client("rds-data"))
+    rng = random.Random(SEED + 2)  # noqa: S311 - a reproducible query, not a secret
+    query_filter = {"category": {"$in": ["c01", "c02"]}}
+    meter(
+        "Vectorize query, top 10, filtered", lambda: index.query(space.point(rng), top_k=TOP_K, filter=query_filter), 1
+    )
+    # 1,024 floats are ~12.8 KB as text: four requests under the Data API's 4 MiB, in one transaction.
+    upsert_budget = 6 if space.dimensions == DIMENSIONS else None
+    meter(
+        f"Vectorize upsert of {BATCH:,} vectors, {space.dimensions}-d",
+        lambda: index.upsert(kept[:BATCH]),
+        upsert_budget,
+    )
+    return meter.rows
 
 
 def main(argv: list[str] | None = None) -> int:
