@@ -53,6 +53,29 @@ def test_every_malformed_variable_is_named_in_one_error() -> None:
     assert "TTAI_KV_TABLE" not in message
 
 
+def test_vectorize_and_ai_are_built_from_their_variables_and_malformed_ones_are_named() -> None:
+    variables = {
+        **BASE,
+        "TTAI_DB_CLUSTER_ARN": "arn:aws:rds:eu-west-1:1:cluster:c",
+        "TTAI_DB_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:1:secret:s",
+        "TTAI_DB_NAME": "ttai",
+        "TTAI_VECTORIZE_INDEX": "ttai-knowledge",
+        "TTAI_VECTORIZE_DIMENSIONS": "1024",
+        "TTAI_VECTORIZE_METRIC": "cosine",
+        "TTAI_AI_EMBEDDING_MODEL": "amazon.titan-embed-text-v2:0",
+        "TTAI_AI_EMBEDDING_DIMENSIONS": "1024",
+    }
+    env = Env(Settings.from_environ(variables), clients={"rds-data": object(), "bedrock-runtime": object()})
+    assert (env.VECTORIZE.name, env.VECTORIZE.dimensions, env.VECTORIZE.metric) == ("ttai-knowledge", 1024, "cosine")
+    assert (env.AI.model, env.AI.dimensions) == ("amazon.titan-embed-text-v2:0", 1024)
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_environ({**variables, "TTAI_VECTORIZE_DIMENSIONS": "0", "TTAI_VECTORIZE_METRIC": "manhattan"})
+    assert "TTAI_VECTORIZE_DIMENSIONS" in str(caught.value)
+    assert "TTAI_VECTORIZE_METRIC" in str(caught.value)
+    with pytest.raises(ConfigurationError, match="TTAI_AI_EMBEDDING_MODEL"):
+        _ = Env(Settings.from_environ(BASE)).AI
+
+
 def test_settings_are_immutable() -> None:
     settings = Settings.from_environ(BASE)
     with pytest.raises(AttributeError):
