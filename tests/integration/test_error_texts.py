@@ -90,6 +90,7 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("POST", "/api/v1/exports"): {"dataset": "journal", "format": "csv"},
     ("POST", "/api/v1/analyses/run"): {"symbols": ["AAPL"]},
+    ("POST", "/api/v1/knowledge"): {"title": "Error texts", "text": "A document.", "tags": ["notes"]},
 }
 # Operations that need a scope a user token lacks.
 SERVICE_OPERATIONS = {("PUT", "/api/v1/quotes"), ("PUT", "/api/v1/chains"), ("PUT", "/api/v1/company")}

@@ -59,9 +59,11 @@ def test_functions_invoked_at_once_on_two_threads_each_see_their_own(stack: Loca
         thread.start()
     for thread in threads:
         thread.join(timeout=15)
-    assert seen["api"].r2_bucket == stack.environ["TTAI_R2_BUCKET"]
+    # The api has TastyTrade's settings and no push topic; the consumer the other way round (both read R2 and have
+    # the idempotency table).
+    assert seen["api"].tastytrade_api_url == stack.environ["TTAI_TASTYTRADE_API_URL"]
     assert seen["api"].push_topic_arn is None
-    assert seen["consumer"].r2_bucket is None
+    assert seen["consumer"].tastytrade_api_url is None
     assert seen["consumer"].push_topic_arn == stack.environ["TTAI_PUSH_TOPIC_ARN"]
 
 
