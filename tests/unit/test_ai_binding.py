@@ -38,17 +38,33 @@ def _titan_request(text: str, dimensions: int) -> dict[str, Any]:
     return {"modelId": MODEL, "body": body, "contentType": "application/json", "accept": "application/json"}
 
 
-def test_a_run_is_one_invoke_model_per_text_in_titans_shape_answered_as_workers_ai(
-    bedrock: tuple[Any, Stubber],
-) -> None:
+def test_a_text_is_one_invoke_model_in_titans_shape_answered_as_workers_ai(bedrock: tuple[Any, Stubber]) -> None:
     client, stubber = bedrock
+    # Stubber fails any call whose parameters differ from these, and any call beyond this one.
     stubber.add_response("invoke_model", _titan_answer([0.6, 0.8, 0.0, 0.0]), _titan_request("covered calls", 4))
-    stubber.add_response("invoke_model", _titan_answer([0.0, 0.0, 1.0, 0.0]), _titan_request("iron condors", 4))
-    ai = Ai(MODEL, 4, bedrock=client)
-    # Given two texts, when they are embedded: two calls (Stubber fails any other), in order, and the shape of the
-    # output is Workers AI's.
-    result = ai.run(MODEL, {"text": ["covered calls", "iron condors"]})
-    assert result == {"shape": [2, 4], "data": [[0.6, 0.8, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]]}
+    result = Ai(MODEL, 4, bedrock=client).run(MODEL, {"text": "covered calls"})
+    assert result == {"shape": [1, 4], "data": [[0.6, 0.8, 0.0, 0.0]]}
+
+
+class _Bedrock:
+    """InvokeModel answering each text with a vector of its own (calls run on several threads, in any order)."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def invoke_model(self, **request: Any) -> dict[str, Any]:
+        text = json.loads(request["body"])["inputText"]
+        self.texts.append(text)
+        return _titan_answer([float(len(text)), 0.0, 0.0, 1.0])
+
+
+def test_a_run_of_several_texts_is_one_call_each_and_answers_in_the_order_asked() -> None:
+    bedrock = _Bedrock()
+    texts = ["a", "bb", "ccc", "dddd", "eeeee"] * 4
+    result = Ai(MODEL, 4, bedrock=bedrock).run(MODEL, {"text": texts})
+    assert sorted(bedrock.texts) == sorted(texts)
+    assert result["shape"] == [20, 4]
+    assert [vector[0] for vector in result["data"]] == [float(len(text)) for text in texts]
 
 
 def test_an_answer_without_an_embedding_of_the_dimensions_asked_for_is_an_error(bedrock: tuple[Any, Stubber]) -> None:
