@@ -21,7 +21,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 NODE_BIN := $(VENV)/node-bin
 export PATH := $(CURDIR)/$(NODE_BIN):$(PATH)
 
-.PHONY: help install dev test lint workflows-lint typecheck unit integration infra e2e browser synth layer cost diff deploy deploy-ci bench migrate clean
+.PHONY: help install dev test lint workflows-lint typecheck unit integration infra e2e browser synth layer cost diff deploy deploy-ci bench load soak migrate clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -109,6 +109,12 @@ deploy: install ## deploy one environment: make deploy ENV=staging (needs AWS cr
 
 deploy-ci: install ## deploy GitHub's OIDC provider and the deploy roles (once per account; needs AWS credentials)
 	$(CDK) deploy --app "$(BIN)/python app.py" -c env=ci --require-approval broadening "ci/*"
+
+load: install ## 200 users for 60 s against a dev server of its own (locust, loopback): latency per request, lost writes
+	$(BIN)/python -m benchmarks.load --enforce-budgets
+
+soak: install ## 50 users for 10 minutes: the same checks, and the dev server's memory growth
+	$(BIN)/python -m benchmarks.load --soak --enforce-budgets
 
 bench: install ## measured budgets, printed as a table
 	$(BIN)/python -m benchmarks

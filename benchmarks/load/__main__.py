@@ -1,0 +1,255 @@
+"""python -m benchmarks.load [--users 200] [--seconds 60] [--soak]: the load (or soak) run, its table and checks.
+
+Starts a dev server of its own (a fresh database in a temporary folder, loopback only), mints a session per
+simulated user, runs the locust users headless for the given time, then checks the writes: every journal entry
+answered 201 is in the database, and the load's users hold no other entry (a retried request wrote nothing twice).
+Exit status 1 on any 5xx, lost or duplicated write, or (with --enforce-budgets) a missed latency or memory budget.
+"""
+
+from __future__ import annotations
+
+# ruff: noqa: I001 - locust is imported before the standard library on purpose (below)
+
+# locust patches the standard library for gevent as it is imported: before anything opens a socket.
+import locust  # noqa: F401 - imported first on purpose
+from locust.env import Environment
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import gevent  # type: ignore[import-untyped]  # locust's own dependency, without stubs
+
+from benchmarks.load.locustfile import SHARED, Streamer, Trader, quotes_body
+from local.stack import free_port, runtime_environ
+
+ROOT = Path(__file__).resolve().parents[2]
+CACHED_QUOTES_P99_MS = 100.0
+TENANT_LIST_P99_MS = 250.0
+SOAK_GROWTH_MB = 50.0
+TENANT_LISTS = ("journal list", "watchlists list")
+
+
+@dataclass(frozen=True)
+class RequestStats:
+    name: str
+    requests: int
+    failures: int
+    server_errors: int
+    per_second: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+
+
+@dataclass(frozen=True)
+class Report:
+    users: int
+    seconds: float
+    requests: list[RequestStats]
+    server_errors: int
+    writes_answered: int
+    writes_lost: int
+    writes_extra: int
+    rss_start_mb: float
+    rss_end_mb: float
+
+    @property
+    def correct(self) -> bool:
+        return self.server_errors == 0 and self.writes_lost == 0 and self.writes_extra == 0
+
+
+@contextmanager
+def dev_server(workdir: Path) -> Iterator[tuple[str, dict[str, Any], int]]:
+    """A `make dev` server of this run's own: its URL, its state file's content and its process id."""
+    port = free_port()
+    state_file = workdir / "state.json"
+    command = [sys.executable, "-m", "local.dev", "--port", str(port), "--state-file", str(state_file)]
+    process = subprocess.Popen(
+        [*command, "--data-dir", str(workdir / "pgdata")],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if process.poll() is not None:
+                raise SystemExit(f"the dev server exited with {process.returncode} before answering")
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:  # noqa: S310 - loopback
+                    if response.status == 200 and state_file.exists():
+                        break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise SystemExit("the dev server did not answer /health within 120 s") from None
+                time.sleep(0.2)
+        yield url, json.loads(state_file.read_text()), process.pid
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def rss_mb(pid: int) -> float:
+    """The resident memory of a process (and not its children), from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _put(url: str, token: str, body: dict[str, Any]) -> None:
+    request = urllib.request.Request(  # noqa: S310 - loopback
+        f"{url}/api/v1/quotes",
+        data=json.dumps(body).encode(),
+        method="PUT",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - loopback
+        pass
+
+
+def _check_writes(environ: dict[str, str], user_ids: list[str]) -> tuple[int, int, int]:
+    """(writes answered 201, those missing from the database, entries of the load's users nobody was told of)."""
+    from ttai.env import Env  # noqa: PLC0415 - after the run: the stack's endpoints are set by then
+
+    answered = {entry_id for ids in SHARED.written.values() for entry_id in ids}
+    db = Env.from_environ(environ).DB
+    stored: set[int] = set()
+    for user_id in user_ids:
+        rows = db.prepare("SELECT id FROM trade_journal WHERE user_id = ?").bind(user_id).all().results
+        stored |= {int(row["id"]) for row in rows}
+    return len(answered), len(answered - stored), len(stored - answered)
+
+
+def run(users: int, seconds: float, spawn_rate: float) -> Report:
+    with tempfile.TemporaryDirectory(prefix="ttai-load-") as scratch, dev_server(Path(scratch)) as (url, state, pid):
+        environ: dict[str, str] = state["environ"]
+        os.environ.update(runtime_environ(environ))
+        from ttai.auth.sessions import SessionStore  # noqa: PLC0415 - needs the stack's endpoints
+        from ttai.env import Env  # noqa: PLC0415
+
+        sessions = SessionStore(Env.from_environ(environ))
+        run_id = uuid.uuid4().hex[:6]
+        user_ids = [f"load-{run_id}-{i}" for i in range(users)]
+        SHARED.user_tokens = [sessions.open(user_id).token for user_id in user_ids]
+        SHARED.service_token = state["service_token"]
+        SHARED.written.clear()
+        _put(url, SHARED.service_token, quotes_body())  # the reads are of cached quotes
+        rss_start = rss_mb(pid)
+
+        environment = Environment(user_classes=[Trader, Streamer], host=url)
+        server_errors: Counter[str] = Counter()
+
+        def count_5xx(name: str, response: Any = None, **_: Any) -> None:
+            if response is not None and getattr(response, "status_code", 0) >= 500:
+                server_errors[name] += 1
+
+        environment.events.request.add_listener(count_5xx)  # type: ignore[no-untyped-call]
+        runner = environment.create_local_runner()
+        runner.start(users + 1, spawn_rate=spawn_rate)
+        gevent.spawn_later(seconds, runner.quit)
+        started = time.monotonic()
+        runner.greenlet.join()
+        elapsed = time.monotonic() - started
+        rss_end = rss_mb(pid)
+        answered, lost, extra = _check_writes(environ, user_ids)
+
+    stats = [
+        RequestStats(
+            name=name,
+            requests=entry.num_requests,
+            failures=entry.num_failures,
+            server_errors=server_errors[name],
+            per_second=entry.num_requests / elapsed if elapsed else 0.0,
+            p50_ms=float(entry.get_response_time_percentile(0.50) or 0),
+            p95_ms=float(entry.get_response_time_percentile(0.95) or 0),
+            p99_ms=float(entry.get_response_time_percentile(0.99) or 0),
+        )
+        for (name, _method), entry in sorted(environment.stats.entries.items())
+    ]
+    total_5xx = sum(server_errors.values())
+    return Report(users, elapsed, stats, total_5xx, answered, lost, extra, rss_start, rss_end)
+
+
+def budgets(report: Report, *, soak: bool) -> list[tuple[str, bool]]:
+    """Each budget the issue sets, described with what was measured, and whether it held."""
+    by_name = {stats.name: stats for stats in report.requests}
+    results = []
+    if soak:
+        growth = report.rss_end_mb - report.rss_start_mb
+        results.append(
+            (f"dev server memory growth {growth:.1f} MB <= {SOAK_GROWTH_MB:.0f} MB", growth <= SOAK_GROWTH_MB)
+        )
+        return results
+    if "quotes (cached)" in by_name:
+        p99 = by_name["quotes (cached)"].p99_ms
+        results.append(
+            (f"cached quote reads p99 {p99:.0f} ms <= {CACHED_QUOTES_P99_MS:.0f} ms", p99 <= CACHED_QUOTES_P99_MS)
+        )
+    for name in TENANT_LISTS:
+        if name in by_name:
+            p99 = by_name[name].p99_ms
+            results.append((f"{name} p99 {p99:.0f} ms <= {TENANT_LIST_P99_MS:.0f} ms", p99 <= TENANT_LIST_P99_MS))
+    return results
+
+
+def render(report: Report, *, soak: bool) -> str:
+    header = f"{'request':<26}{'count':>8}{'fail':>6}{'5xx':>6}{'req/s':>8}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}"
+    lines = [f"{report.users} users for {report.seconds:.0f} s", header, "-" * len(header)]
+    lines += [
+        f"{s.name:<26}{s.requests:>8}{s.failures:>6}{s.server_errors:>6}{s.per_second:>8.1f}"
+        f"{s.p50_ms:>8.0f}{s.p95_ms:>8.0f}{s.p99_ms:>8.0f}"
+        for s in report.requests
+    ]
+    total = sum(s.requests for s in report.requests)
+    lines.append(f"{'all':<26}{total:>8}{'':>6}{report.server_errors:>6}{total / report.seconds:>8.1f}")
+    lines.append("")
+    lines.append(
+        f"writes answered 201: {report.writes_answered}, missing from the database: {report.writes_lost}, "
+        f"written but never answered (duplicates): {report.writes_extra}"
+    )
+    lines.append(f"dev server RSS: {report.rss_start_mb:.0f} MB at the start, {report.rss_end_mb:.0f} MB at the end")
+    lines += [f"{'ok    ' if held else 'MISSED'} {text}" for text, held in budgets(report, soak=soak)]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.load", description=__doc__)
+    parser.add_argument("--users", type=int, default=None, help="simulated users (200; 50 with --soak)")
+    parser.add_argument("--seconds", type=float, default=None, help="how long (60; 600 with --soak)")
+    parser.add_argument("--spawn-rate", type=float, default=50.0, help="users started per second")
+    parser.add_argument("--soak", action="store_true", help="a long run that reports the dev server's memory growth")
+    parser.add_argument("--enforce-budgets", action="store_true", help="exit 1 when a budget is missed too")
+    parser.add_argument("--json", type=Path, default=None, help="also write the report here")
+    args = parser.parse_args(argv)
+    users = args.users or (50 if args.soak else 200)
+    seconds = args.seconds or (600.0 if args.soak else 60.0)
+    report = run(users, seconds, args.spawn_rate)
+    print(render(report, soak=args.soak))
+    if args.json is not None:
+        args.json.write_text(json.dumps(asdict(report), indent=2))
+    missed = [text for text, held in budgets(report, soak=args.soak) if not held]
+    if not report.correct or (args.enforce_budgets and missed):
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

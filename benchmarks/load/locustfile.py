@@ -1,0 +1,109 @@
+"""The load's clients, in proportions taken from infra/cost/usage.json's profile: mostly cached quote reads, then
+tenant lists, a few writes (each with an Idempotency-Key, a fifth of them retried as a phone on a flaky network
+would), and one quote streamer ingesting with a service token.
+
+Imported only by the load process: importing locust patches the standard library for gevent.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import uuid
+from dataclasses import dataclass, field
+
+from locust import HttpUser, between, constant, task
+
+SYMBOLS = ("AAPL", "MSFT", "SPY", "TSLA")
+RETRIED_SHARE = 0.2
+
+
+@dataclass
+class Shared:
+    """What the runner hands the users and reads back: tokens to use, and the ids of writes answered 201."""
+
+    user_tokens: list[str] = field(default_factory=list)
+    service_token: str = ""
+    written: dict[str, list[int]] = field(default_factory=dict)  # journal ids answered 201, by token
+
+    def record(self, token: str, entry_id: int) -> None:
+        self.written.setdefault(token, []).append(entry_id)
+
+
+SHARED = Shared()
+_NEXT_TOKEN = itertools.count()
+
+
+def quotes_body() -> dict[str, object]:
+    return {
+        "quotes": [
+            {"symbol": symbol, "last": round(random.uniform(90, 110), 2), "updated_at": "2026-11-20T15:00:00-05:00"}  # noqa: S311
+            for symbol in SYMBOLS
+        ]
+    }
+
+
+class Trader(HttpUser):
+    """A signed-in user of the assistant: reads quotes and their own lists, records a trade now and then."""
+
+    weight = 100
+    wait_time = between(0.5, 1.5)
+
+    def on_start(self) -> None:
+        self.token = SHARED.user_tokens[next(_NEXT_TOKEN) % len(SHARED.user_tokens)]
+        self.headers = {"Authorization": f"Bearer {self.token}"}
+
+    @task(10)
+    def read_quotes(self) -> None:
+        self.client.get(f"/api/v1/quotes?symbols={','.join(SYMBOLS[:3])}", headers=self.headers, name="quotes (cached)")
+
+    @task(4)
+    def list_journal(self) -> None:
+        self.client.get("/api/v1/journal?limit=20", headers=self.headers, name="journal list")
+
+    @task(2)
+    def list_watchlists(self) -> None:
+        self.client.get("/api/v1/watchlists", headers=self.headers, name="watchlists list")
+
+    @task(2)
+    def record_trade(self) -> None:
+        body = {
+            "symbol": random.choice(SYMBOLS),  # noqa: S311
+            "strategy": "long stock",
+            "legs": [{"type": "stock", "side": "buy"}],
+            "quantity": random.randint(1, 100),  # noqa: S311
+            "entry_date": "2025-03-03",
+            "entry_price": 100,
+        }
+        headers = {**self.headers, "Idempotency-Key": str(uuid.uuid4())}
+        attempts = 2 if random.random() < RETRIED_SHARE else 1  # noqa: S311
+        for attempt in range(attempts):
+            name = "journal write" if attempt == 0 else "journal write (retried)"
+            with self.client.post("/api/v1/journal", json=body, headers=headers, name=name, catch_response=True) as r:
+                if r.status_code == 201:
+                    if attempt == 0:
+                        SHARED.record(self.token, int(r.json()["id"]))
+                    r.success()
+                elif r.status_code == 409 and attempt > 0:
+                    r.success()
+
+    @task(1)
+    def save_watchlist(self) -> None:
+        self.client.put(
+            f"/api/v1/watchlists/load-{random.randint(1, 3)}",  # noqa: S311
+            json={"symbols": list(SYMBOLS[:2])},
+            headers=self.headers,
+            name="watchlist write",
+        )
+
+
+class Streamer(HttpUser):
+    """The quote streamer: one service client keeping the hot tier fresh."""
+
+    fixed_count = 1
+    wait_time = constant(1)
+
+    @task
+    def ingest(self) -> None:
+        headers = {"Authorization": f"Bearer {SHARED.service_token}"}
+        self.client.put("/api/v1/quotes", json=quotes_body(), headers=headers, name="quote ingest")
