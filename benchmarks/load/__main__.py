@@ -60,15 +60,14 @@ class Report:
     seconds: float
     requests: list[RequestStats]
     server_errors: int
-    writes_answered: int
-    writes_lost: int
-    writes_extra: int
+    writes: Writes
     rss_start_mb: float
     rss_end_mb: float
+    errors: list[tuple[str, str, int]]  # locust's failures: request name, what happened, how often
 
     @property
     def correct(self) -> bool:
-        return self.server_errors == 0 and self.writes_lost == 0 and self.writes_extra == 0
+        return self.server_errors == 0 and self.writes.correct
 
 
 @contextmanager
@@ -125,8 +124,21 @@ def _put(url: str, token: str, body: dict[str, Any]) -> None:
         pass
 
 
-def _check_writes(environ: dict[str, str], user_ids: list[str]) -> tuple[int, int, int]:
-    """(writes answered 201, those missing from the database, entries of the load's users nobody was told of)."""
+@dataclass(frozen=True)
+class Writes:
+    answered: int  # writes (Idempotency-Keys) answered 201
+    lost: int  # answered 201, but the entry is not in the database
+    extra: int  # in the database, but never answered to anyone
+    duplicated: int  # one key answered with two different entries
+    unanswered: int  # not answered 201 after every attempt
+
+    @property
+    def correct(self) -> bool:
+        return self.lost == self.extra == self.duplicated == self.unanswered == 0
+
+
+def _check_writes(environ: dict[str, str], user_ids: list[str]) -> Writes:
+    """Every journal write of the run against what the load's users hold in the database."""
     from ttai.env import Env  # noqa: PLC0415 - after the run: the stack's endpoints are set by then
 
     answered = {entry_id for ids in SHARED.written.values() for entry_id in ids}
@@ -135,7 +147,8 @@ def _check_writes(environ: dict[str, str], user_ids: list[str]) -> tuple[int, in
     for user_id in user_ids:
         rows = db.prepare("SELECT id FROM trade_journal WHERE user_id = ?").bind(user_id).all().results
         stored |= {int(row["id"]) for row in rows}
-    return len(answered), len(answered - stored), len(stored - answered)
+    duplicated = sum(1 for ids in SHARED.written.values() if len(ids) > 1)
+    return Writes(len(SHARED.written), len(answered - stored), len(stored - answered), duplicated, SHARED.unanswered)
 
 
 def run(users: int, seconds: float, spawn_rate: float) -> Report:
@@ -151,6 +164,7 @@ def run(users: int, seconds: float, spawn_rate: float) -> Report:
         SHARED.user_tokens = [sessions.open(user_id).token for user_id in user_ids]
         SHARED.service_token = state["service_token"]
         SHARED.written.clear()
+        SHARED.unanswered = 0
         _put(url, SHARED.service_token, quotes_body())  # the reads are of cached quotes
         rss_start = rss_mb(pid)
 
@@ -169,7 +183,7 @@ def run(users: int, seconds: float, spawn_rate: float) -> Report:
         runner.greenlet.join()
         elapsed = time.monotonic() - started
         rss_end = rss_mb(pid)
-        answered, lost, extra = _check_writes(environ, user_ids)
+        writes = _check_writes(environ, user_ids)
 
     stats = [
         RequestStats(
@@ -185,7 +199,8 @@ def run(users: int, seconds: float, spawn_rate: float) -> Report:
         for (name, _method), entry in sorted(environment.stats.entries.items())
     ]
     total_5xx = sum(server_errors.values())
-    return Report(users, elapsed, stats, total_5xx, answered, lost, extra, rss_start, rss_end)
+    errors = [(e.name, str(e.error), e.occurrences) for e in environment.stats.errors.values()]
+    return Report(users, elapsed, stats, total_5xx, writes, rss_start, rss_end, errors)
 
 
 def budgets(report: Report, *, soak: bool) -> list[tuple[str, bool]]:
@@ -221,10 +236,12 @@ def render(report: Report, *, soak: bool) -> str:
     total = sum(s.requests for s in report.requests)
     lines.append(f"{'all':<26}{total:>8}{'':>6}{report.server_errors:>6}{total / report.seconds:>8.1f}")
     lines.append("")
+    w = report.writes
     lines.append(
-        f"writes answered 201: {report.writes_answered}, missing from the database: {report.writes_lost}, "
-        f"written but never answered (duplicates): {report.writes_extra}"
+        f"journal writes answered 201: {w.answered}; not in the database: {w.lost}; in it but never answered: "
+        f"{w.extra}; one key answered with two entries: {w.duplicated}; never answered 201: {w.unanswered}"
     )
+    lines += [f"  {count} x {name}: {error}" for name, error, count in report.errors]
     lines.append(f"dev server RSS: {report.rss_start_mb:.0f} MB at the start, {report.rss_end_mb:.0f} MB at the end")
     lines += [f"{'ok    ' if held else 'MISSED'} {text}" for text, held in budgets(report, soak=soak)]
     return "\n".join(lines)
