@@ -88,6 +88,14 @@ def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+class DevHTTPServer(ThreadingHTTPServer):
+    """The dev server's listener: socketserver's default backlog of 5 connections waiting to be accepted resets the
+    rest when many clients connect at once (make load's 200), where API Gateway would take them all."""
+
+    request_queue_size = 1024
+    daemon_threads = True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make dev", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
@@ -104,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     started = time.monotonic()
     # Bind first: the stack needs the public URL (TastyTrade redirects the browser back to it).
-    server = ThreadingHTTPServer((args.host, args.port), GatewayRequestHandler)
+    server = DevHTTPServer((args.host, args.port), GatewayRequestHandler)
     public_url = f"http://{args.host}:{server.server_address[1]}"
     stack = LocalStack(
         name=STACK_NAME,

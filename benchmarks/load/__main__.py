@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CACHED_QUOTES_P99_MS = 100.0
 TENANT_LIST_P99_MS = 250.0
 SOAK_GROWTH_MB = 50.0
+STOP_TIMEOUT_S = 60.0
 TENANT_LISTS = ("journal list", "watchlists list")
 
 
@@ -168,7 +169,9 @@ def run(users: int, seconds: float, spawn_rate: float) -> Report:
         _put(url, SHARED.service_token, quotes_body())  # the reads are of cached quotes
         rss_start = rss_mb(pid)
 
-        environment = Environment(user_classes=[Trader, Streamer], host=url)
+        # Stopping lets each user finish the task it is in, so no write is cut off between the server storing it
+        # and the client hearing its answer (which would look like a write nobody was answered about).
+        environment = Environment(user_classes=[Trader, Streamer], host=url, stop_timeout=STOP_TIMEOUT_S)
         server_errors: Counter[str] = Counter()
 
         def count_5xx(name: str, response: Any = None, **_: Any) -> None:
