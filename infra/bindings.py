@@ -9,6 +9,9 @@ The spec is data (storage.json) rather than Python because both sides read it an
 infra reads the file by path, the runtime (ttai.layout) parses it for the local stack, which gives each function
 only the variables its spec implies (tests/infra/test_local_parity.py compares the two whole).
 
+Functions bound to another function (a lambda binding, a durable one to the durable host, a workflow one to the
+workflow's function) are built after it: `functions` orders the specs so, and refuses a cycle.
+
 A new binding type is one model in infra/storage_layout.py (and its parse in ttai.layout), one construct method
 `bind(grantee, binding) -> variables`, and one case in `Bindings.bind` below; the local stack names its local
 resource in local/stack.py's `binding_variables`.
@@ -32,26 +35,32 @@ from infra.config import ConfigError, EnvironmentConfig, FunctionSettings
 from infra.constructs.ai import Embeddings
 from infra.constructs.cache_table import CacheTable
 from infra.constructs.database import Database
+from infra.constructs.durable_objects import DurableObjects, grant_invoke
 from infra.constructs.function import TtaiFunction
 from infra.constructs.idempotency import IdempotencyTable
 from infra.constructs.notifications import Notifications
 from infra.constructs.queues import Queues
 from infra.constructs.secrets import Secrets
 from infra.constructs.storage import Storage
+from infra.constructs.websocket_api import WebSocketApi
 from infra.constructs.workflows import Workflows, durable_config
 from infra.storage_layout import (
     AiBinding,
     Binding,
     D1Binding,
+    DurableBinding,
+    DurableHostBinding,
     EmailBinding,
     FunctionSpec,
     IdempotencyBinding,
     KvBinding,
+    LambdaBinding,
     PushBinding,
     QueueBinding,
     R2Binding,
     VectorIndexSpec,
     VectorizeBinding,
+    WebSocketBinding,
     WorkflowBinding,
 )
 
@@ -120,6 +129,8 @@ class Bindings:
         workflows: Workflows,
         embeddings: Embeddings,
         vector_indexes: Mapping[str, VectorIndexSpec],
+        durable: DurableObjects,
+        websocket: WebSocketApi,
     ) -> None:
         self._config = config
         self._root = root
@@ -136,6 +147,33 @@ class Bindings:
         self._embeddings = embeddings
         self._vector_indexes = dict(vector_indexes)
         self._tastytrade = TastyTradeVars(config)
+        self._durable = durable
+        self._websocket = websocket
+        self._built: dict[str, TtaiFunction] = {}
+
+    def functions(self, scope: Construct, specs: Mapping[str, FunctionSpec]) -> dict[str, TtaiFunction]:
+        """Every spec's function, each built after the functions it binds to; in the specs' order."""
+        pending = dict(specs)
+        while pending:
+            ready = [
+                spec for spec in pending.values() if all(dep in self._built for dep in self._depends_on(spec, specs))
+            ]
+            if not ready:
+                msg = f"storage.json: functions {sorted(pending)} bind to each other in a cycle"
+                raise ConfigError(msg)
+            for spec in ready:
+                self._built[spec.name] = self.function(scope, spec)
+                del pending[spec.name]
+        return {name: self._built[name] for name in specs}
+
+    @staticmethod
+    def _depends_on(spec: FunctionSpec, specs: Mapping[str, FunctionSpec]) -> set[str]:
+        depends = {binding.function for binding in spec.bindings_of(LambdaBinding).values()}
+        # A Workflow binding grants the alias of the function that runs that workflow.
+        depends |= {other.name for other in specs.values() if other.workflow in spec.bindings_of(WorkflowBinding)}
+        if spec.bindings_of(DurableBinding):
+            depends |= {other.name for other in specs.values() if other.bindings_of(DurableHostBinding)}
+        return depends
 
     def function(self, scope: Construct, spec: FunctionSpec) -> TtaiFunction:
         """The function `spec` declares (construct id: its name in CamelCase), bound to what the spec says only."""
@@ -161,6 +199,8 @@ class Bindings:
             function.function.add_environment(variable, value)
         if spec.consumes:
             self._queues.add_consumer(function, *spec.consumes)
+        if spec.bindings_of(DurableHostBinding):
+            self._durable.add_host(function)
         return function
 
     def bind(self, grantee: iam.IGrantable, name: str, binding: Binding) -> dict[str, str]:  # noqa: PLR0911 - a case a type
@@ -186,6 +226,31 @@ class Bindings:
                 return self._database.bind_vectorize(grantee, binding, self._vector_indexes[binding.index])
             case AiBinding():
                 return self._embeddings.bind(grantee, binding)
+            case DurableHostBinding() | DurableBinding() | WebSocketBinding() | LambdaBinding():
+                return self._bind_realtime(grantee, name, binding)
+
+    def _bind_realtime(
+        self,
+        grantee: iam.IGrantable,
+        name: str,
+        binding: DurableHostBinding | DurableBinding | WebSocketBinding | LambdaBinding,
+    ) -> dict[str, str]:
+        """Durable Objects, the WebSocket API and function invokes."""
+        match binding:
+            case DurableHostBinding():
+                return self._durable.bind_host(grantee, binding)
+            case DurableBinding():
+                return self._durable.bind_call(grantee, name, binding, self._host().function)
+            case WebSocketBinding():
+                return self._websocket.bind(grantee, binding)
+            case LambdaBinding():
+                target = self._built[binding.function].function
+                grant_invoke(grantee, target)
+                return {f"TTAI_{name}_FUNCTION": target.function_name}
+
+    def _host(self) -> TtaiFunction:
+        [host] = [f for f in self._built.values() if f.spec.bindings_of(DurableHostBinding)]
+        return host
 
     def oauth_redirect_to(self, callback_url: str) -> None:
         """Where TastyTrade sends the browser back, for every function with the tastytrade vars."""

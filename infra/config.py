@@ -23,6 +23,8 @@ ALLOWED_LOG_RETENTION_DAYS = (
 MAX_API_FUNCTION_TIMEOUT_SECONDS = 29
 # API Gateway waits at most 10 s for a Lambda authorizer.
 MAX_AUTHORIZER_TIMEOUT_SECONDS = 10
+# API Gateway ends a WebSocket route's integration after 29 s.
+MAX_WEBSOCKET_INTEGRATION_SECONDS = 29
 # The deploy-time trigger waits for the migrate function from a helper function that runs at most 15 minutes.
 MAX_MIGRATE_TIMEOUT_SECONDS = 840
 # Aurora Serverless v2 capacity: 0 to 256 ACUs in steps of 0.5; a 0 ACU cluster pauses after 5 min to 24 h idle.
@@ -82,6 +84,12 @@ class FunctionsSettings(_Settings):
     screener_workflow: FunctionSettings
     export_workflow: FunctionSettings
     backup_workflow: FunctionSettings
+    # The Durable Object host: one call, alarm or WebSocket event of one object per invocation.
+    durable: FunctionSettings
+    # The WebSocket API's routes (API Gateway ends a WebSocket integration after 29 s) and quote hand-offs.
+    realtime: FunctionSettings
+    # The WebSocket API's $connect authorizer.
+    connect_authorizer: FunctionSettings
 
     @model_validator(mode="after")
     def _timeouts_fit_api_gateway(self) -> FunctionsSettings:
@@ -92,9 +100,19 @@ class FunctionsSettings(_Settings):
                     "API Gateway ends the integration after 30 s"
                 )
                 raise ValueError(msg)
-        if self.authorizer.timeout_seconds > MAX_AUTHORIZER_TIMEOUT_SECONDS:
+        if self.realtime.timeout_seconds > MAX_WEBSOCKET_INTEGRATION_SECONDS:
             msg = (
-                f"functions.authorizer.timeout_seconds must be at most {MAX_AUTHORIZER_TIMEOUT_SECONDS}: "
+                f"functions.realtime.timeout_seconds must be at most {MAX_WEBSOCKET_INTEGRATION_SECONDS}: "
+                "API Gateway ends a WebSocket integration after 29 s"
+            )
+            raise ValueError(msg)
+        if (
+            max(self.authorizer.timeout_seconds, self.connect_authorizer.timeout_seconds)
+            > MAX_AUTHORIZER_TIMEOUT_SECONDS
+        ):
+            msg = (
+                "functions.authorizer and connect_authorizer: timeout_seconds must be at most "
+                f"{MAX_AUTHORIZER_TIMEOUT_SECONDS}: "
                 "API Gateway waits 10 s for an authorizer"
             )
             raise ValueError(msg)

@@ -20,6 +20,7 @@ from infra.constructs.ai import Embeddings
 from infra.constructs.alarms import Alarms
 from infra.constructs.cache_table import CacheTable
 from infra.constructs.database import Database
+from infra.constructs.durable_objects import DurableObjects
 from infra.constructs.http_api import HttpApi
 from infra.constructs.idempotency import IdempotencyTable
 from infra.constructs.layer import EXTRA_LAYERS, SHARED_LAYER, PythonLayer
@@ -30,6 +31,7 @@ from infra.constructs.queues import Queues
 from infra.constructs.schedules import Schedules
 from infra.constructs.secrets import Secrets
 from infra.constructs.storage import Storage
+from infra.constructs.websocket_api import WebSocketApi
 from infra.constructs.workflows import Workflows
 from infra.storage_layout import StorageLayout
 
@@ -67,6 +69,8 @@ class TtaiStack(cdk.Stack):
         database = Database(self, "Database", config=config)
         storage = Storage(self, "Storage", config=config, layout=layout.bucket, access_logs=cache.access_logs)
         queues = Queues(self, "Queues", config=config, layout=layout.queues)
+        websocket = WebSocketApi(self, "WebSocket", config=config, layout=layout.websockets)
+        durable = DurableObjects(self, "DurableObjects", config=config, layout=layout.durable)
         bindings = Bindings(
             config=config,
             root=root,
@@ -82,11 +86,11 @@ class TtaiStack(cdk.Stack):
             workflows=Workflows(self, "Workflows", config=config, layout=layout.workflows),
             embeddings=Embeddings(self, "Embeddings", layout=layout.ai),
             vector_indexes=layout.vectorize.indexes,
+            durable=durable,
+            websocket=websocket,
         )
-        # Workflows' own functions first: a Workflow binding grants the alias of a function already built.
-        ordered = sorted(layout.functions.values(), key=lambda spec: spec.workflow is None)
-        built = {spec.name: bindings.function(self, spec) for spec in ordered}
-        functions = {name: built[name] for name in layout.functions}
+        functions = bindings.functions(self, layout.functions)
+        websocket.route(handler=functions["realtime"], authorizer=functions["connect_authorizer"])
 
         Migrations(
             self, "Migrations", config=config, migrate=functions["migrate"], database=database, layer=shared_layer
@@ -118,14 +122,24 @@ class TtaiStack(cdk.Stack):
                 config=config,
                 functions=[function for name, function in functions.items() if name not in DEPLOY_TIME_FUNCTIONS],
                 http_api=http_api,
-                queues={spec.name: queues.queues[binding] for binding, spec in layout.queues.items()},
+                queues={
+                    **{spec.name: queues.queues[binding] for binding, spec in layout.queues.items()},
+                    "durable-alarms": durable.alarms,
+                },
                 dead_letter_queues={
                     **{spec.name: queues.dead_letter_queues[binding] for binding, spec in layout.queues.items()},
+                    "durable-alarms": durable.dead_letters,
                     "schedules": schedules.dead_letters,
                 },
             )
 
         cdk.CfnOutput(self, "ApiUrl", value=http_api.url, description="Base URL of the HTTP API")
+        cdk.CfnOutput(
+            self,
+            "WebSocketUrl",
+            value=websocket.stage.url,
+            description="The real-time WebSocket API (connect with a ticket from POST /api/v1/realtime/ticket)",
+        )
         cdk.CfnOutput(
             self,
             "OAuthRedirectUri",

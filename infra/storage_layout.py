@@ -46,6 +46,32 @@ class WorkflowsLayout(_Layout):
     ttl_attribute: str
 
 
+class AlarmIndex(_Layout):
+    name: str
+    partition_key: KeyAttribute
+    sort_key: KeyAttribute
+    shards: int = Field(ge=1)
+
+
+class DurableLayout(_Layout):
+    """The Durable Objects table: object partition, item sort key, and the sparse index of alarms by due time."""
+
+    partition_key: KeyAttribute
+    sort_key: KeyAttribute
+    alarm_index: AlarmIndex
+
+
+class WebSocketsLayout(_Layout):
+    """The connections table of hibernation WebSockets and connect tickets (every item expires)."""
+
+    partition_key: KeyAttribute
+    sort_key: KeyAttribute
+    ttl_attribute: str
+    max_connection_seconds: int = Field(ge=1, le=7200)
+    ttl_margin_seconds: int = Field(ge=0)
+    ticket_seconds: int = Field(ge=1, le=300)
+
+
 class SecretSpec(_Layout):
     description: str
     length: int = Field(ge=16, le=4096)
@@ -193,6 +219,34 @@ class AiBinding(_Layout):
     type: Literal["ai"]
 
 
+class DurableBinding(_Layout):
+    """A Durable Object namespace (env.PUBSUB...) the function calls: the durable host function, invoked."""
+
+    type: Literal["durable"]
+
+
+class DurableHostBinding(_Layout):
+    """The durable host's own resources: the objects table, the alarm queue it consumes and alarm schedules."""
+
+    type: Literal["durable_host"]
+
+
+class WebSocketBinding(_Layout):
+    """The WebSocket API's connections table, for one purpose: issuing connect `tickets` (with the URL they open),
+    redeeming them (`redeem`), holding `connections` and posting to them (@connections), or reading which channels
+    have subscribers to `publish`."""
+
+    type: Literal["websocket"]
+    access: Literal["tickets", "redeem", "connections", "publish"]
+
+
+class LambdaBinding(_Layout):
+    """Another function of this file, invoked asynchronously (fire and forget)."""
+
+    type: Literal["lambda"]
+    function: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+
+
 Binding = Annotated[
     KvBinding
     | D1Binding
@@ -203,7 +257,11 @@ Binding = Annotated[
     | PushBinding
     | WorkflowBinding
     | VectorizeBinding
-    | AiBinding,
+    | AiBinding
+    | DurableBinding
+    | DurableHostBinding
+    | WebSocketBinding
+    | LambdaBinding,
     Field(discriminator="type"),
 ]
 # Bindings the runtime's Env has one attribute for, so a function binds them under that name alone.
@@ -263,6 +321,8 @@ class VectorizeLayout(_Layout):
 class StorageLayout(_Layout):
     kv: KvLayout
     workflows: WorkflowsLayout
+    durable: DurableLayout
+    websockets: WebSocketsLayout
     secrets: dict[str, SecretSpec]
     bucket: BucketLayout
     # By binding name (TASK_QUEUE ...), as the runtime's env.TASK_QUEUE.
@@ -315,9 +375,25 @@ class StorageLayout(_Layout):
             for name, binding in function.bindings_of(VectorizeBinding).items():
                 if binding.index not in self.vectorize.indexes:
                     problems.append(f"{where}.bindings.{name}: no index {binding.index!r} in the vectorize section")
+        problems += self._function_binding_problems()
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _function_binding_problems(self) -> list[str]:
+        """A lambda binding names another function; durable bindings have the one host that runs their objects."""
+        problems = []
+        for function in self.functions.values():
+            for name, binding in function.bindings_of(LambdaBinding).items():
+                if binding.function not in self.functions or binding.function == function.name:
+                    problems.append(
+                        f"functions.{function.name}.bindings.{name}: {binding.function} is not another function"
+                    )
+        hosts = [f.name for f in self.functions.values() if f.bindings_of(DurableHostBinding)]
+        callers = [f.name for f in self.functions.values() if f.bindings_of(DurableBinding)]
+        if len(hosts) > 1 or (callers and not hosts):
+            problems.append(f"one function hosts the Durable Objects its callers {callers} call, not {hosts}")
+        return problems
 
     @staticmethod
     def function_queues(function: FunctionSpec) -> list[str]:

@@ -96,6 +96,12 @@ class DevHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
 
 
+def _start_timers(stack: LocalStack) -> None:
+    stack.scheduler.start()  # storage.json's schedules on their New York crons -> the scheduler function
+    stack.alarm_poller.start()  # near Durable Object alarms: the alarm queue -> the durable function
+    stack.alarms.start()  # far ones (Scheduler schedules, which moto never fires), found due in the objects table
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make dev", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
@@ -144,6 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         json.dumps(
             {
                 "url": url,
+                "websocket_url": stack.websocket_url,
                 "environ": stack.environ,
                 "user_token": user_token,
                 "service_token": service_token,
@@ -158,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stack.poller.start()  # queues -> the consumer function, each with its batch size and window, as on Lambda
     demo_bars = load_demo(stack.env.DB, "dev-user")  # labelled source 'demo': analyses of them say DEMO DATA
     samples = load_samples(stack.function_env("api"), "dev-user")  # indexed by the consumer the poller feeds
-    stack.scheduler.start()  # storage.json's schedules on their New York crons -> the scheduler function
+    _start_timers(stack)
     print(
         f"TTAI dev server on {url} (ready in {time.monotonic() - started:.1f} s)\n"
         f"  user token (dev-user):           {user_token}\n"
@@ -166,6 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"  more tokens:                     .venv/bin/ttai token USER_ID [--scope service|admin]\n"
         f"  dead-letter queues:              .venv/bin/ttai dlq list | show QUEUE | redrive QUEUE\n"
         f"  sign in (stand-in TastyTrade):   {url}/auth/login\n"
+        f"  real time (WebSocket):           {stack.websocket_url}?ticket=... "
+        f"(a ticket: curl -X POST -H 'Authorization: Bearer $TOKEN' {url}/api/v1/realtime/ticket)\n"
         f"  demo data:                       {demo_bars} generated bars (source 'demo'), watchlist {DEMO_WATCHLIST!r}\n"
         f"  run a job now:                   .venv/bin/ttai jobs run analysis [--at 2026-03-09T13:30:00Z]\n"
         f"  workflows (kept in {stack.workflows.root}): .venv/bin/ttai workflows list | status ID | pause ID |"

@@ -52,10 +52,17 @@ class LocalAlarmRunner(BackgroundService):
     thread_name = "local-durable-alarms"
 
     def __init__(
-        self, host: DurableObjectHost, *, poll_seconds: float = 0.5, clock: Callable[[], float] | None = None
+        self,
+        host: DurableObjectHost,
+        *,
+        poll_seconds: float = 0.5,
+        clock: Callable[[], float] | None = None,
+        deliver: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
-        """``clock`` defaults to ``time.time`` looked up at each poll, so tests that move time move the runner."""
+        """``clock`` defaults to ``time.time`` looked up at each poll, so tests that move time move the runner.
+        ``deliver`` runs an alarm event (default: ``host.handle``; the local stack's durable function)."""
         self.host = host
+        self.deliver = deliver or host.handle
         self.poll_seconds = poll_seconds
         self._clock = clock
         super().__init__()
@@ -89,7 +96,7 @@ class LocalAlarmRunner(BackgroundService):
 
     def run_due(self, now_ms: int | None = None) -> list[dict[str, Any]]:
         """Run every alarm due now; returns the host's answer for each (``outcome``: ran, retrying...)."""
-        return [self.host.handle(event) for event in self.due(now_ms)]
+        return [self.deliver(event) for event in self.due(now_ms)]
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -49,7 +49,9 @@ class LocalFunction:
     """One function's handler, invoked like Lambda does: one event at a time per execution environment.
 
     ``environ``: the function's variables, applied around its import and every invocation; None leaves the
-    process environment in place (stand-in handlers in tests that need no bindings).
+    process environment in place (stand-in handlers in tests that need no bindings). ``concurrency``: how many
+    execution environments run events at once (Lambda scales a function out; one is the house default, and the
+    functions other functions wait on, the durable host and the WebSocket routes, get more).
     """
 
     def __init__(
@@ -60,29 +62,35 @@ class LocalFunction:
         *,
         handler: Handler | None = None,
         environ: Mapping[str, str] | None = None,
+        concurrency: int = 1,
     ) -> None:
         self.name = name
         self._module = module
         self._attribute = attribute
         self._handler: Handler | None = handler
         self.environ = None if environ is None else dict(environ)
-        self._lock = threading.Lock()
+        self._environments = threading.BoundedSemaphore(concurrency)
+        self._import_lock = threading.Lock()
+        self._count_lock = threading.Lock()
+        self.concurrency = concurrency
         self.invocations = 0
 
     @classmethod
-    def from_spec(cls, spec: FunctionSpec, environ: Mapping[str, str]) -> LocalFunction:
+    def from_spec(cls, spec: FunctionSpec, environ: Mapping[str, str], *, concurrency: int = 1) -> LocalFunction:
         """The function ``spec`` declares (named ttai-<name>, as deployed), seeing ``environ`` alone."""
-        return cls(f"ttai-{spec.name}", spec.module, spec.attribute, environ=environ)
+        return cls(f"ttai-{spec.name}", spec.module, spec.attribute, environ=environ, concurrency=concurrency)
 
     def standing_in(self, handler: Handler) -> LocalFunction:
         """Another handler invoked as this function: the same name and variables (tests)."""
-        return LocalFunction(self.name, "", handler=handler, environ=self.environ)
+        return LocalFunction(self.name, "", handler=handler, environ=self.environ, concurrency=self.concurrency)
 
     def __call__(self, event: dict[str, Any]) -> Any:
-        with self._lock, self._environment():
-            if self._handler is None:
-                self._handler = getattr(importlib.import_module(self._module), self._attribute)
-            self.invocations += 1
+        with self._environments, self._environment():
+            with self._import_lock:
+                if self._handler is None:
+                    self._handler = getattr(importlib.import_module(self._module), self._attribute)
+            with self._count_lock:
+                self.invocations += 1
             return self._handler(event, LambdaContext(function_name=self.name))
 
     def _environment(self) -> AbstractContextManager[None]:

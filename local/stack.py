@@ -30,21 +30,30 @@ from local.account import ACCOUNT_ID, REGION
 from local.bedrock import LocalBedrock
 from local.data_api import LocalDataApi
 from local.discord_sink import DiscordSink
+from local.durable import LocalAlarmRunner, create_durable_table
 from local.fake_oauth import FakeTastyTrade
 from local.functions import LocalFunction
 from local.gateway import LocalGateway, Response
-from local.poller import LocalPoller, polled_queues
+from local.lambda_api import LocalLambdaApi
+from local.moto_atomic import make_dynamodb_requests_atomic
+from local.poller import LocalPoller, PolledQueue, polled_queues
 from local.postgres import EmbeddedPostgres
 from local.scheduler import LocalScheduler
 from local.service import Service
+from local.websocket import IDLE_TIMEOUT_SECONDS, MAX_CONNECTION_AGE_SECONDS, WebSocketGateway
 from local.workflows import LocalWorkflows, VirtualClock, WallClock
 from local.workflows.hosting import host_workflows, workflow_environ
 from ttai.auth.sessions import SessionStore
 from ttai.bindings.d1 import D1Database
+from ttai.bindings.durable import DurableObject, DurableObjectNamespace
+from ttai.bindings.durable.host import DurableObjectHost
+from ttai.bindings.durable.items import DurableTable
 from ttai.env import SECRET_PREFIX, WORKFLOW_ARN_SUFFIX, Env
 from ttai.layout import BindingSpec, FunctionSpec, StorageLayout, function_specs, storage_layout
 from ttai.migrations import MigrationReport
 from ttai.observability import METRICS_NAMESPACE
+from ttai.realtime.runtime import CLASSES, RealtimeEnv
+from ttai.realtime.tickets import IDENTITY_SOURCE
 from ttai.secret_names import TASTYTRADE_CLIENT_ID, TASTYTRADE_CLIENT_SECRET, TASTYTRADE_SERVICE_REFRESH_TOKEN
 
 DATABASE = "ttai"
@@ -71,7 +80,26 @@ BINDING_VARIABLES = {
         "TTAI_VECTORIZE_METRIC",
     ),
     "ai": ("TTAI_AI_EMBEDDING_MODEL", "TTAI_AI_EMBEDDING_DIMENSIONS"),
+    "durable_host": (
+        "TTAI_DURABLE_TABLE",
+        "TTAI_DURABLE_ALARMS_URL",
+        "TTAI_DURABLE_ALARMS_ARN",
+        "TTAI_DURABLE_SCHEDULE_GROUP",
+        "TTAI_DURABLE_SCHEDULE_ROLE_ARN",
+    ),
 }
+# The connections table for each purpose, and what else names the WebSocket API (infra's WebSocketApi.bind).
+WEBSOCKET_VARIABLES = {
+    "tickets": ("TTAI_CONNECTIONS_TABLE", "TTAI_WEBSOCKET_URL"),
+    "redeem": ("TTAI_CONNECTIONS_TABLE",),
+    "connections": ("TTAI_CONNECTIONS_TABLE", "TTAI_WEBSOCKET_CALLBACK_URL"),
+    "publish": ("TTAI_CONNECTIONS_TABLE",),
+}
+# Binding types whose one variable is named after the binding: TTAI_<BINDING><suffix>.
+NAMED_VARIABLE_SUFFIXES = {"queue": "_URL", "durable": "_HOST", "lambda": "_FUNCTION"}
+# Functions other functions (or the WebSocket gateway) wait on: as many execution environments as Lambda would
+# scale to for a laptop's load, so a call never queues behind another object's.
+CONCURRENT_FUNCTIONS = {"durable": 16, "realtime": 16, "connect_authorizer": 4}
 KV_OVERFLOW_VARIABLE = "TTAI_KV_OVERFLOW_BUCKET"
 # A workflow's durable function reads the workflows table (wait_for_event's mailbox), as Workflow bindings do.
 WORKFLOWS_TABLE_VARIABLE = "TTAI_WORKFLOWS_TABLE"
@@ -88,10 +116,12 @@ VAR_VARIABLES = {
 
 def binding_variables(binding: BindingSpec) -> tuple[str, ...]:
     """The variables naming what ``binding`` reaches (a queue's URL is TTAI_<BINDING>_URL, as env.queue reads)."""
-    if binding.type == "queue":
-        return (f"TTAI_{binding.name}_URL",)
+    if binding.type in NAMED_VARIABLE_SUFFIXES:
+        return (f"TTAI_{binding.name}{NAMED_VARIABLE_SUFFIXES[binding.type]}",)
     if binding.type == "workflow":
         return (f"TTAI_{binding.name}{WORKFLOW_ARN_SUFFIX}", WORKFLOWS_TABLE_VARIABLE)
+    if binding.type == "websocket":
+        return WEBSOCKET_VARIABLES[str(binding.access)]
     if binding.type == "kv" and binding.overflow:
         return (*BINDING_VARIABLES["kv"], KV_OVERFLOW_VARIABLE)
     return BINDING_VARIABLES[binding.type]
@@ -137,11 +167,14 @@ class LocalStack(Service):
         queue_visibility_timeout: int = 30,
         workflows_dir: Path | None = None,
         workflow_clock: VirtualClock | WallClock | None = None,
+        websocket_idle_timeout: float = IDLE_TIMEOUT_SECONDS,
+        websocket_max_connection_age: float = MAX_CONNECTION_AGE_SECONDS,
     ) -> None:
         """``data_dir`` keeps PostgreSQL's data between runs (``make dev``); tests use a temporary cluster.
         ``workflows_dir`` keeps the workflows' executions and registry likewise (a temporary one otherwise), and
         ``workflow_clock`` is the time they run on (wall time unless told: tests skip retries' waits with a
-        VirtualClock)."""
+        VirtualClock). The WebSocket API closes idle connections and old ones as API Gateway does (10 min, 2 h),
+        unless told."""
         self.name = name or f"ttai-local-{uuid.uuid4().hex[:8]}"
         self.port = port or free_port()
         self.endpoint_url = f"http://127.0.0.1:{self.port}"
@@ -174,6 +207,13 @@ class LocalStack(Service):
         self.migrations: MigrationReport | None = None
         self._poller: LocalPoller | None = None
         self._scheduler: LocalScheduler | None = None
+        self._websocket_idle_timeout = websocket_idle_timeout
+        self._websocket_max_connection_age = websocket_max_connection_age
+        self.websockets: WebSocketGateway | None = None  # the WebSocket API (its routes: the realtime function)
+        self.lambda_api: LocalLambdaApi | None = None  # Lambda's Invoke API: functions invoking functions
+        self._alarm_poller: LocalPoller | None = None
+        self._alarms: LocalAlarmRunner | None = None
+        self.durable_alarms_url = ""
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -188,11 +228,15 @@ class LocalStack(Service):
     def _start(self) -> None:
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
+        make_dynamodb_requests_atomic()  # the objects' leases rely on DynamoDB's per-request atomicity
+        self.lambda_api = LocalLambdaApi(self.functions)
+        self.lambda_api.start()
         base = {
             **FAKE_CREDENTIALS,
             "AWS_REGION": REGION,
             "AWS_DEFAULT_REGION": REGION,
             "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ENDPOINT_URL_LAMBDA": self.lambda_api.base_url,
         }
         powertools = {
             "POWERTOOLS_SERVICE_NAME": "ttai-local",
@@ -214,12 +258,16 @@ class LocalStack(Service):
             **self._provision_oauth(),
             **self._provision_vectorize(),
             **self._provision_ai(),
+            **self._provision_durable(),
+            **self._provision_websockets(),
+            **self._function_names(),
         }
         # boto3 and Powertools read these from the process, as on Lambda; the TTAI_* ones each function gets alone.
         for key, value in self.runtime_environ.items():
             self._saved_environ.setdefault(key, os.environ.get(key))
             os.environ[key] = value
-        self.functions = {name: self.local_function(spec) for name, spec in self.specs.items()}
+        # Filled in place: the Lambda API and the WebSocket gateway hold this mapping.
+        self.functions.update({name: self.local_function(spec) for name, spec in self.specs.items()})
         applied = self.functions["migrate"]({})
         self.migrations = MigrationReport(applied=applied["applied"], already_applied=applied["already_applied"])
         self.gateway = LocalGateway(
@@ -244,6 +292,15 @@ class LocalStack(Service):
             if spec.workflow
         }
         self.workflows = host_workflows(self._workflow_root(), self._workflow_clock, workflow_envs, self.environ)
+        alarms_arn = sqs.get_queue_attributes(QueueUrl=self.durable_alarms_url, AttributeNames=["QueueArn"])
+        self._alarm_poller = LocalPoller(
+            sqs,
+            [PolledQueue("DURABLE_ALARMS", self.durable_alarms_url, alarms_arn["Attributes"]["QueueArn"], 10, 0)],
+            function=self.functions["durable"],
+        )
+        # Far alarms are Scheduler schedules, which moto never fires: the runner finds them due in the table and
+        # invokes the durable function with them, as the schedule's message would.
+        self._alarms = LocalAlarmRunner(self.durable_host(), deliver=self.functions["durable"])
 
     def stop(self) -> None:
         if self.workflows is not None:
@@ -256,6 +313,7 @@ class LocalStack(Service):
             self._scheduler.stop()
         if self._poller is not None:
             self._poller.stop()
+        self._stop_realtime()
         for key, value in self._saved_environ.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -271,6 +329,19 @@ class LocalStack(Service):
             self._server.stop()
             self._server = None
 
+    def _stop_realtime(self) -> None:
+        if self._alarm_poller is not None:
+            self._alarm_poller.stop()
+        if self._alarms is not None:
+            self._alarms.stop()
+        if self.websockets is not None:
+            self.websockets.stop()  # closes every connection: their $disconnect runs first
+            self.websockets = None
+        if self.lambda_api is not None:
+            self.lambda_api.settle()
+            self.lambda_api.stop()
+            self.lambda_api = None
+
     # --------------------------------------------------------------- functions
 
     @property
@@ -280,7 +351,8 @@ class LocalStack(Service):
 
     def local_function(self, spec: FunctionSpec) -> LocalFunction:
         """The function ``spec`` declares, on this stack (tests build one from an altered spec to see it fail)."""
-        return LocalFunction.from_spec(spec, function_environ(spec, self.environ))
+        concurrency = CONCURRENT_FUNCTIONS.get(spec.name, 1)
+        return LocalFunction.from_spec(spec, function_environ(spec, self.environ), concurrency=concurrency)
 
     # --------------------------------------------------------------- resources
 
@@ -480,6 +552,101 @@ class LocalStack(Service):
             "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": self.bedrock.base_url,
         }
 
+    def _provision_durable(self) -> dict[str, str]:
+        """The objects table, the alarm queue (and its DLQ), the schedule group and the role far alarms send with."""
+        table = f"{self.name}-durable"
+        create_durable_table(self.client("dynamodb"), table, self.layout.durable)
+        sqs = self.client("sqs")
+        dlq_url = sqs.create_queue(QueueName=f"{self.name}-durable-alarms-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.durable_alarms_url = sqs.create_queue(
+            QueueName=f"{self.name}-durable-alarms",
+            Attributes={
+                "VisibilityTimeout": str(self._queue_visibility_timeout),
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "10"}),
+            },
+        )["QueueUrl"]
+        alarms_arn = sqs.get_queue_attributes(QueueUrl=self.durable_alarms_url, AttributeNames=["QueueArn"])
+        group = f"{self.name}-durable-alarms"
+        self.client("scheduler").create_schedule_group(Name=group)
+        role = self.client("iam").create_role(
+            RoleName=f"{self.name}-durable-schedules",
+            AssumeRolePolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "scheduler.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            ),
+        )["Role"]["Arn"]
+        return {
+            "TTAI_DURABLE_TABLE": table,
+            "TTAI_DURABLE_ALARMS_URL": self.durable_alarms_url,
+            "TTAI_DURABLE_ALARMS_ARN": alarms_arn["Attributes"]["QueueArn"],
+            "TTAI_DURABLE_SCHEDULE_GROUP": group,
+            "TTAI_DURABLE_SCHEDULE_ROLE_ARN": role,
+        }
+
+    def _provision_websockets(self) -> dict[str, str]:
+        """The connections table (TTL on) and the WebSocket API: the ticket authorizer on $connect, every route to
+        the realtime function, as infra's WebSocketApi."""
+        sockets = self.layout.websockets
+        table = f"{self.name}-connections"
+        dynamodb = self.client("dynamodb")
+        dynamodb.create_table(
+            TableName=table,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[
+                {"AttributeName": sockets.partition_attr, "AttributeType": "S"},
+                {"AttributeName": sockets.sort_attr, "AttributeType": "S"},
+            ],
+            KeySchema=[
+                {"AttributeName": sockets.partition_attr, "KeyType": "HASH"},
+                {"AttributeName": sockets.sort_attr, "KeyType": "RANGE"},
+            ],
+        )
+        dynamodb.update_time_to_live(
+            TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": sockets.ttl_attr}
+        )
+
+        def realtime(event: dict[str, Any], context: Any) -> Any:
+            return self.functions["realtime"](event)
+
+        def authorizer(event: dict[str, Any], context: Any) -> Any:
+            return self.functions["connect_authorizer"](event)
+
+        self.websockets = WebSocketGateway(
+            {"$connect": realtime, "$default": realtime, "$disconnect": realtime},
+            authorizer=authorizer,
+            identity_source=(IDENTITY_SOURCE,),
+            idle_timeout=self._websocket_idle_timeout,
+            max_connection_age=self._websocket_max_connection_age,
+            max_workers=32,
+        )
+        self.websockets.start()
+        return {
+            "TTAI_CONNECTIONS_TABLE": table,
+            "TTAI_WEBSOCKET_URL": self.websockets.url,
+            "TTAI_WEBSOCKET_CALLBACK_URL": self.websockets.callback_url,
+        }
+
+    def _function_names(self) -> dict[str, str]:
+        """What durable and lambda bindings name: the functions, by the names the Lambda API answers to."""
+        names: dict[str, str] = {}
+        for spec in self.specs.values():
+            for binding in spec.bindings:
+                if binding.type == "durable":
+                    [host] = [s.name for s in self.specs.values() if any(b.type == "durable_host" for b in s.bindings)]
+                    names[f"TTAI_{binding.name}_HOST"] = f"ttai-{host}"
+                elif binding.type == "lambda":
+                    names[f"TTAI_{binding.name}_FUNCTION"] = f"ttai-{binding.function}"
+        return names
+
     def create_database(self, name: str) -> D1Database:
         """Another, empty database on the same server and endpoint (for tests of migrations, backups...)."""
         assert self.postgres is not None, "the stack is not started"
@@ -501,6 +668,47 @@ class LocalStack(Service):
         """Fires the schedules on their crons (``start()`` under ``make dev``; not started in tests)."""
         assert self._scheduler is not None, "the stack is not started"
         return self._scheduler
+
+    @property
+    def websocket_url(self) -> str:
+        """Where clients connect, with a ticket from ``POST /api/v1/realtime/ticket`` (``?ticket=...``)."""
+        assert self.websockets is not None, "the stack is not started"
+        return self.websockets.url
+
+    @property
+    def alarms(self) -> LocalAlarmRunner:
+        """Fires due Durable Object alarms from the table: ``run_due()`` in tests, ``start()`` under make dev."""
+        assert self._alarms is not None, "the stack is not started"
+        return self._alarms
+
+    @property
+    def alarm_poller(self) -> LocalPoller:
+        """Delivers the alarm queue (near alarms) to the durable host function, as its event source."""
+        assert self._alarm_poller is not None, "the stack is not started"
+        return self._alarm_poller
+
+    def durable_host(self, classes: Mapping[str, type[DurableObject]] | None = None) -> DurableObjectHost:
+        """A host over this stack's objects table (the realtime classes, or ``classes``), its objects' ``env`` the
+        durable function's own; it runs in this process (tests, and the local alarm runner)."""
+        environ = self.functions["durable"].environ
+        assert environ is not None
+        host = DurableObjectHost(
+            CLASSES if classes is None else classes,
+            table=DurableTable(environ["TTAI_DURABLE_TABLE"], self.layout.durable),
+            dynamodb=self.client("dynamodb"),
+        )
+        host.env = RealtimeEnv(Env.from_environ(environ), {name: host.namespace(name) for name in host.classes})
+        return host
+
+    def durable(self, cls: type[DurableObject], name: str | None = None) -> DurableObjectNamespace:
+        """A namespace for any DurableObject subclass (tests), on this stack's objects table, run in-process."""
+        namespace = name or cls.__name__.upper()
+        return self.durable_host({namespace: cls}).namespace(namespace)
+
+    def settle(self, timeout: float = 30.0) -> None:
+        """Wait for every asynchronous invocation made so far (quote hand-offs, close deliveries)."""
+        assert self.lambda_api is not None, "the stack is not started"
+        self.lambda_api.settle(timeout)
 
     @property
     def env(self) -> Env:

@@ -14,11 +14,14 @@ from ttai.bindings.queues import consume
 from ttai.consumers.dispatch import Consumer
 from ttai.env import Env
 from ttai.observability import logger, metrics
+from ttai.realtime.deployed import user_events
 
 
 @cache
 def _consumer(env: Env) -> Consumer:
-    return Consumer(env)
+    # Handled messages are told on their user's real-time channel where the function may publish.
+    events = user_events(env) if env.settings.connections_table else None
+    return Consumer(env, events=events)
 
 
 @logger.inject_lambda_context(clear_state=True)

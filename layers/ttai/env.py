@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from ttai.auth.oauth import OAuthSettings
     from ttai.bindings.ai import Ai
     from ttai.bindings.d1 import D1Database
+    from ttai.bindings.durable import DurableObjectNamespace
     from ttai.bindings.kv import KVNamespace
     from ttai.bindings.queues import Queue
     from ttai.bindings.r2 import R2Bucket
@@ -40,6 +41,12 @@ QUEUE_BINDINGS = ("TASK_QUEUE", "NOTIFICATION_QUEUE", "ANALYSIS_QUEUE")
 WORKFLOW_ARN_SUFFIX = "_ARN"  # TTAI_<BINDING>_ARN: the workflow's durable function, qualified by its alias
 WORKFLOW_BINDINGS = ("ANALYSIS_WORKFLOW", "SCREENER_WORKFLOW", "EXPORT_WORKFLOW", "BACKUP_WORKFLOW")
 _QUALIFIED_FUNCTION = re.compile(r"^arn:[a-z-]+:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]+:[A-Za-z0-9_$-]+$")
+# Durable Object namespaces by binding name; TTAI_<BINDING>_HOST names the durable host function that runs them.
+DURABLE_BINDINGS = ("PUBSUB", "SUBSCRIPTIONS", "PRICE_ALERT", "PORTFOLIO_MONITOR")
+DURABLE_HOST_SUFFIX = "_HOST"
+# Functions invoked asynchronously by binding name; TTAI_<BINDING>_FUNCTION names the function.
+LAMBDA_BINDINGS = ("REALTIME",)
+FUNCTION_SUFFIX = "_FUNCTION"
 Environment = Literal["local", "dev", "staging", "prod"]
 ENVIRONMENTS: tuple[str, ...] = get_args(Environment)
 _CACHE_LOCK = threading.Lock()
@@ -79,6 +86,7 @@ class _Rule(NamedTuple):
 
 _NOTHING: Mapping[str, str] = MappingProxyType({})
 _URL = re.compile(r"^https?://")
+_WS_URL = re.compile(r"^wss?://")
 _ARN = re.compile(r"^arn:[a-z-]+:")
 _WHOLE = re.compile(r"^[1-9][0-9]*$")
 # Settings field -> the variable it comes from and what it must look like.
@@ -103,6 +111,14 @@ _VARIABLES: dict[str, _Rule] = {
     "vectorize_metric": _Rule("TTAI_VECTORIZE_METRIC", pattern=re.compile(r"^(cosine|euclidean|dot-product)$")),
     "ai_embedding_model": _Rule("TTAI_AI_EMBEDDING_MODEL", 3, 256),
     "ai_embedding_dimensions": _Rule("TTAI_AI_EMBEDDING_DIMENSIONS", 1, 4, pattern=_WHOLE),
+    "durable_table": _Rule("TTAI_DURABLE_TABLE", 3, 255),
+    "durable_alarms_url": _Rule("TTAI_DURABLE_ALARMS_URL", pattern=_URL),
+    "durable_alarms_arn": _Rule("TTAI_DURABLE_ALARMS_ARN", 20, pattern=_ARN),
+    "durable_schedule_group": _Rule("TTAI_DURABLE_SCHEDULE_GROUP", 1, 64),
+    "durable_schedule_role_arn": _Rule("TTAI_DURABLE_SCHEDULE_ROLE_ARN", 20, pattern=_ARN),
+    "connections_table": _Rule("TTAI_CONNECTIONS_TABLE", 3, 255),
+    "websocket_url": _Rule("TTAI_WEBSOCKET_URL", pattern=_WS_URL),
+    "websocket_callback_url": _Rule("TTAI_WEBSOCKET_CALLBACK_URL", pattern=_URL),
 }
 
 
@@ -130,10 +146,24 @@ class Settings(NamedTuple):
     vectorize_metric: str | None = None
     ai_embedding_model: str | None = None  # the Bedrock embedding model env.AI runs, and its dimensions
     ai_embedding_dimensions: str | None = None
+    # The durable host's own: the objects table, the alarm queue and the schedules' group and role.
+    durable_table: str | None = None
+    durable_alarms_url: str | None = None
+    durable_alarms_arn: str | None = None
+    durable_schedule_group: str | None = None
+    durable_schedule_role_arn: str | None = None
+    # The WebSocket API: its connections table, the URL clients connect to, its @connections endpoint.
+    connections_table: str | None = None
+    websocket_url: str | None = None
+    websocket_callback_url: str | None = None
     # Queue URL by binding name (TASK_QUEUE...), from TTAI_<BINDING>_URL.
     queue_urls: Mapping[str, str] = _NOTHING
     # A workflow's durable function (its alias ARN) by binding name (ANALYSIS_WORKFLOW...), from TTAI_<BINDING>_ARN.
     workflow_arns: Mapping[str, str] = _NOTHING
+    # The durable host function by namespace binding (PUBSUB...), from TTAI_<BINDING>_HOST.
+    durable_hosts: Mapping[str, str] = _NOTHING
+    # Functions by lambda binding (REALTIME), from TTAI_<BINDING>_FUNCTION.
+    functions: Mapping[str, str] = _NOTHING
     secret_ids: Mapping[str, str] = _NOTHING
     region: str | None = None
     endpoint_url: str | None = None
@@ -181,6 +211,16 @@ class Settings(NamedTuple):
                 if environ.get(f"TTAI_{binding}{QUEUE_URL_SUFFIX}")
             },
             workflow_arns=workflow_arns,
+            durable_hosts={
+                binding: environ[f"TTAI_{binding}{DURABLE_HOST_SUFFIX}"]
+                for binding in DURABLE_BINDINGS
+                if environ.get(f"TTAI_{binding}{DURABLE_HOST_SUFFIX}")
+            },
+            functions={
+                binding: environ[f"TTAI_{binding}{FUNCTION_SUFFIX}"]
+                for binding in LAMBDA_BINDINGS
+                if environ.get(f"TTAI_{binding}{FUNCTION_SUFFIX}")
+            },
             secret_ids=secret_ids,
             region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or None,
             endpoint_url=environ.get("AWS_ENDPOINT_URL") or None,
@@ -354,6 +394,34 @@ class Env:
 
         url = self._require(self.settings.queue_urls.get(binding), binding, f"TTAI_{binding}{QUEUE_URL_SUFFIX}")
         return Queue(url, sqs=self.client("sqs"), binding=binding)
+
+    @cached_property
+    def PUBSUB(self) -> DurableObjectNamespace:
+        return self.durable("PUBSUB")
+
+    @cached_property
+    def SUBSCRIPTIONS(self) -> DurableObjectNamespace:
+        return self.durable("SUBSCRIPTIONS")
+
+    @cached_property
+    def PRICE_ALERT(self) -> DurableObjectNamespace:
+        return self.durable("PRICE_ALERT")
+
+    @cached_property
+    def PORTFOLIO_MONITOR(self) -> DurableObjectNamespace:
+        return self.durable("PORTFOLIO_MONITOR")
+
+    def durable(self, binding: str) -> DurableObjectNamespace:
+        """A Durable Object namespace (``PUBSUB``...) whose calls invoke the durable host function; prefer the
+        attributes, which are cached."""
+        from ttai.bindings.durable.namespace import DurableObjectNamespace, LambdaTransport  # noqa: PLC0415
+
+        host = self._require(self.settings.durable_hosts.get(binding), binding, f"TTAI_{binding}{DURABLE_HOST_SUFFIX}")
+        return DurableObjectNamespace(binding, LambdaTransport(host, client=self.client("lambda")))
+
+    def function_name(self, binding: str) -> str:
+        """The function a lambda binding (``REALTIME``) invokes."""
+        return self._require(self.settings.functions.get(binding), binding, f"TTAI_{binding}{FUNCTION_SUFFIX}")
 
     def secret(self, name: str) -> str:
         """The secret's current value, fetched from Secrets Manager once per container."""

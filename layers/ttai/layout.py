@@ -134,11 +134,13 @@ class BindingSpec(NamedTuple):
 
     name: str
     type: str  # one of BINDING_TYPES
-    access: str | None = None  # kv: read | read_write; workflow: start | manage
+    # kv: read | read_write; workflow: start | manage; websocket: tickets | redeem | connections | publish
+    access: str | None = None
     overflow: bool = False  # kv: also the values too big for an item, kept in the overflow bucket
     # r2: (purpose of the bucket's prefixes, or USER_OBJECTS; the operations: read, write, delete, list)
     prefixes: tuple[tuple[str, tuple[str, ...]], ...] = ()
     vector_index: str | None = None  # vectorize: the name of an index of the vectorize section ("index")
+    function: str | None = None  # lambda: the function of this file it invokes
 
 
 class FunctionSpec(NamedTuple):
@@ -166,7 +168,22 @@ class FunctionSpec(NamedTuple):
         return next((binding for binding in self.bindings if binding.name == name), None)
 
 
-BINDING_TYPES = ("kv", "d1", "r2", "queue", "idempotency", "email", "push", "workflow", "vectorize", "ai")
+BINDING_TYPES = (
+    "kv",
+    "d1",
+    "r2",
+    "queue",
+    "idempotency",
+    "email",
+    "push",
+    "durable",
+    "durable_host",
+    "websocket",
+    "lambda",
+    "workflow",
+    "vectorize",
+    "ai",
+)
 VAR_GROUPS = ("tastytrade",)
 USER_OBJECTS = "user_objects"  # the R2 scope of every object under a user's own prefix (users/{user_id}/)
 
@@ -278,6 +295,7 @@ def _binding(name: str, raw: dict[str, Any]) -> BindingSpec:
         overflow=bool(raw.get("overflow", False)),
         prefixes=tuple((scope, tuple(operations)) for scope, operations in raw.get("prefixes", {}).items()),
         vector_index=raw.get("index"),
+        function=raw.get("function"),
     )
 
 

@@ -27,7 +27,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from local.stack import free_port
-from tests.e2e.test_dev_server import ROOT, STARTUP_LIMIT_S, DevServer, call, wait_for_health
+from tests.e2e.devserver import ROOT, STARTUP_LIMIT_S, DevServer, call, wait_for_health
 from tests.error_texts import BACKEND_TEXT
 from ttai.auth.sessions import SessionStore
 from ttai.env import Env

@@ -11,79 +11,19 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from local.stack import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
-STARTUP_LIMIT_S = 60  # generous: this checks that it comes up; the 5 s budget is measured by `make bench`
-
-
-@dataclass
-class DevServer:
-    process: subprocess.Popen[str]
-    url: str
-    port: int
-    state: dict[str, Any]
-    state_file: Path
-
-
-def call(url: str, method: str = "GET", token: str | None = None, body: Any = None) -> tuple[int, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - loopback http only
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
-def wait_for_health(url: str, process: subprocess.Popen[str], limit: float) -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < limit:
-        if process.poll() is not None:
-            raise AssertionError(f"dev server exited early with {process.returncode}")
-        try:
-            if call(f"{url}/health")[0] == 200:
-                return time.monotonic() - started
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"/health did not answer within {limit} s")
+from tests.e2e.devserver import ROOT, STARTUP_LIMIT_S, DevServer, call, running_dev_server, wait_for_health
 
 
 @pytest.fixture(scope="module")
 def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
-    port = free_port()
-    workdir = tmp_path_factory.mktemp("dev")
-    state_file = workdir / "state.json"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "local.dev",
-            *("--port", str(port), "--state-file", str(state_file), "--data-dir", str(workdir / "pgdata")),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_health(url, process, STARTUP_LIMIT_S)
-        yield DevServer(process, url, port, json.loads(state_file.read_text()), state_file)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
+    with running_dev_server(tmp_path_factory.mktemp("dev")) as server:
+        yield server
 
 
 def test_health_answers_without_a_token(dev_server: DevServer) -> None:

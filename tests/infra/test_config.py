@@ -34,6 +34,9 @@ _FUNCTIONS = {
     "screener_workflow": {"memory_mb": 512, "timeout_seconds": 300},
     "export_workflow": {"memory_mb": 1024, "timeout_seconds": 900},
     "backup_workflow": {"memory_mb": 1024, "timeout_seconds": 900},
+    "durable": {"memory_mb": 1024, "timeout_seconds": 60},
+    "realtime": {"memory_mb": 1024, "timeout_seconds": 29},
+    "connect_authorizer": {"memory_mb": 512, "timeout_seconds": 5},
 }
 
 

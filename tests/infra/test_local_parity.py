@@ -12,6 +12,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from infra.config import EnvironmentConfig
+from infra.constructs.durable_objects import SCHEDULE_ACTIONS
 from infra.constructs.http_api import HttpApi
 from infra.constructs.idempotency import RECORD_ACTIONS
 from infra.constructs.queues import Queues
@@ -22,14 +23,18 @@ from infra.storage_layout import (
     USER_OBJECTS,
     AiBinding,
     D1Binding,
+    DurableBinding,
+    DurableHostBinding,
     EmailBinding,
     IdempotencyBinding,
     KvBinding,
+    LambdaBinding,
     PushBinding,
     QueueBinding,
     R2Binding,
     StorageLayout,
     VectorizeBinding,
+    WebSocketBinding,
     WorkflowBinding,
 )
 from local.gateway import PUBLIC_ROUTES, ROUTES
@@ -103,11 +108,21 @@ def _present(found: object) -> None:
     assert found
 
 
+def _queue_arn(stack: LocalStack, arn: str) -> bool:
+    """The alarm queue's ARN (the durable host's schedules target it)."""
+    attributes = stack.client("sqs").get_queue_attributes(
+        QueueUrl=stack.durable_alarms_url, AttributeNames=["QueueArn"]
+    )
+    return bool(arn == attributes["Attributes"]["QueueArn"])
+
+
 # How to find, on the local stack, the twin of a deployed resource a variable names (each raises if it is absent).
 _LOCAL_TWIN: dict[str, Callable[[LocalStack, str], None]] = {
     "AWS::DynamoDB::Table": lambda stack, name: _present(stack.client("dynamodb").describe_table(TableName=name)),
     "AWS::S3::Bucket": lambda stack, name: _present(stack.client("s3").head_bucket(Bucket=name)),
-    "AWS::SQS::Queue": lambda stack, url: _present(url in stack.queue_urls.values()),
+    "AWS::SQS::Queue": lambda stack, url: _present(
+        url in stack.queue_urls.values() or url == stack.durable_alarms_url or _queue_arn(stack, url)
+    ),
     "AWS::SecretsManager::Secret": lambda stack, arn: _present(
         stack.client("secretsmanager").describe_secret(SecretId=arn)
     ),
@@ -117,7 +132,21 @@ _LOCAL_TWIN: dict[str, Callable[[LocalStack, str], None]] = {
     ),
     "AWS::SNS::Topic": lambda stack, arn: _present(stack.client("sns").get_topic_attributes(TopicArn=arn)),
     "AWS::RDS::DBCluster": lambda stack, arn: _present(arn == stack.cluster_arn),
-    "AWS::ApiGatewayV2::Api": lambda stack, url: _present(url == f"{stack.public_url}{HttpApi.CALLBACK_PATH}"),
+    "AWS::ApiGatewayV2::Api": lambda stack, url: _present(
+        url
+        in {
+            f"{stack.public_url}{HttpApi.CALLBACK_PATH}",
+            stack.websocket_url,
+            stack.websockets.callback_url if stack.websockets else None,
+        }
+    ),
+    "AWS::Lambda::Function": lambda stack, name: _present(name in {f.name for f in stack.functions.values()}),
+    "AWS::Scheduler::ScheduleGroup": lambda stack, name: _present(
+        stack.client("scheduler").get_schedule_group(Name=name)
+    ),
+    "AWS::IAM::Role": lambda stack, arn: _present(
+        stack.client("iam").get_role(RoleName=arn.rsplit("/", 1)[1])["Role"]["Arn"] == arn
+    ),
     # A workflow function's alias: the local runner serves that ARN.
     "AWS::Lambda::Alias": lambda stack, arn: _present(hosted(arn) is not None),
 }
@@ -158,6 +187,10 @@ def test_the_runtime_reads_the_specs_infra_reads(layout: StorageLayout) -> None:
                 assert binding.access == deployed.access
             if isinstance(deployed, VectorizeBinding):
                 assert binding.vector_index == deployed.index
+            if isinstance(deployed, WebSocketBinding):
+                assert binding.access == deployed.access
+            if isinstance(deployed, LambdaBinding):
+                assert binding.function == deployed.function
 
 
 def test_every_local_trigger_invokes_the_stacks_spec_built_functions(stack: LocalStack) -> None:
@@ -167,6 +200,11 @@ def test_every_local_trigger_invokes_the_stacks_spec_built_functions(stack: Loca
     assert stack.gateway.functions == {"api": stack.functions["api"], "auth": stack.functions["auth"]}
     assert stack.poller.function is stack.functions["consumer"]
     assert stack.scheduler.function is stack.functions["scheduler"]
+    assert stack.alarm_poller.function is stack.functions["durable"]
+    assert stack.alarms.deliver is stack.functions["durable"]
+    assert stack.websockets is not None
+    assert stack.lambda_api is not None
+    assert stack.lambda_api.functions is stack.functions
     assert stack.functions["migrate"].invocations == 1  # the migrations the stack applied at start
 
 
@@ -193,13 +231,19 @@ def test_each_local_variable_names_the_local_twin_of_what_the_deployed_one_names
     stack: LocalStack, dev_template: Template
 ) -> None:
     kinds = {logical_id: resource["Type"] for logical_id, resource in dev_template.to_json()["Resources"].items()}
-    twins: dict[str, str] = {}
+    # By resource and variable: one resource may be named two ways (the alarm queue's URL and ARN, the WebSocket
+    # API's URL and @connections endpoint), each the same for every function.
+    twins: dict[tuple[str, str], str] = {}
     for name, function in stack.functions.items():
         assert function.environ is not None
         for variable, target in _targets(dev_template, name).items():
-            assert twins.setdefault(target, function.environ[variable]) == function.environ[variable], (name, variable)
-    assert len(set(twins.values())) == len(twins), "two deployed resources share one local twin"
-    for target, local in twins.items():
+            value = function.environ[variable]
+            assert twins.setdefault((target, variable), value) == value, (name, variable)
+    owners: dict[str, set[str]] = {}
+    for (target, _), local in twins.items():
+        owners.setdefault(local, set()).add(target)
+    assert all(len(targets) == 1 for targets in owners.values()), "two deployed resources share one local twin"
+    for (target, _), local in twins.items():
         _LOCAL_TWIN[kinds[target]](stack, local)
 
 
@@ -314,6 +358,38 @@ def _check_binding(name: str, binding: Any, role: _Role, layout: StorageLayout) 
                 layout.ai.embedding_model,
                 str(layout.ai.embedding_dimensions),
             )
+        case DurableBinding() | LambdaBinding() | DurableHostBinding() | WebSocketBinding():
+            _check_realtime_binding(name, binding, role)
+
+
+_TABLE_ONLY = {
+    "tickets": {"dynamodb:PutItem"},
+    "redeem": {"dynamodb:DeleteItem"},
+    "publish": {"dynamodb:BatchGetItem"},
+}
+
+
+def _check_realtime_binding(name: str, binding: Any, role: _Role) -> None:
+    """Durable Objects, the WebSocket API and function invokes: what each binding implies, on what it names."""
+    granted, targets = role.granted, role.targets
+    match binding:
+        case DurableBinding():
+            assert granted[targets[f"TTAI_{name}_HOST"]] == {"lambda:InvokeFunction"}
+        case LambdaBinding():
+            assert granted[targets[f"TTAI_{name}_FUNCTION"]] == {"lambda:InvokeFunction"}
+        case DurableHostBinding():
+            assert granted[targets["TTAI_DURABLE_TABLE"]] >= DYNAMODB_WRITES
+            assert "sqs:SendMessage" in granted[targets["TTAI_DURABLE_ALARMS_URL"]]
+            assert granted[targets["TTAI_DURABLE_SCHEDULE_GROUP"]] == set(SCHEDULE_ACTIONS)
+            assert granted[targets["TTAI_DURABLE_SCHEDULE_ROLE_ARN"]] == {"iam:PassRole"}
+        case WebSocketBinding():
+            table = granted[targets["TTAI_CONNECTIONS_TABLE"]]
+            if binding.access == "connections":
+                assert table >= DYNAMODB_WRITES
+                assert granted[targets["TTAI_WEBSOCKET_CALLBACK_URL"]] == {"execute-api:ManageConnections"}
+            else:
+                assert table == _TABLE_ONLY[binding.access]
+                assert "TTAI_WEBSOCKET_CALLBACK_URL" not in targets
 
 
 def test_each_function_is_granted_on_exactly_what_its_spec_names_and_as_the_spec_says(
@@ -333,7 +409,9 @@ def test_each_function_is_granted_on_exactly_what_its_spec_names_and_as_the_spec
         function_id = ttai_function_ids(dev_template)[name]
         # Whole: nothing granted that no variable names, no variable naming what is not granted (but settings: the
         # OAuth redirect URI names the HTTP API, which the function is sent to, not granted).
-        settings = {variable for group in spec.vars for variable in VAR_VARIABLES[group]}
+        # So is the WebSocket URL a ticket opens: clients connect to it, the function issuing tickets is granted
+        # nothing on the API.
+        settings = {variable for group in spec.vars for variable in VAR_VARIABLES[group]} | {"TTAI_WEBSOCKET_URL"}
         named = {target for variable, target in targets.items() if variable not in settings}
         # A workflow's function checkpoints its own executions; a Workflow binding that manages runs steers the
         # executions of that workflow's function (its variable names the alias).
@@ -374,6 +452,7 @@ def test_the_public_routes_are_the_same_locally_and_deployed(dev_template: Templ
         tuple(route["Properties"]["RouteKey"].split(" ", 1))
         for route in resources(dev_template, "AWS::ApiGatewayV2::Route").values()
         if route["Properties"].get("AuthorizationType", "NONE") == "NONE"
+        and not route["Properties"]["RouteKey"].startswith("$")  # the WebSocket API's (next test)
     }
     assert unauthorized == set(PUBLIC_ROUTES)
 
@@ -386,7 +465,35 @@ def test_each_route_reaches_the_same_function_locally_and_deployed(dev_template:
         integration_id = route["Properties"]["Target"]["Fn::Join"][1][1]["Ref"]
         [function_id] = referenced_ids(integrations[integration_id]["Properties"]["IntegrationUri"])
         deployed[route["Properties"]["RouteKey"]] = names[function_id]
+    websocket = {key: deployed.pop(key) for key in list(deployed) if key.startswith("$")}
     assert deployed == {route.key: route.function for route in ROUTES}
+    # The WebSocket API: every route to the realtime function, locally too (its gateway invokes that function).
+    assert websocket == dict.fromkeys(("$connect", "$default", "$disconnect"), "realtime")
+
+
+def test_the_websocket_api_authorizes_connect_alone_with_a_ticket_as_the_local_gateway(
+    stack: LocalStack, dev_template: Template
+) -> None:
+    routes = {
+        route["Properties"]["RouteKey"]: route["Properties"]
+        for route in resources(dev_template, "AWS::ApiGatewayV2::Route").values()
+        if route["Properties"]["RouteKey"].startswith("$")
+    }
+    assert {key: route.get("AuthorizationType", "NONE") for key, route in routes.items()} == {
+        "$connect": "CUSTOM",
+        "$default": "NONE",
+        "$disconnect": "NONE",
+    }
+    [authorizer] = [
+        a["Properties"]
+        for a in resources(dev_template, "AWS::ApiGatewayV2::Authorizer").values()
+        if a["Properties"]["AuthorizerType"] == "REQUEST"
+        and "IdentitySource" in a["Properties"]
+        and a["Properties"]["IdentitySource"] == ["route.request.querystring.ticket"]
+    ]
+    assert stack.websockets is not None
+    assert tuple(authorizer["IdentitySource"]) == stack.websockets.identity_source
+    assert set(stack.websockets.routes) == set(routes)
 
 
 def _queue_ids(template: Template) -> dict[str, str]:

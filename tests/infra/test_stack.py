@@ -62,6 +62,21 @@ def _table_id(template: Template) -> str:
     return variable_target(template, "api", "TTAI_KV_TABLE")
 
 
+def _http_resources(template: Template, kind: str) -> dict[str, Resource]:
+    """The HTTP API's resources of one AWS::ApiGatewayV2 kind (the WebSocket API has its own)."""
+    found = resources(template, f"AWS::ApiGatewayV2::{kind}")
+    if kind == "Api":
+        return {i: r for i, r in found.items() if r["Properties"]["ProtocolType"] == "HTTP"}
+    [api_id] = _http_resources(template, "Api")
+    return {i: r for i, r in found.items() if r["Properties"]["ApiId"] == {"Ref": api_id}}
+
+
+def _http_resource(template: Template, kind: str) -> tuple[str, Resource]:
+    found = _http_resources(template, kind)
+    assert len(found) == 1, f"expected one HTTP API {kind}, found {sorted(found)}"
+    return next(iter(found.items()))
+
+
 def _kv_table(template: Template) -> Resource:
     return resources(template, "AWS::DynamoDB::Table")[_table_id(template)]
 
@@ -216,6 +231,9 @@ class TestFunctions:
             "screener_workflow",
             "export_workflow",
             "backup_workflow",
+            "durable",
+            "realtime",
+            "connect_authorizer",
         }
 
     def test_every_function_uses_the_house_defaults(self, template: Template, config: EnvironmentConfig):
@@ -331,7 +349,7 @@ class TestFunctions:
         assert scheduler == {f"TTAI_SECRET_{name}" for name in BROKER_TOKEN_SECRETS}
 
     def test_the_redirect_uri_is_this_apis_callback(self, template: Template):
-        api_id, _ = the_resource(template, "AWS::ApiGatewayV2::Api")
+        api_id, _ = _http_resource(template, "Api")
         redirect = ttai_functions(template)["auth"]["Properties"]["Environment"]["Variables"]["TTAI_OAUTH_REDIRECT_URI"]
         head, tail = redirect["Fn::Join"][1]
         assert head == {"Fn::GetAtt": [api_id, "ApiEndpoint"]}
@@ -377,6 +395,7 @@ class TestLeastPrivilege:
         table_id = _table_id(template)
         workflows_id = _workflows_table_id(template)
         idempotency_id = variable_target(template, "api", "TTAI_IDEMPOTENCY_TABLE")
+        connections_id = variable_target(template, "api", "TTAI_CONNECTIONS_TABLE")
         statements = statements_of_role(template, role_id(ttai_functions(template)["api"]))
         dynamodb = [s for s in statements if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))]
         assert dynamodb
@@ -388,6 +407,10 @@ class TestLeastPrivilege:
                     assert "Fn::Join" not in resource
                     continue
                 if referenced_ids(resource) == {idempotency_id}:  # Idempotency-Key records (test_queues' actions)
+                    continue
+                if referenced_ids(resource) == {connections_id}:
+                    # Connect tickets: issued with a put; nothing else of the connections table.
+                    assert set(as_list(statement["Action"])) == {"dynamodb:PutItem"}
                     continue
                 assert referenced_ids(resource) == {table_id}
                 if "Fn::Join" in resource:
@@ -434,6 +457,9 @@ class TestLeastPrivilege:
             "consumer": [db_secret],
             "scheduler": [*broker_tokens, db_secret],
             **{f"{workflow}_workflow": [db_secret] for workflow in ("analysis", "screener", "export", "backup")},
+            "durable": [db_secret],
+            "realtime": [db_secret],
+            "connect_authorizer": [],
         }
         for name, function in ttai_functions(template).items():
             secret_statements = [
@@ -472,7 +498,7 @@ class TestLeastPrivilege:
 
     def test_api_gateway_may_invoke_the_auth_function_from_this_api_only(self, template: Template):
         auth_id = ttai_function_ids(template)["auth"]
-        api_id, _ = the_resource(template, "AWS::ApiGatewayV2::Api")
+        api_id, _ = _http_resource(template, "Api")
         permissions = [
             permission["Properties"]
             for permission in resources(template, "AWS::Lambda::Permission").values()
@@ -526,11 +552,11 @@ class TestSecrets:
 
 class TestHttpApi:
     def test_every_route_but_the_public_ones_needs_the_authorizer(self, template: Template):
-        authorizer_id, _ = the_resource(template, "AWS::ApiGatewayV2::Authorizer")
+        authorizer_id, _ = _http_resource(template, "Authorizer")
         public = {f"{method} {path}" for method, path in HttpApi.PUBLIC_ROUTES}
         routes = {
             route["Properties"]["RouteKey"]: route["Properties"]
-            for route in resources(template, "AWS::ApiGatewayV2::Route").values()
+            for route in _http_resources(template, "Route").values()
         }
         assert public <= set(routes)
         assert f"ANY {HttpApi.PROXY_PATH}" in routes
@@ -543,9 +569,7 @@ class TestHttpApi:
                 assert route["AuthorizerId"] == {"Ref": authorizer_id}, key
 
     def test_the_public_routes_are_health_sign_in_and_the_dashboard_each_on_its_function(self, template: Template):
-        routes = {
-            route["Properties"]["RouteKey"]: route for route in resources(template, "AWS::ApiGatewayV2::Route").values()
-        }
+        routes = {route["Properties"]["RouteKey"]: route for route in _http_resources(template, "Route").values()}
         public = {key for key, route in routes.items() if route["Properties"]["AuthorizationType"] == "NONE"}
         dashboard = {"GET /dashboard", "GET /dashboard/app.js", "GET /dashboard/app.css"}
         assert public == {"GET /health", "GET /auth/login", "GET /auth/callback", *dashboard}
@@ -561,7 +585,7 @@ class TestHttpApi:
         }
 
     def test_authorizer_is_a_cached_simple_request_authorizer(self, template: Template, config: EnvironmentConfig):
-        _, authorizer = the_resource(template, "AWS::ApiGatewayV2::Authorizer")
+        _, authorizer = _http_resource(template, "Authorizer")
         properties = authorizer["Properties"]
         assert properties["AuthorizerType"] == "REQUEST"
         assert properties["AuthorizerPayloadFormatVersion"] == "2.0"
@@ -571,7 +595,7 @@ class TestHttpApi:
         assert referenced_ids(properties["AuthorizerUri"]) == {ttai_function_ids(template)["authorizer"]}
 
     def test_default_stage_is_throttled_and_access_logged_as_json(self, template: Template, config: EnvironmentConfig):
-        _, stage = the_resource(template, "AWS::ApiGatewayV2::Stage")
+        _, stage = _http_resource(template, "Stage")
         properties = stage["Properties"]
         assert properties["StageName"] == "$default"
         assert properties["AutoDeploy"] is True

@@ -307,6 +307,7 @@ API_ROUTERS: tuple[LazyRouter, ...] = (
     ),
     LazyRouter("ttai.http.routes.jobs", API, (f"{API}/jobs",)),
     LazyRouter("ttai.http.routes.knowledge", API, (f"{API}/knowledge",)),
+    LazyRouter("ttai.http.routes.realtime", API, (f"{API}/realtime",)),
 )
 
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from functools import cache
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 
 from ttai.env import Env
-from ttai.errors import ConfigurationError
 from ttai.http.principal import current_principal
 from ttai.secret_names import (
     CURSOR_SECRET,
@@ -39,7 +37,13 @@ def _market(env: Env) -> MarketDataService:
 
     # Where TastyTrade is configured, misses are read through it; elsewhere they are reported missing.
     source = _tastytrade_market(env) if env.settings.tastytrade_api_url else None
-    return MarketDataService(CacheService(env.KV, metrics=PowertoolsCacheMetrics()), source)
+    # Where the realtime function is bound (the api), every ingested batch is handed to it.
+    realtime = None
+    if env.settings.functions.get("REALTIME"):
+        from ttai.realtime.deployed import quote_hand_off  # noqa: PLC0415
+
+        realtime = quote_hand_off(env)
+    return MarketDataService(CacheService(env.KV, metrics=PowertoolsCacheMetrics()), source, realtime=realtime)
 
 
 def _tastytrade_market(env: Env) -> TastyTradeMarketData:
@@ -120,21 +124,13 @@ def broker_positions() -> BrokerPositionSync:
     return _broker_positions(Env.from_environ())
 
 
-# Read here until ttai.env.Env and the function specs declare them (the realtime wiring).
-CONNECTIONS_TABLE = "TTAI_CONNECTIONS_TABLE"
-WEBSOCKET_URL = "TTAI_WEBSOCKET_URL"
-
-
 @cache
-def _tickets(env: Env, table: str, url: str) -> TicketOffice:
-    from ttai.realtime.tickets import TicketOffice  # noqa: PLC0415 - only the ticket route needs it
+def _tickets(env: Env) -> TicketOffice:
+    from ttai.realtime.deployed import ticket_office  # noqa: PLC0415 - only the ticket route needs it
 
-    return TicketOffice(table, dynamodb=env.client("dynamodb"), websocket_url=url)
+    return ticket_office(env)
 
 
 def tickets() -> TicketOffice:
     """Where real-time connect tickets are issued: the connections table and the WebSocket API's URL."""
-    table, url = os.environ.get(CONNECTIONS_TABLE), os.environ.get(WEBSOCKET_URL)
-    if not table or not url:
-        raise ConfigurationError(f"real-time tickets need {CONNECTIONS_TABLE} and {WEBSOCKET_URL}")
-    return _tickets(Env.from_environ(), table, url)
+    return _tickets(Env.from_environ())

@@ -43,8 +43,12 @@ class Ticket(NamedTuple):
 class TicketOffice:
     """Issues and redeems connect tickets in the connections table."""
 
-    def __init__(self, table: str, *, dynamodb: Any, websocket_url: str, layout: WebSocketLayout | None = None) -> None:
-        if not websocket_url.startswith(("wss://", "ws://")):
+    def __init__(
+        self, table: str, *, dynamodb: Any, websocket_url: str | None = None, layout: WebSocketLayout | None = None
+    ) -> None:
+        """``websocket_url``: where tickets are issued (the api), the URL a ticket opens; None where they are only
+        redeemed (the $connect authorizer)."""
+        if websocket_url is not None and not websocket_url.startswith(("wss://", "ws://")):
             raise ValueError(f"a WebSocket URL starts wss:// (ws:// locally), not {websocket_url!r:.80}")
         self.table = table
         self.dynamodb = dynamodb

@@ -14,28 +14,10 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from local.aws_calls import CallCounter
-from local.gateway import LocalGateway
 from local.realtime import LocalRealtime
 from local.stack import LocalStack
 from tests.conftest import Clock
 from tests.integration.realtime.conftest import receive, subscribe
-from ttai.http.app import API, API_ROUTERS, LazyRouter, create_resolver
-
-REALTIME_ROUTER = LazyRouter("ttai.http.routes.realtime", API, (f"{API}/realtime",))
-
-
-@pytest.fixture
-def api(stack: LocalStack, realtime: LocalRealtime, monkeypatch: pytest.MonkeyPatch) -> LocalGateway:
-    """The HTTP API with the ticket route added to the api function's routers (as the wiring will add it)."""
-    for name, value in realtime.environ.items():
-        monkeypatch.setenv(name, value)
-    app = create_resolver(lazy=(*API_ROUTERS, REALTIME_ROUTER))
-    return LocalGateway(
-        authorizer=stack.functions["authorizer"],
-        api=stack.functions["api"].standing_in(app.resolve),
-        auth=stack.functions["auth"],
-        authorizer_cache_ttl=0,
-    )
 
 
 def refused_status(url: str) -> int:
@@ -44,27 +26,31 @@ def refused_status(url: str) -> int:
     return refused.value.response.status_code
 
 
-def test_a_signed_in_caller_gets_a_ticket_that_opens_one_connection(
-    api: LocalGateway, stack: LocalStack, realtime: LocalRealtime, user: str
-) -> None:
-    status, _, body = api.request("POST", "/api/v1/realtime/ticket", token=stack.token_for(user))
+def test_a_signed_in_caller_gets_a_ticket_that_opens_one_connection(stack: LocalStack, user: str) -> None:
+    # The stack's own functions throughout: the api issues, the connect authorizer redeems, the realtime function
+    # and the durable host take the connection, and a quote PUT through the api reaches it.
+    status, _, body = stack.http("POST", "/api/v1/realtime/ticket", token=stack.token_for(user))
     assert status == 201, body
     assert set(body) == {"ticket", "url", "expires_at"}
-    assert body["url"] == f"{realtime.gateway.url}?ticket={body['ticket']}"
+    assert body["url"] == f"{stack.websocket_url}?ticket={body['ticket']}"
     expires = datetime.fromisoformat(body["expires_at"])
     assert 55 <= (expires - datetime.now(UTC)).total_seconds() <= 60
+    symbol = "T" + secrets.token_hex(3)[:5].upper()
     with connect(body["url"], open_timeout=10) as ws:
-        subscribe(ws, f"user:{user}")  # the connection is the ticket's user's
-        realtime.user_events().publisher.publish(f"user:{user}", {"hello": user})
-        assert receive(ws)["data"] == {"hello": user}
+        subscribe(ws, f"quotes:{symbol}")
+        quote = {"symbol": symbol, "last": 12.5, "updated_at": datetime.now(UTC).isoformat()}
+        feed = stack.token_for("quote-feed", scopes=["service"])
+        assert stack.http("PUT", "/api/v1/quotes", token=feed, json={"quotes": [quote]})[0] == 200
+        assert receive(ws)["data"]["last"] == 12.5
     assert refused_status(body["url"]) == 401, "a ticket opened a second connection"
     # Only the ticket's digest is kept: nothing in the table connects.
-    items = realtime.dynamodb.scan(TableName=realtime.connections_table, ConsistentRead=True)["Items"]
+    table = stack.functions["api"].environ["TTAI_CONNECTIONS_TABLE"]  # type: ignore[index]
+    items = stack.client("dynamodb").scan(TableName=table, ConsistentRead=True)["Items"]
     assert body["ticket"] not in str(items)
 
 
-def test_no_ticket_without_a_session(api: LocalGateway) -> None:
-    status, _, _ = api.request("POST", "/api/v1/realtime/ticket")
+def test_no_ticket_without_a_session(stack: LocalStack) -> None:
+    status, _, _ = stack.http("POST", "/api/v1/realtime/ticket")
     assert status == 401
 
 

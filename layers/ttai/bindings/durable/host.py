@@ -18,8 +18,8 @@ Events (``wire.py`` has the call and response shapes):
   WebSocket event for the object holding the connection (connections.py builds them): ``message`` carries the text,
   ``close`` the code, reason, was_clean and the socket's tags and attachment as its home held them ->
   ``{"ok": true, "outcome": "delivered" | "no_handler"}``;
-- ``{"Records": [...]}``: SQS records whose bodies are alarm events -> ``{"batchItemFailures"}`` for the ones to
-  redeliver (the object was busy, or AWS failed).
+- ``{"Records": [...]}``: SQS records whose bodies are alarm events (or websocket close events the host queued for
+  itself) -> ``{"batchItemFailures"}`` for the ones to redeliver (the object was busy, or AWS failed).
 
 An exception from the object's code is the caller's error (``remote``); the writes it made before raising are
 kept, as on Cloudflare. Messages the call sent through its WebSockets go out after its writes are stored and
@@ -57,6 +57,9 @@ Work = Callable[[type[DurableObject], DurableObjectState, DurableObjectStorage],
 # transaction that met a concurrent one).
 _TRANSIENT = THROTTLING_CODES | UNAVAILABLE_CODES | {"TransactionConflictException"}
 _AWS_FAILURES = (ClientError, BotoCoreError, Unavailable)
+# What the host's queue carries: alarms, and the web_socket_close a 410 found while the host itself was sending
+# (queued rather than run then: the home object may be the one whose lease the sending call holds).
+_QUEUED_KINDS = frozenset({"alarm", "websocket"})
 
 
 class DurableObjectHost:
@@ -226,13 +229,13 @@ class DurableObjectHost:
         for record in records:
             try:
                 event = json.loads(record["body"])
-                if not isinstance(event, dict) or event.get("kind") != "alarm":
-                    raise TypeError("the alarm queue carries alarm events only")
+                if not isinstance(event, dict) or event.get("kind") not in _QUEUED_KINDS:
+                    raise TypeError("the alarm queue carries alarm and websocket (close) events only")
             except (ValueError, TypeError, KeyError):
                 # A malformed record will never run: dropping it beats redelivering it until the DLQ.
                 logger.exception("malformed alarm record dropped", extra={"messageId": record.get("messageId")})
                 continue
-            response = self.alarm(event)
+            response = self.alarm(event) if event["kind"] == "alarm" else self.websocket(event)
             error = response.get("error") or {}
             if not response.get("ok") and (error.get("retryable") or error.get("overloaded")):
                 failures.append({"itemIdentifier": record["messageId"]})
