@@ -7,7 +7,7 @@ compete with the gateway, moto and the host for CPU, so the times are upper boun
 each hop adds a Lambda invoke and in-region round trips instead.
 
 - ingest -> frame: PUT /api/v1/quotes through the local HTTP gateway, authorizer and api function (its market
-  service handing the batch off as the wiring will), until each of 10 subscribers of the symbol has the frame.
+  service handing the batch off as the api function does), until each of 10 subscribers of the symbol has the frame.
 - the ingest's own latency with and without the hand-off (what real time adds to every PUT).
 - 1,000 subscribers: connected with tickets and subscribed through their Subscriptions objects (set-up time
   reported: the subscribes queue on the channel object's lease), then publishes (one to warm the posting pool, then

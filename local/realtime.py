@@ -282,5 +282,5 @@ class LocalRealtime(Service):
 
     @property
     def environ(self) -> dict[str, str]:
-        """The variables the ticket route reads (until Env declares them)."""
+        """The variables a ticket office over this realtime's own table reads (the stack's functions have theirs)."""
         return {"TTAI_CONNECTIONS_TABLE": self.connections_table, "TTAI_WEBSOCKET_URL": self.gateway.url}

@@ -11,6 +11,7 @@ from ttai.jobs import run_job
 from ttai.jobs.backup import BACKUP_JOB, start_backup
 from ttai.jobs.payload import SchedulePayload, describe
 from ttai.observability import logger
+from ttai.realtime.deployed import user_events
 
 
 @logger.inject_lambda_context
@@ -22,6 +23,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         logger.error("schedule payload rejected: no job run", extra={"errors": describe(exc)})
         return {"status": "rejected", "errors": describe(exc)}
     logger.append_keys(job_type=payload.job_type, scheduled_time=payload.scheduled_time.isoformat())
+    env = Env.from_environ()
     if payload.job_type == BACKUP_JOB:
-        return start_backup(Env.from_environ(), payload.scheduled_time, trigger="schedule")
-    return run_job(Env.from_environ(), payload.job_type, payload.scheduled_time, trigger="schedule").summary()
+        return start_backup(env, payload.scheduled_time, trigger="schedule")
+    summary = run_job(env, payload.job_type, payload.scheduled_time, trigger="schedule").summary()
+    try:
+        user_events(env).job_finished(summary)  # on `jobs` in real time; a duplicate invocation's run is not told
+    except Exception:  # noqa: BLE001 - the run is recorded; a missed push is not worth Lambda's retry of the run
+        logger.exception("job run not published in real time")
+    return summary

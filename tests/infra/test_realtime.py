@@ -177,4 +177,5 @@ def test_callers_invoke_the_host_and_the_api_hands_quotes_to_the_realtime_functi
         "api": {ids["realtime"]},
         "consumer": {ids["durable"]},
         "realtime": {ids["durable"]},
+        "scheduler": {ids["durable"]},
     }

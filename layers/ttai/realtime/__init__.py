@@ -12,11 +12,11 @@ alerts and portfolio monitor.
 The WebSocket side of the Durable Object binding (the connections table, ``ws`` handles, the output gate, the
 signed @connections client) is in ttai.bindings.durable (connections.py, websocket.py, connections_api.py).
 
-Not wired yet (infra, Env, the local stack): ``local.realtime.LocalRealtime`` assembles the parts as deployment
-will. Deployed there are three functions more: the durable host (``DurableObjectHost(runtime.CLASSES, ...)``, its
-alarm queue as event source, its objects calling each other in-process), the realtime function (``routes.handle``
-on the WebSocket API's ``$connect``, ``$default`` and ``$disconnect``, and the api's quote batches) and the
-``$connect`` authorizer (``tickets.authorize_connect``, identity source ``route.request.querystring.ticket``, no
-result caching); the api function issues tickets and hands quote batches off (``publish.QuoteHandOff`` with
-``LambdaEvents``), the consumer and scheduler publish through ``publish.UserEvents``.
+Wired in storage.json's functions (``deployed.py`` builds each function's part from its env): the durable host
+function (``DurableObjectHost(runtime.CLASSES, ...)``, its alarm queue as event source, its objects calling each other
+in-process), the realtime function (``routes.handle`` on the WebSocket API's ``$connect``, ``$default`` and
+``$disconnect``, and the api's quote batches) and the ``$connect`` authorizer (``tickets.authorize_connect``, identity
+source ``route.request.querystring.ticket``, no result caching); the api issues tickets and hands quote batches off
+(``publish.QuoteHandOff`` with ``LambdaEvents``), the consumer and scheduler publish through ``publish.UserEvents``.
+``local.realtime.LocalRealtime`` assembles the same parts with tables of its own, for tests with extra classes.
 """

@@ -1,8 +1,9 @@
 """What the realtime pieces share: the Durable Object classes by binding name, the ``env`` objects see, and the
 context the WebSocket route handlers run with.
 
-``RealtimeEnv`` is ``env`` plus the realtime namespaces (``PUBSUB``, ``SUBSCRIPTIONS``, ``PRICE_ALERT``,
-``PORTFOLIO_MONITOR``) until ttai.env.Env declares them; every other attribute is the base Env's.
+``RealtimeEnv`` is ``env`` with the realtime namespaces (``PUBSUB``, ``SUBSCRIPTIONS``, ``PRICE_ALERT``,
+``PORTFOLIO_MONITOR``) served by a host in-process (the durable host's own objects, which must not invoke the host
+function through Lambda for one another); every other attribute is the base Env's.
 """
 
 from __future__ import annotations

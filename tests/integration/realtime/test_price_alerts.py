@@ -44,7 +44,7 @@ def ingest(stack: LocalStack, realtime: LocalRealtime, monkeypatch: pytest.Monke
 
 
 class Deliveries:
-    """The consumer function as the wiring will build it (real-time events on), counting alert_triggered records."""
+    """The consumer function as deployed builds it (real-time events on), counting alert_triggered records."""
 
     def __init__(self, stack: LocalStack, realtime: LocalRealtime) -> None:
         self.stack = stack
