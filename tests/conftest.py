@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import settings
@@ -42,3 +43,15 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 def key_prefix() -> str:
     """A prefix no other test uses, so tests can share one namespace (and one moto server) without seeing each other."""
     return f"t{uuid.uuid4().hex[:12]}:"
+
+
+@pytest.fixture(autouse=True)
+def _invocations_settled(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test's asynchronous invocations on a local stack (the api's quote hand-offs to the realtime function) end
+    with it, so none of their AWS calls or messages lands in the next test."""
+    yield
+    if "stack" in request.fixturenames:
+        stack = request.getfixturevalue("stack")
+        settle = getattr(stack, "settle", None)
+        if callable(settle) and getattr(stack, "lambda_api", None) is not None:
+            settle()
