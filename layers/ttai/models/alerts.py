@@ -18,6 +18,8 @@ AlertStatusFilter = Literal["active", "triggered", "cancelled", "all"]
 Channel = Literal["discord", "email", "push"]
 # numeric(18, 6) in the schema: at most 12 digits before the point and 6 after.
 Threshold = Annotated[Decimal, Field(max_digits=18, decimal_places=6, allow_inf_nan=False)]
+# The value an alert event records is numeric(18, 6) too: its magnitude must stay under 10^12.
+RECORDABLE_VALUE_LIMIT = 10**12
 # Types whose condition compares a number, so a threshold is required; news and earnings fire on events.
 THRESHOLD_REQUIRED: frozenset[str] = frozenset({"price", "delta", "dte"})
 
@@ -79,6 +81,11 @@ class AlertEvent(Output):
     details: dict[str, Any] | list[Any] | None
     channels_notified: list[str]
     triggered_at: StoredInstant
+
+
+def recordable(value: float) -> bool:
+    """Whether an alert event can record ``value`` (a quote priced past it would fail the event's insert forever)."""
+    return abs(value) < RECORDABLE_VALUE_LIMIT
 
 
 def fires(condition: str, value: float, threshold: float) -> bool:

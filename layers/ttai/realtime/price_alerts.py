@@ -27,7 +27,7 @@ from ttai.bindings.d1 import D1Database
 from ttai.bindings.durable import DurableObject, DurableObjectError
 from ttai.bindings.queues import SEND_BATCH_MAX_MESSAGES, MessageSendRequest
 from ttai.messages import AlertTriggered
-from ttai.models.alerts import fires
+from ttai.models.alerts import fires, recordable
 from ttai.models.market import Quote
 from ttai.observability import logger
 
@@ -65,6 +65,9 @@ def active_price_alerts(db: D1Database, symbols: Iterable[str]) -> dict[str, lis
 
 
 def crossed(quote: Quote, alerts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The alerts ``quote`` crosses; none for a price no alert event could record (it would never be stored)."""
+    if not recordable(quote.last):
+        return []
     return [a for a in alerts if fires(a["condition"], quote.last, float(Decimal(a["threshold"])))]
 
 

@@ -177,6 +177,24 @@ def test_a_quote_that_crosses_nothing_fires_nothing(
     assert alert(stack, token, alert_id)["status"] == "active"
 
 
+def test_a_price_no_alert_event_could_record_fires_nothing(
+    stack: LocalStack,
+    realtime: LocalRealtime,
+    owner: tuple[str, str],
+    symbol: str,
+    ingest: Callable[..., Any],
+    deliveries: Deliveries,
+) -> None:
+    # numeric(18, 6): a message carrying 10^12 would fail its event's insert on every delivery, until the DLQ.
+    _, token = owner
+    alert_id = create_alert(stack, token, symbol, "above", 100)
+    ingest(symbol, 1e12)
+    realtime.settle()
+    deliveries.drain()
+    assert alert_id not in deliveries.alert_records
+    assert alert(stack, token, alert_id)["status"] == "active"
+
+
 def test_a_quote_older_than_one_evaluated_changes_nothing(
     stack: LocalStack, realtime: LocalRealtime, owner: tuple[str, str], symbol: str, deliveries: Deliveries
 ) -> None:
