@@ -17,6 +17,13 @@ _CONFIG = Config(
     tcp_keepalive=True,
 )
 
+# The Data API holds ExecuteStatement open up to 45 s while the statement runs, and a write it has run must never be
+# sent again: botocore's standard mode retries a read timeout, which would run a slow INSERT twice (or, inside a
+# transaction, fail it as "still running a query"). So its client waits past the API's own limit and leaves every
+# retry to the D1 binding, which retries only what it knows ran nothing (a cluster resuming from pause).
+_DATA_API_CONFIG = _CONFIG.merge(Config(read_timeout=60, retries={"mode": "standard", "total_max_attempts": 1}))
+_CONFIGS = {"rds-data": _DATA_API_CONFIG}
+
 
 @cache
 def client(service_name: str, endpoint_url: str | None = None, region_name: str | None = None) -> Any:
@@ -26,5 +33,5 @@ def client(service_name: str, endpoint_url: str | None = None, region_name: str 
     which is how the local stack points every client at moto.
     """
     return boto3.client(  # type: ignore[call-overload]
-        service_name, endpoint_url=endpoint_url, region_name=region_name, config=_CONFIG
+        service_name, endpoint_url=endpoint_url, region_name=region_name, config=_CONFIGS.get(service_name, _CONFIG)
     )
