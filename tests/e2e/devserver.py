@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -79,5 +80,10 @@ def running_dev_server(workdir: Path) -> Iterator[DevServer]:
         yield DevServer(process, url, port, json.loads(state_file.read_text()), state_file)
     finally:
         if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
+            # Ctrl-C, as a developer stops it: a kill would leave its embedded PostgreSQL running.
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
