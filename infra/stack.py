@@ -2,7 +2,7 @@
 
 Each function comes from its spec in storage.json (infra.bindings builds it with its variables and grants); what
 is left here is which construct feeds which: the HTTP API's routes, the schedules, the deploy-time migrations and
-the alarms.
+the dashboard with its alarms.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from constructs import Construct
 from infra.bindings import Bindings
 from infra.config import EnvironmentConfig
 from infra.constructs.ai import Embeddings
-from infra.constructs.alarms import Alarms
 from infra.constructs.cache_table import CacheTable
 from infra.constructs.database import Database
 from infra.constructs.durable_objects import DurableObjects
@@ -26,6 +25,7 @@ from infra.constructs.idempotency import IdempotencyTable
 from infra.constructs.layer import EXTRA_LAYERS, SHARED_LAYER, PythonLayer
 from infra.constructs.market_capacity import MarketCapacity
 from infra.constructs.migrations import Migrations
+from infra.constructs.monitoring import Monitoring, QueuePair
 from infra.constructs.notifications import Notifications
 from infra.constructs.queues import Queues
 from infra.constructs.schedules import Schedules
@@ -71,6 +71,7 @@ class TtaiStack(cdk.Stack):
         queues = Queues(self, "Queues", config=config, layout=layout.queues)
         websocket = WebSocketApi(self, "WebSocket", config=config, layout=layout.websockets)
         durable = DurableObjects(self, "DurableObjects", config=config, layout=layout.durable)
+        idempotency = IdempotencyTable(self, "Idempotency", config=config, layout=layout.idempotency)
         bindings = Bindings(
             config=config,
             root=root,
@@ -80,7 +81,7 @@ class TtaiStack(cdk.Stack):
             database=database,
             storage=storage,
             queues=queues,
-            idempotency=IdempotencyTable(self, "Idempotency", config=config, layout=layout.idempotency),
+            idempotency=idempotency,
             notifications=Notifications(self, "Notifications", config=config),
             secrets=secrets,
             workflows=Workflows(self, "Workflows", config=config, layout=layout.workflows),
@@ -115,23 +116,29 @@ class TtaiStack(cdk.Stack):
             authorizer_function=functions["authorizer"],
         )
         bindings.oauth_redirect_to(http_api.callback_url)
-        if config.alarms.enabled:
-            Alarms(
-                self,
-                "Alarms",
-                config=config,
-                functions=[function for name, function in functions.items() if name not in DEPLOY_TIME_FUNCTIONS],
-                http_api=http_api,
-                queues={
-                    **{spec.name: queues.queues[binding] for binding, spec in layout.queues.items()},
-                    "durable-alarms": durable.alarms,
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            config=config,
+            functions=functions,
+            alarmed_functions=[name for name in functions if name not in DEPLOY_TIME_FUNCTIONS],
+            http_api=http_api,
+            queues={
+                **{
+                    spec.name: QueuePair(queues.queues[binding], queues.dead_letter_queues[binding])
+                    for binding, spec in layout.queues.items()
                 },
-                dead_letter_queues={
-                    **{spec.name: queues.dead_letter_queues[binding] for binding, spec in layout.queues.items()},
-                    "durable-alarms": durable.dead_letters,
-                    "schedules": schedules.dead_letters,
-                },
-            )
+                "durable-alarms": QueuePair(durable.alarms, durable.dead_letters),
+            },
+            dead_letter_queues={"schedules": schedules.dead_letters},
+            database=database,
+            tables={
+                "cache": cache.table,
+                "idempotency": idempotency.table,
+                "durable objects": durable.table,
+                "websocket connections": websocket.table,
+            },
+        )
 
         cdk.CfnOutput(self, "ApiUrl", value=http_api.url, description="Base URL of the HTTP API")
         cdk.CfnOutput(

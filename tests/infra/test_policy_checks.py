@@ -54,14 +54,20 @@ def test_every_acknowledgment_gives_a_reason(synthesized):
         assert len(reason.split()) >= 8, f"{where} is acknowledged without a real reason: {reason!r}"
 
 
-def test_alarm_email_subscription_passes_both_packs(cdk_context, tmp_path: Path):
+def test_the_on_call_address_in_cdk_json_is_subscribed_to_the_alarm_topic_and_passes_both_packs(
+    cdk_context, tmp_path: Path
+):
     context = copy.deepcopy(cdk_context)
     context["environments"]["prod"]["alarms"]["email"] = "oncall@example.com"
     app = cdk.App(outdir=str(tmp_path), context={**context, "env": "prod"})
     stage = build_app(app, root=PROJECT_ROOT)["prod"]
-    Template.from_stack(stage.stack).has_resource_properties(
-        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "oncall@example.com"}
-    )
+    template = Template.from_stack(stage.stack)
+    [subscription] = template.find_resources("AWS::SNS::Subscription").values()
+    properties = subscription["Properties"]
+    assert (properties["Protocol"], properties["Endpoint"]) == ("email", "oncall@example.com")
+    # The topic every alarm sends to.
+    for alarm in template.find_resources("AWS::CloudWatch::Alarm").values():
+        assert alarm["Properties"]["AlarmActions"] == [properties["TopicArn"]]
     for pack in PACKS.values():
         assert [violation.rule_name for violation in pack().validate_scope(stage).violations] == []
 

@@ -617,91 +617,6 @@ class TestHttpApi:
         assert "execute-api" in json.dumps(outputs["ApiUrl"]["Value"])
 
 
-def _alarm_topic(template: Template) -> tuple[str, Resource]:
-    """The alarm topic: every topic but the push topic the consumer's TTAI_PUSH_TOPIC_ARN names."""
-    push_id = variable_target(template, "consumer", "TTAI_PUSH_TOPIC_ARN")
-    topics = {lid: topic for lid, topic in resources(template, "AWS::SNS::Topic").items() if lid != push_id}
-    assert len(topics) <= 1, sorted(topics)
-    return next(iter(topics.items())) if topics else ("", {})
-
-
-class TestAlarms:
-    def test_alarms_exist_only_where_enabled(self, template: Template, config: EnvironmentConfig):
-        alarms = resources(template, "AWS::CloudWatch::Alarm")
-        topic_id, topic = _alarm_topic(template)
-        if not config.alarms.enabled:
-            assert alarms == {}
-            assert not topic_id
-            return
-        assert "KmsMasterKeyId" in topic["Properties"]
-        metrics = {(alarm["Properties"]["Namespace"], alarm["Properties"]["MetricName"]) for alarm in alarms.values()}
-        assert metrics == {
-            ("AWS/Lambda", "Errors"),
-            ("AWS/Lambda", "Throttles"),
-            ("AWS/ApiGateway", "5xx"),
-            ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
-            ("AWS/SQS", "ApproximateAgeOfOldestMessage"),
-        }
-        function_ids = ttai_function_ids(template)
-        alarmed = {
-            (dimension["Value"]["Ref"], alarm["Properties"]["MetricName"])
-            for alarm in alarms.values()
-            for dimension in alarm["Properties"].get("Dimensions", [])
-            if dimension["Name"] == "FunctionName"
-        }
-        for name in ("api", "auth", "authorizer", "consumer", "scheduler"):
-            assert {(function_ids[name], "Errors"), (function_ids[name], "Throttles")} <= alarmed, name
-        for alarm in alarms.values():
-            assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
-        [topic_policy] = [
-            policy["Properties"]["PolicyDocument"]
-            for policy in resources(template, "AWS::SNS::TopicPolicy").values()
-            if policy["Properties"]["Topics"] == [{"Ref": topic_id}]
-        ]
-        assert any(
-            statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-            for statement in topic_policy["Statement"]
-        )
-        key = resources(template, "AWS::KMS::Key")[topic["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]]
-        assert key["Properties"]["EnableKeyRotation"] is True
-
-    def test_every_dead_letter_queue_alarms_on_its_first_message_and_every_queue_on_its_oldest(
-        self, synthesized: Synthesized
-    ):
-        alarmed = [name for name, config in synthesized.configs.items() if config.alarms.enabled]
-        assert alarmed == ["prod"]
-        template, config = synthesized.templates["prod"], synthesized.configs["prod"]
-        queues = resources(template, "AWS::SQS::Queue")
-        used_as_dead_letters = {
-            referenced_ids(queue["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]).pop()
-            for queue in queues.values()
-            if "RedrivePolicy" in queue["Properties"]
-        }
-        schedule_dlq = {
-            next(iter(referenced_ids(schedule["Properties"]["Target"]["DeadLetterConfig"]["Arn"])))
-            for schedule in resources(template, "AWS::Scheduler::Schedule").values()
-        }
-        consumed = {lid for lid, queue in queues.items() if "RedrivePolicy" in queue["Properties"]}
-        by_metric: dict[str, dict[str, Resource]] = {}
-        for alarm in resources(template, "AWS::CloudWatch::Alarm").values():
-            properties = alarm["Properties"]
-            if properties["Namespace"] == "AWS/SQS":
-                [dimension] = properties["Dimensions"]
-                [queue_id] = referenced_ids(dimension["Value"])
-                by_metric.setdefault(properties["MetricName"], {})[queue_id] = properties
-        depth = by_metric["ApproximateNumberOfMessagesVisible"]
-        assert set(depth) == used_as_dead_letters | schedule_dlq
-        for properties in depth.values():
-            assert properties["Statistic"] == "Maximum"
-            assert (properties["ComparisonOperator"], properties["Threshold"]) == (
-                "GreaterThanOrEqualToThreshold", 1,
-            )  # fmt: skip
-        age = by_metric["ApproximateAgeOfOldestMessage"]
-        assert set(age) == consumed
-        for properties in age.values():
-            assert properties["Threshold"] == config.alarms.oldest_message_age_seconds
-
-
 class TestStages:
     def test_one_stack_per_environment_named_after_it(self, synthesized):
         for name, stage in synthesized.stages.items():
@@ -717,8 +632,6 @@ class TestStages:
         assert prod_table["Properties"]["DeletionProtectionEnabled"] is True
         assert dev_table["DeletionPolicy"] == "Delete"
         assert dev_table["Properties"]["DeletionProtectionEnabled"] is False
-        assert resources(templates["prod"], "AWS::CloudWatch::Alarm")
-        assert not resources(templates["dev"], "AWS::CloudWatch::Alarm")
 
     def test_function_assets_hold_only_their_own_folder(self, synthesized):
         for template in synthesized.templates.values():

@@ -1,0 +1,185 @@
+"""The operator's view of one environment, built with cdk-monitoring-constructs: one dashboard (the HTTP API, each
+function, each queue and its dead-letter queue, the database, the DynamoDB tables) and the alarms on it.
+
+Alarms exist in every environment, so the dashboard shows their thresholds everywhere; only where cdk.json's
+``alarms.enabled`` is on do they act, sending ALARM and OK to an encrypted SNS topic that mails the on-call address
+(``alarms.email``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+import cdk_monitoring_constructs as monitoring
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.config import EnvironmentConfig
+from infra.constructs._policy import removal_policy
+from infra.constructs.database import Database
+from infra.constructs.function import TtaiFunction
+from infra.constructs.http_api import HttpApi
+from infra.nag import acknowledge
+
+# Every alarm looks at one 5-minute period: a failure is worth a look the first time it shows, not the third.
+PERIOD = cdk.Duration.minutes(5)
+# The library's name for the alarms' severity; one level is all this stack has.
+SEVERITY = "Critical"
+LATENCIES = (monitoring.LatencyType.P50, monitoring.LatencyType.P99)
+
+
+@dataclass(frozen=True)
+class QueuePair:
+    """A queue the consumer reads and the dead-letter queue its failures end in."""
+
+    queue: sqs.IQueue
+    dead_letters: sqs.IQueue
+
+
+class Monitoring(Construct):
+    """The environment's dashboard (``ttai-<env>``) and alarms; ``topic`` is None where alarms do not act."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        functions: Mapping[str, TtaiFunction],
+        alarmed_functions: Sequence[str],
+        http_api: HttpApi,
+        queues: Mapping[str, QueuePair],
+        dead_letter_queues: Mapping[str, sqs.IQueue],
+        database: Database,
+        tables: Mapping[str, dynamodb.ITable],
+    ) -> None:
+        """`queues` by name (tasks ...); `dead_letter_queues` the ones no consumer reads (schedules), by name;
+        `alarmed_functions` the functions whose errors and throttles alarm (not those that run only at deploy)."""
+        super().__init__(scope, construct_id)
+        self.topic = self._topic(config) if config.alarms.enabled else None
+        action: monitoring.IAlarmActionStrategy = (
+            monitoring.SnsAlarmActionStrategy(on_alarm_topic=self.topic, on_ok_topic=self.topic)
+            if self.topic is not None
+            else monitoring.NoopAlarmActionStrategy()
+        )
+        self.facade = monitoring.MonitoringFacade(
+            self,
+            "Facade",
+            alarm_factory_defaults=monitoring.AlarmFactoryDefaults(
+                alarm_name_prefix=f"ttai-{config.name}",
+                actions_enabled=config.alarms.enabled,
+                action=action,
+                datapoints_to_alarm=1,
+                evaluation_periods=1,
+            ),
+            metric_factory_defaults=monitoring.MetricFactoryDefaults(period=PERIOD),
+            dashboard_factory=monitoring.DefaultDashboardFactory(
+                self,
+                "Dashboards",
+                dashboard_name_prefix=f"ttai-{config.name}",
+                create_dashboard=True,
+                create_summary_dashboard=False,
+                create_alarm_dashboard=False,
+            ),
+        )
+        facade = self.facade
+        facade.add_large_header(f"TTAI {config.name}")
+
+        # Any 5xx is a request the stack failed; 4xx are the callers' and only shown.
+        facade.monitor_api_gateway_v2_http_api(
+            api=http_api.api,
+            human_readable_name="HTTP API",
+            alarm_friendly_name="http-api",
+            latency_types_to_render=list(LATENCIES),
+            add5xx_count_alarm={SEVERITY: monitoring.ErrorCountThreshold(max_error_count=0)},
+        )
+        for name, function in functions.items():
+            alarmed = name in alarmed_functions
+            facade.monitor_lambda_function(
+                lambda_function=function.function,
+                human_readable_name=f"ttai-{name}",
+                alarm_friendly_name=name,
+                latency_types_to_render=list(LATENCIES),
+                add_fault_count_alarm=(
+                    {SEVERITY: monitoring.ErrorCountThreshold(max_error_count=0)} if alarmed else None
+                ),
+                add_throttles_count_alarm=(
+                    {SEVERITY: monitoring.ErrorCountThreshold(max_error_count=0)} if alarmed else None
+                ),
+            )
+
+        # A consumed queue whose oldest message waits too long has a consumer that is behind; any message in a
+        # dead-letter queue is work that failed for good, and one is enough to look. SQS stops publishing an idle
+        # queue's metrics after six hours: no data means nothing waiting, not a reason to keep an old state.
+        age = config.alarms.oldest_message_age_seconds
+        quiet = cloudwatch.TreatMissingData.NOT_BREACHING
+        for name, pair in queues.items():
+            facade.monitor_sqs_queue_with_dlq(
+                queue=pair.queue,
+                dead_letter_queue=pair.dead_letters,
+                human_readable_name=f"{name} queue",
+                alarm_friendly_name=f"{name}-queue",
+                add_queue_max_message_age_alarm={
+                    SEVERITY: monitoring.MaxMessageAgeThreshold(
+                        max_age_in_seconds=age, treat_missing_data_override=quiet
+                    )
+                },
+                add_dead_letter_queue_max_size_alarm={
+                    SEVERITY: monitoring.MaxMessageCountThreshold(
+                        max_message_count=0, treat_missing_data_override=quiet
+                    )
+                },
+            )
+        for name, queue in dead_letter_queues.items():
+            facade.monitor_sqs_queue(
+                queue=queue,
+                human_readable_name=f"{name} dead-letter queue",
+                alarm_friendly_name=f"{name}-dlq",
+                add_queue_max_size_alarm={
+                    SEVERITY: monitoring.MaxMessageCountThreshold(
+                        max_message_count=0, treat_missing_data_override=quiet
+                    )
+                },
+            )
+
+        facade.monitor_aurora_cluster(
+            cluster=database.cluster, human_readable_name="Aurora (Data API)", alarm_friendly_name="database"
+        )
+        for name, table in tables.items():
+            facade.monitor_dynamo_table(table=table, human_readable_name=f"{name} table", alarm_friendly_name=name)
+
+    def _topic(self, config: EnvironmentConfig) -> sns.Topic:
+        # A customer-managed key: CloudWatch cannot publish to a topic encrypted with the AWS-managed SNS key,
+        # because that key's policy cannot be extended to the CloudWatch service.
+        key = kms.Key(
+            self,
+            "TopicKey",
+            description=f"ttai {config.name}: encrypts the alarm topic",
+            enable_key_rotation=True,
+            removal_policy=removal_policy(config),
+        )
+        key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
+        topic = sns.Topic(self, "Topic", display_name=f"ttai {config.name} alarms", master_key=key, enforce_ssl=True)
+        if config.alarms.email is None:
+            cdk.Annotations.of(topic).add_warning_v2(
+                "ttai:alarms-without-recipient",
+                f"alarms.email is not set for {config.name}: alarms reach the topic but no one is subscribed",
+            )
+            return topic
+        subscription = sns.Subscription(
+            self, "Email", topic=topic, endpoint=config.alarms.email, protocol=sns.SubscriptionProtocol.EMAIL
+        )
+        acknowledge(
+            subscription,
+            "Serverless-SNSRedrivePolicy",
+            "An operator's mailbox: a message SNS cannot deliver by email would sit unread in a dead-letter "
+            "queue too, and the alarm state stays visible in CloudWatch.",
+        )
+        return topic
