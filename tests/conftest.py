@@ -1,14 +1,20 @@
-"""Fixtures every test tier shares: a clock tests can move, and key prefixes that keep tests apart."""
+"""Fixtures every test tier shares: a clock tests can move, key prefixes that keep tests apart, and the functions'
+log lines as CloudWatch would receive them."""
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import settings
+
+from ttai.observability import logger
 
 # make test is the gate for landing: its property tests draw the same examples on every run (a failure found once is
 # found again, and CI never fails on a draw nobody has seen). HYPOTHESIS_PROFILE=explore draws new ones each run,
@@ -55,3 +61,33 @@ def _invocations_settled(request: pytest.FixtureRequest) -> Iterator[None]:
         settle = getattr(stack, "settle", None)
         if callable(settle) and getattr(stack, "lambda_api", None) is not None:
             settle()
+
+
+class LogLines(logging.Handler):
+    """The shared logger's lines, each rendered by its JSON formatter when it is written (so with the correlation id
+    and keys in force then, as CloudWatch receives it)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[dict[str, Any]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(json.loads(logger.registered_formatter.format(record)))
+
+    def with_message(self, message: str) -> list[dict[str, Any]]:
+        return [line for line in self.lines if line["message"] == message]
+
+
+@pytest.fixture
+def log_lines() -> Iterator[LogLines]:
+    """Every line the shared logger writes during the test, DEBUG and up."""
+    handler = LogLines()
+    shared = logging.getLogger(logger.name)  # the standard logger behind Powertools'
+    level = shared.level
+    shared.addHandler(handler)
+    shared.setLevel(logging.DEBUG)
+    try:
+        yield handler
+    finally:
+        shared.removeHandler(handler)
+        shared.setLevel(level)

@@ -16,6 +16,9 @@ from ttai.realtime.deployed import user_events
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # A scheduled run has no HTTP request to take an id from: its invocation's id correlates its log lines and
+    # the messages it sends.
+    logger.set_correlation_id(context.aws_request_id)
     try:
         payload = SchedulePayload.model_validate(event)
     except ValidationError as exc:

@@ -1,8 +1,16 @@
-"""The Powertools logger and metrics every function shares, and the cache's metrics recorder."""
+"""The Powertools logger and metrics every function shares, the correlation id its log lines carry, and the
+cache's metrics recorder.
+
+One correlation id follows a piece of work: the api function takes API Gateway's request id (Powertools'
+``correlation_id_path``), every message a function sends while it is set carries it (the queue binding's
+``correlationId`` attribute), and the consumer logs each message's handling under the id it came with.
+"""
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger, Metrics
@@ -20,6 +28,22 @@ logger = Logger()
 # Requests that touch no cache (health, auth failures) flush no metrics; that is expected, not worth a warning.
 warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 metrics = Metrics(namespace=METRICS_NAMESPACE)
+
+
+def correlation_id() -> str | None:
+    """The correlation id the function's log lines carry now, if any."""
+    return logger.get_correlation_id()
+
+
+@contextmanager
+def correlated(value: str | None) -> Iterator[None]:
+    """Log under ``value`` (None: no correlation id) inside the block, then under the previous id again."""
+    previous = logger.get_correlation_id()
+    logger.set_correlation_id(value)
+    try:
+        yield
+    finally:
+        logger.set_correlation_id(previous)
 
 
 class PowertoolsCacheMetrics:

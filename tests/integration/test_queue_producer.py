@@ -14,6 +14,7 @@ from local.aws_calls import CallCounter
 from local.poller import PolledQueue
 from local.stack import LocalStack
 from ttai.bindings.queues import (
+    CORRELATION_ID_ATTRIBUTE,
     MESSAGE_MAX_BODY_BYTES,
     MESSAGE_MAX_BYTES,
     InvalidMessage,
@@ -23,6 +24,7 @@ from ttai.bindings.queues import (
     QueueError,
     TooManyMessages,
 )
+from ttai.observability import correlated
 
 FreshQueue = Callable[..., tuple[PolledQueue, str]]
 
@@ -233,3 +235,15 @@ def test_an_unknown_or_repeated_option_is_refused_by_name_and_nothing_is_sent(
     with CallCounter(target.client) as calls, pytest.raises(QueueError, match=named):
         call(target.producer)
     assert calls.total == 0
+
+
+def test_messages_sent_under_a_correlation_id_carry_it_and_others_carry_none(target: Target) -> None:
+    with correlated("request-1"):
+        target.producer.send({"n": 1})
+        target.producer.send_batch([{"body": {"n": 2}}, {"body": "three", "content_type": "text"}])
+    target.producer.send({"n": 4})
+    carried = {
+        message["Body"]: message["MessageAttributes"].get(CORRELATION_ID_ATTRIBUTE, {}).get("StringValue")
+        for message in receive_all(target.sqs, target.producer.url)
+    }
+    assert carried == {'{"n":1}': "request-1", '{"n":2}': "request-1", "three": "request-1", '{"n":4}': None}

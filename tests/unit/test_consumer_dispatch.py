@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import LogLines
 from ttai.consumers.dispatch import Backoff, Consumer
 from ttai.consumers.fanout import ID_MAX_LENGTH, derived_id, known_channels
 from ttai.env import Env, Settings
@@ -17,6 +18,7 @@ from ttai.errors import ConfigurationError, Throttled, Unavailable
 from ttai.messages import WIRE_SYMBOL_MAX_LENGTH, AnalysisComplete, Notification, ScreenerComplete
 from ttai.models.market import SYMBOL_MAX_LENGTH
 from ttai.notify import TransientDeliveryError
+from ttai.observability import correlated, logger
 
 USER = "alice-1"
 
@@ -24,10 +26,11 @@ USER = "alice-1"
 class Delivered:
     """A delivered message as the consumer runtime hands it over, recording the decision taken on it."""
 
-    def __init__(self, body: Any, attempts: int = 1) -> None:
+    def __init__(self, body: Any, attempts: int = 1, correlation_id: str | None = None) -> None:
         self.id = "sqs-1"
         self.body = body
         self.attempts = attempts
+        self.correlation_id = correlation_id
         self.decision: tuple[str, int | None] | None = None
 
     def ack(self) -> None:
@@ -75,6 +78,21 @@ def test_a_handled_message_is_acked_and_each_type_goes_to_its_handler() -> None:
     c.process(Batch(first, second))
     assert seen == ["notification", "screener_complete"]
     assert (first.decision, second.decision) == (("ack", None), ("ack", None))
+
+
+def test_a_message_is_handled_under_its_correlation_id_else_its_sqs_id_and_the_previous_id_comes_back(
+    log_lines: LogLines,
+) -> None:
+    def speak(env: Env, message: Any) -> dict[str, Any]:
+        logger.info("handling")
+        return {}
+
+    c = consumer(notification=speak)
+    with correlated("invocation-1"):
+        c.process(Batch(Delivered(notification(), correlation_id="request-1"), Delivered(notification())))
+        logger.info("after")
+    assert [line["correlation_id"] for line in log_lines.with_message("handling")] == ["request-1", "sqs-1"]
+    assert [line["correlation_id"] for line in log_lines.with_message("after")] == ["invocation-1"]
 
 
 @pytest.mark.parametrize(

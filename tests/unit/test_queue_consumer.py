@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import LogLines
 from ttai.bindings.queues import (
     InvalidMessage,
     MessageBatch,
@@ -50,22 +51,24 @@ class RecordingSQS:
         return {e["ReceiptHandle"]: e["VisibilityTimeout"] for call in self.calls for e in call["Entries"]}
 
 
+def _string_attribute(value: str) -> dict[str, Any]:
+    return {"stringValue": value, "stringListValues": [], "binaryListValues": [], "dataType": "String"}
+
+
 def record(
-    index: int, body: str = '{"n": 0}', *, content_type: str | None = "json", receive_count: int = 1
+    index: int,
+    body: str = '{"n": 0}',
+    *,
+    content_type: str | None = "json",
+    receive_count: int = 1,
+    correlation_id: str | None = None,
 ) -> dict[str, Any]:
     """One record exactly as Lambda's SQS event source delivers it."""
-    attributes = (
-        {}
-        if content_type is None
-        else {
-            "contentType": {
-                "stringValue": content_type,
-                "stringListValues": [],
-                "binaryListValues": [],
-                "dataType": "String",
-            }
-        }
-    )
+    attributes = {}
+    if content_type is not None:
+        attributes["contentType"] = _string_attribute(content_type)
+    if correlation_id is not None:
+        attributes["correlationId"] = _string_attribute(correlation_id)
     return {
         "messageId": f"m{index}",
         "receiptHandle": f"rh{index}",
@@ -126,6 +129,24 @@ def test_the_handler_sees_ids_bodies_attempts_timestamps_and_the_queue_name() ->
     assert [m.attempts for m in batch.messages] == [3, 1, 1, 1]
     assert batch.messages[0].timestamp == datetime(2027, 1, 15, 8, 0, 0, 123000, tzinfo=UTC)
     assert batch.messages[0].timestamp.tzinfo is UTC
+
+
+def test_each_message_carries_the_correlation_id_its_sender_logged_under(log_lines: LogLines) -> None:
+    seen: list[MessageBatch] = []
+
+    def retry_all(batch: MessageBatch) -> None:
+        seen.append(batch)
+        batch.retry_all()
+
+    records = [record(0, correlation_id="request-1"), record(1), record(2, "{", correlation_id="request-2")]
+    consume({"Records": records}, retry_all, sqs=RecordingSQS())
+    (batch,) = seen
+    assert [m.correlation_id for m in batch.messages] == ["request-1", None]
+    # Each retry is logged under its message's id: the sender's, else the SQS message id.
+    lines = log_lines.with_message("queue message retried")
+    assert sorted((line["message_id"], line["correlation_id"]) for line in lines) == [
+        ("m0", "request-1"), ("m1", "m1"), ("m2", "request-2"),
+    ]  # fmt: skip
 
 
 def test_an_empty_event_calls_no_handler() -> None:

@@ -9,6 +9,8 @@ way, metadata included. Where SQS is stricter (a delay of at most 900 s) the bin
 sending something else. Options come as Python keywords or as the mapping Worker code passes
 (``send(body, {"contentType": "text", "delaySeconds": 5})``), in camelCase or snake_case; an unknown option is
 refused by name.
+The sender's correlation id (``ttai.observability``), when it has one, travels as the ``correlationId`` attribute
+and reaches the consumer as ``Message.correlation_id``.
 
 The consumer side turns a Lambda SQS event into a ``MessageBatch`` with Cloudflare's ack / retry semantics and
 hands Lambda back the messages to redeliver as ``batchItemFailures`` (the event source needs
@@ -34,6 +36,7 @@ from ttai.errors import BindingError, describe_error
 ContentType = Literal["json", "text", "bytes"]
 CONTENT_TYPES: tuple[ContentType, ...] = ("json", "text", "bytes")
 CONTENT_TYPE_ATTRIBUTE = "contentType"
+CORRELATION_ID_ATTRIBUTE = "correlationId"
 # Cloudflare's limits, in its units (1 KB = 1,000 bytes), counting the metadata it stores with each message.
 MESSAGE_MAX_BYTES = 128_000
 MESSAGE_METADATA_BYTES = 100
@@ -147,6 +150,17 @@ def decode_body(text: str, content_type: str | None) -> Any:
     return json.loads(text)
 
 
+def message_attributes(content_type: ContentType) -> dict[str, dict[str, str]]:
+    """The SQS message attributes of a message sent now: its content type, and the sender's correlation id."""
+    from ttai.observability import correlation_id  # noqa: PLC0415 - a producer's handler has loaded it already
+
+    attributes = {CONTENT_TYPE_ATTRIBUTE: {"DataType": "String", "StringValue": content_type}}
+    current = correlation_id()
+    if current:
+        attributes[CORRELATION_ID_ATTRIBUTE] = {"DataType": "String", "StringValue": current}
+    return attributes
+
+
 def _check_delay(delay_seconds: int | None) -> None:
     if delay_seconds is None:
         return
@@ -195,7 +209,7 @@ class Queue:
         request: dict[str, Any] = {
             "QueueUrl": self.url,
             "MessageBody": text,
-            "MessageAttributes": {CONTENT_TYPE_ATTRIBUTE: {"DataType": "String", "StringValue": kind}},
+            "MessageAttributes": message_attributes(kind),
         }
         if delay is not None:
             request["DelaySeconds"] = delay
@@ -244,9 +258,7 @@ class Queue:
             entry: dict[str, Any] = {
                 "Id": str(index),
                 "MessageBody": text,
-                "MessageAttributes": {
-                    CONTENT_TYPE_ATTRIBUTE: {"DataType": "String", "StringValue": request.content_type}
-                },
+                "MessageAttributes": message_attributes(request.content_type),
             }
             if delay is not None:
                 entry["DelaySeconds"] = delay
@@ -359,7 +371,8 @@ class _FirstDecision:
 
 
 class Message(_FirstDecision):
-    """One delivered message, as Cloudflare's ``Message``: ``id``, ``timestamp``, ``body``, ``attempts``.
+    """One delivered message, as Cloudflare's ``Message``: ``id``, ``timestamp``, ``body``, ``attempts``; and the
+    ``correlation_id`` its sender logged under, if it had one.
 
     The first of ``ack()`` / ``retry()`` wins; later calls on the same message are ignored, and either beats a
     batch-level ``ack_all()`` / ``retry_all()``.
@@ -371,6 +384,7 @@ class Message(_FirstDecision):
         "attempts",
         "body",
         "content_type",
+        "correlation_id",
         "id",
         "timestamp",
     )
@@ -383,6 +397,7 @@ class Message(_FirstDecision):
         attempts: int,
         *,
         content_type: str | None = None,
+        correlation_id: str | None = None,
         receipt_handle: str = "",
         queue_arn: str = "",
     ) -> None:
@@ -391,6 +406,7 @@ class Message(_FirstDecision):
         self.body = body
         self.attempts = attempts
         self.content_type = content_type
+        self.correlation_id = correlation_id
         self._receipt_handle = receipt_handle
         self._queue_arn = queue_arn
         super().__init__()
@@ -450,11 +466,17 @@ def queue_url(queue_arn: str, *, sqs: Any) -> str:
     return f"{str(sqs.meta.endpoint_url).rstrip('/')}/{account}/{name}"
 
 
+def _string_attribute(record: Mapping[str, Any], name: str) -> str | None:
+    """A message attribute's string value from a Lambda SQS record (None when the sender set none)."""
+    attribute = (record.get("messageAttributes") or {}).get(name)
+    value = attribute.get("stringValue") if isinstance(attribute, Mapping) else None
+    return value if isinstance(value, str) and value else None
+
+
 def message_from_record(record: Mapping[str, Any]) -> Message:
     """A :class:`Message` from one record of a Lambda SQS event; raises ValueError if its body cannot be decoded."""
     attributes = record["attributes"]
-    content_type_attribute = record.get("messageAttributes", {}).get(CONTENT_TYPE_ATTRIBUTE)
-    content_type = content_type_attribute.get("stringValue") if content_type_attribute else None
+    content_type = _string_attribute(record, CONTENT_TYPE_ATTRIBUTE)
     try:
         body = decode_body(record["body"], content_type)
     except (ValueError, binascii.Error) as exc:  # json.JSONDecodeError and base64 errors are ValueErrors
@@ -465,6 +487,7 @@ def message_from_record(record: Mapping[str, Any]) -> Message:
         body,
         int(attributes["ApproximateReceiveCount"]),
         content_type=content_type,
+        correlation_id=_string_attribute(record, CORRELATION_ID_ATTRIBUTE),
         receipt_handle=record["receiptHandle"],
         queue_arn=record["eventSourceARN"],
     )
@@ -478,6 +501,7 @@ class _Retry:
     attempts: int
     delay_seconds: int | None
     reason: str
+    correlation_id: str | None
 
 
 def consume(
@@ -517,6 +541,7 @@ def consume(
                     attempts,
                     retry_delay_seconds,
                     f"malformed record: {exc}",
+                    _string_attribute(record, CORRELATION_ID_ATTRIBUTE),
                 )
             )
     if not messages and not retries:
@@ -550,6 +575,7 @@ def consume(
                 message.attempts,
                 retry_delay_seconds if delay is None else delay,
                 reason,
+                message.correlation_id,
             )
         )
     if retries:
@@ -565,18 +591,21 @@ def _log() -> Any:
 
 
 def _log_retries(queue: str, retries: Sequence[_Retry]) -> None:
+    from ttai.observability import correlated  # noqa: PLC0415 - as _log
+
     logger = _log()
     for retry in retries:
-        logger.warning(
-            "queue message retried",
-            extra={
-                "queue": queue,
-                "message_id": retry.message_id,
-                "reason": retry.reason,
-                "attempts": retry.attempts,
-                "delay_seconds": retry.delay_seconds,
-            },
-        )
+        with correlated(retry.correlation_id or retry.message_id):
+            logger.warning(
+                "queue message retried",
+                extra={
+                    "queue": queue,
+                    "message_id": retry.message_id,
+                    "reason": retry.reason,
+                    "attempts": retry.attempts,
+                    "delay_seconds": retry.delay_seconds,
+                },
+            )
 
 
 def _apply_delays(retries: Sequence[_Retry], *, sqs: Any) -> None:

@@ -8,6 +8,9 @@ Per message, never per batch, so one bad message cannot hold the others back:
   ``describe_error`` puts it (kind and frames; messages only of the package's own errors);
 - the same id already handled (a duplicate delivery or a producer's second send): acked, nothing runs again.
 
+Every log line of a message's handling, and every message its handler sends, carries the correlation id the
+message came with (the request that started the work), or the SQS message id when its sender had none.
+
 Idempotency is Powertools' (DynamoDB persistence, keyed by the message's ``id`` field rather than the SQS message
 id, records kept 24 hours as storage.json says). A handler that fails leaves no record, so its retry runs again:
 that is why every handler's SQL effects are idempotent on their own (keyed by the message id) and every message
@@ -39,7 +42,7 @@ from ttai.errors import ConfigurationError, Unavailable, describe_error
 from ttai.layout import storage_layout
 from ttai.messages import AnyMessage, parse_message
 from ttai.notify import TransientDeliveryError
-from ttai.observability import logger, metrics
+from ttai.observability import correlated, logger, metrics
 
 # Fixed, so a renamed or redeployed function still finds the records its predecessor wrote.
 IDEMPOTENCY_KEY_PREFIX = "ttai-consumer"
@@ -102,6 +105,8 @@ class DeliveredMessage(Protocol):
     def body(self) -> Any: ...
     @property
     def attempts(self) -> int: ...
+    @property
+    def correlation_id(self) -> str | None: ...
     def ack(self) -> None: ...
     def retry(self, delay_seconds: int | None = None) -> None: ...
 
@@ -198,6 +203,10 @@ class Consumer:
             self.process_message(batch.queue, item)
 
     def process_message(self, queue: str, item: DeliveredMessage) -> None:
+        with correlated(item.correlation_id or item.id):
+            self._process_message(queue, item)
+
+    def _process_message(self, queue: str, item: DeliveredMessage) -> None:
         log = {"queue": queue, "sqs_message_id": item.id, "attempts": item.attempts}
         try:
             message = parse_message(item.body)

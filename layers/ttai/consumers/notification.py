@@ -74,4 +74,6 @@ def handle(env: Env, message: Notification) -> dict[str, Any]:
         metrics.add_metric(name="NotificationsUndeliverable", unit=MetricUnit.Count, value=1)
         return {"delivered": False, "channel": message.channel, "reason": str(exc)}
     metrics.add_metric(name="NotificationsDelivered", unit=MetricUnit.Count, value=1)
+    # The channel's receipt (Discord's status, SES's or SNS's message id) names no one.
+    logger.info("notification delivered", extra={"channel": message.channel, "receipt": receipt})
     return {"delivered": True, "channel": message.channel, "receipt": receipt}
