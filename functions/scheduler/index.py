@@ -10,11 +10,12 @@ from ttai.env import Env
 from ttai.jobs import run_job
 from ttai.jobs.backup import BACKUP_JOB, start_backup
 from ttai.jobs.payload import SchedulePayload, describe
-from ttai.observability import logger
+from ttai.observability import logger, metrics
 from ttai.realtime.deployed import user_events
 
 
 @logger.inject_lambda_context
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # A scheduled run has no HTTP request to take an id from: its invocation's id correlates its log lines and
     # the messages it sends.

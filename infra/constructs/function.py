@@ -54,6 +54,8 @@ class TtaiFunction(Construct):
         super().__init__(scope, construct_id)
         self.spec = spec
         name = self.name = spec.name
+        # Powertools' service: the log lines' "service" and the dimension of the function's own metrics.
+        self.service_name = f"ttai-{name}"
         self.log_group = log_group(self, "Logs", config)
         self.role = iam.Role(
             self,
@@ -81,7 +83,7 @@ class TtaiFunction(Construct):
             durable_config=durable_config,
             environment={
                 "TTAI_ENVIRONMENT": config.name,
-                "POWERTOOLS_SERVICE_NAME": f"ttai-{name}",
+                "POWERTOOLS_SERVICE_NAME": self.service_name,
                 "POWERTOOLS_LOG_LEVEL": config.log_level,
                 "POWERTOOLS_METRICS_NAMESPACE": self.METRICS_NAMESPACE,
                 # No pydantic plugins are used; without this pydantic scans every installed distribution's entry

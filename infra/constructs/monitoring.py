@@ -1,5 +1,6 @@
 """The operator's view of one environment, built with cdk-monitoring-constructs: one dashboard (the HTTP API, each
-function, each queue and its dead-letter queue, the database, the DynamoDB tables) and the alarms on it.
+function, each queue and its dead-letter queue, Aurora and the Data API calls the functions saw refused, the DynamoDB
+tables) and the alarms on it.
 
 Alarms exist in every environment, so the dashboard shows their thresholds everywhere; only where cdk.json's
 ``alarms.enabled`` is on do they act, sending ALARM and OK to an encrypted SNS topic that mails the on-call address
@@ -27,12 +28,19 @@ from infra.constructs.database import Database
 from infra.constructs.function import TtaiFunction
 from infra.constructs.http_api import HttpApi
 from infra.nag import acknowledge
+from infra.storage_layout import D1Binding
 
 # Every alarm looks at one 5-minute period: a failure is worth a look the first time it shows, not the third.
 PERIOD = cdk.Duration.minutes(5)
 # The library's name for the alarms' severity; one level is all this stack has.
 SEVERITY = "Critical"
 LATENCIES = (monitoring.LatencyType.P50, monitoring.LatencyType.P99)
+# What ttai.bindings.d1 counts of the calls the Data API refuses (it publishes no metrics of its own), in the
+# functions' namespace, per function (Powertools' service dimension).
+DATA_API_METRICS = {
+    "DataApiUnavailable": "Data API unavailable (throttled, resuming, unreachable)",
+    "DataApiErrors": "Data API errors (refused statements)",
+}
 
 
 @dataclass(frozen=True)
@@ -150,7 +158,29 @@ class Monitoring(Construct):
             )
 
         facade.monitor_aurora_cluster(
-            cluster=database.cluster, human_readable_name="Aurora (Data API)", alarm_friendly_name="database"
+            cluster=database.cluster, human_readable_name="Aurora", alarm_friendly_name="database"
+        )
+        database_users = [function for function in functions.values() if function.spec.bindings_of(D1Binding)]
+        facade.monitor_custom(
+            human_readable_name="Data API",
+            alarm_friendly_name="data-api",
+            metric_groups=[
+                monitoring.CustomMetricGroup(
+                    title=title,
+                    metrics=[
+                        cloudwatch.Metric(
+                            namespace=TtaiFunction.METRICS_NAMESPACE,
+                            metric_name=metric,
+                            dimensions_map={"service": function.service_name},
+                            statistic="Sum",
+                            period=PERIOD,
+                            label=function.name,
+                        )
+                        for function in database_users
+                    ],
+                )
+                for metric, title in DATA_API_METRICS.items()
+            ],
         )
         for name, table in tables.items():
             facade.monitor_dynamo_table(table=table, human_readable_name=f"{name} table", alarm_friendly_name=name)

@@ -9,13 +9,17 @@ import pytest
 from aws_cdk.assertions import Template
 
 from infra.config import EnvironmentConfig
+from infra.constructs.monitoring import DATA_API_METRICS
 from infra.stack import DEPLOY_TIME_FUNCTIONS
+from infra.storage_layout import D1Binding, StorageLayout
 from tests.infra._template import Resource, referenced_ids, resources, ttai_function_ids, variable_target
 from tests.infra.conftest import Synthesized
+from ttai.bindings.d1 import DATA_API_ERRORS_METRIC, DATA_API_UNAVAILABLE_METRIC
+from ttai.observability import METRICS_NAMESPACE
 
 pytestmark = pytest.mark.slow
 
-# (namespace, metric name, logical ID of the resource its dimension names)
+# (namespace, metric name, logical ID of the resource its dimension names, or the dimension's value)
 Plotted = set[tuple[str, str, str]]
 
 
@@ -44,7 +48,7 @@ def _plotted(body: dict[str, Any]) -> Plotted:
     for widget in body["widgets"]:
         for metric in widget.get("properties", {}).get("metrics", []):
             strings = [item for item in metric if isinstance(item, str)]
-            if len(strings) >= 4 and strings[0].startswith("AWS/"):
+            if len(strings) >= 4:
                 plotted.add((strings[0], strings[1], strings[3].strip("<>")))
     return plotted
 
@@ -118,6 +122,18 @@ class TestDashboard:
         for table_id in resources(template, "AWS::DynamoDB::Table"):
             assert ("AWS/DynamoDB", "ReadThrottleEvents", table_id) in plotted
             assert ("AWS/DynamoDB", "WriteThrottleEvents", table_id) in plotted
+
+    def test_each_function_that_uses_the_database_shows_the_data_api_calls_refused(
+        self, template: Template, layout: StorageLayout
+    ):
+        # The Data API publishes no metrics: the D1 binding counts refusals under these names, per function.
+        assert set(DATA_API_METRICS) == {DATA_API_ERRORS_METRIC, DATA_API_UNAVAILABLE_METRIC}
+        _, plotted = _the_dashboard(template)
+        users = {name for name, spec in layout.functions.items() if spec.bindings_of(D1Binding)}
+        assert users >= {"api", "consumer", "scheduler", "migrate"}
+        for metric in DATA_API_METRICS:
+            shown = {value for namespace, name, value in plotted if (namespace, name) == (METRICS_NAMESPACE, metric)}
+            assert shown == {f"ttai-{name}" for name in users}, metric
 
 
 class TestAlarms:

@@ -11,10 +11,15 @@ import pytest
 
 from local.aws_faults import AwsFault
 from local.stack import LocalStack
-from ttai.bindings.d1 import D1ConstraintError, D1QueryError
+from ttai.bindings.d1 import (
+    DATA_API_ERRORS_METRIC,
+    DATA_API_UNAVAILABLE_METRIC,
+    D1ConstraintError,
+    D1QueryError,
+)
 from ttai.http.app import INTERNAL_ERROR_MESSAGE, SECURITY_HEADERS
 from ttai.http.validation import BODY_MAX_BYTES, unreadable_body
-from ttai.observability import logger
+from ttai.observability import METRICS_NAMESPACE, logger
 from ttai.services.account import AccountService
 
 ACCOUNT = "123456789012"
@@ -223,3 +228,32 @@ def test_the_dashboard_keeps_its_own_stricter_headers(stack: LocalStack) -> None
     assert "frame-ancestors 'none'" in headers["content-security-policy"]
     assert headers["x-frame-options"] == "DENY"
     assert headers["referrer-policy"] == "no-referrer"
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "metric"),
+    [
+        ("ThrottlingException", 400, DATA_API_UNAVAILABLE_METRIC),
+        ("AccessDeniedException", 403, DATA_API_ERRORS_METRIC),
+    ],
+    ids=["throttled", "refused"],
+)
+def test_a_refused_data_api_call_is_counted_by_kind_in_the_functions_metrics(
+    stack: LocalStack, token: str, capsys: pytest.CaptureFixture[str], code: str, status: int, metric: str
+) -> None:
+    # The Data API publishes no CloudWatch metrics: the dashboard's Data API widgets plot these.
+    capsys.readouterr()
+    with AwsFault(stack.env.client("rds-data"), "ExecuteStatement", code, status=status) as fault:
+        stack.http("GET", "/api/v1/me", token=token)
+    assert fault.refused == 1
+    flushed = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    counted = {
+        definition["Name"]: sum(line[definition["Name"]])
+        for line in flushed
+        for directive in line["_aws"]["CloudWatchMetrics"]
+        for definition in directive["Metrics"]
+        if directive["Namespace"] == METRICS_NAMESPACE
+    }
+    assert counted.get(metric) == 1
+    [other] = {DATA_API_ERRORS_METRIC, DATA_API_UNAVAILABLE_METRIC} - {metric}
+    assert other not in counted

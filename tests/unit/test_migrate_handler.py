@@ -33,7 +33,7 @@ def test_the_migrate_handler_applies_with_a_patient_database(monkeypatch: pytest
         function_name, memory_limit_in_mb, aws_request_id = "migrate", 512, "r-1"
         invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:migrate"
 
-    result = index.handler({}, Context())  # type: ignore[arg-type]
+    result = index.handler({}, Context())
     assert result == {"applied": [2], "already_applied": [1], "current": 2}
     assert seen["db"] == "patient-db"
     assert sum(seen["delays"]) >= 100  # waits minutes, where a request waits seconds

@@ -15,6 +15,9 @@ Differences D1 users should know, each raised or documented rather than silently
   has no rowid); otherwise None. ``meta.rows_read`` counts rows returned, not rows scanned.
 - A Data API response is at most 1 MiB: a bigger result raises ``D1ResponseTooLarge``; paginate.
 - A list or dict is bound as JSON (the Data API takes no array parameters for PostgreSQL).
+
+The Data API publishes no CloudWatch metrics of its own, so every call it refuses is counted here, as the
+``DataApiUnavailable`` metric (throttled, resuming, unreachable: capacity) or ``DataApiErrors`` (everything else).
 """
 
 from __future__ import annotations
@@ -318,9 +321,12 @@ class D1Database:
                 if error_code(exc) == "DatabaseResumingException" and attempt < len(self._resume_delays):
                     time.sleep(self._resume_delays[attempt])
                     continue
-                raise _translate(exc) from exc
+                error = _translate(exc)
+                _count_refusal(error)
+                raise error from exc
             except BotoCoreError as exc:  # the endpoint unreachable: the database is away, not the request wrong
                 busy = unavailable(exc, DEPENDENCY)
+                _count_refusal(busy)
                 if busy is None:
                     raise
                 raise busy from exc
@@ -575,6 +581,20 @@ def _decode_array(array: dict[str, Any], element_type: str) -> list[Any]:
     if "stringValues" in array:
         return [decode_field({"stringValue": s}, element_type) for s in array["stringValues"]]
     return []
+
+
+DATA_API_ERRORS_METRIC = "DataApiErrors"
+DATA_API_UNAVAILABLE_METRIC = "DataApiUnavailable"
+
+
+def _count_refusal(error: D1Error | Unavailable | None) -> None:
+    """One Data API call refused, counted by kind (None: a client-side failure with no better name)."""
+    from aws_lambda_powertools.metrics import MetricUnit  # noqa: PLC0415 - only a failing call pays for these
+
+    from ttai.observability import metrics  # noqa: PLC0415
+
+    name = DATA_API_UNAVAILABLE_METRIC if isinstance(error, Unavailable) else DATA_API_ERRORS_METRIC
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
 
 
 def _translate(exc: ClientError) -> D1Error | Unavailable:

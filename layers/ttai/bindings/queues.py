@@ -8,9 +8,8 @@ bytes as themselves, before the base64 SQS needs), a ``send_batch`` at most 100 
 way, metadata included. Where SQS is stricter (a delay of at most 900 s) the binding raises and says so rather than
 sending something else. Options come as Python keywords or as the mapping Worker code passes
 (``send(body, {"contentType": "text", "delaySeconds": 5})``), in camelCase or snake_case; an unknown option is
-refused by name.
-The sender's correlation id (``ttai.observability``), when it has one, travels as the ``correlationId`` attribute
-and reaches the consumer as ``Message.correlation_id``.
+refused by name. The sender's correlation id (``ttai.observability``), when it has one, travels as the
+``correlationId`` attribute and reaches the consumer as ``Message.correlation_id``.
 
 The consumer side turns a Lambda SQS event into a ``MessageBatch`` with Cloudflare's ack / retry semantics and
 hands Lambda back the messages to redeliver as ``batchItemFailures`` (the event source needs
