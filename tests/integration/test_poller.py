@@ -19,6 +19,7 @@ from local.functions import LocalFunction
 from local.poller import DrainTimeout, LocalPoller, PolledQueue
 from local.stack import LocalStack
 from ttai.bindings.queues import Message, MessageBatch, Queue, consume
+from ttai.observability import correlated
 
 FreshQueue = Callable[..., tuple[PolledQueue, str]]
 
@@ -260,7 +261,8 @@ def test_content_types_round_trip_through_the_poller(stack: LocalStack, fresh_qu
 
 def test_records_have_lambdas_sqs_event_shape(stack: LocalStack, fresh_queue: FreshQueue) -> None:
     queue, _ = fresh_queue()
-    Queue(queue.url, sqs=stack.client("sqs")).send({"n": 7})
+    with correlated(None):  # sent outside any request: no correlationId attribute (test_correlation has that)
+        Queue(queue.url, sqs=stack.client("sqs")).send({"n": 7})
     events: list[dict[str, Any]] = []
 
     def function(event: dict[str, Any], context: Any) -> None:
