@@ -30,20 +30,36 @@ warnings.filterwarnings("ignore", message="No application metrics to publish", c
 metrics = Metrics(namespace=METRICS_NAMESPACE)
 
 
+_CORRELATION_KEY = "correlation_id"
+
+
 def correlation_id() -> str | None:
-    """The correlation id the function's log lines carry now, if any."""
+    """The correlation id the function's log lines carry now, if any: this thread's (``correlated``), else the
+    invocation's (Powertools' ``correlation_id_path``, ``set_correlation_id``)."""
+    mine = logger.thread_safe_get_current_keys()
+    if _CORRELATION_KEY in mine:
+        value = mine[_CORRELATION_KEY]
+        return str(value) if value else None
     return logger.get_correlation_id()
 
 
 @contextmanager
 def correlated(value: str | None) -> Iterator[None]:
-    """Log under ``value`` (None: no correlation id) inside the block, then under the previous id again."""
-    previous = logger.get_correlation_id()
-    logger.set_correlation_id(value)
+    """Log under ``value`` (None: no correlation id) inside the block, then as before.
+
+    Kept per thread (Powertools' thread-safe keys win over the invocation's), so a workflow step or a message handled
+    on another thread of the same process (the local runner, the dev server) neither takes nor leaves another's id.
+    """
+    before = logger.thread_safe_get_current_keys()
+    had, previous = _CORRELATION_KEY in before, before.get(_CORRELATION_KEY)
+    logger.thread_safe_append_keys(**{_CORRELATION_KEY: value})
     try:
         yield
     finally:
-        logger.set_correlation_id(previous)
+        if had:
+            logger.thread_safe_append_keys(**{_CORRELATION_KEY: previous})
+        else:
+            logger.thread_safe_remove_keys([_CORRELATION_KEY])
 
 
 class PowertoolsCacheMetrics:

@@ -1,6 +1,7 @@
 """One correlation id from an HTTP request to the Discord message it ends in: the api function logs under API
-Gateway's request id, the task it queues carries it, and every consumer that handles the work (the screener run,
-its announcement, the notification) logs under it, the delivery included."""
+Gateway's request id, the screener workflow it starts runs under it, the screener_complete the workflow queues
+carries it, and the consumer handles that message and the notification it fans out under it, the delivery included.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import uuid
 
 from local.stack import LocalStack
 from tests.conftest import LogLines
+from tests.integration.conftest import finished_run
 
 
 def test_a_requests_correlation_id_reaches_the_log_line_of_its_discord_delivery(
@@ -24,23 +26,23 @@ def test_a_requests_correlation_id_reaches_the_log_line_of_its_discord_delivery(
     screener = {"type": "stock", "criteria": {"symbols": ["AAPL"]}}
     assert stack.http("PUT", "/api/v1/screeners/traced", token=token, json=screener).status == 200
 
-    status, _, queued = stack.http("POST", "/api/v1/screeners/traced/run", token=token)
-    assert status == 202, queued
+    status, _, started = stack.http("POST", "/api/v1/screeners/traced/run", token=token)
+    assert status == 202, started
     [request_line] = [
-        line for line in log_lines.with_message("screener run queued") if line["message_id"] == queued["message_id"]
+        line for line in log_lines.with_message("workflow started") if line["instance_id"] == started["id"]
     ]
+    assert request_line["function_name"] == "ttai-api"
     correlation_id = request_line["correlation_id"]
     assert correlation_id
-    # Another request in between: the consumer must take the id from each message, not from whatever ran last.
-    assert stack.http("GET", "/api/v1/me", token=token).status == 200
+    # The status polls are requests of their own, answered while the workflow runs on another thread: the run
+    # must keep the id it was started with, not take theirs.
+    assert finished_run(stack, token, started["id"])["status"] == "complete"
     stack.poller.drain()
 
     assert [d.payload["content"] for d in stack.discord.deliveries(webhook)] == ["Screener Complete: traced"]
     handled = [line for line in log_lines.with_message("message processed") if line["correlation_id"] == correlation_id]
-    assert sorted(line["type"] for line in handled) == ["notification", "screener_complete", "screener_run"]
+    assert sorted(line["type"] for line in handled) == ["notification", "screener_complete"]
     [delivery] = [
         line for line in log_lines.with_message("notification delivered") if line["correlation_id"] == correlation_id
     ]
-    assert delivery["channel"] == "discord"
-    assert delivery["function_name"] == "ttai-consumer"
-    assert request_line["function_name"] == "ttai-api"
+    assert (delivery["channel"], delivery["function_name"]) == ("discord", "ttai-consumer")

@@ -15,6 +15,7 @@ from typing import Any
 from ttai.env import Env
 from ttai.errors import NotFound
 from ttai.models.workflows import RunWorkflow, WorkflowRunStatus, WorkflowStarted
+from ttai.observability import logger
 
 STATUS_PATH = "/api/v1/workflows/"
 BINDINGS: dict[str, str] = {  # the workflows a user starts, by name; the backup is nobody's
@@ -42,6 +43,8 @@ class WorkflowRuns:
         except BaseException:
             db.prepare(_FORGET).bind(instance_id).run()
             raise
+        # Under the request's correlation id, which the instance runs under and carries into what it sends.
+        logger.info("workflow started", extra={"workflow": workflow, "instance_id": instance_id})
         return WorkflowStarted(id=instance_id, workflow=workflow, status_url=f"{STATUS_PATH}{instance_id}")
 
     def status(self, instance_id: str) -> WorkflowRunStatus:

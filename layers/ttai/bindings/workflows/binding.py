@@ -131,7 +131,11 @@ class Workflow:
         params = inline_or_blob(
             params_json, self._backend.blobs, blob_key(self.name, record.execution_name, "params"), "params"
         )
-        start = StartPayload(self.name, record.instance_id, record.execution_name, params, record.created_ms)
+        from ttai.observability import correlation_id  # noqa: PLC0415 - the caller's handler has loaded it already
+
+        start = StartPayload(
+            self.name, record.instance_id, record.execution_name, params, record.created_ms, correlation_id()
+        )
         try:
             arn = self._backend.engine.start(record.execution_name, start.to_json())
         except Exception:

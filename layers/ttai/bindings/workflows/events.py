@@ -49,25 +49,27 @@ class WorkflowStepEvent:
 
 @dataclass(frozen=True, slots=True)
 class StartPayload:
-    """The input of a durable execution: which instance it runs, with what params (inline or a blob reference)."""
+    """The input of a durable execution: which instance it runs, with what params (inline or a blob reference), and
+    the correlation id of the work that started it (the run logs under it, and what it sends carries it)."""
 
     workflow: str
     instance_id: str
     execution: str
     params_json: str
     timestamp_ms: int
+    correlation_id: str | None = None
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "workflow": self.workflow,
-                "instance_id": self.instance_id,
-                "execution": self.execution,
-                "params": self.params_json,
-                "timestamp": self.timestamp_ms,
-            },
-            separators=(",", ":"),
-        )
+        start: dict[str, Any] = {
+            "workflow": self.workflow,
+            "instance_id": self.instance_id,
+            "execution": self.execution,
+            "params": self.params_json,
+            "timestamp": self.timestamp_ms,
+        }
+        if self.correlation_id:
+            start["correlation_id"] = self.correlation_id
+        return json.dumps(start, separators=(",", ":"))
 
     @classmethod
     def from_input(cls, event: Any) -> StartPayload:
@@ -80,6 +82,7 @@ class StartPayload:
                 str(data["execution"]),
                 str(data["params"]),
                 int(data["timestamp"]),
+                str(data["correlation_id"]) if data.get("correlation_id") else None,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"not a workflow start payload: {exc}") from exc

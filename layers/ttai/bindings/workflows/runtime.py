@@ -41,6 +41,8 @@ def durable_handler(
     from aws_durable_execution_sdk_python import durable_execution  # noqa: PLC0415 - the SDK loads with the handler
     from aws_durable_execution_sdk_python.exceptions import DurableOperationError, UnrecoverableError  # noqa: PLC0415
 
+    from ttai.observability import correlated  # noqa: PLC0415 - as the SDK
+
     class WorkflowRunFailed(DurableOperationError):
         """How a failed run reaches the service: the original name travels in ``data``, as the SDK records it."""
 
@@ -59,7 +61,9 @@ def durable_handler(
             workflow_name=start.workflow,
         )
         try:
-            return instance.run(workflow_event, WorkflowStep(context, start, services))
+            # Every replay logs, and sends, under the id of the work that started the instance.
+            with correlated(start.correlation_id or start.instance_id):
+                return instance.run(workflow_event, WorkflowStep(context, start, services))
         except UnrecoverableError:
             raise  # the SDK's own failures (checkpointing, invocation): Lambda retries or fails the invocation
         except WorkflowStepError as exc:
