@@ -72,6 +72,7 @@ class TtaiStack(cdk.Stack):
         websocket = WebSocketApi(self, "WebSocket", config=config, layout=layout.websockets)
         durable = DurableObjects(self, "DurableObjects", config=config, layout=layout.durable)
         idempotency = IdempotencyTable(self, "Idempotency", config=config, layout=layout.idempotency)
+        workflows = Workflows(self, "Workflows", config=config, layout=layout.workflows)
         bindings = Bindings(
             config=config,
             root=root,
@@ -84,7 +85,7 @@ class TtaiStack(cdk.Stack):
             idempotency=idempotency,
             notifications=Notifications(self, "Notifications", config=config),
             secrets=secrets,
-            workflows=Workflows(self, "Workflows", config=config, layout=layout.workflows),
+            workflows=workflows,
             embeddings=Embeddings(self, "Embeddings", layout=layout.ai),
             vector_indexes=layout.vectorize.indexes,
             durable=durable,
@@ -137,6 +138,7 @@ class TtaiStack(cdk.Stack):
                 "idempotency": idempotency.table,
                 "durable objects": durable.table,
                 "websocket connections": websocket.table,
+                "workflows": workflows.table,
             },
         )
 

@@ -1,6 +1,6 @@
 """The operator's view of one environment, built with cdk-monitoring-constructs: one dashboard (the HTTP API, each
-function, each queue and its dead-letter queue, Aurora and the Data API calls the functions saw refused, the DynamoDB
-tables) and the alarms on it.
+function, the workflows' runs, each queue and its dead-letter queue, Aurora and the Data API calls the functions saw
+refused, the DynamoDB tables) and the alarms on it.
 
 Alarms exist in every environment, so the dashboard shows their thresholds everywhere; only where cdk.json's
 ``alarms.enabled`` is on do they act, sending ALARM and OK to an encrypted SNS topic that mails the on-call address
@@ -37,6 +37,13 @@ SEVERITY = "Critical"
 LATENCIES = (monitoring.LatencyType.P50, monitoring.LatencyType.P99)
 # What ttai.bindings.d1 counts of the calls the Data API refuses (it publishes no metrics of its own), in the
 # functions' namespace, per function (Powertools' service dimension).
+# What Lambda publishes of a durable function's executions (the library has no monitor for them yet); a replay is an
+# invocation of its own, so the function's Errors and Duration say less here than these.
+WORKFLOW_RUN_METRICS = {
+    "DurableExecutionFailed": "Workflow runs errored",
+    "DurableExecutionTimedOut": "Workflow runs timed out",
+    "DurableExecutionStarted": "Workflow runs started",
+}
 DATA_API_METRICS = {
     "DataApiUnavailable": "Data API unavailable (throttled, resuming, unreachable)",
     "DataApiErrors": "Data API errors (refused statements)",
@@ -182,6 +189,29 @@ class Monitoring(Construct):
                 for metric, title in DATA_API_METRICS.items()
             ],
         )
+        workflows = [function for function in functions.values() if function.spec.workflow is not None]
+        if workflows:
+            facade.monitor_custom(
+                human_readable_name="Workflows",
+                alarm_friendly_name="workflows",
+                metric_groups=[
+                    monitoring.CustomMetricGroup(
+                        title=title,
+                        metrics=[
+                            cloudwatch.Metric(
+                                namespace="AWS/Lambda",
+                                metric_name=metric,
+                                dimensions_map={"FunctionName": function.function.function_name},
+                                statistic="Sum",
+                                period=PERIOD,
+                                label=function.name,
+                            )
+                            for function in workflows
+                        ],
+                    )
+                    for metric, title in WORKFLOW_RUN_METRICS.items()
+                ],
+            )
         for name, table in tables.items():
             facade.monitor_dynamo_table(table=table, human_readable_name=f"{name} table", alarm_friendly_name=name)
 

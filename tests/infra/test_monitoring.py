@@ -9,7 +9,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from infra.config import EnvironmentConfig
-from infra.constructs.monitoring import DATA_API_METRICS
+from infra.constructs.monitoring import DATA_API_METRICS, WORKFLOW_RUN_METRICS
 from infra.stack import DEPLOY_TIME_FUNCTIONS
 from infra.storage_layout import D1Binding, StorageLayout
 from tests.infra._template import Resource, referenced_ids, resources, ttai_function_ids, variable_target
@@ -134,6 +134,17 @@ class TestDashboard:
         for metric in DATA_API_METRICS:
             shown = {value for namespace, name, value in plotted if (namespace, name) == (METRICS_NAMESPACE, metric)}
             assert shown == {f"ttai-{name}" for name in users}, metric
+
+    def test_each_workflow_shows_its_runs_started_errored_and_timed_out(
+        self, template: Template, layout: StorageLayout
+    ):
+        _, plotted = _the_dashboard(template)
+        workflows = {name for name, spec in layout.functions.items() if spec.workflow is not None}
+        assert workflows >= {"analysis_workflow", "screener_workflow", "export_workflow", "backup_workflow"}
+        function_ids = ttai_function_ids(template)
+        for metric in WORKFLOW_RUN_METRICS:
+            shown = {lid for namespace, name, lid in plotted if (namespace, name) == ("AWS/Lambda", metric)}
+            assert shown == {function_ids[name] for name in workflows}, metric
 
 
 class TestAlarms:
