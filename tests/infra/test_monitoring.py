@@ -87,13 +87,22 @@ def _queue_ids(template: Template) -> tuple[set[str], set[str]]:
     return consumed, dead_letters
 
 
+def _http_api_id(template: Template) -> str:
+    [api_id] = [
+        lid
+        for lid, api in resources(template, "AWS::ApiGatewayV2::Api").items()
+        if api["Properties"]["ProtocolType"] == "HTTP"
+    ]
+    return api_id
+
+
 class TestDashboard:
     def test_one_dashboard_per_environment_named_after_it(self, template: Template, config: EnvironmentConfig):
         dashboard, _ = _the_dashboard(template)
         assert dashboard["Properties"]["DashboardName"] == f"ttai-{config.name}"
 
     def test_the_api_shows_latency_p50_and_p99_and_4xx_and_5xx(self, template: Template):
-        [api_id] = resources(template, "AWS::ApiGatewayV2::Api")
+        api_id = _http_api_id(template)
         dashboard, plotted = _the_dashboard(template)
         assert {("AWS/ApiGateway", name, api_id) for name in ("Latency", "4xx", "5xx")} <= plotted
         body = json.dumps(_dashboard_body(dashboard))
@@ -153,7 +162,7 @@ class TestAlarms:
         for alarm in resources(template, "AWS::CloudWatch::Alarm").values():
             namespace, metric, logical_id, stat = _alarm_metric(alarm)
             alarmed[(namespace, metric, logical_id)] = alarm["Properties"] | {"Stat": stat}
-        expected = {("AWS/ApiGateway", "5xx", next(iter(resources(template, "AWS::ApiGatewayV2::Api"))))}
+        expected = {("AWS/ApiGateway", "5xx", _http_api_id(template))}
         for name, function_id in ttai_function_ids(template).items():
             if name not in DEPLOY_TIME_FUNCTIONS:
                 expected |= {("AWS/Lambda", "Errors", function_id), ("AWS/Lambda", "Throttles", function_id)}
