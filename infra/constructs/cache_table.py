@@ -11,7 +11,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
-from infra.constructs._policy import removal_policy
+from infra.constructs._policy import house_table, removal_policy
 from infra.nag import acknowledge, logical_id, wildcard_finding
 from infra.storage_layout import KeyAttribute, KvBinding, KvLayout
 
@@ -41,20 +41,8 @@ class CacheTable(Construct):
         self._layout = layout
         removal = removal_policy(config)
 
-        self.table = dynamodb.Table(
-            self,
-            "Table",
-            partition_key=_attribute(layout.partition_key),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            # AWS-managed key: encrypted at rest with KMS and auditable in CloudTrail, without a key policy
-            # of our own to get wrong or a per-key monthly cost for what is a cache.
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=config.point_in_time_recovery
-            ),
-            time_to_live_attribute=layout.ttl_attribute,
-            deletion_protection=config.deletion_protection,
-            removal_policy=removal,
+        self.table = house_table(
+            self, "Table", config, partition_key=_attribute(layout.partition_key), ttl_attribute=layout.ttl_attribute
         )
         index = layout.list_index
         self.table.add_global_secondary_index(

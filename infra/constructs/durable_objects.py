@@ -18,7 +18,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
-from infra.constructs._policy import removal_policy
+from infra.constructs._policy import house_table, removal_policy
 from infra.constructs.function import TtaiFunction
 from infra.constructs.queues import DEAD_LETTER_RETENTION, MESSAGE_RETENTION, encrypted_queue
 from infra.nag import acknowledge, logical_id, wildcard_finding
@@ -47,20 +47,14 @@ class DurableObjects(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         index = layout.alarm_index
-        self.table = dynamodb.Table(
+        self.table = house_table(
             self,
             "Table",
+            config,
             partition_key=dynamodb.Attribute(
                 name=layout.partition_key.name, type=_ATTRIBUTE_TYPES[layout.partition_key.type]
             ),
             sort_key=dynamodb.Attribute(name=layout.sort_key.name, type=_ATTRIBUTE_TYPES[layout.sort_key.type]),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=config.point_in_time_recovery
-            ),
-            deletion_protection=config.deletion_protection,
-            removal_policy=removal_policy(config),
         )
         self.table.add_global_secondary_index(
             index_name=index.name,

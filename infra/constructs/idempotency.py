@@ -7,7 +7,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
-from infra.constructs._policy import removal_policy
+from infra.constructs._policy import house_table
 from infra.storage_layout import IdempotencyBinding, IdempotencyLayout
 
 # Exactly what Powertools' DynamoDB persistence layer calls: a conditional put that claims a key, reading a
@@ -24,19 +24,13 @@ class IdempotencyTable(Construct):
         self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, layout: IdempotencyLayout
     ) -> None:
         super().__init__(scope, construct_id)
-        self.table = dynamodb.Table(
+        self.table = house_table(
             self,
             "Table",
+            config,
             # Powertools writes the key as a string ("<function>#<hash of the payload>").
             partition_key=dynamodb.Attribute(name=layout.partition_key, type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=config.point_in_time_recovery
-            ),
-            time_to_live_attribute=layout.ttl_attribute,
-            deletion_protection=config.deletion_protection,
-            removal_policy=removal_policy(config),
+            ttl_attribute=layout.ttl_attribute,
         )
 
     def bind(self, grantee: iam.IGrantable, binding: IdempotencyBinding) -> dict[str, str]:

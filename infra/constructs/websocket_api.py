@@ -19,7 +19,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
-from infra.constructs._policy import log_group, removal_policy
+from infra.constructs._policy import house_table, log_group
 from infra.constructs.function import TtaiFunction
 from infra.constructs.http_api import _AccessLogSettings
 from infra.nag import acknowledge, logical_id, wildcard_finding
@@ -58,20 +58,14 @@ class WebSocketApi(Construct):
         self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, layout: WebSocketsLayout
     ) -> None:
         super().__init__(scope, construct_id)
-        self.table = dynamodb.Table(
+        self.table = house_table(
             self,
             "Connections",
+            config,
             partition_key=dynamodb.Attribute(name=layout.partition_key.name, type=dynamodb.AttributeType.STRING),
             sort_key=dynamodb.Attribute(name=layout.sort_key.name, type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=config.point_in_time_recovery
-            ),
             # Connections live at most 2 h (API Gateway's limit) and tickets 60 s: every row expires.
-            time_to_live_attribute=layout.ttl_attribute,
-            deletion_protection=config.deletion_protection,
-            removal_policy=removal_policy(config),
+            ttl_attribute=layout.ttl_attribute,
         )
         self.api = apigwv2.WebSocketApi(
             self,

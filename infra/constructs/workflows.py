@@ -21,7 +21,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.config import ConfigError, EnvironmentConfig
-from infra.constructs._policy import removal_policy
+from infra.constructs._policy import house_table
 from infra.constructs.cache_table import ATTRIBUTE_TYPES
 from infra.constructs.function import TtaiFunction
 from infra.nag import acknowledge
@@ -61,21 +61,15 @@ class WorkflowsTable(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, layout: WorkflowsLayout):
         super().__init__(scope, construct_id)
-        self.table = dynamodb.Table(
+        self.table = house_table(
             self,
             "Table",
+            config,
             partition_key=dynamodb.Attribute(
                 name=layout.partition_key.name, type=ATTRIBUTE_TYPES[layout.partition_key.type]
             ),
             sort_key=dynamodb.Attribute(name=layout.sort_key.name, type=ATTRIBUTE_TYPES[layout.sort_key.type]),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=config.point_in_time_recovery
-            ),
-            time_to_live_attribute=layout.ttl_attribute,
-            deletion_protection=config.deletion_protection,
-            removal_policy=removal_policy(config),
+            ttl_attribute=layout.ttl_attribute,
         )
 
 
