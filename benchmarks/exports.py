@@ -116,7 +116,7 @@ def _functions(stack_environ: dict[str, str]) -> tuple[Any, dict[str, Any]]:
     """The gateway in front of the api function, and each workflow function's Env, built from their specs."""
     from local.functions import LocalFunction  # noqa: PLC0415
     from local.gateway import LocalGateway  # noqa: PLC0415
-    from local.stack import function_environ  # noqa: PLC0415
+    from local.variables import function_environ  # noqa: PLC0415
     from ttai.env import Env  # noqa: PLC0415
     from ttai.layout import function_specs  # noqa: PLC0415
 

@@ -24,7 +24,7 @@ from local import dlq
 from local.dev import DEFAULT_STATE_FILE
 from local.functions import LocalFunction
 from local.importers.cli import StackAccess, add_import_commands
-from local.stack import function_environ, runtime_environ
+from local.variables import function_environ, runtime_environ
 from ttai import aws
 from ttai.auth.sessions import SessionStore
 from ttai.auth.tokens import KNOWN_SCOPES

@@ -33,7 +33,8 @@ from typing import Any
 import gevent  # type: ignore[import-untyped]  # locust's own dependency, without stubs
 
 from benchmarks.load.locustfile import SHARED, Streamer, Trader, quotes_body
-from local.stack import free_port, runtime_environ
+from local.stack import free_port
+from local.variables import runtime_environ
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHED_QUOTES_P99_MS = 100.0

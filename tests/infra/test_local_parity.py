@@ -39,7 +39,8 @@ from infra.storage_layout import (
 )
 from local.gateway import PUBLIC_ROUTES, ROUTES
 from local.scheduler import schedule_payload
-from local.stack import VAR_VARIABLES, LocalStack
+from local.stack import LocalStack
+from local.variables import VAR_VARIABLES
 from tests.infra._template import (
     Resource,
     actions_of,
