@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import tempfile
@@ -41,7 +42,7 @@ def measure(data_dir: str) -> float:
                     time.sleep(0.05)
             raise RuntimeError("the dev server did not answer /health within 60 s")
         finally:
-            process.terminate()
+            process.send_signal(signal.SIGINT)  # Ctrl-C: a terminate would leave its embedded PostgreSQL running
             process.wait(timeout=30)
 
 

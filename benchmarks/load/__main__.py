@@ -17,6 +17,7 @@ from locust.env import Environment
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -100,7 +101,8 @@ def dev_server(workdir: Path) -> Iterator[tuple[str, dict[str, Any], int]]:
                 time.sleep(0.2)
         yield url, json.loads(state_file.read_text()), process.pid
     finally:
-        process.terminate()
+        # Ctrl-C, as a developer stops it: a terminate or kill would leave its embedded PostgreSQL running.
+        process.send_signal(signal.SIGINT)
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:

@@ -79,11 +79,16 @@ def running_dev_server(workdir: Path) -> Iterator[DevServer]:
         wait_for_health(url, process, STARTUP_LIMIT_S)
         yield DevServer(process, url, port, json.loads(state_file.read_text()), state_file)
     finally:
-        if process.poll() is None:
-            # Ctrl-C, as a developer stops it: a kill would leave its embedded PostgreSQL running.
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        stop(process)
+
+
+def stop(process: subprocess.Popen[Any]) -> None:
+    """Ctrl-C, as a developer stops it (a kill would leave its embedded PostgreSQL running); a kill if it hangs."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)

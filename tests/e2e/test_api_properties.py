@@ -27,7 +27,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from local.stack import free_port
-from tests.e2e.devserver import ROOT, STARTUP_LIMIT_S, DevServer, call, wait_for_health
+from tests.e2e.devserver import ROOT, STARTUP_LIMIT_S, DevServer, call, stop, wait_for_health
 from tests.error_texts import BACKEND_TEXT
 from ttai.auth.sessions import SessionStore
 from ttai.env import Env
@@ -113,9 +113,7 @@ def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
         wait_for_health(url, process, STARTUP_LIMIT_S)
         yield DevServer(process, url, port, json.loads(state_file.read_text()), state_file)
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
+        stop(process)
         tracebacks = log.read_text().count("Traceback")
         if tracebacks:
             print(f"dev server log {log} holds {tracebacks} traceback(s)")
