@@ -13,15 +13,14 @@ An unknown function is a 404 ``ResourceNotFoundException``.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote
 
 from local.functions import LocalFunction
-from local.service import LoopbackHttpService
+from local.service import LoopbackHttpService, PendingWork
 from ttai.observability import logger
 
 _PATH_PREFIX = "/2015-03-31/functions/"
@@ -35,8 +34,7 @@ class LocalLambdaApi(LoopbackHttpService):
         self.functions = functions
         self._workers = workers
         self._pool: ThreadPoolExecutor | None = None
-        self._pending: set[Future[Any]] = set()
-        self._pending_lock = threading.Lock()
+        self._pending = PendingWork("asynchronous invocations")
 
     def start(self) -> None:
         self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="lambda-event")
@@ -50,14 +48,7 @@ class LocalLambdaApi(LoopbackHttpService):
 
     def settle(self, timeout: float = 30.0) -> None:
         """Wait until every asynchronous invocation made so far (and any they made) has run."""
-        while True:
-            with self._pending_lock:
-                pending = set(self._pending)
-            if not pending:
-                return
-            _, not_done = wait(pending, timeout=timeout)
-            if not_done:
-                raise TimeoutError(f"{len(not_done)} asynchronous invocations still running after {timeout:g} s")
+        self._pending.settle(timeout)
 
     def function(self, name: str) -> LocalFunction | None:
         for function in self.functions.values():
@@ -75,13 +66,7 @@ class LocalLambdaApi(LoopbackHttpService):
                 logger.exception("asynchronous invocation failed", extra={"function": function.name})
 
         future = self._pool.submit(run)
-        with self._pending_lock:
-            self._pending.add(future)
-        future.add_done_callback(self._forget)
-
-    def _forget(self, future: Future[Any]) -> None:
-        with self._pending_lock:
-            self._pending.discard(future)
+        self._pending.track(future)
 
     def handler(self) -> type[BaseHTTPRequestHandler]:
         api = self

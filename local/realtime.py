@@ -14,10 +14,9 @@ Alarms are not polled unless ``alarms.start()`` is called (tests run ``alarms.ru
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
@@ -27,7 +26,7 @@ from botocore.credentials import Credentials
 from local.account import REGION
 from local.durable import LocalAlarmRunner, create_durable_table
 from local.moto_atomic import make_dynamodb_requests_atomic
-from local.service import Service
+from local.service import PendingWork, Service
 from local.stack import LocalStack
 from local.websocket import IDLE_TIMEOUT_SECONDS, MAX_CONNECTION_AGE_SECONDS, WebSocketGateway
 from ttai.bindings.durable import DurableObject
@@ -90,8 +89,7 @@ class LocalRealtime(Service):
         self._lease_seconds = lease_seconds
         self._wait_seconds = wait_seconds
         self._pool: ThreadPoolExecutor | None = None
-        self._pending: set[Future[Any]] = set()
-        self._pending_lock = threading.Lock()
+        self._pending = PendingWork("asynchronous invokes")
         self._gateway: WebSocketGateway | None = None
         self.dynamodb: Any = None
         self.management: ConnectionsApi | None = None
@@ -208,13 +206,7 @@ class LocalRealtime(Service):
                 logger.exception("asynchronous invoke failed", extra={"kind": event.get("kind")})
 
         future = self._pool.submit(run)
-        with self._pending_lock:
-            self._pending.add(future)
-        future.add_done_callback(self._forget)
-
-    def _forget(self, future: Future[Any]) -> None:
-        with self._pending_lock:
-            self._pending.discard(future)
+        self._pending.track(future)
 
     def _deliver_to_host(self, event: dict[str, Any]) -> None:
         self._invoke_async(LocalTransport(self.host).invoke, event)
@@ -259,14 +251,7 @@ class LocalRealtime(Service):
 
     def settle(self, timeout: float = 30.0) -> None:
         """Wait until every asynchronous invoke made so far (and any it made) has run."""
-        while True:
-            with self._pending_lock:
-                pending = set(self._pending)
-            if not pending:
-                return
-            _, not_done = wait(pending, timeout=timeout)
-            if not_done:
-                raise TimeoutError(f"{len(not_done)} asynchronous invokes still running after {timeout:g} s")
+        self._pending.settle(timeout)
 
     def quote_hand_off(self) -> QuoteHandOff:
         """What the api function's market service is given: quote batches to the realtime function, async."""

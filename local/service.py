@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
+from concurrent.futures import Future, wait
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 
 class Service(ABC):
@@ -76,3 +77,33 @@ class LoopbackHttpService(Service):
     def base_url(self) -> str:
         assert self._server is not None, "not started"
         return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+
+class PendingWork:
+    """Asynchronous invocations still running, so a test (or a stop) can wait for all of them, and for those they
+    started in turn."""
+
+    def __init__(self, what: str) -> None:
+        self._what = what
+        self._futures: set[Future[Any]] = set()
+        self._lock = threading.Lock()
+
+    def track(self, future: Future[Any]) -> None:
+        with self._lock:
+            self._futures.add(future)
+        future.add_done_callback(self._forget)
+
+    def _forget(self, future: Future[Any]) -> None:
+        with self._lock:
+            self._futures.discard(future)
+
+    def settle(self, timeout: float = 30.0) -> None:
+        """Wait until every one tracked so far (and any it started) has run."""
+        while True:
+            with self._lock:
+                pending = set(self._futures)
+            if not pending:
+                return
+            _, not_done = wait(pending, timeout=timeout)
+            if not_done:
+                raise TimeoutError(f"{len(not_done)} {self._what} still running after {timeout:g} s")
