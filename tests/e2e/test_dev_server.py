@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from local.stack import free_port
-from tests.e2e.devserver import ROOT, STARTUP_LIMIT_S, DevServer, call, running_dev_server, wait_for_health
+from tests.e2e.devserver import ROOT, STARTUP_LIMIT_S, DevServer, call, running_dev_server
 
 
 @pytest.fixture(scope="module")
@@ -167,30 +167,11 @@ def test_ctrl_c_stops_it_cleanly(dev_server: DevServer) -> None:
 def test_workflow_runs_survive_a_restart(dev_server: DevServer) -> None:
     # After the Ctrl-C above: the same data directory (PostgreSQL, and the workflows beside it) in a new process.
     assert dev_server.process.poll() is not None
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "local.dev",
-            *("--port", str(port), "--state-file", str(dev_server.state_file)),
-            *("--data-dir", str(dev_server.state_file.parent / "pgdata")),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_health(url, process, STARTUP_LIMIT_S)
-        token = json.loads(dev_server.state_file.read_text())["user_token"]  # dev-user again, as before
-        run = _finished(url, token, RUNS["analysis"])
+    with running_dev_server(dev_server.state_file.parent) as again:
+        token = again.state["user_token"]  # dev-user again, as before
+        run = _finished(again.url, token, RUNS["analysis"])
         assert run["status"] == "complete"
         assert len(run["output"]["analyses"]) == 3
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
 
 
 def test_a_data_dir_from_another_postgres_major_stops_it_with_what_to_do(tmp_path: Path) -> None:
