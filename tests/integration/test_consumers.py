@@ -44,6 +44,7 @@ class Recipient(NamedTuple):
 
 @pytest.fixture(autouse=True)
 def _empty_queues(stack: LocalStack) -> None:
+    stack.settle()  # asynchronous hand-offs an earlier test started (quotes to the realtime function) finish first
     stack.poller.drain()  # whatever an earlier test left behind is not this test's
 
 
