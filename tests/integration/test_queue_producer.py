@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,13 +19,19 @@ from ttai.bindings.queues import (
     CORRELATION_ID_ATTRIBUTE,
     MESSAGE_MAX_BODY_BYTES,
     MESSAGE_MAX_BYTES,
+    MESSAGE_METADATA_BYTES,
+    SEND_BATCH_MAX_BYTES,
+    SEND_BATCH_MAX_MESSAGES,
     InvalidMessage,
     MessageSendRequest,
     MessageTooLarge,
     Queue,
     QueueError,
     TooManyMessages,
+    body_size,
 )
+from ttai.jobs.data import send_all, send_batches
+from ttai.messages import Notification
 from ttai.observability import correlated
 
 FreshQueue = Callable[..., tuple[PolledQueue, str]]
@@ -248,3 +256,31 @@ def test_messages_sent_under_a_correlation_id_carry_it_and_others_carry_none(tar
         for message in receive_all(target.sqs, target.producer.url)
     }
     assert carried == {'{"n":1}': "request-1", '{"n":2}': "request-1", "three": "request-1", '{"n":4}': None}
+
+
+def test_a_job_sends_long_messages_in_batches_cut_by_size_as_well_as_count(
+    stack: LocalStack, fresh_queue: FreshQueue
+) -> None:
+    """120 summaries of 4,000 characters are ~500 KB: cut at 100 messages alone, the first batch would be over
+    Cloudflare's 256 KB and refused whole."""
+    queue, _ = fresh_queue()
+    client = stack.client("sqs")
+    producer = Queue(queue.url, sqs=client, binding="TEST_QUEUE")
+    long = [Notification(user_id=f"u-{i}", channel="discord", title="summary", body="é" * 4000) for i in range(120)]
+    wire = [m.to_wire() for m in long]
+    batches = list(send_batches(wire))
+
+    def counted(batch: list[Any]) -> int:
+        return sum(body_size(body, "json") + MESSAGE_METADATA_BYTES for body in batch)
+
+    assert [body for batch in batches for body in batch] == wire  # all of them, in order
+    assert all(len(b) <= SEND_BATCH_MAX_MESSAGES and counted(b) <= SEND_BATCH_MAX_BYTES for b in batches)
+    # As few as fit: the first message of each batch would have put the one before over the limit.
+    assert all(counted([*a, b[0]]) > SEND_BATCH_MAX_BYTES for a, b in itertools.pairwise(batches))
+    assert len(batches) == 4
+    with CallCounter(client) as calls:
+        assert send_all(producer, long) == 120
+    # Each send_batch goes out as SQS batches of up to 10.
+    assert calls.by_operation() == {"SendMessageBatch": sum(math.ceil(len(b) / 10) for b in batches)}
+    got = receive_all(stack.client("sqs"), queue.url)
+    assert sorted(json.loads(m["Body"])["id"] for m in got) == sorted(body["id"] for body in wire)

@@ -10,7 +10,13 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ttai.bindings.d1 import D1Database
-from ttai.bindings.queues import SEND_BATCH_MAX_MESSAGES, Queue
+from ttai.bindings.queues import (
+    MESSAGE_METADATA_BYTES,
+    SEND_BATCH_MAX_BYTES,
+    SEND_BATCH_MAX_MESSAGES,
+    Queue,
+    body_size,
+)
 from ttai.errors import NotFound
 from ttai.messages import AnyMessage
 
@@ -131,8 +137,24 @@ def subscribers(db: D1Database, preference: str) -> dict[str, list[str]]:
 
 
 def send_all(queue: Queue, messages: Iterable[AnyMessage]) -> int:
-    """Send messages in batches of 100 (the binding's limit); returns how many were sent."""
+    """Send messages in as few batches as the binding takes (100 messages and 256 KB each, counted as Cloudflare
+    counts them); returns how many were sent."""
     wire = [m.to_wire() for m in messages]
-    for chunk in chunks(wire, SEND_BATCH_MAX_MESSAGES):
-        queue.send_batch([{"body": body} for body in chunk])
+    for batch in send_batches(wire):
+        queue.send_batch([{"body": body} for body in batch])
     return len(wire)
+
+
+def send_batches(bodies: Sequence[Any]) -> Iterator[list[Any]]:
+    """``bodies`` (JSON) cut in order into batches a ``send_batch`` takes: at most 100 messages and 256 KB each."""
+    batch: list[Any] = []
+    size = 0
+    for body in bodies:
+        counted = body_size(body, "json") + MESSAGE_METADATA_BYTES
+        if batch and (len(batch) == SEND_BATCH_MAX_MESSAGES or size + counted > SEND_BATCH_MAX_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(body)
+        size += counted
+    if batch:
+        yield batch
