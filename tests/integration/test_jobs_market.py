@@ -163,6 +163,24 @@ def test_intraday_fires_the_alerts_the_cache_meets_and_records_the_one_it_cannot
     assert world.messages("ANALYSIS_QUEUE") == []
 
 
+def test_intraday_sends_no_alert_for_a_price_its_event_could_not_record(world: JobWorld) -> None:
+    """An alert event keeps its value as numeric(18, 6): a quote at 10^12 or more would fail that insert on every
+    delivery, so the job records the alert as not evaluated instead of sending it."""
+    huge = _ticker("H")
+    _market(world, huge, 2e12)
+    ann = world.user("ann")
+    unrecordable = _alert(world, ann, huge, "price", "above", 150)
+
+    run = run_job(world.env, "intraday", MONDAY_1100)
+
+    row = _execution(world, run.id)
+    assert row["metadata"]["errors"] == {
+        f"alert {unrecordable}": f"price alert on {huge}: 2e+12 is past what an alert event records"
+    }
+    assert world.messages("ANALYSIS_QUEUE") == []
+    assert world.sql("SELECT status FROM alerts WHERE id = ?", unrecordable)[0]["status"] == "active"
+
+
 # ---------------------------------------------------------------- end of day
 
 

@@ -22,7 +22,7 @@ from ttai.jobs.base import JobContext, JobOutcome
 from ttai.jobs.data import CachedMarket, rows_by_id, send_all
 from ttai.jobs.reports import message_id
 from ttai.messages import AlertTriggered
-from ttai.models.alerts import fires
+from ttai.models.alerts import fires, recordable
 
 PAGE = 1000
 EVALUATED_TYPES = ("price", "delta", "dte")
@@ -86,6 +86,9 @@ def run_intraday(ctx: JobContext) -> JobOutcome:
             continue
         if value is None:
             no_data.append(alert_id)
+            continue
+        if not recordable(value):  # its alert event could never be stored: every delivery would fail
+            errors[f"alert {alert_id}"] = f"{kind} alert on {symbol}: {value:g} is past what an alert event records"
             continue
         if fires(alert["condition"], value, threshold):
             triggered.append(
