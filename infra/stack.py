@@ -124,6 +124,7 @@ class TtaiStack(cdk.Stack):
             functions=functions,
             alarmed_functions=[name for name in functions if name not in DEPLOY_TIME_FUNCTIONS],
             http_api=http_api,
+            websocket=websocket,
             queues={
                 **{
                     spec.name: QueuePair(queues.queues[binding], queues.dead_letter_queues[binding])

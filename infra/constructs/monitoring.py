@@ -27,6 +27,7 @@ from infra.constructs._policy import removal_policy
 from infra.constructs.database import Database
 from infra.constructs.function import TtaiFunction
 from infra.constructs.http_api import HttpApi
+from infra.constructs.websocket_api import WebSocketApi
 from infra.nag import acknowledge
 from infra.storage_layout import D1Binding
 
@@ -43,6 +44,16 @@ WORKFLOW_RUN_METRICS = {
     "DurableExecutionFailed": "Workflow runs errored",
     "DurableExecutionTimedOut": "Workflow runs timed out",
     "DurableExecutionStarted": "Workflow runs started",
+}
+# The runs that ended badly, summed over every workflow into one alarm (which one failed is on the dashboard).
+WORKFLOW_FAILURE_METRICS = ("DurableExecutionFailed", "DurableExecutionTimedOut")
+# What API Gateway publishes of a WebSocket API (per ApiId and Stage); ExecutionError (a call of the realtime
+# function that failed) alarms, the callers' ClientError is only shown.
+WEBSOCKET_METRICS = {
+    "ConnectCount": "Connections opened",
+    "MessageCount": "Messages (both ways)",
+    "ClientError": "Client errors (4xx before the function)",
+    "ExecutionError": "Execution errors (the function failed)",
 }
 DATA_API_METRICS = {
     "DataApiUnavailable": "Data API unavailable (throttled, resuming, unreachable)",
@@ -70,6 +81,7 @@ class Monitoring(Construct):
         functions: Mapping[str, TtaiFunction],
         alarmed_functions: Sequence[str],
         http_api: HttpApi,
+        websocket: WebSocketApi,
         queues: Mapping[str, QueuePair],
         dead_letter_queues: Mapping[str, sqs.IQueue],
         database: Database,
@@ -115,6 +127,7 @@ class Monitoring(Construct):
             latency_types_to_render=list(LATENCIES),
             add5xx_count_alarm={SEVERITY: monitoring.ErrorCountThreshold(max_error_count=0)},
         )
+        self._websocket(websocket)
         for name, function in functions.items():
             alarmed = name in alarmed_functions
             facade.monitor_lambda_function(
@@ -212,8 +225,70 @@ class Monitoring(Construct):
                     for metric, title in WORKFLOW_RUN_METRICS.items()
                 ],
             )
+            self._workflow_failures(workflows)
         for name, table in tables.items():
             facade.monitor_dynamo_table(table=table, human_readable_name=f"{name} table", alarm_friendly_name=name)
+
+    def _websocket(self, websocket: WebSocketApi) -> None:
+        def metric(name: str, label: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace="AWS/ApiGateway",
+                metric_name=name,
+                dimensions_map={"ApiId": websocket.api.api_id, "Stage": websocket.stage.stage_name},
+                statistic="Sum",
+                period=PERIOD,
+                label=label,
+            )
+
+        groups: list[monitoring.CustomMetricGroup] = []
+        for name, title in WEBSOCKET_METRICS.items():
+            shown: cloudwatch.Metric | monitoring.CustomMetricWithAlarm = metric(name, title)
+            if name == "ExecutionError":
+                shown = monitoring.CustomMetricWithAlarm(
+                    metric=metric(name, title),
+                    alarm_friendly_name="websocket-execution-errors",
+                    add_alarm={SEVERITY: _any_count("the realtime function failed on a WebSocket route")},
+                )
+            groups.append(monitoring.CustomMetricGroup(title=title, metrics=[shown]))
+        self.facade.monitor_custom(
+            human_readable_name="WebSocket API", alarm_friendly_name="websocket", metric_groups=groups
+        )
+
+    def _workflow_failures(self, workflows: Sequence[TtaiFunction]) -> None:
+        inputs = {
+            f"m{index}": cloudwatch.Metric(
+                namespace="AWS/Lambda",
+                metric_name=metric,
+                dimensions_map={"FunctionName": function.function.function_name},
+                statistic="Sum",
+                period=PERIOD,
+            )
+            for index, (function, metric) in enumerate(
+                (function, metric) for function in workflows for metric in WORKFLOW_FAILURE_METRICS
+            )
+        }
+        failed = cloudwatch.MathExpression(
+            expression=f"SUM([{','.join(inputs)}])",
+            using_metrics=inputs,
+            label="Workflow runs errored or timed out",
+            period=PERIOD,
+        )
+        self.facade.monitor_custom(
+            human_readable_name="Workflow failures",
+            alarm_friendly_name="workflow-failures",
+            metric_groups=[
+                monitoring.CustomMetricGroup(
+                    title="Workflow runs errored or timed out (all workflows)",
+                    metrics=[
+                        monitoring.CustomMetricWithAlarm(
+                            metric=failed,
+                            alarm_friendly_name="workflow-runs-failed",
+                            add_alarm={SEVERITY: _any_count("a workflow run errored or timed out")},
+                        )
+                    ],
+                )
+            ],
+        )
 
     def _topic(self, config: EnvironmentConfig) -> sns.Topic:
         # A customer-managed key: CloudWatch cannot publish to a topic encrypted with the AWS-managed SNS key,
@@ -243,3 +318,13 @@ class Monitoring(Construct):
             "queue too, and the alarm state stays visible in CloudWatch.",
         )
         return topic
+
+
+def _any_count(what: str) -> monitoring.CustomThreshold:
+    """Alarm on a count above zero in one period; no data (nothing happened) is not a breach."""
+    return monitoring.CustomThreshold(
+        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        threshold=0,
+        additional_description=what,
+        treat_missing_data_override=cloudwatch.TreatMissingData.NOT_BREACHING,
+    )

@@ -9,7 +9,12 @@ import pytest
 from aws_cdk.assertions import Template
 
 from infra.config import EnvironmentConfig
-from infra.constructs.monitoring import DATA_API_METRICS, WORKFLOW_RUN_METRICS
+from infra.constructs.monitoring import (
+    DATA_API_METRICS,
+    WEBSOCKET_METRICS,
+    WORKFLOW_FAILURE_METRICS,
+    WORKFLOW_RUN_METRICS,
+)
 from infra.stack import DEPLOY_TIME_FUNCTIONS
 from infra.storage_layout import D1Binding, StorageLayout
 from tests.infra._template import Resource, referenced_ids, resources, ttai_function_ids, variable_target
@@ -65,6 +70,29 @@ def _alarm_metric(alarm: Resource) -> tuple[str, str, str, Resource]:
     metric = stat["Metric"]
     [logical_id] = referenced_ids(metric["Dimensions"][0]["Value"])
     return metric["Namespace"], metric["MetricName"], logical_id, stat
+
+
+def _expression_inputs(alarm: Resource) -> set[tuple[str, str, str]]:
+    """The (namespace, metric, logical ID) of each metric an expression alarm combines; empty for a plain one."""
+    queries = alarm["Properties"]["Metrics"]
+    if not any("Expression" in query for query in queries):
+        return set()
+    inputs = set()
+    for query in queries:
+        if "MetricStat" in query:
+            metric = query["MetricStat"]["Metric"]
+            [logical_id] = referenced_ids(metric["Dimensions"][0]["Value"])
+            inputs.add((metric["Namespace"], metric["MetricName"], logical_id))
+    return inputs
+
+
+def _websocket_api_id(template: Template) -> str:
+    [api_id] = [
+        lid
+        for lid, api in resources(template, "AWS::ApiGatewayV2::Api").items()
+        if api["Properties"]["ProtocolType"] == "WEBSOCKET"
+    ]
+    return api_id
 
 
 def _alarm_topic_ids(template: Template) -> set[str]:
@@ -144,6 +172,11 @@ class TestDashboard:
             shown = {value for namespace, name, value in plotted if (namespace, name) == (METRICS_NAMESPACE, metric)}
             assert shown == {f"ttai-{name}" for name in users}, metric
 
+    def test_the_websocket_api_shows_connections_messages_and_errors(self, template: Template):
+        _, plotted = _the_dashboard(template)
+        api_id = _websocket_api_id(template)
+        assert {("AWS/ApiGateway", metric, api_id) for metric in WEBSOCKET_METRICS} <= plotted
+
     def test_each_workflow_shows_its_runs_started_errored_and_timed_out(
         self, template: Template, layout: StorageLayout
     ):
@@ -159,10 +192,17 @@ class TestDashboard:
 class TestAlarms:
     def test_what_alarms(self, template: Template, config: EnvironmentConfig):
         alarmed: dict[tuple[str, str, str], Resource] = {}
+        combined: list[tuple[set[tuple[str, str, str]], Resource]] = []
         for alarm in resources(template, "AWS::CloudWatch::Alarm").values():
+            if inputs := _expression_inputs(alarm):
+                combined.append((inputs, alarm["Properties"]))
+                continue
             namespace, metric, logical_id, stat = _alarm_metric(alarm)
             alarmed[(namespace, metric, logical_id)] = alarm["Properties"] | {"Stat": stat}
-        expected = {("AWS/ApiGateway", "5xx", _http_api_id(template))}
+        expected = {
+            ("AWS/ApiGateway", "5xx", _http_api_id(template)),
+            ("AWS/ApiGateway", "ExecutionError", _websocket_api_id(template)),
+        }
         for name, function_id in ttai_function_ids(template).items():
             if name not in DEPLOY_TIME_FUNCTIONS:
                 expected |= {("AWS/Lambda", "Errors", function_id), ("AWS/Lambda", "Throttles", function_id)}
@@ -182,6 +222,18 @@ class TestAlarms:
             else:
                 assert properties["Threshold"] == 0, metric
             assert properties["AlarmName"].startswith(f"ttai-{config.name}-")
+        # One alarm sums every workflow's errored and timed-out runs (the dashboard says which workflow).
+        function_ids = ttai_function_ids(template)
+        workflows = [name for name in function_ids if name.endswith("_workflow")]
+        [(inputs, properties)] = combined
+        assert inputs == {
+            ("AWS/Lambda", metric, function_ids[name]) for name in workflows for metric in WORKFLOW_FAILURE_METRICS
+        }
+        [expression] = [query for query in properties["Metrics"] if "Expression" in query]
+        assert expression["Expression"].startswith("SUM([")
+        assert expression["ReturnData"] is True
+        assert (properties["Threshold"], properties["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+        assert (properties["EvaluationPeriods"], properties["TreatMissingData"]) == (1, "notBreaching")
 
     def test_every_alarm_acts_through_the_topic_where_alarms_are_enabled_and_none_acts_elsewhere(
         self, synthesized: Synthesized
