@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
+from typing import Any
 
 import aws_cdk as cdk
+import botocore.session
 import pytest
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Template
@@ -27,6 +29,23 @@ ACCEPTED_CFN_LINT_WARNINGS = {
         "of the role; the duplicate dependency is harmless and generated, not written by us."
     ),
 }
+# IAM actions cfn-lint's list does not know yet (W3037), each a real operation: Lambda's API model in botocore has
+# them (tested below) and ttai.bindings.workflows.aws calls them. Any other unknown action still fails.
+ACTIONS_CFN_LINT_DOES_NOT_KNOW = {
+    "pausedurableexecution": ("lambda", "PauseDurableExecution"),
+    "resumedurableexecution": ("lambda", "ResumeDurableExecution"),
+}
+
+
+def accepted_cfn_lint(match: Any) -> bool:
+    """A warning accepted above, or W3037 about exactly one of the actions cfn-lint does not know yet."""
+    if match.rule.id in ACCEPTED_CFN_LINT_WARNINGS:
+        return True
+    message = str(match.message)
+    return match.rule.id == "W3037" and any(
+        message.startswith(f"'{action}' is not one of") for action in ACTIONS_CFN_LINT_DOES_NOT_KNOW
+    )
+
 
 PACKS = {"AwsSolutions": AwsSolutionsChecks, "Serverless": ServerlessChecks}
 
@@ -94,6 +113,12 @@ def test_cfn_lint_finds_no_errors_and_only_accepted_warnings(synthesized):
     problems = []
     for template in templates:
         for match in lint_file(template, ManualArgs(regions=regions)):
-            if match.rule.id not in ACCEPTED_CFN_LINT_WARNINGS:
+            if not accepted_cfn_lint(match):
                 problems.append(f"{template.relative_to(synthesized.outdir)}:{match.linenumber} {match}")
     assert problems == []
+
+
+def test_the_actions_cfn_lint_does_not_know_are_operations_of_their_service():
+    session = botocore.session.get_session()
+    for service, operation in ACTIONS_CFN_LINT_DOES_NOT_KNOW.values():
+        assert operation in session.get_service_model(service).operation_names

@@ -29,7 +29,7 @@ from tests.infra._template import (
     variable_target,
     variables_of,
 )
-from tests.infra.test_policy_checks import ACCEPTED_CFN_LINT_WARNINGS
+from tests.infra.test_policy_checks import accepted_cfn_lint
 
 pytestmark = pytest.mark.slow
 
@@ -341,8 +341,6 @@ def test_a_configured_sender_passes_both_nag_packs_and_cfn_lint(with_sender, cdk
         assert [violation.rule_name for violation in pack.validate_scope(stage).violations] == []
     [template] = outdir.rglob("*.template.json")
     problems = [
-        str(match)
-        for match in lint_file(template, ManualArgs(regions=[region]))
-        if match.rule.id not in ACCEPTED_CFN_LINT_WARNINGS
+        str(match) for match in lint_file(template, ManualArgs(regions=[region])) if not accepted_cfn_lint(match)
     ]
     assert problems == []
