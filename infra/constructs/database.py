@@ -31,14 +31,15 @@ _NETWORK_RESOURCE_TYPES = (
     "AWS::EC2::SubnetRouteTableAssociation",
     "AWS::EC2::SecurityGroup",
 )
-_HTTPS = ec2.Port.tcp(443)
 
 
 class Database(Construct):
     """The cluster, its own VPC (isolated subnets only: no NAT, no internet gateway) and its rotated credentials.
 
     Functions stay outside the VPC: they call the Data API over HTTPS with the cluster ARN and the secret ARN.
-    Only the secret-rotation function, which Secrets Manager runs inside the VPC, has a network path to the cluster.
+    Nothing has a network path to the cluster: its security group admits no one. Aurora manages the master
+    user's secret and rotates it itself (ManageMasterUserPassword), so no rotation function runs in the VPC and
+    the VPC needs no Secrets Manager endpoint (an interface endpoint bills every hour, about 7.30 USD a month).
     """
 
     CLUSTER_ARN_ENV = "TTAI_DB_CLUSTER_ARN"
@@ -54,15 +55,14 @@ class Database(Construct):
     MASTER_USERNAME = "ttai_admin"
     LOG_EXPORTS = ("postgresql",)
     AZ_COUNT = 2
-    # A /24 per subnet holds the cluster's and the rotation function's network interfaces many times over.
+    # A /24 per subnet holds the cluster's network interfaces many times over.
     SUBNET_CIDR_MASK = 24
-    ROTATION_INTERVAL = cdk.Duration.days(30)
 
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig) -> None:
         super().__init__(scope, construct_id)
         settings = config.database
         cluster_removal = _CLUSTER_REMOVAL_POLICIES[settings.removal_policy]
-        # The key and the credentials outlive a deleted cluster unless it is destroyed outright: a snapshot needs both.
+        # The key outlives a deleted cluster unless it is destroyed outright: a snapshot needs it.
         kept_with_data = cdk.RemovalPolicy.DESTROY if settings.removal_policy == "destroy" else cdk.RemovalPolicy.RETAIN
 
         self.vpc = self._network(config)
@@ -82,7 +82,7 @@ class Database(Construct):
             self,
             "ClusterSecurityGroup",
             vpc=self.vpc,
-            description=f"ttai {config.name} Aurora cluster: reachable only by the secret-rotation function",
+            description=f"ttai {config.name} Aurora cluster: no ingress, reached only through the RDS Data API",
             allow_all_outbound=False,
         )
 
@@ -105,9 +105,10 @@ class Database(Construct):
             "Cluster",
             engine=rds.DatabaseClusterEngine.aurora_postgres(version=self.ENGINE_VERSION),
             cluster_identifier=self.cluster_identifier,
-            credentials=rds.Credentials.from_generated_secret(
-                self.MASTER_USERNAME, secret_name=f"ttai/{config.name}/database"
-            ),
+            # Aurora generates the password, keeps it in a secret of its own (named rds!cluster-...) and rotates
+            # it every 7 days; the Data API reads that secret on each call, so a new password needs no restart.
+            credentials=rds.Credentials.from_username(self.MASTER_USERNAME),
+            manage_master_user_password=True,
             default_database_name=self.DATABASE_NAME,
             writer=rds.ClusterInstance.serverless_v2("Writer", publicly_accessible=False),
             serverless_v2_min_capacity=settings.min_capacity_acu,
@@ -129,12 +130,10 @@ class Database(Construct):
         cluster_resource = cast(rds.CfnDBCluster, self.cluster.node.default_child)
         for group in exported_logs:
             cluster_resource.node.add_dependency(group)
-        cast(secretsmanager.Secret, self.cluster.node.find_child("Secret")).apply_removal_policy(kept_with_data)
+        # Aurora deletes its secret with the cluster and makes a new one for a restored snapshot.
         self.secret = cast(secretsmanager.ISecret, self.cluster.secret)
         if cluster_removal == cdk.RemovalPolicy.RETAIN:
             cdk.RemovalPolicies.of(self).retain(apply_to_resource_types=list(_NETWORK_RESOURCE_TYPES))
-
-        self.rotation = self._rotation(config, isolated)
 
         acknowledge(
             self.cluster,
@@ -171,53 +170,6 @@ class Database(Construct):
             traffic_type=ec2.FlowLogTrafficType.ALL,
         )
         return vpc
-
-    def _rotation(self, config: EnvironmentConfig, subnets: ec2.SubnetSelection) -> secretsmanager.SecretRotation:
-        """Single-user rotation of the credentials secret, every ROTATION_INTERVAL.
-
-        Secrets Manager deploys the rotation function (from the Serverless Application Repository) into the
-        isolated subnets. It reaches the cluster on its port and Secrets Manager through an interface endpoint.
-        One endpoint in one subnet: rotation is a monthly job that can wait out an AZ outage, and a second
-        endpoint would double the hourly cost. The Data API reads the secret on every call, so a rotated
-        password needs no restart of anything.
-        """
-        rotation_group = ec2.SecurityGroup(
-            self,
-            "RotationSecurityGroup",
-            vpc=self.vpc,
-            description=f"ttai {config.name} secret rotation: to the cluster and the Secrets Manager endpoint only",
-            allow_all_outbound=False,
-        )
-        # An inline rule: EC2 keeps its default allow-all egress on a group created without any, and the rules
-        # that name other security groups are separate resources.
-        rotation_group.add_egress_rule(
-            ec2.Peer.ipv4(self.vpc.vpc_cidr_block), _HTTPS, "HTTPS to the Secrets Manager endpoint in this VPC"
-        )
-        endpoint_group = ec2.SecurityGroup(
-            self,
-            "SecretsManagerEndpointSecurityGroup",
-            vpc=self.vpc,
-            description=f"ttai {config.name} Secrets Manager endpoint: HTTPS from the rotation function only",
-            allow_all_outbound=False,
-        )
-        endpoint_group.add_ingress_rule(rotation_group, _HTTPS, "HTTPS from the secret-rotation function")
-        self.secrets_manager_endpoint = self.vpc.add_interface_endpoint(
-            "SecretsManagerEndpoint",
-            service=ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
-            subnets=ec2.SubnetSelection(subnets=[self.vpc.isolated_subnets[0]]),
-            security_groups=[endpoint_group],
-            open=False,
-            private_dns_enabled=True,
-        )
-        # Also opens the cluster's port to the rotation group (and only to it).
-        return self.cluster.add_rotation_single_user(
-            automatically_after=self.ROTATION_INTERVAL,
-            endpoint=self.secrets_manager_endpoint,
-            security_group=rotation_group,
-            vpc_subnets=subnets,
-            # A deploy must not rotate the password while the migrations it triggers run through the Data API.
-            rotate_immediately_on_update=False,
-        )
 
     @property
     def data_api_ready(self) -> list[Construct]:

@@ -1,4 +1,5 @@
-"""The D1 database on AWS: Aurora Serverless v2 behind the Data API, an isolated VPC, rotation, migrations on deploy."""
+"""The D1 database on AWS: Aurora Serverless v2 behind the Data API, an isolated VPC, credentials Aurora rotates,
+migrations on deploy."""
 
 from __future__ import annotations
 
@@ -48,14 +49,10 @@ def _cluster(template: Template) -> tuple[str, Resource]:
     return the_resource(template, "AWS::RDS::DBCluster")
 
 
-def _db_secret_attachment_id(template: Template) -> str:
-    return the_resource(template, "AWS::SecretsManager::SecretTargetAttachment")[0]
-
-
-def _db_secret_id(template: Template) -> str:
-    _, attachment = the_resource(template, "AWS::SecretsManager::SecretTargetAttachment")
-    secret_id: str = attachment["Properties"]["SecretId"]["Ref"]
-    return secret_id
+def _db_secret(template: Template) -> dict[str, list[str]]:
+    """The ARN of the secret Aurora keeps the master user's credentials in."""
+    cluster_id, _ = _cluster(template)
+    return {"Fn::GetAtt": [cluster_id, "MasterUserSecret.SecretArn"]}
 
 
 def _trigger(template: Template) -> Resource:
@@ -130,53 +127,35 @@ class TestCluster:
         assert group["Properties"]["RetentionInDays"] == config.log_retention_days
         assert group_id in cluster["DependsOn"]
 
-    def test_credentials_are_generated_and_kept_with_the_data(self, template: Template, config: EnvironmentConfig):
+    def test_aurora_generates_and_keeps_the_credentials(self, template: Template):
         _, cluster = _cluster(template)
-        secret_id = _db_secret_id(template)
-        secret = resources(template, "AWS::SecretsManager::Secret")[secret_id]
-        assert secret["Properties"]["Name"] == f"ttai/{config.name}/database"
-        assert secret["Properties"]["GenerateSecretString"]["GenerateStringKey"] == "password"
-        assert referenced_ids(cluster["Properties"]["MasterUserPassword"]) == {secret_id}
-        # A restored snapshot still signs in with these credentials; only dev throws both away.
-        assert secret["DeletionPolicy"] == ("Delete" if config.database.removal_policy == "destroy" else "Retain")
+        properties = cluster["Properties"]
+        assert properties["ManageMasterUserPassword"] is True
+        assert properties["MasterUsername"] == Database.MASTER_USERNAME
+        assert "MasterUserPassword" not in properties
+        # No secret of our own for the database: Aurora's is named rds!cluster-... and lives and dies with it.
+        assert not resources(template, "AWS::SecretsManager::SecretTargetAttachment")
+        assert not any(
+            secret["Properties"].get("Name", "").endswith("/database")
+            for secret in resources(template, "AWS::SecretsManager::Secret").values()
+        )
 
 
-class TestRotation:
-    def test_the_secret_rotates_monthly_without_rotating_on_deploy(self, template: Template):
-        _, schedule = the_resource(template, "AWS::SecretsManager::RotationSchedule")
-        properties = schedule["Properties"]
-        assert properties["SecretId"] == {"Ref": _db_secret_attachment_id(template)}
-        assert properties["RotationRules"] == {"ScheduleExpression": "rate(30 days)"}
-        assert properties["RotateImmediatelyOnUpdate"] is False
-        application_id, _ = the_resource(template, "AWS::Serverless::Application")
-        assert properties["RotationLambdaARN"] == {"Fn::GetAtt": [application_id, "Outputs.RotationLambdaARN"]}
+class TestCredentials:
+    def test_aurora_rotates_them_without_a_function_or_an_endpoint_in_the_vpc(self, template: Template):
+        # The Data API accepts the secret Aurora manages; rotating it is Aurora's job, so the VPC holds no rotation
+        # function and no Secrets Manager interface endpoint (7.30 USD a month for one AZ).
+        assert resources(template, "AWS::SecretsManager::RotationSchedule") == {}
+        assert resources(template, "AWS::Serverless::Application") == {}
+        assert resources(template, "AWS::EC2::VPCEndpoint") == {}
 
-    def test_rotation_reaches_secrets_manager_through_a_private_endpoint(self, template: Template):
-        vpc_id, _ = the_resource(template, "AWS::EC2::VPC")
-        _, endpoint = the_resource(template, "AWS::EC2::VPCEndpoint")
-        properties = endpoint["Properties"]
-        assert properties["VpcEndpointType"] == "Interface"
-        assert properties["VpcId"] == {"Ref": vpc_id}
-        assert properties["PrivateDnsEnabled"] is True
-        assert properties["ServiceName"]["Fn::Join"][1][-1] == ".secretsmanager"
-
-    def test_only_the_rotation_function_reaches_the_cluster_and_the_endpoint(self, template: Template):
+    def test_nothing_in_the_vpc_reaches_the_cluster(self, template: Template):
         _, cluster = _cluster(template)
         [cluster_group] = [group["Fn::GetAtt"][0] for group in cluster["Properties"]["VpcSecurityGroupIds"]]
-        _, application = the_resource(template, "AWS::Serverless::Application")
-        rotation_group = application["Properties"]["Parameters"]["vpcSecurityGroupIds"]["Fn::GetAtt"][0]
-        _, endpoint = the_resource(template, "AWS::EC2::VPCEndpoint")
-        [endpoint_group] = [group["Fn::GetAtt"][0] for group in endpoint["Properties"]["SecurityGroupIds"]]
         groups = resources(template, "AWS::EC2::SecurityGroup")
-        for group_id in (cluster_group, endpoint_group):
-            assert "SecurityGroupIngress" not in groups[group_id]["Properties"]
-            ingress = [
-                rule["Properties"]
-                for rule in resources(template, "AWS::EC2::SecurityGroupIngress").values()
-                if rule["Properties"]["GroupId"] == {"Fn::GetAtt": [group_id, "GroupId"]}
-            ]
-            assert ingress
-            assert all(rule["SourceSecurityGroupId"] == {"Fn::GetAtt": [rotation_group, "GroupId"]} for rule in ingress)
+        assert list(groups) == [cluster_group]
+        assert "SecurityGroupIngress" not in groups[cluster_group]["Properties"]
+        assert resources(template, "AWS::EC2::SecurityGroupIngress") == {}
 
     def test_no_security_group_keeps_the_default_allow_all_egress(self, template: Template):
         # EC2 gives a group created without inline egress rules "all traffic to 0.0.0.0/0".
@@ -233,7 +212,7 @@ class TestDataApiAccess:
         variables = ttai_functions(template)[function]["Properties"]["Environment"]["Variables"]
         assert referenced_ids(variables["TTAI_DB_CLUSTER_ARN"]) == {cluster_id}
         assert ":cluster:" in str(variables["TTAI_DB_CLUSTER_ARN"])
-        assert variables["TTAI_DB_SECRET_ARN"] == {"Ref": _db_secret_attachment_id(template)}
+        assert variables["TTAI_DB_SECRET_ARN"] == _db_secret(template)
         assert variables["TTAI_DB_NAME"] == "ttai"
 
     @pytest.mark.parametrize("function", ["api", "auth", "migrate"])
@@ -249,7 +228,7 @@ class TestDataApiAccess:
 
     @pytest.mark.parametrize("function", ["api", "auth", "migrate"])
     def test_function_reads_the_database_secret(self, template: Template, function: str):
-        secret = {"Ref": _db_secret_attachment_id(template)}
+        secret = _db_secret(template)
         reads = [
             statement
             for statement in _statements_with(template, function, "secretsmanager:")
@@ -261,8 +240,8 @@ class TestDataApiAccess:
         authorizer = ttai_functions(template)["authorizer"]
         statements = statements_of_role(template, role_id(authorizer))
         assert not any(action.startswith("rds") for s in statements for action in as_list(s["Action"]))
-        secret_id = _db_secret_attachment_id(template)
-        assert not any(secret_id in referenced_ids(s["Resource"]) for s in statements)
+        cluster_id, _ = _cluster(template)  # its ARN, and its secret's
+        assert not any(cluster_id in referenced_ids(s["Resource"]) for s in statements)
         variables = authorizer["Properties"]["Environment"]["Variables"]
         assert not any(name.startswith("TTAI_DB_") for name in variables)
 

@@ -127,12 +127,13 @@ _LOCAL_TWIN: dict[str, Callable[[LocalStack, str], None]] = {
     "AWS::SecretsManager::Secret": lambda stack, arn: _present(
         stack.client("secretsmanager").describe_secret(SecretId=arn)
     ),
-    "AWS::SecretsManager::SecretTargetAttachment": lambda stack, arn: _present(
+    "AWS::SNS::Topic": lambda stack, arn: _present(stack.client("sns").get_topic_attributes(TopicArn=arn)),
+    "AWS::RDS::DBCluster": lambda stack, arn: _present(arn == stack.cluster_arn),
+    # The secret Aurora keeps the master user's credentials in: the local Data API's.
+    "AWS::RDS::DBCluster.MasterUserSecret.SecretArn": lambda stack, arn: _present(
         json.loads(stack.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"])["engine"]
         == "postgres"
     ),
-    "AWS::SNS::Topic": lambda stack, arn: _present(stack.client("sns").get_topic_attributes(TopicArn=arn)),
-    "AWS::RDS::DBCluster": lambda stack, arn: _present(arn == stack.cluster_arn),
     "AWS::ApiGatewayV2::Api": lambda stack, url: _present(
         url
         in {
@@ -153,14 +154,30 @@ _LOCAL_TWIN: dict[str, Callable[[LocalStack, str], None]] = {
 }
 
 
+# Attributes that name a resource of their own (Aurora's secret is not the cluster): granted and twinned apart.
+_OWN_TWIN_ATTRIBUTES = frozenset({"MasterUserSecret.SecretArn"})
+
+
+def _targets_in(value: object) -> set[str]:
+    """The logical IDs a value references, as `ID.Attribute` for one of _OWN_TWIN_ATTRIBUTES."""
+    if isinstance(value, dict) and "Fn::GetAtt" in value and value["Fn::GetAtt"][1] in _OWN_TWIN_ATTRIBUTES:
+        return {".".join(value["Fn::GetAtt"])}
+    return referenced_ids(value)
+
+
 def _targets(template: Template, function: str) -> dict[str, str]:
     """Each TTAI_* variable of a deployed function that names a resource, and that resource's logical ID."""
     targets = {}
     for variable, value in variables_of(template, function).items():
-        ids = referenced_ids(value)
+        ids = _targets_in(value)
         if variable.startswith("TTAI_") and ids:
             [targets[variable]] = ids
     return targets
+
+
+def _twin_kind(kinds: dict[str, str], target: str) -> str:
+    logical_id, _, attribute = target.partition(".")
+    return f"{kinds[logical_id]}.{attribute}" if attribute else kinds[logical_id]
 
 
 def test_the_runtime_reads_the_specs_infra_reads(layout: StorageLayout) -> None:
@@ -245,7 +262,7 @@ def test_each_local_variable_names_the_local_twin_of_what_the_deployed_one_names
         owners.setdefault(local, set()).add(target)
     assert all(len(targets) == 1 for targets in owners.values()), "two deployed resources share one local twin"
     for (target, _), local in twins.items():
-        _LOCAL_TWIN[kinds[target]](stack, local)
+        _LOCAL_TWIN[_twin_kind(kinds, target)](stack, local)
 
 
 def _resource_key(resource: Any) -> str:
@@ -258,7 +275,7 @@ def _granted(statements: list[dict[str, Any]]) -> dict[str, set[str]]:
     granted: dict[str, set[str]] = {}
     for statement in statements:
         for resource in as_list(statement["Resource"]):
-            for target in referenced_ids(resource) or {_resource_key(resource)}:
+            for target in _targets_in(resource) or {_resource_key(resource)}:
                 granted.setdefault(target, set()).update(actions_of(statement))
     return granted
 

@@ -21,7 +21,6 @@ from tests.infra._template import (
     resources,
     role_id,
     statements_of_role,
-    the_resource,
     ttai_function_ids,
     ttai_functions,
     variable_target,
@@ -31,7 +30,6 @@ from tests.infra.conftest import Synthesized
 
 pytestmark = pytest.mark.slow
 
-SECRET_ATTACHMENT = "AWS::SecretsManager::SecretTargetAttachment"
 SIGN_IN_SECRETS = ("JWT_SECRET", "TOKEN_ENCRYPTION_KEY", "TASTYTRADE_CLIENT_ID", "TASTYTRADE_CLIENT_SECRET")
 # Who may read the secrets of TastyTrade access: the key that seals users' tokens only the functions that use those
 # tokens (auth: sign-in and POST /api/v1/positions/sync; scheduler: the pre-market sync of every user); the OAuth
@@ -445,7 +443,8 @@ class TestLeastPrivilege:
     ):
         jwt_secret = {"Ref": _jwt_secret_id(template, config)}
         sign_in = [{"Ref": _secret_id(template, config, name)} for name in SIGN_IN_SECRETS]
-        [db_secret] = [{"Ref": attachment} for attachment in resources(template, SECRET_ATTACHMENT)]
+        [cluster_id] = resources(template, "AWS::RDS::DBCluster")
+        db_secret: dict[str, Any] = {"Fn::GetAtt": [cluster_id, "MasterUserSecret.SecretArn"]}  # Aurora's own
         cursor_secret = {"Ref": _secret_id(template, config, "CURSOR_SECRET")}
         market_data = [{"Ref": _secret_id(template, config, name)} for name in MARKET_DATA_SECRETS]
         broker_tokens = [{"Ref": _secret_id(template, config, name)} for name in BROKER_TOKEN_SECRETS]
@@ -531,9 +530,8 @@ class TestSecrets:
             generated = secret["Properties"]["GenerateSecretString"]
             assert generated["PasswordLength"] == spec.length
             assert name in ROTATION_EXEMPTIONS
-        assert resources(template, "AWS::SecretsManager::RotationSchedule")  # the database's, and only it
-        for schedule in resources(template, "AWS::SecretsManager::RotationSchedule").values():
-            assert schedule["Properties"]["SecretId"] == {"Ref": the_resource(template, SECRET_ATTACHMENT)[0]}
+        # The database's credentials are Aurora's to rotate (tests/infra/test_database.py): no schedule of ours.
+        assert resources(template, "AWS::SecretsManager::RotationSchedule") == {}
 
     def test_the_tastytrade_client_is_a_placeholder_the_operator_replaces(
         self, template: Template, config: EnvironmentConfig, layout: StorageLayout
