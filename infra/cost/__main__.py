@@ -9,10 +9,12 @@ from collections import defaultdict
 from pathlib import Path
 
 from infra.config import load_environment, read_cdk_context
+from infra.cost.budget import over_budget, render_argument
 from infra.cost.model import ACU_HOUR, CostModelError, Estimate, Prices, estimate, load_json
 from infra.paths import PROJECT_ROOT
 
 STANDARD_USERS = (1_000, 10_000, 100_000)
+BUDGETED_ENVIRONMENT = "prod"  # issue 16's goal is prod's, at seed 002's 1,000 users
 
 
 def template_of(outdir: Path, environment: str) -> dict[str, object]:
@@ -36,6 +38,11 @@ def render(estimates: list[Estimate]) -> str:
         rows.append(f"{kind:<34}" + "".join(f"{by_users.get(r.users, 0.0):>18,.2f}" for r in estimates))
     rows.append("-" * len(header))
     rows.append(f"{'total':<34}" + "".join(f"{r.total:>18,.2f}" for r in estimates))
+    # AWS's always-free allowances, which only an account holding this environment alone gets whole.
+    rows.append(f"{'  less always-free allowances':<34}" + "".join(f"{-r.free_tier:>18,.2f}" for r in estimates))
+    rows.append(
+        f"{'  (in an account of its own)':<34}" + "".join(f"{r.total - r.free_tier:>18,.2f}" for r in estimates)
+    )
     seed = load_json("usage.json")["cloudflare_seed_002"]
     rows.append(
         f"{'Cloudflare (seed 002)':<34}"
@@ -71,10 +78,18 @@ def main(argv: list[str] | None = None) -> int:
         config = load_environment(read_cdk_context(PROJECT_ROOT), args.env)
         template = template_of(args.outdir, args.env)
         estimates = [estimate(template, environment=args.env, database=config.database, users=n) for n in users]
+        idle = estimate(template, environment=args.env, database=config.database, users=0)
     except CostModelError as exc:
         print(f"make cost: {exc}", file=sys.stderr)
         return 2
     print(render(estimates))
+    if args.env == BUDGETED_ENVIRONMENT:
+        usage = load_json("usage.json")
+        budgeted = next(r for r in estimates if r.users == usage["cloudflare_seed_002"]["users"])
+        argument = over_budget(budgeted, idle, Prices(load_json("prices.json")))
+        if argument is not None:
+            print()
+            print(render_argument(argument, args.env, float(usage["requests_by_period"]["open"]["value"])))
     return 0
 
 

@@ -55,9 +55,6 @@ FREE_TYPES: Mapping[str, str] = {
     "AWS::S3::BucketPolicy": "no charge",
     "AWS::Scheduler::ScheduleGroup": "no charge",
     "AWS::SecretsManager::ResourcePolicy": "no charge",
-    "AWS::SecretsManager::RotationSchedule": "the rotation function's one run a month is negligible",
-    "AWS::SecretsManager::SecretTargetAttachment": "no charge",
-    "AWS::Serverless::Application": "the secret-rotation function: one run a month, a fraction of a cent",
     "AWS::SES::ConfigurationSet": "no charge; emails are priced on the notifications line",
     "AWS::SES::EmailIdentity": "no charge; emails are priced on the notifications line",
     "AWS::SNS::Subscription": "deliveries are priced on the topic's line",
@@ -77,6 +74,7 @@ class Line:
     kind: str
     usd: float
     detail: str
+    requests: float = 0.0  # what the line charges per request for, where it does (invocations, API requests)
 
 
 @dataclass(frozen=True)
@@ -95,6 +93,7 @@ class Estimate:
     users: int
     lines: list[Line] = field(default_factory=list)
     database: DatabaseHours | None = None
+    free_tier: float = 0.0  # what AWS's always-free allowances would take off `total` in an account of its own
 
     @property
     def total(self) -> float:
@@ -104,14 +103,29 @@ class Estimate:
 @dataclass(frozen=True)
 class Prices:
     table: Mapping[str, Any]
+    used: dict[str, float] = field(default_factory=dict)  # the quantity priced so far, by price
 
     def __call__(self, name: str, quantity: float) -> float:
+        usd = self.unit(name) * quantity
+        self.used[name] = self.used.get(name, 0.0) + quantity
+        return usd
+
+    def unit(self, name: str) -> float:
         try:
             entry = self.table["prices"][name]
         except KeyError as exc:
             msg = f"prices.json has no price {name!r}"
             raise CostModelError(msg) from exc
-        return float(entry["usd"]) * quantity / float(entry["per"])
+        return float(entry["usd"]) / float(entry["per"])
+
+    def free_tier(self) -> float:
+        """What the always-free allowances take off what has been priced so far (an account of its own)."""
+        allowances = self.table.get("free_tier", {})
+        return sum(
+            self.unit(name) * min(used, float(allowances[name]["quantity"]))
+            for name, used in self.used.items()
+            if name in allowances
+        )
 
 
 @dataclass(frozen=True)
@@ -174,7 +188,42 @@ def _lambda(logical_id: str, properties: Mapping[str, Any], usage: Usage, price:
     usd = price("lambda_request", invocations) + price(
         "lambda_arm_gb_second" if arm else "lambda_x86_gb_second", gb_seconds
     )
-    return [Line(logical_id, "Lambda", usd, f"{invocations:,.0f} invocations, {gb_seconds:,.0f} GB-s")]
+    lines = [Line(logical_id, "Lambda", usd, f"{invocations:,.0f} invocations, {gb_seconds:,.0f} GB-s", invocations)]
+    if properties.get("TracingConfig", {}).get("Mode") == "Active":
+        traces = sampled_traces(invocations, usage)
+        lines.append(
+            Line(f"{logical_id} traces", "X-Ray traces", price("xray_trace_recorded", traces), f"{traces:,.0f} traces")
+        )
+    return lines
+
+
+def sampled_traces(invocations: float, usage: Usage) -> float:
+    """Traces X-Ray records a month for a function with active tracing and no traced caller.
+
+    Lambda samples on its own (neither API Gateway's HTTP APIs nor our SQS producers send a sampled trace
+    header): the first invocation of each second and a fixed share of the others. With invocations arriving at
+    random at rate r a second, a second holds at least one with probability 1 - exp(-r).
+    """
+    reservoir = usage.figure("tracing", "reservoir_per_second")
+    rate = usage.figure("tracing", "fixed_rate")
+    traces = 0.0
+    for seconds, share in _weekly_periods(usage):
+        per_second = invocations * share / seconds
+        first = 1 - math.exp(-per_second / reservoir)
+        traces += seconds * (reservoir * first + rate * max(per_second - reservoir * first, 0.0))
+    return traces
+
+
+def _weekly_periods(usage: Usage) -> list[tuple[float, float]]:
+    """(seconds a month, share of the month's requests) of the open-market, evening and quiet hours."""
+    open_hours = usage.figure("requests_by_period", "open_hours_per_weekday") * WEEKDAYS_PER_MONTH
+    quiet_hours = usage.figure("requests_by_period", "quiet_hours_per_day") * DAYS_PER_MONTH
+    evening_hours = HOURS_PER_MONTH - open_hours - quiet_hours
+    return [
+        (open_hours * 3600, usage.figure("requests_by_period", "open")),
+        (evening_hours * 3600, usage.figure("requests_by_period", "evening")),
+        (quiet_hours * 3600, usage.figure("requests_by_period", "quiet")),
+    ]
 
 
 def _api(logical_id: str, properties: Mapping[str, Any], usage: Usage, price: Prices) -> list[Line]:
@@ -184,7 +233,7 @@ def _api(logical_id: str, properties: Mapping[str, Any], usage: Usage, price: Pr
         usd = price("websocket_connection_minute", minutes) + price("websocket_message", messages)
         return [Line(logical_id, "WebSocket API", usd, f"{minutes:,.0f} connection minutes, {messages:,.0f} messages")]
     requests = usage.requests + usage.fixed("quote_ingests")
-    return [Line(logical_id, "HTTP API", price("http_api_request", requests), f"{requests:,.0f} requests")]
+    return [Line(logical_id, "HTTP API", price("http_api_request", requests), f"{requests:,.0f} requests", requests)]
 
 
 def _table(logical_id: str, properties: Mapping[str, Any], usage: Usage, price: Prices) -> list[Line]:
@@ -375,7 +424,7 @@ def database_hours(settings: DatabaseSettings, usage: Usage) -> DatabaseHours:
 
 
 def _cluster(
-    logical_id: str, settings: DatabaseSettings, usage: Usage, price: Prices
+    logical_id: str, properties: Mapping[str, Any], settings: DatabaseSettings, usage: Usage, price: Prices
 ) -> tuple[list[Line], DatabaseHours]:
     hours = database_hours(settings, usage)
     statements = (
@@ -392,8 +441,16 @@ def _cluster(
             price("aurora_storage_gb_month", storage_gb) + price("aurora_io_request", statements * 2),
             f"{storage_gb:,.1f} GB, {statements * 2:,.0f} I/Os",
         ),
-        Line("RDS Data API", "Data API", price("rds_data_api_request", statements), f"{statements:,.0f} requests"),
+        Line(
+            "RDS Data API",
+            "Data API",
+            price("rds_data_api_request", statements),
+            f"{statements:,.0f} requests",
+            statements,
+        ),
     ]
+    if properties.get("ManageMasterUserPassword"):  # Aurora's own secret: no resource in the template, still billed
+        lines.append(Line(f"{logical_id} secret", "Secrets Manager", price("secret_month", 1), "1 secret (Aurora's)"))
     return lines, hours
 
 
@@ -415,7 +472,7 @@ def estimate(
         kind = resource["Type"]
         properties = resource.get("Properties", {})
         if kind == "AWS::RDS::DBCluster":
-            lines, result.database = _cluster(logical_id, database, use, price)
+            lines, result.database = _cluster(logical_id, properties, database, use, price)
             result.lines.extend(lines)
         elif kind in PRICERS:
             result.lines.extend(PRICERS[kind](logical_id, properties, use, price))
@@ -424,7 +481,15 @@ def estimate(
     if unpriced:
         msg = "no price for " + ", ".join(unpriced) + ": add a pricer in infra/cost/model.py or a reason it is free"
         raise CostModelError(msg)
-    log_gb = use.requests * use.figure("per_user_month", "log_kb_per_request") / 1024 / 1024
+    # The application's lines, Lambda's start and report records for every invocation, the HTTP API's access log.
+    invocations = sum(line.requests for line in result.lines if line.kind == "Lambda")
+    http_requests = sum(line.requests for line in result.lines if line.kind == "HTTP API")
+    log_kb = (
+        use.requests * use.figure("per_user_month", "log_kb_per_request")
+        + invocations * use.figure("logs", "platform_kb_per_invocation")
+        + http_requests * use.figure("logs", "access_log_kb_per_request")
+    )
+    log_gb = log_kb / 1024 / 1024
     result.lines.append(
         Line("all log groups", "CloudWatch Logs", price("logs_ingested_gb", log_gb), f"{log_gb:,.1f} GB ingested")
     )
@@ -435,6 +500,7 @@ def estimate(
                 "Bedrock", "Bedrock embeddings", price("bedrock_titan_embed_v2_token", tokens), f"{tokens:,.0f} tokens"
             )
         )
+    result.free_tier = price.free_tier()
     return result
 
 

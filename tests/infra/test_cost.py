@@ -5,22 +5,25 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
 from infra.config import DatabaseSettings, MarketHoursSettings
 from infra.cost.__main__ import main, render
+from infra.cost.budget import BUDGET_USD, over_budget, render_argument
 from infra.cost.model import (
     FREE_TYPES,
     HOURS_PER_MONTH,
     PRICERS,
     WEEKDAYS_PER_MONTH,
     CostModelError,
+    Prices,
     Usage,
     database_hours,
     estimate,
     load_json,
+    sampled_traces,
 )
 from tests.infra._template import as_list, referenced_ids, resources, statements_of_role
 
@@ -61,24 +64,21 @@ HELD = DatabaseSettings(min_capacity_acu=0.5, max_capacity_acu=4, backup_retenti
 
 
 def test_a_fixed_template_costs_what_its_units_cost():
-    result = estimate(
-        FIXED_TEMPLATE,
-        environment="test",
-        database=HELD,
-        users=1000,
-        prices=PRICES,
-        usage=_usage(api_requests=1000, log_kb_per_request=1.048576),
-    )
+    usage = _usage(api_requests=1000, log_kb_per_request=1.048576)
+    usage["logs"]["platform_kb_per_invocation"]["value"] = 2 * 1.048576
+    usage["logs"]["access_log_kb_per_request"]["value"] = 1.048576
+    result = estimate(FIXED_TEMPLATE, environment="test", database=HELD, users=1000, prices=PRICES, usage=usage)
     by_resource = {line.resource: line.usd for line in result.lines}
     # 1,000 users x 1,000 requests = 1,000,000 invocations at $0.20 a million, each 0.1 s at 2 GB: 200,000 GB-s.
     assert by_resource["ApiFunctionABC"] == pytest.approx(0.20 + 200_000 * 0.00001)
     assert by_resource["HttpApi123"] == pytest.approx(1.00)
     assert by_resource["Secret1"] == pytest.approx(0.40)
     assert by_resource["Key1"] == pytest.approx(1.00)
-    # 1,000,000 requests x 1.048576 KB of logs = 1 GB at $0.50.
-    assert by_resource["all log groups"] == pytest.approx(0.50)
+    # 1,000,000 requests x 1.048576 KB of the application's lines = 1 GB, the invocations' start and report records
+    # 2 GB, the access log 1 GB: 4 GB at $0.50.
+    assert by_resource["all log groups"] == pytest.approx(2.00)
     assert "Role1" not in by_resource
-    assert result.total == pytest.approx(0.20 + 2.0 + 1.0 + 0.4 + 1.0 + 0.5)
+    assert result.total == pytest.approx(0.20 + 2.0 + 1.0 + 0.4 + 1.0 + 2.0)
 
 
 def test_twice_the_users_cost_twice_the_usage_lines_and_the_same_fixed_ones():
@@ -105,6 +105,30 @@ def test_a_price_missing_from_the_table_fails_the_run_by_name():
     del prices["prices"]["kms_key_month"]
     with pytest.raises(CostModelError, match="kms_key_month"):
         estimate(FIXED_TEMPLATE, environment="t", database=HELD, users=1, prices=prices, usage=_usage())
+
+
+def test_the_always_free_allowances_come_off_what_is_used_up_to_each_allowance():
+    table = {
+        "prices": {"lambda_request": {"usd": 0.20, "per": 1_000_000}, "kms_key_month": {"usd": 1.0, "per": 1}},
+        "free_tier": {"lambda_request": {"quantity": 1_000_000}},
+    }
+    light, heavy = Prices(table), Prices(table)
+    light("lambda_request", 400_000)
+    light("kms_key_month", 2)  # no allowance
+    assert light.free_tier() == pytest.approx(0.08)
+    heavy("lambda_request", 3_000_000)
+    heavy("lambda_request", 2_000_000)
+    assert heavy.free_tier() == pytest.approx(0.20)
+
+
+def test_every_free_allowance_is_of_a_price_and_names_its_source():
+    table = load_json("prices.json")
+    for name, entry in table["free_tier"].items():
+        if name.startswith("$"):
+            continue
+        assert name in table["prices"], name
+        assert entry["quantity"] > 0
+        assert entry["source"] == table["prices"][name]["source"], name
 
 
 def test_no_type_is_both_priced_and_free():
@@ -179,6 +203,20 @@ def test_make_cost_prints_the_three_sizes_beside_seed_002(capsys, synthesized):
     assert "first requests a month wait for a resume" in printed
 
 
+def test_make_cost_says_why_prod_is_above_its_budget(capsys, synthesized):
+    assert main(["--env", "prod", "--outdir", str(synthesized.outdir)]) == 0
+    printed = capsys.readouterr().out
+    section = printed[printed.index("why prod is above $40 a month at 1,000 users") :]
+    total = float(next(row for row in printed.splitlines() if row.startswith("total")).split()[1].replace(",", ""))
+    assert f"(${total:,.2f})" in section.splitlines()[0]
+    for line in ("HTTP API requests", "Lambda requests", "Data API requests", "Aurora at its open-market floor"):
+        assert line in section
+    assert "no design change within this architecture brings prod to $40" in section
+    # Staging has no budget of its own: no argument printed.
+    assert main(["--env", "staging", "--outdir", str(synthesized.outdir)]) == 0
+    assert "why staging" not in capsys.readouterr().out
+
+
 def test_a_missing_synth_is_a_clear_error(tmp_path, capsys):
     assert main(["--env", "prod", "--outdir", str(tmp_path)]) == 2
     assert "run make synth" in capsys.readouterr().err
@@ -246,3 +284,111 @@ class TestMarketCapacity:
     def test_environments_without_market_hours_have_no_capacity_schedules(self, synthesized):
         for name in ("dev", "staging"):
             assert self._schedules(synthesized.templates[name]) == {}
+
+
+CLUSTER = {
+    "Type": "AWS::RDS::DBCluster",
+    "Properties": {"ManageMasterUserPassword": True, "MasterUsername": "ttai_admin"},
+}
+
+
+def test_the_secret_aurora_manages_is_billed_though_the_template_has_no_resource_for_it():
+    managed = estimate({"Resources": {"Db": CLUSTER}}, environment="t", database=HELD, users=10, usage=_usage())
+    [secret] = [line for line in managed.lines if line.kind == "Secrets Manager"]
+    assert secret.usd == pytest.approx(0.40)
+    own = {"Db": {"Type": "AWS::RDS::DBCluster", "Properties": {"MasterUsername": "a", "MasterUserPassword": "x"}}}
+    unmanaged = estimate({"Resources": own}, environment="t", database=HELD, users=10, usage=_usage())
+    assert not [line for line in unmanaged.lines if line.kind == "Secrets Manager"]
+
+
+def test_sampling_records_every_sparse_invocation_and_one_a_second_plus_five_percent_of_a_busy_function():
+    usage = Usage(_usage(), 1)
+    # 1,000 invocations a month: seconds almost never hold two, so each is the first of its second.
+    assert sampled_traces(1000, usage) == pytest.approx(1000, rel=0.01)
+    # 100 a second all month: the first of each second, and 5% of the 99 others.
+    seconds = HOURS_PER_MONTH * 3600
+    busy = sampled_traces(100 * seconds, usage)
+    open_share = usage.figure("requests_by_period", "open")
+    assert seconds * 1.0 < busy < seconds * (1 + 0.05 * 100 / open_share)
+    assert busy < 0.1 * 100 * seconds
+
+
+def test_a_function_with_active_tracing_pays_for_its_traces():
+    traced = {"Type": "AWS::Lambda::Function", "Properties": {"TracingConfig": {"Mode": "Active"}}}
+    untraced = {"Type": "AWS::Lambda::Function", "Properties": {"TracingConfig": {"Mode": "PassThrough"}}}
+    result = estimate(
+        {"Resources": {"ApiFunctionA": traced, "ApiFunctionB": untraced}},
+        environment="t",
+        database=HELD,
+        users=1000,
+        usage=_usage(api_requests=1000),
+    )
+    traces = [line for line in result.lines if line.kind == "X-Ray traces"]
+    assert [line.resource for line in traces] == ["ApiFunctionA traces"]
+    expected = sampled_traces(1_000_000, Usage(_usage(api_requests=1000), 1000))
+    assert traces[0].usd == pytest.approx(5.00 * expected / 1_000_000)
+
+
+class TestBudgetArgument:
+    TEMPLATE: ClassVar[dict[str, Any]] = {
+        "Resources": {
+            "ApiFunctionA": {"Type": "AWS::Lambda::Function", "Properties": {"TracingConfig": {"Mode": "Active"}}},
+            "HttpApi1": {"Type": "AWS::ApiGatewayV2::Api", "Properties": {"ProtocolType": "HTTP"}},
+            "Db": CLUSTER,
+        }
+    }
+    MARKET = DatabaseSettings(
+        min_capacity_acu=0,
+        max_capacity_acu=4,
+        auto_pause_minutes=15,
+        backup_retention_days=7,
+        removal_policy="destroy",
+        market_hours=MarketHoursSettings(open_cron="0 8 * * 1-5", close_cron="0 18 * * 1-5", open_min_capacity_acu=0.5),
+    )
+
+    def _argument(self, users: int, budget: float = BUDGET_USD):
+        usage = _usage(api_requests=10_000)
+        at, idle = (
+            estimate(self.TEMPLATE, environment="t", database=self.MARKET, users=n, usage=usage) for n in (users, 0)
+        )
+        return at, idle, over_budget(at, idle, Prices(load_json("prices.json")), budget)
+
+    def test_the_parts_add_up_to_the_total(self):
+        at, idle, argument = self._argument(1000)
+        assert argument is not None
+        kinds = {line.kind: 0.0 for line in at.lines}
+        for line in at.lines:
+            kinds[line.kind] += line.usd
+        removable = {item.kind: item.usd for item in argument.removable}
+        assert removable["X-Ray traces"] == pytest.approx(kinds["X-Ray traces"])
+        idle_compute = sum(line.usd for line in idle.lines if line.kind == "Aurora compute")
+        assert argument.aurora_floor == pytest.approx(idle_compute)
+        assert removable["Aurora compute above its open-market floor"] == pytest.approx(
+            kinds["Aurora compute"] - idle_compute
+        )
+        charged = {item.kind: item for item in argument.per_request}
+        # 10 million requests: $1.00 a million at API Gateway, $0.20 at Lambda; 40% of them make two statements.
+        assert charged["HTTP API"].usd == pytest.approx(10.0)
+        assert charged["Lambda"].usd == pytest.approx(2.0)
+        assert charged["Data API"].requests == pytest.approx(8_000_000)
+        assert argument.unavoidable + sum(usd for _, usd in argument.rest) == pytest.approx(argument.left)
+        assert argument.left == pytest.approx(at.total - sum(removable.values()))
+
+    def test_the_verdict_follows_what_is_left(self):
+        _, _, argument = self._argument(1000)
+        assert argument is not None
+        assert argument.least == pytest.approx(argument.left - argument.free_tier)
+        assert 0 < argument.free_tier < argument.left
+        _, _, tight = self._argument(1000, budget=argument.least - 1)
+        assert tight is not None
+        printed = render_argument(tight, "t", 0.75)
+        assert f"no design change within this architecture brings t to ${argument.least - 1:,.0f}" in printed
+        _, _, generous = self._argument(1000, budget=argument.least + 1)
+        assert generous is not None
+        assert "fits in" in render_argument(generous, "t", 0.75)
+        assert "no design change" not in render_argument(generous, "t", 0.75)
+
+    def test_within_the_budget_there_is_no_argument(self):
+        at, _, argument = self._argument(1000, budget=10_000)
+        assert at.total < 10_000
+        assert argument is None
