@@ -246,6 +246,10 @@ class EnvironmentConfig(_Settings):
     deletion_protection: bool
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"]
     log_retention_days: int
+    # active: Lambda records traces of its own (the first invocation of each second and 5% of the rest, per
+    # function: HTTP APIs send no trace header). pass_through: a function is traced only when its caller sampled
+    # the request. No function adds subsegments (no X-Ray SDK), so a trace shows one invocation's phases.
+    tracing: Literal["active", "pass_through"]
     functions: FunctionsSettings
     api: ApiSettings
     oauth: OAuthEndpoints

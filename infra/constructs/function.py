@@ -16,6 +16,7 @@ from infra.nag import acknowledge
 from infra.paths import FUNCTIONS_DIR
 from infra.storage_layout import FunctionSpec
 
+_TRACING = {"active": lambda_.Tracing.ACTIVE, "pass_through": lambda_.Tracing.PASS_THROUGH}
 _APPLICATION_LOG_LEVELS = {
     "DEBUG": lambda_.ApplicationLogLevel.DEBUG,
     "INFO": lambda_.ApplicationLogLevel.INFO,
@@ -75,7 +76,7 @@ class TtaiFunction(Construct):
             role=self.role,
             memory_size=settings.memory_mb,
             timeout=cdk.Duration.seconds(settings.timeout_seconds),
-            tracing=lambda_.Tracing.ACTIVE,
+            tracing=_TRACING[config.tracing],
             logging_format=lambda_.LoggingFormat.JSON,
             application_log_level_v2=_APPLICATION_LOG_LEVELS[config.log_level],
             system_log_level_v2=lambda_.SystemLogLevel.INFO,
@@ -92,9 +93,19 @@ class TtaiFunction(Construct):
             },
         )
         self.log_group.grant_write(self.role)
+        if config.tracing == "pass_through":
+            acknowledge(
+                self.function,
+                "Serverless-LambdaTracing",
+                f"{config.name} traces a function only when its caller sampled the request (cdk.json `tracing`): "
+                "with no X-Ray SDK in the code a trace holds one invocation's phases, which the dashboard's "
+                "duration and error metrics already show, while Lambda's own sampling (the first invocation of each "
+                "second and 5% of the rest, per function) would cost about 20 USD a month at 1,000 users "
+                "(make cost).",
+            )
         acknowledge(
             self.role,
             "AwsSolutions-IAM5[Resource::*]",
-            "Active tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, which support no "
-            "resource-level permissions, so X-Ray only accepts Resource '*'.",
+            "Tracing (active, or passed through) needs xray:PutTraceSegments and xray:PutTelemetryRecords, which "
+            "support no resource-level permissions, so X-Ray only accepts Resource '*'.",
         )

@@ -57,6 +57,9 @@ def test_environments_differ_as_designed(cdk_context):
     )  # fmt: skip
     assert prod.alarms.enabled
     assert all(config.point_in_time_recovery for config in (dev, staging, prod))
+    # Lambda's own trace sampling costs about 20 USD a month in prod at 1,000 users (make cost); dev and staging
+    # stay well inside X-Ray's free traces.
+    assert (dev.tracing, staging.tracing, prod.tracing) == ("active", "active", "pass_through")
 
 
 def test_databases_pause_outside_prod_and_prod_keeps_its_data(cdk_context):
@@ -147,6 +150,7 @@ def test_missing_environments_is_an_error():
         ({"notifications": {"email_sender": "ttai at example"}}, "notifications.email_sender 'ttai at example'"),
         ({"notifications": {"email_sender": None, "sms": True}}, "Extra inputs are not permitted"),
         ({"schedules_enabled": "sometimes"}, "schedules_enabled"),
+        ({"tracing": "sampled"}, "tracing"),
         ({"account": "12345"}, "account"),
         ({"point_in_time_recovery": False}, "point_in_time_recovery"),
         ({"surprise": 1}, "Extra inputs are not permitted"),

@@ -242,7 +242,9 @@ class TestFunctions:
             assert properties["Architectures"] == ["arm64"]
             assert properties["Runtime"] == "python3.14"
             assert properties["Handler"] == "index.handler"
-            assert properties["TracingConfig"] == {"Mode": "Active"}
+            assert properties["TracingConfig"] == {
+                "Mode": {"active": "Active", "pass_through": "PassThrough"}[config.tracing]
+            }
             assert properties["MemorySize"] == settings.memory_mb
             assert properties["Timeout"] == settings.timeout_seconds
             logging = properties["LoggingConfig"]
