@@ -126,7 +126,8 @@ def render_argument(argument: OverBudget, environment: str, open_share: float) -
     )
     rows.append(
         f"    {'Aurora at its open-market floor':<44}{argument.aurora_floor:>9,.2f}  "
-        f"0.5 ACU, the least it bills awake, while {open_share:.0%} of requests arrive: it never pauses then"
+        f"0.5 ACU, the least it bills awake, while the market is open ({open_share:.0%} of requests arrive then: "
+        "it never pauses) and while the nightly jobs run"
     )
     rest = argument.left - argument.unavoidable
     rows.append(f"  = ${argument.unavoidable:,.2f} before any compute, storage, log, alarm, key or secret; the other")
