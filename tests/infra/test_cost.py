@@ -206,8 +206,13 @@ def test_make_cost_prints_the_three_sizes_beside_seed_002(capsys, synthesized):
 def test_make_cost_says_why_prod_is_above_its_budget(capsys, synthesized):
     assert main(["--env", "prod", "--outdir", str(synthesized.outdir)]) == 0
     printed = capsys.readouterr().out
-    section = printed[printed.index("why prod is above $40 a month at 1,000 users") :]
     total = float(next(row for row in printed.splitlines() if row.startswith("total")).split()[1].replace(",", ""))
+    heading = "why prod is above $40 a month at 1,000 users"
+    # The section is there exactly while prod is over its budget (issue 16's goal; today it is).
+    assert (heading in printed) is (total > BUDGET_USD)
+    if total <= BUDGET_USD:
+        return
+    section = printed[printed.index(heading) :]
     assert f"(${total:,.2f})" in section.splitlines()[0]
     for line in ("HTTP API requests", "Lambda requests", "Data API requests", "Aurora at its open-market floor"):
         assert line in section
