@@ -103,6 +103,25 @@ class EmbeddedPostgres(Service):
             self._stop_server()
             self.uri = ""
 
+    # ---------------------------------------------------------------- outages (fault tests)
+
+    def halt(self) -> None:
+        """Stop the embedded server as an operator's ``pg_ctl stop`` does (fast mode: open sessions are ended, their
+        transactions rolled back), keeping its data directory and this object, so ``resume()`` brings it back."""
+        if self._server is None:
+            raise RuntimeError("only an embedded server can be halted (DATABASE_URL's is not ours to stop)")
+        self._server.stop()
+
+    def resume(self) -> None:
+        """Start the halted server again on the same data directory and socket (``uri`` stays valid); a no-op while
+        it runs."""
+        if self._server is None:
+            raise RuntimeError("only an embedded server can be resumed")
+        server = self._server
+        # pgserver's own start path under its lock, minus registering this process a second time.
+        with server._lock:
+            server.ensure_postgres_running()
+
     def _drop_created(self) -> None:
         with psycopg.connect(self.uri, autocommit=True, connect_timeout=10) as conn:
             for name in reversed(self._created):

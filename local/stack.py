@@ -263,6 +263,19 @@ class LocalStack(Service):
             self.lambda_api.stop()
             self.lambda_api = None
 
+    def stop_aws(self) -> None:
+        """Stop the moto server: every AWS endpoint of the stack refuses connections, as when AWS is unreachable.
+        Its resources stay (moto keeps them in this process), so ``start_aws`` brings the same ones back."""
+        assert self._server is not None, "the AWS endpoint is not running"
+        self._server.stop()
+        self._server = None
+
+    def start_aws(self) -> None:
+        """Serve the AWS endpoint again on the same port (after ``stop_aws``)."""
+        assert self._server is None, "the AWS endpoint is already running"
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._server.start()
+
     # --------------------------------------------------------------- functions
 
     @property

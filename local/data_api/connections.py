@@ -4,6 +4,7 @@ holds open between calls (by id, until committed, rolled back, aborted by an err
 from __future__ import annotations
 
 import secrets
+import select
 import threading
 import time
 from collections import OrderedDict
@@ -47,8 +48,9 @@ class Pool:
         with self._lock:
             while self._idle:
                 conn = self._idle.pop()
-                if not conn.closed:
+                if _alive(conn):
                     return conn
+                conn.close()
         try:
             return psycopg.Connection.connect(
                 self.uri,
@@ -84,6 +86,15 @@ class Pool:
             idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
+
+
+def _alive(conn: Connection) -> bool:
+    """Whether an idle pooled connection still has its server: an idle one has nothing to read, so anything there
+    is the server's goodbye (a FATAL notice as it shut down, or the socket's end), as after PostgreSQL restarted."""
+    if conn.closed:
+        return False
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    return not readable
 
 
 class Transactions:

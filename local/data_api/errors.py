@@ -50,9 +50,15 @@ def format_postgres_error(
     return f"{text}; SQLState: {sqlstate}" if sqlstate else text
 
 
+# SQLSTATEs of a connection lost rather than a statement refused: class 08 (connection exception) and the server
+# going away under it (57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now). The service answers
+# these as the database being unavailable, not as the statement's error.
+_CONNECTION_LOST = ("08", "57P01", "57P02", "57P03")
+
+
 def database_error(exc: psycopg.Error) -> DataApiError:
     diag = exc.diag
-    if not exc.sqlstate:
+    if not exc.sqlstate or exc.sqlstate.startswith(_CONNECTION_LOST):
         return DataApiError("DatabaseUnavailableException", f"the database connection failed: {exc}")
     message = format_postgres_error(
         diag.message_primary or str(exc),
