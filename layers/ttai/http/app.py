@@ -237,30 +237,22 @@ def create_resolver(*routers: tuple[Router, str | None], lazy: Sequence[LazyRout
 
     @app.exception_handler(Unavailable)
     def unavailable(exc: Unavailable) -> Response[Any]:
-        correlation_id = _correlation_id(app)
-        logger.warning(
-            "dependency unavailable: answered 503",
-            extra={
-                "correlation_id": correlation_id,
-                "dependency": exc.dependency,
-                "retry_after": exc.retry_after,
-                "error": describe_error(exc),
-            },
-        )
-        response = _error(
-            HTTPStatus.SERVICE_UNAVAILABLE,
-            "unavailable",
-            unavailable_message(exc),
-            correlation_id=correlation_id,
-        )
-        response.headers["Retry-After"] = str(exc.retry_after)
-        return response
+        return _unavailable(app, exc)
 
     @app.exception_handler(Exception)
     def internal_error(exc: Exception) -> Response[Any]:
         # Whatever was not translated is our fault: its text (AWS messages, SQL, ARNs) goes to the log under the
         # correlation id, and the caller gets the id alone to quote.
         correlation_id = _correlation_id(app)
+        transient = _untranslated_outage(exc)
+        if transient is not None:
+            # AWS unreachable or failing for now behind code that does not translate it (every binding does):
+            # still a 503 to retry, never a 500, and logged as an error so the call site gets its translation.
+            logger.error(
+                "AWS failure not translated by a binding: answered 503",
+                extra={"correlation_id": correlation_id, "error": describe_error(exc), **_error_details(exc)},
+            )
+            return _unavailable(app, transient)
         logger.error(
             "request failed: answered 500",
             extra={"correlation_id": correlation_id, "error": describe_error(exc), **_error_details(exc)},
@@ -274,6 +266,36 @@ def create_resolver(*routers: tuple[Router, str | None], lazy: Sequence[LazyRout
         return _error(HTTPStatus.NOT_FOUND, "not_found", "no such route")
 
     return app
+
+
+# What a 503 calls an AWS service whose failure reached the edge without a binding naming it.
+UNNAMED_DEPENDENCY = "a backing service"
+
+
+def _untranslated_outage(exc: Exception) -> Unavailable | None:
+    """botocore's unreachable-endpoint, throttling and transient errors as ``Unavailable``; None for anything else."""
+    from ttai.bindings.common import unavailable  # noqa: PLC0415 - classified on failure only
+
+    return unavailable(exc, UNNAMED_DEPENDENCY)
+
+
+def _unavailable(app: APIGatewayHttpResolver, exc: Unavailable) -> Response[Any]:
+    """The 503: Retry-After, the message built from the dependency, the correlation id the log line also carries."""
+    correlation_id = _correlation_id(app)
+    logger.warning(
+        "dependency unavailable: answered 503",
+        extra={
+            "correlation_id": correlation_id,
+            "dependency": exc.dependency,
+            "retry_after": exc.retry_after,
+            "error": describe_error(exc),
+        },
+    )
+    response = _error(
+        HTTPStatus.SERVICE_UNAVAILABLE, "unavailable", unavailable_message(exc), correlation_id=correlation_id
+    )
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 API = "/api/v1"

@@ -165,7 +165,9 @@ def _once(
     except IdempotencyAlreadyInProgressError:
         refused = refuse(HTTPStatus.CONFLICT, "conflict", "a request with this Idempotency-Key is still in progress")
     except IdempotencyPersistenceLayerError:
-        refused = refuse(HTTPStatus.SERVICE_UNAVAILABLE, "unavailable", "the idempotency store is unavailable")
+        refused = refuse(
+            HTTPStatus.SERVICE_UNAVAILABLE, "unavailable", "the idempotency store is unavailable; retry in 1 second"
+        )
     else:
         return kept
     refused["headers"]["Retry-After"] = "1"

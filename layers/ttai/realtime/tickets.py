@@ -21,7 +21,8 @@ from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
-from ttai.bindings.durable.connections import ROW_SORT_KEY, TICKET_PREFIX, USER
+from ttai.bindings.common import reports_unavailable
+from ttai.bindings.durable.connections import DEPENDENCY, ROW_SORT_KEY, TICKET_PREFIX, USER
 from ttai.errors import ConfigurationError, Unauthorized
 from ttai.layout import WebSocketLayout, storage_layout
 from ttai.observability import logger
@@ -62,6 +63,7 @@ class TicketOffice:
             self.layout.sort_attr: {"S": ROW_SORT_KEY},
         }
 
+    @reports_unavailable(DEPENDENCY)  # DynamoDB away or throttling: a 503 naming the connections, not a 500
     def issue(self, user_id: str) -> Ticket:
         """A new single-use ticket for ``user_id`` (one PutItem)."""
         if self.websocket_url is None:
