@@ -17,6 +17,7 @@ from local.stack import LocalStack
 from tests.integration.jobs_fixtures import JobWorld, new_world, zigzag
 from ttai.env import Env
 from ttai.jobs import UnknownJobType, run_job
+from ttai.jobs import analysis as analysis_job
 from ttai.services.cache import CacheKeys
 
 MONDAY_OPEN = datetime(2026, 3, 9, 13, 30, tzinfo=UTC)  # 09:30 in New York (EDT since 2026-03-08)
@@ -163,21 +164,46 @@ def test_a_failing_job_records_failure_re_raises_and_is_not_run_again(
     world: JobWorld, data: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     moment = datetime(2026, 3, 11, 13, 30, tzinfo=UTC)
-    # The analysis queue is gone: sending fails after the results are stored.
-    broken = world.env.settings._replace(
-        queue_urls={**world.queue_urls, "ANALYSIS_QUEUE": world.queue_urls["ANALYSIS_QUEUE"] + "-missing"}
-    )
-    with pytest.raises(Exception, match=r"NonExistentQueue|does not exist"):
-        run_job(Env(broken), "analysis", moment)
+
+    def unreadable(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("closes unreadable")
+
+    monkeypatch.setattr(analysis_job, "recent_closes", unreadable)
+    with pytest.raises(RuntimeError, match="closes unreadable"):
+        run_job(world.env, "analysis", moment)
     row = world.sql("SELECT * FROM job_executions WHERE job_type = 'analysis' AND scheduled_time = ?", moment)[0]
     assert row["status"] == "failure"
     assert row["finished_at"] is not None
-    assert "NonExistentQueue" in row["error_message"] or "does not exist" in row["error_message"]
+    assert row["error_message"] == "RuntimeError: closes unreadable"
 
+    monkeypatch.undo()
     retried = run_job(world.env, "analysis", moment)  # Lambda's retry of the failed invocation
     assert not retried.ran
     assert retried.status == "failure"
     assert world.messages("ANALYSIS_QUEUE") == []
+
+
+def test_a_send_that_fails_after_the_run_leaves_its_announcements_waiting_for_the_retry(
+    world: JobWorld, data: dict[str, Any]
+) -> None:
+    moment = datetime(2026, 3, 16, 13, 30, tzinfo=UTC)  # two analysed, one failed: three announcements
+    # The analysis queue is gone: sending fails after the run is recorded (its messages staged with it).
+    broken = world.env.settings._replace(
+        queue_urls={**world.queue_urls, "ANALYSIS_QUEUE": world.queue_urls["ANALYSIS_QUEUE"] + "-missing"}
+    )
+    with pytest.raises(Exception, match=r"NonExistentQueue|does not exist"):  # an error to see, raised after
+        run_job(Env(broken), "analysis", moment)
+    row = world.sql("SELECT * FROM job_executions WHERE job_type = 'analysis' AND scheduled_time = ?", moment)[0]
+    assert row["status"] == "partial"  # the job's own outcome, recorded: the send is not part of it
+    waiting = world.sql("SELECT message_id FROM outbox WHERE queue = 'ANALYSIS_QUEUE' ORDER BY id")
+    assert len(waiting) == 3
+    assert world.messages("ANALYSIS_QUEUE") == []
+
+    retried = run_job(world.env, "analysis", moment)  # Lambda's retry of the invocation, the queue back
+    assert not retried.ran
+    sent = world.messages("ANALYSIS_QUEUE")
+    assert sorted(m["id"] for m in sent) == sorted(r["message_id"] for r in waiting)
+    assert world.sql("SELECT count(*) AS n FROM outbox")[0]["n"] == 0
 
 
 def test_an_unknown_job_type_writes_nothing(world: JobWorld) -> None:
@@ -227,11 +253,12 @@ def test_aws_calls_of_an_analysis_run(world: JobWorld, data: dict[str, Any]) -> 
     with CallCounter(env.client("rds-data"), env.client("dynamodb"), env.client("sqs")) as calls:
         run = run_job(env, "analysis", datetime(2026, 3, 16, 13, 30, tzinfo=UTC))
     assert run.status == "partial"
-    # SQL: claim, watchers, closes (one query for up to 50 symbols), results (one statement for all), report,
-    # finish. KV: the two analyses in one BatchWriteItem. SQS: the three announcements in one SendMessageBatch.
-    assert calls.by_operation() == {"ExecuteStatement": 6, "BatchWriteItem": 1, "SendMessageBatch": 1}
+    # SQL: the outbox's waiting messages (none), claim, watchers, closes (one query for up to 50 symbols), results
+    # (one statement for all), report, finish (staging the announcements in the outbox), their outbox rows deleted
+    # once sent. KV: the two analyses in one BatchWriteItem. SQS: the three announcements in one SendMessageBatch.
+    assert calls.by_operation() == {"ExecuteStatement": 8, "BatchWriteItem": 1, "SendMessageBatch": 1}
     world.messages("ANALYSIS_QUEUE")
 
     with CallCounter(env.client("rds-data"), env.client("dynamodb"), env.client("sqs")) as calls:
         assert not run_job(env, "analysis", datetime(2026, 3, 16, 13, 30, tzinfo=UTC)).ran
-    assert calls.by_operation() == {"ExecuteStatement": 2}  # the claim that found the row, and the row
+    assert calls.by_operation() == {"ExecuteStatement": 3}  # the outbox (empty), the claim that found the row, the row

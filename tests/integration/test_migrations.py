@@ -35,6 +35,7 @@ SCHEMA_TABLES = {
     "vectors",
     "vector_metadata_indexes",
     "workflow_runs",
+    "outbox",
     "schema_migrations",
 }
 

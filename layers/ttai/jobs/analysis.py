@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 
 from ttai.jobs.base import JobContext, JobOutcome
-from ttai.jobs.data import Close, is_option, recent_closes, send_all, watchers_by_symbol
+from ttai.jobs.data import Close, is_option, recent_closes, watchers_by_symbol
 from ttai.jobs.indicators import HIGH_CONFIDENCE, MIN_CLOSES, InsufficientData, assess
 from ttai.jobs.reports import demo_note, message_id
 from ttai.messages import AnalysisComplete
@@ -65,7 +65,7 @@ def run_analysis(ctx: JobContext) -> JobOutcome:
         for symbol, a in assessed.items()
         for user_id in watchers[symbol]
     ]
-    sent = send_all(ctx.env.ANALYSIS_QUEUE, messages)
+    sent = ctx.send("ANALYSIS_QUEUE", messages)
 
     high = [s for s, a in assessed.items() if (a.confidence or 0.0) >= HIGH_CONFIDENCE]
     counts = {s: sum(a.sentiment == s for a in assessed.values()) for s in ("bullish", "bearish", "neutral")}

@@ -11,7 +11,9 @@ from typing import Any, Literal
 
 from ttai.bindings.d1 import D1Database
 from ttai.env import Env
+from ttai.jobs.outbox import Outgoing
 from ttai.jobs.reports import html_report
+from ttai.messages import AnyMessage
 from ttai.models.jobs import AnalysisResultIn, ReportSnapshotIn
 from ttai.services.cache import CacheService
 from ttai.services.jobs import JobStorage
@@ -28,6 +30,15 @@ class JobContext:
     market_date: date  # the date in New York
     trigger: Trigger
     storage: JobStorage
+    # The messages the run sends, staged until the runner records the run as finished (ttai.jobs.outbox).
+    outgoing: list[Outgoing] = field(default_factory=list)
+
+    def send(self, queue: str, messages: Iterable[AnyMessage]) -> int:
+        """Queue ``messages`` on the binding ``queue`` once the run is recorded as finished, in the statement that
+        records it (never before, and never if the run fails); returns how many."""
+        staged = [Outgoing(queue, message) for message in messages]
+        self.outgoing += staged
+        return len(staged)
 
     @property
     def db(self) -> D1Database:

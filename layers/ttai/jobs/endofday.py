@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 from ttai.jobs.base import JobContext, JobOutcome
-from ttai.jobs.data import CachedMarket, rows_by_id, send_all, subscribers
+from ttai.jobs.data import CachedMarket, rows_by_id, subscribers
 from ttai.jobs.reports import clip, user_notifications
 from ttai.services.marks import Mark, mark_position, option_price
 
@@ -73,7 +73,7 @@ def run_end_of_day(ctx: JobContext) -> JobOutcome:
         notifications += user_notifications(
             ctx.execution_id, user_id, channels, title, body, {"report": "end-of-day", "execution_id": ctx.execution_id}
         )
-    sent = send_all(ctx.env.NOTIFICATION_QUEUE, notifications)
+    sent = ctx.send("NOTIFICATION_QUEUE", notifications)
 
     unpriced = sorted({p["symbol"] for p in positions} - {m.symbol for m in marks})
     summary = f"{len(marks)} of {len(positions)} open positions marked to market for {len(held)} user(s)" + (

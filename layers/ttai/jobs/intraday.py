@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from ttai.jobs.base import JobContext, JobOutcome
-from ttai.jobs.data import CachedMarket, rows_by_id, send_all
+from ttai.jobs.data import CachedMarket, rows_by_id
 from ttai.jobs.reports import message_id
 from ttai.messages import AlertTriggered
 from ttai.models.alerts import fires, recordable
@@ -101,7 +101,7 @@ def run_intraday(ctx: JobContext) -> JobOutcome:
                     current_value=value,
                 )
             )
-    sent = send_all(ctx.env.ANALYSIS_QUEUE, triggered)
+    sent = ctx.send("ANALYSIS_QUEUE", triggered)
     return JobOutcome(
         processed=len(alerts),
         successful=len(alerts) - len(errors),

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from ttai.jobs.base import JobContext, JobOutcome
-from ttai.jobs.data import chunks, is_option, send_all, subscribers, watchers_by_symbol
+from ttai.jobs.data import chunks, is_option, subscribers, watchers_by_symbol
 from ttai.jobs.indicators import HIGH_CONFIDENCE
 from ttai.jobs.reports import clip, demo_note, user_notifications
 
@@ -117,7 +117,7 @@ def run_pre_market(ctx: JobContext) -> JobOutcome:
         body = clip("\n".join(lines))
         data = {"report": "pre-market", "execution_id": ctx.execution_id, "symbols": mine[:50]}
         notifications += user_notifications(ctx.execution_id, user_id, channels, title, body, data)
-    sent = send_all(ctx.env.NOTIFICATION_QUEUE, notifications)
+    sent = ctx.send("NOTIFICATION_QUEUE", notifications)
     return JobOutcome(
         processed=len(symbols),
         successful=len(latest),

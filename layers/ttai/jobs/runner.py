@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from ttai.bindings.d1_errors import D1Error
 from ttai.env import Env
-from ttai.errors import TtaiError
+from ttai.errors import TtaiError, Unavailable, describe_error
 from ttai.jobs.base import JobContext, Trigger
 from ttai.jobs.calendar import closed_reason, market_date, utc
+from ttai.jobs.outbox import Outgoing, relay, relay_waiting, staged_rows
 from ttai.jobs.registry import JOBS
 from ttai.models.jobs import JobRecord
 from ttai.observability import logger
@@ -86,6 +88,7 @@ def run_job(env: Env, job_type: str, scheduled_time: datetime, *, trigger: Trigg
         raise ValueError(f"trigger is 'schedule' or 'manual', not {trigger!r}")
     scheduled = utc(scheduled_time)
     day = market_date(scheduled)
+    _relay_waiting(env)
     storage = JobStorage(env.DB)
     log = {"job_type": job_type, "scheduled_time": scheduled.isoformat(), "market_date": day.isoformat()}
     started = datetime.now(UTC)
@@ -146,6 +149,34 @@ def run_job(env: Env, job_type: str, scheduled_time: datetime, *, trigger: Trigg
         failed=outcome.failed,
         error_message=(f"{outcome.failed} of {outcome.processed} failed" if outcome.errors else None),
         metadata=metadata,
+        outbox=staged_rows(context.outgoing),
     )
+    if context.outgoing:
+        _relay(env, context.outgoing, log)
     logger.info("job finished", extra={**log, **_run(execution, scheduled, day, ran=True).summary()})
     return _run(execution, scheduled, day, ran=True)
+
+
+# What a relay can meet that leaves its messages waiting in the outbox for the next run: the queue or the database
+# away (Unavailable) or refusing (a binding's error, a D1Error); the run itself is recorded either way. Anything
+# else (a bug, AWS refusing access) rises after the commit: the messages wait all the same.
+_RELAY_FAILURES = (Unavailable, D1Error, TtaiError)
+
+
+def _relay(env: Env, outgoing: list[Outgoing], log: dict[str, Any]) -> None:
+    """The run's messages to their queues, right after the commit that staged them."""
+    try:
+        relay(env, outgoing)
+    except _RELAY_FAILURES as exc:
+        logger.warning(
+            "job messages not sent yet: waiting in the outbox for the next run",
+            extra={**log, "messages": len(outgoing), "error": describe_error(exc)},
+        )
+
+
+def _relay_waiting(env: Env) -> None:
+    """Messages earlier runs could not send, sent before this run starts (best effort: they wait for the next)."""
+    try:
+        relay_waiting(env)
+    except _RELAY_FAILURES as exc:
+        logger.warning("outbox: waiting messages not sent yet", extra={"error": describe_error(exc)})

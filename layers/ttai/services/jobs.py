@@ -125,12 +125,23 @@ ON CONFLICT (job_type, scheduled_time) DO UPDATE
 RETURNING {_RECORD}, (xmax::text <> '0') AS taken_over
 """  # noqa: S608 - a column list constant
 _GET_CLAIMED = f"SELECT {_RECORD} FROM job_executions WHERE job_type = ?1 AND scheduled_time = ?2"  # noqa: S608
+# The run's outcome and its queue messages (?10, a JSON array of outbox rows: ttai.jobs.outbox) in one statement, so
+# one is never stored without the other; nothing is staged when the run is no longer this invocation's.
 _FINISH = f"""
-UPDATE job_executions
-SET status = ?2, finished_at = ?3, duration_ms = ?4, symbols_processed = ?5, symbols_successful = ?6,
-    symbols_failed = ?7, error_message = ?8, metadata = metadata || ?9::jsonb
-WHERE id = ?1 AND status = 'running'
-RETURNING {_RECORD}
+WITH finished AS (
+    UPDATE job_executions
+    SET status = ?2, finished_at = ?3, duration_ms = ?4, symbols_processed = ?5, symbols_successful = ?6,
+        symbols_failed = ?7, error_message = ?8, metadata = metadata || ?9::jsonb
+    WHERE id = ?1 AND status = 'running'
+    RETURNING {_RECORD}
+), staged AS (
+    INSERT INTO outbox (queue, message_id, user_id, body)
+    SELECT m.queue, m.message_id, m.user_id, m.body
+    FROM jsonb_to_recordset(?10::jsonb) AS m(queue text, message_id text, user_id text, body jsonb)
+    WHERE EXISTS (SELECT 1 FROM finished)
+    ON CONFLICT (message_id) DO NOTHING
+)
+SELECT * FROM finished
 """  # noqa: S608
 _CLEAR_RESULTS = "DELETE FROM analysis_results WHERE execution_id = ?"
 _CLEAR_REPORTS = "DELETE FROM report_snapshots WHERE execution_id = ?"
@@ -255,8 +266,10 @@ class JobStorage:
         failed: int = 0,
         error_message: str | None = None,
         metadata: dict[str, Any] | None = None,
+        outbox: str = "[]",
     ) -> JobRecord:
-        """Record the run's outcome; RuntimeError if it is no longer running (another invocation took it over)."""
+        """Record the run's outcome, and stage its queue messages (``outbox``: ttai.jobs.outbox.staged_rows) in the
+        same statement; RuntimeError if it is no longer running (another invocation took it over)."""
         row = (
             self.db.prepare(_FINISH)
             .bind(
@@ -269,6 +282,7 @@ class JobStorage:
                 failed,
                 error_message[:ERROR_MESSAGE_MAX] if error_message else None,
                 _json(metadata or {}),
+                outbox,
             )
             .first()
         )
