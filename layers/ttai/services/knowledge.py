@@ -73,14 +73,31 @@ class KnowledgeService:
         new one is made."""
         document_id = document_id or uuid.uuid4().hex
         stored = {"title": document.title, "tags": document.tags, "text": document.text}
+        key = self.document_key(document_id)
         self.env.R2.put(
-            self.document_key(document_id),
-            json.dumps(stored, ensure_ascii=False),
-            http_metadata=R2HTTPMetadata(content_type="application/json"),
+            key, json.dumps(stored, ensure_ascii=False), http_metadata=R2HTTPMetadata(content_type="application/json")
         )
         task = KnowledgeIndexRequested(user_id=self.user_id, document_id=document_id)
-        self.env.TASK_QUEUE.send(task.to_wire())
+        try:
+            self.env.TASK_QUEUE.send(task.to_wire())
+        except BaseException:
+            # No document without its indexing task: one never indexed is found by no search, yet kept. The
+            # caller's retry stores and queues it again (a task without its document indexes nothing).
+            self._forget(key)
+            raise
         return KnowledgeDocumentQueued(document_id=document_id, title=document.title, message_id=task.id)
+
+    def _forget(self, key: str) -> None:
+        try:
+            self.env.R2.delete(key)
+        except Exception as exc:  # noqa: BLE001 - the send's error is the one to answer; this one is logged
+            from ttai.errors import describe_error  # noqa: PLC0415
+            from ttai.observability import logger  # noqa: PLC0415
+
+            logger.error(
+                "a knowledge document without its task was not deleted",
+                extra={"key": key, "error": describe_error(exc)},
+            )
 
     # ------------------------------------------------------------------ index (the consumer)
 

@@ -1,8 +1,15 @@
-"""A queue send failing after a database change: a scheduled job's messages go through the jobs' transactional
-outbox (ttai.jobs.outbox), staged by the statement that records the run as finished. SQS refusing the send
-(moto, the refusal injected on SendMessageBatch) leaves the run recorded with its message waiting in the outbox,
-nothing on the queue and nothing lost; the run retried (Lambda retrying the invocation) or any later run sends it,
-once. A run that fails after deciding on messages sends none: no message without its change."""
+"""A queue send failing after a change, on each kind of producer; SQS's refusal is injected on the send (moto, a
+botocore hook answering 503 as SQS does), everything else real.
+
+- Scheduled jobs: their messages go through the jobs' transactional outbox (ttai.jobs.outbox), staged by the
+  statement that records the run as finished. A refused send leaves the run recorded with its message waiting,
+  nothing on the queue and nothing lost; the invocation retried (or any later run) sends it, once. A run that fails
+  after deciding on messages sends none: no message without its change.
+- Consumers: the change is keyed by the message id and the send comes after it, so the redelivery of the message
+  finds the change made and sends what the first delivery could not, once.
+- The API (a knowledge document and its indexing task): a refused send takes the stored document back before the
+  503, so the retried request stores and queues it once.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +24,9 @@ from local.stack import LocalStack
 from tests.integration.jobs_fixtures import JobWorld, new_world
 from ttai.jobs import JOBS, run_job
 from ttai.jobs.base import JobContext, JobOutcome, JobSpec
-from ttai.messages import Notification
+from ttai.messages import AlertTriggered, Notification
+from ttai.services.knowledge import PURPOSE
+from ttai.tenant_keys import user_object_prefix
 
 MONDAY_1100 = datetime(2026, 3, 9, 15, 0, tzinfo=UTC)  # 11:00 New York: an intraday run
 MONDAY_1200 = datetime(2026, 3, 9, 16, 0, tzinfo=UTC)
@@ -106,3 +115,70 @@ def test_a_run_sends_its_messages_right_after_recording_itself(world: JobWorld) 
     assert calls.count("SendMessageBatch") == 1
     assert [m["alertId"] for m in world.messages("ANALYSIS_QUEUE")] == [alert]
     assert _waiting(world) == []
+
+
+def test_a_consumer_whose_send_fails_after_its_change_completes_it_once_on_redelivery(faulty: LocalStack) -> None:
+    sink = faulty.discord
+    assert sink is not None
+    faulty.poller.drain()  # nothing an earlier test left is this test's
+    user = f"fault-{uuid.uuid4().hex[:8]}"
+    faulty.token_for(user)
+    webhook = sink.new_webhook()
+    db = faulty.env.DB
+    db.prepare(
+        "INSERT INTO user_preferences (user_id, notification_channels, discord_webhook_url) VALUES (?, ?, ?)"
+    ).bind(user, ["discord"], webhook).run()
+    alert = (
+        db.prepare(
+            "INSERT INTO alerts (user_id, symbol, alert_type, condition, threshold) "
+            "VALUES (?, 'AAPL', 'price', 'above', 200) RETURNING id"
+        )
+        .bind(user)
+        .first("id")
+    )
+    message = AlertTriggered(
+        user_id=user, alert_id=alert, symbol="AAPL", condition="price above 200", current_value=201
+    )
+    faulty.env.ANALYSIS_QUEUE.send(message.to_wire())
+
+    def state() -> tuple[Any, Any, int]:
+        status = db.prepare("SELECT status FROM alerts WHERE id = ?").bind(alert).first("status")
+        events = db.prepare("SELECT count(*) AS n FROM alert_events WHERE message_id = ?").bind(message.id).first("n")
+        return status, events, len(sink.deliveries(webhook))
+
+    # Given SQS refuses the notification's send once the alert is marked and its event recorded,
+    sqs = faulty.function_env("consumer").client("sqs")
+    with AwsFault(sqs, "SendMessageBatch", "ServiceUnavailable", "Service Unavailable", status=503) as refused:
+        first = faulty.poller.poll_once(bindings=["ANALYSIS_QUEUE"])
+    assert (refused.refused, first.failed) == (1, 1)
+    # the change stands and the message comes back (its retry delay skipped here),
+    assert state() == ("triggered", 1, 0)
+    faulty.poller.drain(skip_retry_delays=True)
+    # and its redelivery sends the notification, once, writing nothing twice.
+    assert state() == ("triggered", 1, 1)
+
+
+def test_an_api_write_whose_send_fails_keeps_nothing_and_its_retry_lands_once(faulty: LocalStack) -> None:
+    user = f"fault-{uuid.uuid4().hex[:8]}"
+    token = faulty.token_for(user)
+    document = {"title": "Wheel strategy", "text": "Sell puts, then covered calls."}
+    headers = {"Idempotency-Key": uuid.uuid4().hex}
+    task_queue = faulty.poller.queue("TASK_QUEUE")
+    faulty.poller.drain(bindings=["TASK_QUEUE"])
+
+    def stored() -> list[str]:
+        return [o.key for o in faulty.env.R2.list(prefix=user_object_prefix(PURPOSE, user)).objects]
+
+    sqs = faulty.function_env("api").client("sqs")
+    with AwsFault(sqs, "SendMessage", "ServiceUnavailable", "Service Unavailable", status=503) as refused:
+        status, _, body = faulty.http("POST", "/api/v1/knowledge", token=token, json=document, headers=headers)
+    assert refused.refused == 1
+    assert (status, body["error"]["message"]) == (503, "the queue is unavailable; retry in 5 seconds")
+    assert stored() == []  # the document went with its task
+    assert faulty.poller.depth(task_queue) == 0
+
+    status, _, body = faulty.http("POST", "/api/v1/knowledge", token=token, json=document, headers=headers)
+    assert status == 202
+    assert stored() == [f"{user_object_prefix(PURPOSE, user)}{body['document_id']}.json"]
+    assert faulty.poller.depth(task_queue) == 1
+    faulty.poller.drain(bindings=["TASK_QUEUE"])  # indexed, so the next test finds the queue empty
