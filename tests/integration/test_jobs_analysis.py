@@ -15,7 +15,6 @@ import pytest
 from local.aws_calls import CallCounter
 from local.stack import LocalStack
 from tests.integration.jobs_fixtures import JobWorld, new_world, zigzag
-from ttai.env import Env
 from ttai.jobs import UnknownJobType, run_job
 from ttai.jobs import analysis as analysis_job
 from ttai.services.cache import CacheKeys
@@ -181,29 +180,6 @@ def test_a_failing_job_records_failure_re_raises_and_is_not_run_again(
     assert not retried.ran
     assert retried.status == "failure"
     assert world.messages("ANALYSIS_QUEUE") == []
-
-
-def test_a_send_that_fails_after_the_run_leaves_its_announcements_waiting_for_the_retry(
-    world: JobWorld, data: dict[str, Any]
-) -> None:
-    moment = datetime(2026, 3, 16, 13, 30, tzinfo=UTC)  # two analysed, one failed: three announcements
-    # The analysis queue is gone: sending fails after the run is recorded (its messages staged with it).
-    broken = world.env.settings._replace(
-        queue_urls={**world.queue_urls, "ANALYSIS_QUEUE": world.queue_urls["ANALYSIS_QUEUE"] + "-missing"}
-    )
-    with pytest.raises(Exception, match=r"NonExistentQueue|does not exist"):  # an error to see, raised after
-        run_job(Env(broken), "analysis", moment)
-    row = world.sql("SELECT * FROM job_executions WHERE job_type = 'analysis' AND scheduled_time = ?", moment)[0]
-    assert row["status"] == "partial"  # the job's own outcome, recorded: the send is not part of it
-    waiting = world.sql("SELECT message_id FROM outbox WHERE queue = 'ANALYSIS_QUEUE' ORDER BY id")
-    assert len(waiting) == 3
-    assert world.messages("ANALYSIS_QUEUE") == []
-
-    retried = run_job(world.env, "analysis", moment)  # Lambda's retry of the invocation, the queue back
-    assert not retried.ran
-    sent = world.messages("ANALYSIS_QUEUE")
-    assert sorted(m["id"] for m in sent) == sorted(r["message_id"] for r in waiting)
-    assert world.sql("SELECT count(*) AS n FROM outbox")[0]["n"] == 0
 
 
 def test_an_unknown_job_type_writes_nothing(world: JobWorld) -> None:

@@ -7,6 +7,9 @@ retries Lambda then makes find the row and do nothing: a (job type, scheduled ti
 failed run is re-run on purpose (a manual run, which has its own scheduled time). Only a row left 'running' by an
 invocation that died without recording anything (a timeout) is taken over, once it is STALE_AFTER old
 (ttai.services.jobs).
+
+A run's queue messages are staged in the outbox by the statement that records it finished and sent right after
+(ttai.jobs.outbox); every run first sends what earlier runs could not.
 """
 
 from __future__ import annotations
@@ -16,9 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from ttai.bindings.d1_errors import D1Error
 from ttai.env import Env
-from ttai.errors import TtaiError, Unavailable, describe_error
+from ttai.errors import TtaiError, describe_error
 from ttai.jobs.base import JobContext, Trigger
 from ttai.jobs.calendar import closed_reason, market_date, utc
 from ttai.jobs.outbox import Outgoing, relay, relay_waiting, staged_rows
@@ -157,10 +159,10 @@ def run_job(env: Env, job_type: str, scheduled_time: datetime, *, trigger: Trigg
     return _run(execution, scheduled, day, ran=True)
 
 
-# What a relay can meet that leaves its messages waiting in the outbox for the next run: the queue or the database
-# away (Unavailable) or refusing (a binding's error, a D1Error); the run itself is recorded either way. Anything
-# else (a bug, AWS refusing access) rises after the commit: the messages wait all the same.
-_RELAY_FAILURES = (Unavailable, D1Error, TtaiError)
+# What a relay can meet that leaves its messages waiting in the outbox for the next run, logged: the queue or the
+# database away (Unavailable) or refusing (a binding's error, a D1Error). The run is recorded either way; anything
+# else (AWS refusing access, a queue that does not exist) rises after the commit, and the messages wait all the same.
+_RELAY_FAILURES = TtaiError  # Unavailable and D1Error among them
 
 
 def _relay(env: Env, outgoing: list[Outgoing], log: dict[str, Any]) -> None:

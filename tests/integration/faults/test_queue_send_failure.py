@@ -22,6 +22,7 @@ import pytest
 from local.aws_faults import AwsFault
 from local.stack import LocalStack
 from tests.integration.jobs_fixtures import JobWorld, new_world
+from ttai.env import Env
 from ttai.jobs import JOBS, run_job
 from ttai.jobs.base import JobContext, JobOutcome, JobSpec
 from ttai.messages import AlertTriggered, Notification
@@ -78,6 +79,23 @@ def test_a_send_refused_after_the_run_is_recorded_leaves_the_message_waiting_and
     assert _waiting(world) == []
     run_job(world.env, "weekly", MONDAY_1200, trigger="manual")  # a later run finds nothing more to send
     assert world.messages("ANALYSIS_QUEUE") == []
+
+
+def test_a_send_aws_refuses_for_good_is_raised_after_the_run_is_recorded_and_its_messages_wait(
+    world: JobWorld,
+) -> None:
+    alert = _dte_alert(world, world.user("misrouted"))
+    # The analysis queue is gone (a deployment fault, not an outage): the error rises, for the function's alarm.
+    gone = {**world.queue_urls, "ANALYSIS_QUEUE": world.queue_urls["ANALYSIS_QUEUE"] + "-missing"}
+    with pytest.raises(Exception, match=r"NonExistentQueue|does not exist"):
+        run_job(Env(world.env.settings._replace(queue_urls=gone)), "intraday", MONDAY_1100)
+    [row] = world.sql("SELECT status, metadata FROM job_executions WHERE job_type = 'intraday'")
+    assert row["status"] == "success"  # recorded before the send: the send is not the job's outcome
+    [(queue, message_id)] = _waiting(world)
+
+    assert not run_job(world.env, "intraday", MONDAY_1100).ran  # retried with the queue back
+    assert [(m["id"], m["alertId"]) for m in world.messages(queue)] == [(message_id, alert)]
+    assert _waiting(world) == []
 
 
 def test_a_run_that_fails_after_deciding_on_messages_sends_none(
