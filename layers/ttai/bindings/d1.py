@@ -322,7 +322,10 @@ class D1Database:
                     time.sleep(self._resume_delays[attempt])
                     continue
                 error = _translate(exc)
-                _count_refusal(error)
+                if not (operation == "rollback_transaction" and isinstance(error, D1TransactionGone)):
+                    # A rollback finding its transaction gone is the expected end of a failed statement's (the
+                    # service aborts it), not a refusal of its own: counting it would double every failure.
+                    _count_refusal(error)
                 raise error from exc
             except BotoCoreError as exc:  # the endpoint unreachable: the database is away, not the request wrong
                 busy = unavailable(exc, DEPENDENCY)
@@ -338,6 +341,8 @@ class D1Database:
     def _rollback(self, transaction: str) -> None:
         try:
             self._call("rollback_transaction", transactionId=transaction)
+        except D1TransactionGone:
+            return  # aborted by the statement that failed, as the service does: nothing left to roll back
         except (D1Error, Unavailable):
             # The transaction may already be gone (it failed, or expired); the original error is what matters.
             from ttai.observability import logger  # noqa: PLC0415

@@ -6,6 +6,7 @@ stopped as ``pg_ctl stop`` does (open sessions ended, their transactions rolled 
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -14,6 +15,8 @@ import pytest
 
 from local.postgres import EmbeddedPostgres
 from local.stack import LocalStack
+from ttai.bindings.d1 import DATA_API_ERRORS_METRIC, DATA_API_UNAVAILABLE_METRIC
+from ttai.observability import METRICS_NAMESPACE
 
 DATABASE_DOWN = {"code": "unavailable", "message": "the database is unavailable; retry in 5 seconds"}
 
@@ -47,8 +50,26 @@ def _rows(stack: LocalStack, user: str) -> dict[str, Any]:
     }
 
 
+def _counted(capsys: pytest.CaptureFixture[str]) -> dict[str, float]:
+    """The Data API refusals the functions' metrics counted since the last look (their flushed EMF lines)."""
+    counted: dict[str, float] = {}
+    for line in capsys.readouterr().out.splitlines():
+        if '"_aws"' not in line:
+            continue
+        metrics = json.loads(line)
+        for directive in metrics["_aws"]["CloudWatchMetrics"]:
+            for definition in directive["Metrics"]:
+                name = definition["Name"]
+                if directive["Namespace"] == METRICS_NAMESPACE and name in {
+                    DATA_API_ERRORS_METRIC,
+                    DATA_API_UNAVAILABLE_METRIC,
+                }:
+                    counted[name] = counted.get(name, 0) + sum(metrics[name])
+    return counted
+
+
 def test_postgres_stopped_mid_write_leaves_nothing_answers_503_and_serves_again_once_back(
-    faulty: LocalStack, postgres: EmbeddedPostgres
+    faulty: LocalStack, postgres: EmbeddedPostgres, capsys: pytest.CaptureFixture[str]
 ) -> None:
     user = f"fault-{uuid.uuid4().hex[:8]}"
     token = faulty.token_for(user)
@@ -69,6 +90,7 @@ def test_postgres_stopped_mid_write_leaves_nothing_answers_503_and_serves_again_
 
     hook = "after-call.rds-data.ExecuteStatement"
     data_api.meta.events.register(hook, stop_after_first_statement, unique_id="fault-stop-postgres")
+    capsys.readouterr()
     try:
         # when the sync is sent it fails as the database being away, not as a server error,
         _unavailable(faulty.http("PUT", "/api/v1/positions", token=token, json=full_sync))
@@ -76,6 +98,9 @@ def test_postgres_stopped_mid_write_leaves_nothing_answers_503_and_serves_again_
         data_api.meta.events.unregister(hook, unique_id="fault-stop-postgres")
     # The second statement found its transaction gone with the server, and the sync no other call.
     assert ran == ["ok", "DatabaseUnavailableException"]
+    # The dashboard counts one refusal, as the database away; the rollback finding the aborted transaction gone
+    # is no second one.
+    assert _counted(capsys) == {DATA_API_UNAVAILABLE_METRIC: 1}
 
     # and while it is down, reads and writes that need it answer the same, and what needs none still serves.
     _unavailable(faulty.http("GET", "/api/v1/positions", token=token))
