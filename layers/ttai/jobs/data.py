@@ -14,11 +14,9 @@ from ttai.bindings.queues import (
     MESSAGE_METADATA_BYTES,
     SEND_BATCH_MAX_BYTES,
     SEND_BATCH_MAX_MESSAGES,
-    Queue,
     body_size,
 )
 from ttai.errors import NotFound
-from ttai.messages import AnyMessage
 
 if TYPE_CHECKING:  # the jobs that read no chain do not load the market models
     from ttai.models.market import OptionChain
@@ -134,15 +132,6 @@ def subscribers(db: D1Database, preference: str) -> dict[str, list[str]]:
         raise ValueError(f"no such preference {preference!r}")
     rows = db.prepare(_SUBSCRIBERS).bind(preference).all().results
     return {row["user_id"]: list(_json(row["notification_channels"])) for row in rows}
-
-
-def send_all(queue: Queue, messages: Iterable[AnyMessage]) -> int:
-    """Send messages in as few batches as the binding takes (100 messages and 256 KB each, counted as Cloudflare
-    counts them); returns how many were sent."""
-    wire = [m.to_wire() for m in messages]
-    for batch in send_batches(wire):
-        queue.send_batch([{"body": body} for body in batch])
-    return len(wire)
 
 
 def send_batches(bodies: Sequence[Any]) -> Iterator[list[Any]]:
