@@ -125,13 +125,67 @@ class FunctionsSettings(_Settings):
         return self
 
 
+def _origin(value: str) -> str:
+    # An origin as browsers send it: scheme, host and port, nothing else; http only for this machine's own pages.
+    parts = urlsplit(value)
+    loopback = parts.hostname in {"localhost", "127.0.0.1"}
+    if (
+        parts.scheme not in {"https", "http"}
+        or (parts.scheme == "http" and not loopback)
+        or not parts.hostname
+        or value != f"{parts.scheme}://{parts.netloc}"
+        or parts.netloc.lower() != parts.netloc
+        or "@" in parts.netloc
+    ):
+        msg = f"{value!r} is not an origin (https://host[:port], lower case, or http on localhost / 127.0.0.1)"
+        raise ValueError(msg)
+    return value
+
+
+Origin = Annotated[str, AfterValidator(_origin)]
+HeaderName = Annotated[str, Field(pattern=r"^[a-z0-9-]{1,64}$")]
+
+
+class CorsSettings(_Settings):
+    """Which other origins' pages may call the API from a browser (API Gateway answers their preflight requests).
+
+    The dashboard is served by the API itself, so its requests and session cookie never cross origins: an empty
+    ``allow_origins`` configures no CORS at all, and a browser then refuses every cross-origin call. Credentials
+    (cookies) stay off unless a page on a listed origin must send the session cookie, which none does.
+    """
+
+    allow_origins: tuple[Origin, ...]
+    allow_methods: tuple[Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"], ...]
+    allow_headers: tuple[HeaderName, ...]
+    expose_headers: tuple[HeaderName, ...] = ()
+    allow_credentials: bool = False
+    max_age_seconds: int = Field(ge=0, le=86_400)
+
+    @model_validator(mode="after")
+    def _listed_once(self) -> CorsSettings:
+        for name in ("allow_origins", "allow_methods", "allow_headers", "expose_headers"):
+            values = getattr(self, name)
+            if len(set(values)) != len(values):
+                msg = f"api.cors.{name} lists a value twice"
+                raise ValueError(msg)
+        if self.allow_origins and not self.allow_methods:
+            msg = "api.cors.allow_methods is empty: the listed origins could call nothing"
+            raise ValueError(msg)
+        return self
+
+
 class ApiSettings(_Settings):
-    """The HTTP API's default stage and its authorizer."""
+    """The HTTP API's default stage, and the browsers of other origins it answers.
+
+    Its authorizer caches nothing: it has no identity source (a browser sends its session cookie, an API client its
+    Authorization header, and API Gateway answers 401 without calling the authorizer when any listed source is
+    missing), and API Gateway caches an authorizer's answers only by identity source. So a revoked session is
+    refused from the next request on.
+    """
 
     throttle_rate_limit: float = Field(gt=0, le=10_000)
     throttle_burst_limit: int = Field(gt=0, le=5_000)
-    # How long API Gateway reuses an authorizer answer: also how long a revoked session still gets through.
-    authorizer_cache_ttl_seconds: int = Field(ge=0, le=3600)
+    cors: CorsSettings
 
 
 class OAuthEndpoints(_Settings):

@@ -51,15 +51,17 @@ class GatewayRequestHandler(BaseHTTPRequestHandler):
         response = self.gateway.handle(
             self.command, url.path, url.query, dict(self.headers.items()), body, self.client_address[0]
         )
-        self._reply(response.status, response.headers, response.body)
+        self._reply(response.status, response.headers, response.body, response.cookies)
 
-    def _reply(self, status: int, headers: dict[str, str], body: Any) -> None:
+    def _reply(self, status: int, headers: dict[str, str], body: Any, cookies: tuple[str, ...] = ()) -> None:
         payload = body if isinstance(body, str) else json.dumps(body)
         raw = payload.encode("utf-8")
         self.send_response(status)
         for name, value in headers.items():
             if name not in {"content-length", "connection", "transfer-encoding"}:
                 self.send_header(name, value)
+        for cookie in cookies:  # one header each, as API Gateway sends a payload 2.0 answer's cookies
+            self.send_header("set-cookie", cookie)
         self.send_header("content-length", str(len(raw)))
         self.end_headers()
         if self.command != "HEAD":
@@ -113,7 +115,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--workflows-dir", type=Path, default=None, help="workflow runs, kept between runs (default: beside --data-dir)"
     )
-    parser.add_argument("--authorizer-cache-ttl", type=int, default=60, help="seconds, as in staging and prod")
     args = parser.parse_args(argv)
 
     started = time.monotonic()
@@ -122,7 +123,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     public_url = f"http://{args.host}:{server.server_address[1]}"
     stack = LocalStack(
         name=STACK_NAME,
-        authorizer_cache_ttl=args.authorizer_cache_ttl,
         public_url=public_url,
         data_dir=args.data_dir,
         workflows_dir=args.workflows_dir or args.data_dir.parent / DEFAULT_WORKFLOWS_DIR.name,

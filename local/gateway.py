@@ -1,9 +1,13 @@
 """API Gateway HTTP API on one machine: HTTP requests become payload-2.0 events for the authorizer and api function.
 
-It behaves as the deployed API does where callers can see it: no Authorization header -> 401 without calling
-the authorizer; a denial -> 403; an authorizer result cached per token for the configured TTL; a function that
-raises -> 500 with API Gateway's body; the authorizer's context reaches the api function under
-``requestContext.authorizer.lambda``.
+It behaves as the deployed API does where callers can see it: the authorizer has no identity source (a browser
+sends its session cookie, an API client its Authorization header, and API Gateway would answer 401 to a request
+lacking any source listed), so it judges every request of an authorized route and nothing is cached; a denial ->
+403; a function that raises -> 500 with API Gateway's body; the authorizer's context reaches the api function
+under ``requestContext.authorizer.lambda``; the cookies a function returns become Set-Cookie headers; CORS is
+answered from the environment's allow-list (``local.cors``). Given identity sources (headers), it answers 401
+without calling the authorizer when one is missing and may cache a result per their values for a TTL, as API
+Gateway does for such an authorizer.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, quote, urlencode
 
 from local.account import ACCOUNT_ID, REGION
+from local.cors import CorsPolicy
 from local.functions import LocalFunction
 
 API_ID = "localapi"
@@ -62,10 +67,21 @@ def match_route(method: str, path: str) -> Route:
     raise LookupError(path)  # unreachable: the greedy route matches everything
 
 
-class Response(NamedTuple):
+class _Reply(NamedTuple):
     status: int
     headers: dict[str, str]
     body: Any  # parsed JSON when the response is JSON, else text
+
+
+class Response(_Reply):
+    """What API Gateway sends back: (status, headers, body), and its ``cookies`` (one Set-Cookie header each)."""
+
+    cookies: tuple[str, ...] = ()
+
+    def __new__(cls, status: int, headers: dict[str, str], body: Any, cookies: Iterable[str] = ()) -> Response:
+        reply = super().__new__(cls, status, headers, body)
+        reply.cookies = tuple(cookies)
+        return reply
 
 
 class LocalGateway:
@@ -77,14 +93,22 @@ class LocalGateway:
         authorizer: LocalFunction,
         api: LocalFunction,
         auth: LocalFunction,
-        authorizer_cache_ttl: int = 300,
+        identity_sources: tuple[str, ...] = (),
+        authorizer_cache_ttl: int = 0,
+        cors: CorsPolicy | None = None,
     ) -> None:
+        """``identity_sources`` are header names (``$request.header.<name>``); without any, API Gateway refuses a
+        cache TTL, and so does this."""
+        if authorizer_cache_ttl and not identity_sources:
+            raise ValueError("an authorizer without identity sources cannot cache its results (API Gateway refuses)")
         self.authorizer = authorizer
         self.api = api
         self.auth = auth
         self.functions = {"api": self.api, "auth": self.auth}
+        self.identity_sources = tuple(name.lower() for name in identity_sources)
         self.authorizer_cache_ttl = authorizer_cache_ttl
-        self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
+        self.cors = cors
+        self._cache: dict[tuple[str, ...], tuple[float, dict[str, Any]]] = {}
         self._cache_lock = threading.Lock()
 
     # ------------------------------------------------------------- entry points
@@ -126,16 +150,36 @@ class LocalGateway:
         """A request as it arrives on the wire; returns what API Gateway would send back."""
         method = method.upper()
         headers = {k.lower(): v for k, v in headers.items()}
+        if self.cors is not None and self.cors.is_preflight(method, headers):
+            return Response(204, self.cors.preflight_headers(headers), "")  # answered before routing, no authorizer
+        response = self._route(method, raw_path, raw_query, headers, body, source_ip)
+        if self.cors is not None:
+            response = Response(
+                response.status, self.cors.response_headers(headers, response.headers), response.body, response.cookies
+            )
+        return response
+
+    def _route(
+        self,
+        method: str,
+        raw_path: str,
+        raw_query: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        source_ip: str,
+    ) -> Response:
         route = match_route(method, raw_path)
         route_key = route.key
         context = self._request_context(method, raw_path, headers, source_ip, route_key)
         authorizer_context = None
         if route.authorized:
-            identity = headers.get("authorization")
-            if not identity:
+            identity = tuple(headers.get(name) for name in self.identity_sources)
+            if not all(identity):
                 return _gateway_error(401, "Unauthorized")
             try:
-                verdict = self._authorize(identity, method, raw_path, raw_query, headers, context, route_key)
+                verdict = self._authorize(
+                    tuple(str(value) for value in identity), method, raw_path, raw_query, headers, context, route_key
+                )
             except Exception:  # noqa: BLE001 - API Gateway turns any authorizer failure into a 500
                 traceback.print_exc()
                 return _gateway_error(500, "Internal Server Error")
@@ -156,7 +200,7 @@ class LocalGateway:
 
     def _authorize(
         self,
-        identity: str,
+        identity: tuple[str, ...],
         method: str,
         raw_path: str,
         raw_query: str,
@@ -165,15 +209,17 @@ class LocalGateway:
         route_key: str,
     ) -> dict[str, Any]:
         now = time.monotonic()
-        with self._cache_lock:
-            cached = self._cache.get(identity)
-            if cached and cached[0] > now:
-                return cached[1]
-        event = {
+        caching = self.authorizer_cache_ttl > 0 and bool(identity)
+        if caching:
+            with self._cache_lock:
+                cached = self._cache.get(identity)
+                if cached and cached[0] > now:
+                    return cached[1]
+        event: dict[str, Any] = {
             "version": "2.0",
             "type": "REQUEST",
             "routeArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{API_ID}/{STAGE}/{method}{raw_path}",
-            "identitySource": [identity],
+            "identitySource": list(identity) or None,
             "routeKey": route_key,
             "rawPath": raw_path,
             "rawQueryString": raw_query,
@@ -181,10 +227,13 @@ class LocalGateway:
             "queryStringParameters": _query_parameters(raw_query),
             "requestContext": context,
         }
+        cookies = _cookies(headers)
+        if cookies:
+            event["cookies"] = cookies
         verdict = self.authorizer(event)
         if not isinstance(verdict, dict):
             raise TypeError("authorizer returned a non-object response")
-        if self.authorizer_cache_ttl > 0:
+        if caching:
             with self._cache_lock:
                 self._cache[identity] = (now + self.authorizer_cache_ttl, verdict)
         return verdict
@@ -231,9 +280,9 @@ class LocalGateway:
             "requestContext": context,
             "isBase64Encoded": False,
         }
-        cookies = headers.get("cookie")
+        cookies = _cookies(headers)
         if cookies:
-            event["cookies"] = [c.strip() for c in cookies.split(";")]
+            event["cookies"] = cookies
         params = _query_parameters(raw_query)
         if params:
             event["queryStringParameters"] = params
@@ -246,6 +295,11 @@ class LocalGateway:
                 event["body"] = base64.b64encode(body).decode("ascii")
                 event["isBase64Encoded"] = True
         return event
+
+
+def _cookies(headers: Mapping[str, str]) -> list[str]:
+    """Payload 2.0's ``cookies``: the Cookie header's pairs."""
+    return [c.strip() for c in headers.get("cookie", "").split(";") if c.strip()]
 
 
 def _query_parameters(raw_query: str) -> dict[str, str] | None:
@@ -271,4 +325,5 @@ def _to_response(result: Any) -> Response:
     body: Any = raw
     if "json" in headers.get("content-type", "") and raw:
         body = jsonlib.loads(raw)
-    return Response(int(result["statusCode"]), headers, body)
+    cookies = [str(cookie) for cookie in result.get("cookies") or ()]
+    return Response(int(result["statusCode"]), headers, body, cookies)

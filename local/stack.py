@@ -28,6 +28,7 @@ from moto.server import ThreadedMotoServer
 
 from local.account import ACCOUNT_ID, REGION
 from local.bedrock import LocalBedrock
+from local.cors import CorsPolicy
 from local.data_api import LocalDataApi
 from local.discord_sink import DiscordSink
 from local.durable import LocalAlarmRunner, create_durable_table
@@ -81,7 +82,6 @@ class LocalStack(Service):
         *,
         name: str | None = None,
         port: int | None = None,
-        authorizer_cache_ttl: int = 60,
         secret_values: Mapping[str, str] | None = None,
         public_url: str = "http://127.0.0.1:8787",
         data_dir: Path | None = None,
@@ -103,7 +103,6 @@ class LocalStack(Service):
         self.layout: StorageLayout = storage_layout()
         self.cluster_arn = f"arn:aws:rds:{REGION}:{ACCOUNT_ID}:cluster:{self.name}"
         self._secret_values = dict(secret_values or {})
-        self._authorizer_cache_ttl = authorizer_cache_ttl
         self._data_dir = data_dir
         self._queue_visibility_timeout = queue_visibility_timeout
         self._workflows_dir = workflows_dir
@@ -195,7 +194,7 @@ class LocalStack(Service):
             authorizer=self.functions["authorizer"],
             api=self.functions["api"],
             auth=self.functions["auth"],
-            authorizer_cache_ttl=self._authorizer_cache_ttl,
+            cors=CorsPolicy.of_environment("dev"),
         )
         sqs = self.client("sqs")
         self._poller = LocalPoller(

@@ -12,7 +12,7 @@ from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from constructs import Construct
 
-from infra.config import EnvironmentConfig
+from infra.config import CorsSettings, EnvironmentConfig
 from infra.constructs._policy import log_group
 from infra.constructs.function import TtaiFunction
 from infra.nag import acknowledge
@@ -67,10 +67,24 @@ _PUBLIC_ROUTE_REASONS = {
     ),
     **dict.fromkeys(
         (("GET", "/dashboard"), ("GET", "/dashboard/app.js"), ("GET", "/dashboard/app.css")),
-        "the jobs dashboard's static page, script and stylesheet, the same for everyone: the page asks for a token "
-        "and sends it to the authorized API routes, and returns no data itself.",
+        "the jobs dashboard's static page, script and stylesheet, the same for everyone: the page signs in through "
+        "/auth/login and calls the authorized API routes with its session cookie, and returns no data itself.",
     ),
 }
+
+
+def _cors_preflight(cors: CorsSettings) -> apigwv2.CorsPreflightOptions | None:
+    """cdk.json's allow-list as the API's CORS configuration; none at all when no origin is listed."""
+    if not cors.allow_origins:
+        return None
+    return apigwv2.CorsPreflightOptions(
+        allow_origins=list(cors.allow_origins),
+        allow_methods=[apigwv2.CorsHttpMethod(method) for method in cors.allow_methods],
+        allow_headers=list(cors.allow_headers),
+        expose_headers=list(cors.expose_headers) or None,
+        allow_credentials=cors.allow_credentials,
+        max_age=cdk.Duration.seconds(cors.max_age_seconds),
+    )
 
 
 class HttpApi(Construct):
@@ -88,7 +102,9 @@ class HttpApi(Construct):
     PUBLIC_ROUTES = (HEALTH_ROUTE, *SIGN_IN_ROUTES, *DASHBOARD_ROUTES)
     # Where TastyTrade sends the browser back with the authorization code: the OAuth redirect URI's path.
     CALLBACK_PATH = "/auth/callback"
-    IDENTITY_SOURCE = "$request.header.Authorization"
+    # None: a browser sends its session cookie and an API client its Authorization header, and API Gateway answers
+    # 401 without calling the authorizer when any listed source is missing. Without one, caching must be off.
+    IDENTITY_SOURCES: tuple[str, ...] = ()
     PROXY_PATH = "/{proxy+}"
 
     def __init__(
@@ -108,8 +124,8 @@ class HttpApi(Construct):
             authorizer_name=f"ttai-{config.name}-session",
             # SIMPLE answers {"isAuthorized": ..., "context": ...} with payload format 2.0.
             response_types=[authorizers.HttpLambdaResponseType.SIMPLE],
-            identity_source=[self.IDENTITY_SOURCE],
-            results_cache_ttl=cdk.Duration.seconds(config.api.authorizer_cache_ttl_seconds),
+            identity_source=list(self.IDENTITY_SOURCES),
+            results_cache_ttl=cdk.Duration.seconds(0),
         )
         self.api = apigwv2.HttpApi(
             self,
@@ -119,6 +135,7 @@ class HttpApi(Construct):
             create_default_stage=False,
             # A route added without an authorizer gets this one: forgetting it can never make a route public.
             default_authorizer=self.authorizer,
+            cors_preflight=_cors_preflight(config.api.cors),
         )
         self.access_logs = log_group(self, "AccessLogs", config)
         self.stage = apigwv2.HttpStage(

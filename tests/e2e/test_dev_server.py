@@ -49,7 +49,7 @@ def test_a_user_token_cannot_ingest(dev_server: DevServer) -> None:
 
 
 def test_requests_without_a_token_are_refused(dev_server: DevServer) -> None:
-    assert call(f"{dev_server.url}/api/v1/quotes/TSLA")[0] == 401
+    assert call(f"{dev_server.url}/api/v1/quotes/TSLA")[0] == 403  # denied by the authorizer, called every time
 
 
 def test_the_ttai_command_mints_a_working_token_on_the_running_stack(dev_server: DevServer) -> None:

@@ -38,6 +38,13 @@ _FUNCTIONS = {
     "realtime": {"memory_mb": 1024, "timeout_seconds": 29},
     "connect_authorizer": {"memory_mb": 512, "timeout_seconds": 5},
 }
+_CORS = {
+    "allow_origins": ["https://app.example.com"],
+    "allow_methods": ["GET", "POST"],
+    "allow_headers": ["authorization", "content-type"],
+    "max_age_seconds": 600,
+}
+_API = {"throttle_rate_limit": 1, "throttle_burst_limit": 1, "cors": _CORS}
 
 
 def test_cdk_json_defines_the_three_environments(cdk_context):
@@ -133,8 +140,14 @@ def test_missing_environments_is_an_error():
         ({"log_retention_days": 10}, "log_retention_days must be one of CloudWatch's values"),
         ({"log_level": "TRACE"}, "log_level"),
         ({"removal_policy": "snapshot"}, "removal_policy"),
-        ({"api": {"throttle_rate_limit": 1, "throttle_burst_limit": 1, "authorizer_cache_ttl_seconds": 3601}},
-         "authorizer_cache_ttl_seconds"),
+        ({"api": {**_API, "authorizer_cache_ttl_seconds": 60}}, "Extra inputs are not permitted"),
+        ({"api": {**_API, "cors": {**_CORS, "allow_origins": ["*"]}}}, "'*' is not an origin"),
+        ({"api": {**_API, "cors": {**_CORS, "allow_origins": ["http://app.example.com"]}}}, "http on localhost"),
+        ({"api": {**_API, "cors": {**_CORS, "allow_origins": ["https://app.example.com/"]}}}, "is not an origin"),
+        ({"api": {**_API, "cors": {**_CORS, "allow_origins": ["https://App.example.com"]}}}, "lower case"),
+        ({"api": {**_API, "cors": {**_CORS, "allow_methods": ["GET", "GET"]}}}, "allow_methods lists a value twice"),
+        ({"api": {**_API, "cors": {**_CORS, "allow_methods": ["CONNECT"]}}}, "allow_methods"),
+        ({"api": {**_API, "cors": {**_CORS, "allow_headers": ["X Token"]}}}, "allow_headers"),
         ({"functions": {**_FUNCTIONS, "api": {"memory_mb": 512, "timeout_seconds": 60}}}, "API Gateway ends"),
         ({"functions": {**_FUNCTIONS, "migrate": {"memory_mb": 512, "timeout_seconds": 900}}},
          "deploy-time trigger"),
@@ -248,3 +261,13 @@ def test_every_allowed_retention_has_a_cdk_value(cdk_context):
     for days in ALLOWED_LOG_RETENTION_DAYS:
         config = EnvironmentConfig.model_validate({**base, "name": "dev", "log_retention_days": days})
         assert log_retention(config).name  # a RetentionDays member, not a KeyError
+
+
+def test_only_dev_lets_another_origin_call_and_no_environment_sends_cookies_across_origins(cdk_context):
+    dev, staging, prod = (load_environment(cdk_context, name).api.cors for name in ("dev", "staging", "prod"))
+    # A front end on its own dev server may call a dev stack; the deployed dashboard is same-origin.
+    assert dev.allow_origins == ("http://localhost:5173", "http://127.0.0.1:5173")
+    assert staging.allow_origins == prod.allow_origins == ()
+    for cors in (dev, staging, prod):
+        assert cors.allow_credentials is False
+        assert "x-csrf-token" not in cors.allow_headers  # only the same-origin page holds a session cookie

@@ -700,3 +700,30 @@ def test_the_local_workflows_table_and_function_arns_are_the_deployed_ones(
     }
     assert bindings == {f"TTAI_{b}_WORKFLOW_ARN" for b in ("ANALYSIS", "SCREENER", "EXPORT", "BACKUP")}
     assert {stack.environ[name].rsplit(":", 1)[1] for name in bindings} == {ALIAS}
+
+
+def test_the_http_apis_authorizer_and_cors_are_played_as_deployed(dev_template: Template, stack: LocalStack) -> None:
+    assert stack.gateway is not None
+    [authorizer] = [
+        a["Properties"]
+        for a in resources(dev_template, "AWS::ApiGatewayV2::Authorizer").values()
+        if a["Properties"].get("AuthorizerPayloadFormatVersion") == "2.0"
+    ]
+    # No identity source and no cache: the local gateway calls the authorizer for every authorized request too.
+    assert tuple(authorizer.get("IdentitySource", ())) == HttpApi.IDENTITY_SOURCES == stack.gateway.identity_sources
+    assert authorizer["AuthorizerResultTtlInSeconds"] == stack.gateway.authorizer_cache_ttl == 0
+    [api] = [
+        a["Properties"]
+        for a in resources(dev_template, "AWS::ApiGatewayV2::Api").values()
+        if a["Properties"]["ProtocolType"] == "HTTP"
+    ]
+    cors = api["CorsConfiguration"]
+    local = stack.gateway.cors
+    assert local is not None
+    assert set(cors["AllowOrigins"]) == local.allow_origins
+    assert (cors["AllowMethods"], cors["AllowHeaders"], cors["ExposeHeaders"]) == (
+        list(local.allow_methods),
+        list(local.allow_headers),
+        list(local.expose_headers),
+    )
+    assert (cors["AllowCredentials"], cors["MaxAge"]) == (local.allow_credentials, local.max_age_seconds)

@@ -584,15 +584,33 @@ class TestHttpApi:
             f"ANY {HttpApi.PROXY_PATH}": "api",  # POST /auth/logout included: authorized, served by api
         }
 
-    def test_authorizer_is_a_cached_simple_request_authorizer(self, template: Template, config: EnvironmentConfig):
+    def test_authorizer_is_a_simple_request_authorizer_called_for_every_request(self, template: Template):
         _, authorizer = _http_resource(template, "Authorizer")
         properties = authorizer["Properties"]
         assert properties["AuthorizerType"] == "REQUEST"
         assert properties["AuthorizerPayloadFormatVersion"] == "2.0"
         assert properties["EnableSimpleResponses"] is True
-        assert properties["IdentitySource"] == [HttpApi.IDENTITY_SOURCE]
-        assert properties["AuthorizerResultTtlInSeconds"] == config.api.authorizer_cache_ttl_seconds
+        # No identity source: a browser's request carries the session cookie and no Authorization header, and
+        # API Gateway answers 401 without calling the authorizer when a listed source is missing. Without one,
+        # API Gateway refuses a cache TTL, so nothing is cached and a revoked session is refused at once.
+        assert properties.get("IdentitySource", []) == []
+        assert properties["AuthorizerResultTtlInSeconds"] == 0
         assert referenced_ids(properties["AuthorizerUri"]) == {ttai_function_ids(template)["authorizer"]}
+
+    def test_cors_is_the_environments_allow_list(self, template: Template, config: EnvironmentConfig):
+        _, api = _http_resource(template, "Api")
+        cors = config.api.cors
+        if not cors.allow_origins:
+            assert "CorsConfiguration" not in api["Properties"]
+            return
+        assert api["Properties"]["CorsConfiguration"] == {
+            "AllowOrigins": list(cors.allow_origins),
+            "AllowMethods": list(cors.allow_methods),
+            "AllowHeaders": list(cors.allow_headers),
+            "ExposeHeaders": list(cors.expose_headers),
+            "AllowCredentials": False,
+            "MaxAge": cors.max_age_seconds,
+        }
 
     def test_default_stage_is_throttled_and_access_logged_as_json(self, template: Template, config: EnvironmentConfig):
         _, stage = _http_resource(template, "Stage")

@@ -21,8 +21,7 @@ SECRET = "s" * 64
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
-    # No authorizer caching here, so every request exercises the authorizer (caching has its own test).
-    with LocalStack(authorizer_cache_ttl=0, secret_values={"JWT_SECRET": SECRET}) as local:
+    with LocalStack(secret_values={"JWT_SECRET": SECRET}) as local:
         yield local
 
 
@@ -54,12 +53,17 @@ def test_a_valid_token_reaches_the_route(stack: LocalStack) -> None:
     assert body["error"]["code"] == "not_found"
 
 
-def test_a_missing_token_is_refused_by_the_gateway_without_invoking_the_authorizer(stack: LocalStack) -> None:
+def test_a_request_without_a_credential_is_denied_by_the_authorizer_without_any_aws_call(
+    stack: LocalStack, ddb_calls: CallCounter
+) -> None:
+    # The authorizer lists no identity source (a browser sends a cookie, an API client a header), so API Gateway
+    # calls it for every request and it denies one with neither: a 403, as for any other refused credential.
     assert stack.gateway is not None
     before = stack.gateway.authorizer.invocations
-    status, _, body = stack.http("GET", "/api/v1/quotes/ZZZZ")
-    assert (status, body) == (401, {"message": "Unauthorized"})
-    assert stack.gateway.authorizer.invocations == before
+    status, _, body = stack.http("GET", "/api/v1/quotes/ZZZZ", headers={"Cookie": "theme=dark"})
+    assert (status, body) == (403, {"message": "Forbidden"})
+    assert stack.gateway.authorizer.invocations == before + 1
+    assert ddb_calls.total == 0
 
 
 @pytest.mark.parametrize(
@@ -178,15 +182,15 @@ def test_routes_that_need_the_service_scope_refuse_a_user_token(stack: LocalStac
     assert stack.http("PUT", "/api/v1/quotes", token=service, json=payload).status == 200
 
 
-def test_the_authorizer_result_is_cached_per_token_for_the_configured_ttl() -> None:
-    with LocalStack(authorizer_cache_ttl=300) as cached:
-        assert cached.gateway is not None
-        token = cached.token_for("user-1")
-        for _ in range(3):
-            assert cached.http("GET", "/api/v1/quotes/ZZZZ", token=token).status == 404
-        assert cached.gateway.authorizer.invocations == 1
-        cached.http("GET", "/api/v1/quotes/ZZZZ", token=cached.token_for("user-2"))
-        assert cached.gateway.authorizer.invocations == 2
+def test_every_request_is_judged_by_the_authorizer_so_a_revoked_session_is_refused_at_once(stack: LocalStack) -> None:
+    assert stack.gateway is not None
+    token = stack.token_for("user-1")
+    before = stack.gateway.authorizer.invocations
+    for _ in range(3):
+        assert stack.http("GET", "/api/v1/quotes/ZZZZ", token=token).status == 404
+    assert stack.gateway.authorizer.invocations == before + 3  # API Gateway caches nothing without identity sources
+    assert stack.http("POST", "/auth/logout", token=token).status == 204
+    assert stack.http("GET", "/api/v1/quotes/ZZZZ", token=token).status == 403
 
 
 def test_health_needs_no_token_and_touches_no_aws_service(stack: LocalStack, ddb_calls: CallCounter) -> None:

@@ -82,10 +82,10 @@ def test_bulk_quotes_report_hits_and_misses_in_one_round_trip_per_hundred(
     assert status == 200
     assert sorted(body["quotes"]) == sorted(cached)
     assert sorted(body["missing"]) == sorted(set(symbols) - set(cached))
-    # The authorizer's session read is cached. The hits cost one BatchGetItem per 100 symbols; the 75 misses are
+    # The authorizer reads the session (one GetItem). The hits cost one BatchGetItem per 100 symbols; the 75 misses are
     # read through TastyTrade (which lists none of them): a claim each (conditional PutItem), the breaker's item,
     # one upstream request, and the claims marked absent (25 per BatchWriteItem) so nobody waits for them.
-    assert calls.by_operation() == {"BatchGetItem": 2, "PutItem": 75, "GetItem": 1, "BatchWriteItem": 3}
+    assert calls.by_operation() == {"BatchGetItem": 2, "PutItem": 75, "GetItem": 2, "BatchWriteItem": 3}
     assert stack.oauth.requests["/market-data/by-type"] == upstream + 1
 
 
@@ -205,18 +205,18 @@ def test_company_info_lives_in_the_cold_tier(stack: LocalStack, user: str, servi
     assert stack.http("GET", "/api/v1/company/ORCL", token=user).status == 404
 
 
-def test_a_cache_hit_costs_one_get_item(stack: LocalStack, user: str, service: str) -> None:
+def test_a_cache_hit_costs_one_get_item_beside_the_authorizers(stack: LocalStack, user: str, service: str) -> None:
     stack.http("PUT", "/api/v1/quotes", token=service, json={"quotes": [quote("KO", 60.0)]})
-    stack.http("GET", "/api/v1/quotes/KO", token=user)  # warm the authorizer cache
+    stack.http("GET", "/api/v1/quotes/KO", token=user)  # the authorizer's first call reads its secret
     stack.settle()  # and let the PUT's realtime hand-off finish its own reads first
     with CallCounter(stack.env.client("dynamodb"), stack.env.client("s3")) as calls:
         assert stack.http("GET", "/api/v1/quotes/KO", token=user).status == 200
-    assert calls.by_operation() == {"GetItem": 1}
+    assert calls.by_operation() == {"GetItem": 2}  # the authorizer's session read, then the quote
 
 
 def test_unknown_routes_are_404_after_authorization(stack: LocalStack, user: str) -> None:
     assert stack.http("GET", "/api/v1/nothing-here", token=user).status == 404
-    assert stack.http("GET", "/api/v1/nothing-here").status == 401
+    assert stack.http("GET", "/api/v1/nothing-here").status == 403  # no credential: the authorizer denies
 
 
 def test_openapi_document_describes_the_routes(stack: LocalStack, user: str) -> None:

@@ -233,7 +233,7 @@ def test_lists_page_by_id_with_cursors_bound_to_their_status(stack: LocalStack, 
 
 def test_each_read_is_one_data_api_call(stack: LocalStack, alice: str) -> None:
     position_id = sync(stack, alice, STOCK).body["positions"][0]["id"]
-    stack.http("GET", "/api/v1/positions", token=alice)  # warm the authorizer cache
+    stack.http("GET", "/api/v1/positions", token=alice)  # the authorizer's first call reads its secret
     for path in ("/api/v1/positions", f"/api/v1/positions/{position_id}"):
         with CallCounter(stack.env.client("rds-data")) as calls:
             assert stack.http("GET", path, token=alice).status == 200

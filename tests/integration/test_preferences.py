@@ -90,7 +90,7 @@ def test_bad_input_is_a_422_naming_the_field_and_writes_nothing(
 
 
 def test_a_read_is_one_data_api_call(stack: LocalStack, alice: str) -> None:
-    stack.http("GET", "/api/v1/preferences", token=alice)  # warm the authorizer cache
+    stack.http("GET", "/api/v1/preferences", token=alice)  # the authorizer's first call reads its secret
     for saved in (False, True):
         if saved:
             put(stack, alice)

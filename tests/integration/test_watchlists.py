@@ -93,7 +93,7 @@ def test_lists_page_with_opaque_cursors(stack: LocalStack, alice: str) -> None:
 
 def test_each_read_is_one_data_api_call(stack: LocalStack, alice: str) -> None:
     put(stack, alice, "counted")
-    stack.http("GET", "/api/v1/watchlists", token=alice)  # warm the authorizer cache
+    stack.http("GET", "/api/v1/watchlists", token=alice)  # the authorizer's first call reads its secret
     for path in ("/api/v1/watchlists", "/api/v1/watchlists/counted"):
         with CallCounter(stack.env.client("rds-data")) as calls:
             assert stack.http("GET", path, token=alice).status == 200

@@ -7,21 +7,29 @@ from typing import Any
 from ttai.auth.sessions import SessionStore
 from ttai.env import Env
 from ttai.errors import Unauthorized, describe_error
+from ttai.http.session_cookies import SESSION_COOKIE, request_cookies
 from ttai.observability import logger
 
 DENY: dict[str, Any] = {"isAuthorized": False}
 
 
 def bearer_token(event: dict[str, Any]) -> str | None:
-    """The token from ``Authorization: Bearer <token>`` (identity source first, then the header itself)."""
+    """The token from ``Authorization: Bearer <token>`` (identity source first, then the header itself), else a
+    browser's session cookie. A request carrying both is judged on the header (``ttai.http.csrf`` relies on it)."""
     sources = event.get("identitySource") or []
     header = sources[0] if sources else (event.get("headers") or {}).get("authorization")
     if not isinstance(header, str):
-        return None
+        return session_cookie(event)
     scheme, _, token = header.strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return token.strip()
+
+
+def session_cookie(event: dict[str, Any]) -> str | None:
+    """The session token a browser sends in its HttpOnly cookie (``ttai.http.session_cookies``)."""
+    token = request_cookies(event).get(SESSION_COOKIE, "").strip()
+    return token or None
 
 
 def request_id(event: dict[str, Any]) -> str | None:

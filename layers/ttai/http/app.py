@@ -25,6 +25,7 @@ from ttai.errors import (
     Unavailable,
     describe_error,
 )
+from ttai.http.csrf import forged_write_refusal
 from ttai.http.validation import load_json_body, unreadable_body
 from ttai.observability import logger
 
@@ -149,6 +150,8 @@ class Resolver(APIGatewayHttpResolver):
         refusal = unreadable_body(event)
         if refusal is not None:
             result = _refusal(*refusal)
+        elif (forged := forged_write_refusal(event)) is not None:  # before anything is read, kept or written
+            result = forged
         else:
             # A write with an Idempotency-Key: its first answer is kept, and a retry gets it again.
             from ttai.http.idempotency import answer  # noqa: PLC0415 - light, but only the writes need it

@@ -51,7 +51,7 @@ def test_a_signed_in_caller_gets_a_ticket_that_opens_one_connection(stack: Local
 
 def test_no_ticket_without_a_session(stack: LocalStack) -> None:
     status, _, _ = stack.http("POST", "/api/v1/realtime/ticket")
-    assert status == 401
+    assert status == 403  # the authorizer denies a request with neither a bearer token nor a session cookie
 
 
 def test_an_expired_ticket_is_refused(realtime: LocalRealtime, user: str, clock: Clock) -> None:

@@ -9,11 +9,13 @@ what only one of them needs until a request does: the auth function starts as sm
 
 from __future__ import annotations
 
+import hmac
+import time
 from datetime import UTC, datetime
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
@@ -21,7 +23,15 @@ from ttai.errors import TtaiError, Unauthorized, describe_error
 from ttai.http import deps
 from ttai.http.openapi import responses
 from ttai.http.principal import current_principal
-from ttai.http.replies import no_content
+from ttai.http.session_cookies import (
+    RETURN_PATH,
+    SIGN_IN_COOKIE,
+    SignInCookie,
+    cleared_session_cookies,
+    request_cookies,
+    session_cookies,
+    set_cookie,
+)
 from ttai.models.account import SignInResult
 from ttai.observability import logger
 
@@ -34,24 +44,82 @@ OAuthValue = Annotated[str, Query(min_length=1, max_length=2048, pattern=r"^[\x2
 State = Annotated[str, Query(min_length=16, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
-@signin.get("/auth/login", summary="Start signing in: redirects to TastyTrade")
-def login() -> Response[None]:
+ReturnTo = Annotated[
+    str | None,
+    Query(
+        max_length=200,
+        pattern=RETURN_PATH,
+        description="a page of this site to return to, signed in with a session cookie, instead of the JSON answer",
+    ),
+]
+
+
+@signin.get(
+    "/auth/login",
+    summary="Start signing in: redirects to TastyTrade",
+    responses={HTTPStatus.FOUND.value: {"description": "to TastyTrade's authorization page", "content": {}}},
+)
+def login(return_to: ReturnTo = None) -> Response[None]:
+    from ttai.services.signin import STATE_TTL_SECONDS  # noqa: PLC0415 - loaded by deps.signin() anyway
+
     start = deps.signin().begin()
-    return Response(status_code=302, headers={"Location": start.authorize_url, "Cache-Control": "no-store"})
+    cookies = []
+    if return_to is not None:
+        # A browser's sign-in: the state is bound to this browser, and the callback returns it to the page.
+        pending = SignInCookie(start.state, return_to).value()
+        cookies.append(set_cookie(SIGN_IN_COOKIE, pending, max_age=STATE_TTL_SECONDS))
+    return Response(
+        status_code=302, headers={"Location": start.authorize_url, "Cache-Control": "no-store"}, cookies=cookies
+    )
 
 
-@signin.get("/auth/callback", summary="Finish signing in: TastyTrade redirects here with a code")
+@signin.get(
+    "/auth/callback",
+    summary="Finish signing in: TastyTrade redirects here with a code",
+    responses={
+        **responses(HTTPStatus.UNAUTHORIZED, HTTPStatus.SERVICE_UNAVAILABLE),
+        HTTPStatus.OK.value: {
+            "description": "the new session (a sign-in started without return_to)",
+            "content": {"application/json": {"model": SignInResult}},
+        },
+        HTTPStatus.SEE_OTHER.value: {
+            "description": "a browser's sign-in (started with return_to): the session is in its cookies, and it "
+            "returns to the page it came from",
+            "content": {},
+        },
+    },
+)
 def callback(
     state: State, code: OAuthValue | None = None, error: Annotated[str | None, Query(max_length=200)] = None
-) -> SignInResult:
+) -> Response[Any]:
+    browser = SignInCookie.parse(request_cookies(signin.current_event.raw_event).get(SIGN_IN_COOKIE))
+    if browser is not None and not hmac.compare_digest(browser.state, state):
+        # This browser started another sign-in: a callback link from elsewhere must not sign it in as someone else.
+        raise Unauthorized("this sign-in was not started in this browser: start again at /auth/login")
     if error is not None or code is None:
         raise Unauthorized(f"sign-in was not completed: {error or 'no authorization code'}")
     signed_in = deps.signin().complete(code, state)
-    return SignInResult(
-        token=signed_in.session.token,
-        expires_at=datetime.fromtimestamp(signed_in.session.claims.expires_at, UTC),
+    session = signed_in.session
+    positions = _sync_after_sign_in(session.claims.user_id)
+    if browser is not None:
+        max_age = session.claims.expires_at - int(time.time())
+        cookies = [
+            *session_cookies(session.token, session.claims.session_id, max_age),
+            set_cookie(SIGN_IN_COOKIE, "", max_age=0),
+        ]
+        headers = {"Location": browser.return_to, "Cache-Control": "no-store"}
+        return Response(status_code=HTTPStatus.SEE_OTHER.value, headers=headers, cookies=cookies)
+    result = SignInResult(
+        token=session.token,
+        expires_at=datetime.fromtimestamp(session.claims.expires_at, UTC),
         user=signed_in.user,
-        positions=_sync_after_sign_in(signed_in.session.claims.user_id),
+        positions=positions,
+    )
+    return Response(
+        status_code=HTTPStatus.OK.value,
+        content_type=content_types.APPLICATION_JSON,
+        body=result,
+        headers={"Cache-Control": "no-store"},
     )
 
 
@@ -77,4 +145,5 @@ def logout() -> Response[None]:
 
     principal = current_principal(router)
     SessionStore(deps.env()).revoke(principal.user_id, principal.session_id)
-    return no_content()
+    # A browser signed in with cookies forgets them (a bearer client has none: the expired cookies are moot).
+    return Response(status_code=HTTPStatus.NO_CONTENT.value, cookies=cleared_session_cookies())
