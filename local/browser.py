@@ -42,15 +42,16 @@ def chromium_missing() -> str | None:
 
 
 @contextmanager
-def serving(gateway: LocalGateway, host: str = "127.0.0.1") -> Iterator[str]:
-    """The gateway on a free loopback port over real HTTP, in a background thread; yields its base URL."""
+def serving(gateway: LocalGateway, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """The gateway on a loopback port (a free one unless given: the one the stack's OAuth redirect URI names, to sign
+    in) over real HTTP, in a background thread; yields its base URL."""
 
     class Handler(GatewayRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:
             pass  # a line per request would bury test and benchmark output
 
     Handler.gateway = gateway
-    server = ThreadingHTTPServer((host, 0), Handler)
+    server = ThreadingHTTPServer((host, port), Handler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
     try:

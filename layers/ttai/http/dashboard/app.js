@@ -1,7 +1,10 @@
-// The jobs dashboard: history, the latest report and each run's results, read from /api/v1/jobs with a bearer token.
-// Everything the API returns is data: it reaches the page only as text (textContent, option values), never as markup.
+// The jobs dashboard: history, the latest report and each run's results, read from /api/v1/jobs.
+// Signing in goes through /auth/login: the session then lives in an HttpOnly cookie this page never sees, sent by the
+// browser with each same-origin request, and every write echoes the session's CSRF token (its readable cookie) in
+// X-CSRF-Token. Everything the API returns is data: it reaches the page only as text, never as markup.
 
-const TOKEN_KEY = "ttai.dashboard.token";
+const CSRF_COOKIE = "__Host-ttai_csrf";
+const WRITES = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 const PAGE_SIZE = 20;
 const RENDERED_MARK = "ttai:history-rendered";
 
@@ -19,18 +22,24 @@ class ApiError extends Error {
   }
 }
 
-function token() {
-  return sessionStorage.getItem(TOKEN_KEY);
+// The session's CSRF token, set with the session at sign-in and cleared at sign-out: also the sign that there is one.
+function csrfToken() {
+  for (const pair of document.cookie.split(";")) {
+    const [name, ...value] = pair.trim().split("=");
+    if (name === CSRF_COOKIE) return value.join("=") || null;
+  }
+  return null;
 }
 
-async function api(path, params = {}) {
+async function api(path, params = {}, method = "GET") {
   const query = new URLSearchParams();
   for (const [name, value] of Object.entries(params)) {
     if (value !== null && value !== undefined && value !== "") query.set(name, value);
   }
   const url = query.toString() ? `${path}?${query}` : path;
-  const response = await fetch(url, { headers: { Authorization: `Bearer ${token()}` }, credentials: "omit" });
-  const body = await response.json().catch(() => null);
+  const headers = WRITES.has(method) ? { "X-CSRF-Token": csrfToken() ?? "" } : {};
+  const response = await fetch(url, { method, headers, credentials: "same-origin" });
+  const body = response.status === 204 ? null : await response.json().catch(() => null);
   if (!response.ok) {
     const message = body?.error?.message ?? body?.message ?? response.statusText;
     throw new ApiError(response.status, message);
@@ -219,6 +228,11 @@ function signedIn(yes) {
   $("sign-in").hidden = yes;
   $("board").hidden = !yes;
   $("sign-out").hidden = !yes;
+  if (!yes) {
+    $("details").hidden = true;
+    $("history-table").tBodies[0].replaceChildren();
+    $("report").replaceChildren();
+  }
 }
 
 async function guarded(work) {
@@ -226,12 +240,11 @@ async function guarded(work) {
     showError("");
     await work();
   } catch (error) {
-    // Reading jobs needs no scope: a 401 or 403 means the token itself was refused (API Gateway denies a token the
-    // authorizer does not accept with a 403).
+    // Reading jobs needs no scope: a 401 or 403 means the session itself was refused (API Gateway denies a session
+    // the authorizer does not accept with a 403).
     if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
-      sessionStorage.removeItem(TOKEN_KEY);
       signedIn(false);
-      showError("The token was refused (expired or revoked): sign in again.");
+      showError("Your session has ended (expired or signed out elsewhere): sign in again.");
     } else {
       showError(error instanceof ApiError ? `The API answered ${error.status}: ${error.message}` : String(error));
     }
@@ -244,21 +257,23 @@ function start() {
   guarded(() => Promise.all([loadHistory(), loadLatest()]));
 }
 
-function wire() {
-  $("token-form").addEventListener("submit", (event) => {
-    event.preventDefault();
-    const value = $("token").value.trim();
-    if (!value) return;
-    sessionStorage.setItem(TOKEN_KEY, value);
-    $("token").value = "";
-    start();
-  });
-  $("sign-out").addEventListener("click", () => {
-    sessionStorage.removeItem(TOKEN_KEY);
-    $("details").hidden = true;
-    $("history-table").tBodies[0].replaceChildren();
+async function signOut() {
+  const button = $("sign-out");
+  button.disabled = true;
+  try {
+    showError("");
+    await api("/auth/logout", {}, "POST"); // ends the session and clears both cookies
     signedIn(false);
-  });
+  } catch (error) {
+    if (error instanceof ApiError && (error.status === 401 || error.status === 403)) signedIn(false); // already over
+    else showError(error instanceof ApiError ? `Signing out failed (${error.status}): ${error.message}` : String(error));
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function wire() {
+  $("sign-out").addEventListener("click", signOut);
   for (const id of ["filter-type", "filter-status"]) {
     $(id).addEventListener("change", () => {
       state.cursors = [null];
@@ -277,7 +292,7 @@ function wire() {
     guarded(loadHistory);
   });
   $("report-type").addEventListener("change", () => guarded(loadLatest));
-  if (token()) start();
+  if (csrfToken()) start();
   else signedIn(false);
 }
 

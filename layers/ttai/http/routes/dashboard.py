@@ -1,6 +1,7 @@
-"""``/dashboard``: the jobs dashboard, three static files with no build step (public: the page asks for a token and
-sends it only to /api/v1/jobs). Served with a strict Content-Security-Policy: only its own script and stylesheet run,
-no inline code, and string-to-HTML sinks are refused (Trusted Types), so data can never become markup."""
+"""``/dashboard``: the jobs dashboard, three static files with no build step (public: the page signs in through
+/auth/login, then calls /api/v1/jobs with the session cookie, ``ttai.http.session_cookies``). Served with a strict
+Content-Security-Policy: only its own script and stylesheet run, no inline code, and string-to-HTML sinks are refused
+(Trusted Types), so data can never become markup."""
 
 from __future__ import annotations
 
