@@ -5,6 +5,9 @@ encryption key) and ``POST /auth/logout``, behind the authorizer, to the api fun
 ``signin``, which the auth function's resolver includes (``ttai.http.signin_app``), and ``router``, the api
 function's, which it includes with the first request under ``/auth/logout`` (``API_ROUTERS``). Nothing here imports
 what only one of them needs until a request does: the auth function starts as small as it did.
+
+A sign-in started with ``return_to`` is a browser's: it ends with a redirect to that page and the session in cookies
+(``ttai.http.session_cookies``), and only in the browser that started it; sign-out clears those cookies.
 """
 
 from __future__ import annotations
@@ -42,8 +45,6 @@ signin = Router()  # type: ignore[no-untyped-call]
 router = Router()  # type: ignore[no-untyped-call]
 OAuthValue = Annotated[str, Query(min_length=1, max_length=2048, pattern=r"^[\x21-\x7e]+$")]
 State = Annotated[str, Query(min_length=16, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")]
-
-
 ReturnTo = Annotated[
     str | None,
     Query(
@@ -93,7 +94,7 @@ def callback(
     state: State, code: OAuthValue | None = None, error: Annotated[str | None, Query(max_length=200)] = None
 ) -> Response[Any]:
     browser = SignInCookie.parse(request_cookies(signin.current_event.raw_event).get(SIGN_IN_COOKIE))
-    if browser is not None and not hmac.compare_digest(browser.state, state):
+    if browser is not None and not hmac.compare_digest(browser.state.encode(), state.encode()):
         # This browser started another sign-in: a callback link from elsewhere must not sign it in as someone else.
         raise Unauthorized("this sign-in was not started in this browser: start again at /auth/login")
     if error is not None or code is None:
