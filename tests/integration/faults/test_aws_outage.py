@@ -47,13 +47,52 @@ CALLS = [
 ]
 
 
+class JudgedBefore:
+    """The authorizer's answers as it gave them before the outage, for the requests this module sends.
+
+    API Gateway caches no authorizer answer here (the authorizer has no identity source, so that a browser's session
+    cookie is accepted as well as a bearer header), so while DynamoDB is away the authorizer itself fails and API
+    Gateway answers its bare 500 (``test_while_dynamodb_is_away_the_authorizer_fails_and_api_gateway_answers_500``).
+    What the other tests are about is the api function's own answer when its dependencies fail, so their requests
+    arrive judged as the authorizer judged the same tokens with AWS up.
+    """
+
+    def __init__(self, authorizer: Any) -> None:
+        self.authorizer = authorizer
+        self.verdicts: dict[str, Any] = {}
+        self.invocations = 0
+
+    def __call__(self, event: dict[str, Any]) -> Any:
+        self.invocations += 1
+        token = str(event["headers"].get("authorization"))
+        if token not in self.verdicts:
+            self.verdicts[token] = self.authorizer(event)
+        return self.verdicts[token]
+
+
 @pytest.fixture
-def tokens(faulty: LocalStack) -> dict[str, str]:
+def tokens(faulty: LocalStack, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    assert faulty.gateway is not None
+    monkeypatch.setattr(faulty.gateway, "authorizer", JudgedBefore(faulty.gateway.authorizer))
     user = faulty.token_for(f"fault-{uuid.uuid4().hex[:8]}")
     admin = faulty.token_for(f"operator-{uuid.uuid4().hex[:8]}", scopes=("admin",))
-    for token in (user, admin):  # the authorizer's answers cached, as API Gateway caches them for 60 s
+    for token in (user, admin):  # judged once, with AWS up
         assert faulty.http("GET", "/api/v1/exports", token=token).status == 200
     return {"user": user, "admin": admin}
+
+
+def test_while_dynamodb_is_away_the_authorizer_fails_and_api_gateway_answers_500(faulty: LocalStack) -> None:
+    # The one outage a caller sees as a 500: the authorizer cannot read the session, and an HTTP API cannot shape
+    # what it answers then (its log says why: "authorizer failed: API Gateway answers 500").
+    token = faulty.token_for(f"fault-{uuid.uuid4().hex[:8]}")
+    assert faulty.http("GET", "/api/v1/exports", token=token).status == 200
+    faulty.stop_aws()
+    try:
+        status, _, body = faulty.http("GET", "/api/v1/exports", token=token)
+    finally:
+        faulty.start_aws()
+    assert (status, body) == (500, {"message": "Internal Server Error"})
+    assert faulty.http("GET", "/api/v1/exports", token=token).status == 200
 
 
 @pytest.fixture
