@@ -182,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"  knowledge base:                  {len(samples)} sample documents of dev-user (tagged 'sample');"
         " .venv/bin/ttai knowledge add FILE...\n"
         f"    search: curl -H 'Authorization: Bearer $TOKEN' '{url}/api/v1/knowledge/search?q=covered+calls'\n"
-        f"  jobs dashboard (paste a token):  {url}/dashboard\n"
+        f"  jobs dashboard (sign in there):  {url}/dashboard\n"
         f"  try: curl {url}/health\n"
         f"       curl -H 'Authorization: Bearer $TOKEN' '{url}/api/v1/quotes?symbols=AAPL,MSFT'\n"
         f"  notifications the consumer delivered:\n"
