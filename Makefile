@@ -110,11 +110,11 @@ deploy: install ## deploy one environment: make deploy ENV=staging (needs AWS cr
 deploy-ci: install ## deploy GitHub's OIDC provider and the deploy roles (once per account; needs AWS credentials)
 	$(CDK) deploy --app "$(BIN)/python app.py" -c env=ci --require-approval broadening "ci/*"
 
-load: install ## 200 users for 60 s against a dev server of its own (locust, loopback): latency per request, lost writes
+load: install ## 200 users for 60 s at the usage profile's busiest hour, against a dev server of its own (locust, loopback): latency per request, lost writes
 	$(BIN)/python -m benchmarks.load --enforce-budgets
 
-soak: install ## 50 users for 10 minutes: the same checks, and the dev server's memory growth
-	$(BIN)/python -m benchmarks.load --soak --enforce-budgets
+soak: install ## 50 users for 10 minutes at the stress pacing (~50 requests/s): the same checks, and the dev server's memory growth
+	$(BIN)/python -m benchmarks.load --soak --stress --enforce-budgets
 
 bench: install ## measured budgets, printed as a table
 	$(BIN)/python -m benchmarks

@@ -1,6 +1,6 @@
-"""The load's clients, in proportions taken from infra/cost/usage.json's profile: mostly cached quote reads, then
-tenant lists, a few writes (each with an Idempotency-Key, a fifth of them retried as a phone on a flaky network
-would), and one quote streamer ingesting with a service token.
+"""The load's clients, paced and mixed as infra/cost/usage.json's profile says (benchmarks.load.pacing): cached quote
+reads, then tenant lists, a few writes (each with an Idempotency-Key, a fifth of them retried as a phone on a flaky
+network would), and one quote streamer ingesting with a service token.
 
 Imported only by the load process: importing locust patches the standard library for gevent.
 """
@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import itertools
 import random
+import time
 import uuid
 from dataclasses import dataclass, field
 
 import gevent  # type: ignore[import-untyped]  # locust's own dependency, without stubs
-from locust import HttpUser, between, constant, task
+from locust import HttpUser, task
 
-SYMBOLS = ("AAPL", "MSFT", "SPY", "TSLA")
+from benchmarks.load.pacing import STRESS_WAIT_S, Pacing, from_profile
+
+SYMBOLS = ("AAPL", "MSFT", "SPY", "TSLA")  # the symbols the traders read; the streamer ingests these first
 RETRIED_SHARE = 0.2
 MAX_ATTEMPTS = 6
 
@@ -26,6 +29,8 @@ class Shared:
 
     user_tokens: list[str] = field(default_factory=list)
     service_token: str = ""
+    pacing: Pacing = field(default_factory=from_profile)
+    quote_misses: int = 0  # quote reads that found a symbol missing (between a quote's expiry and the next ingest)
     written: dict[str, set[int]] = field(default_factory=dict)  # journal ids answered 201, by Idempotency-Key
     unanswered: int = 0  # writes still not answered 201 after every attempt
 
@@ -37,29 +42,47 @@ SHARED = Shared()
 _NEXT_TOKEN = itertools.count()
 
 
-def quotes_body() -> dict[str, object]:
+def quotes_body(count: int = len(SYMBOLS)) -> dict[str, object]:
+    """An ingest of ``count`` quotes: the traders' symbols, then made-up ones (S005, S006 ...)."""
+    symbols = [*SYMBOLS, *(f"S{i:03d}" for i in range(len(SYMBOLS) + 1, count + 1))][:count]
     return {
         "quotes": [
             {"symbol": symbol, "last": round(random.uniform(90, 110), 2), "updated_at": "2026-11-20T15:00:00-05:00"}  # noqa: S311
-            for symbol in SYMBOLS
+            for symbol in symbols
         ]
     }
 
 
 class Trader(HttpUser):
-    """A signed-in user of the assistant: reads quotes and their own lists, records a trade now and then."""
+    """A signed-in user of the assistant: reads quotes and their own lists, records a trade now and then.
+
+    Task weights follow the profile's database share: 15 of 25 requests are cached quote reads, 10 (40%) read or
+    write PostgreSQL.
+    """
 
     weight = 100
-    wait_time = between(0.5, 1.5)
 
     def on_start(self) -> None:
         self.token = SHARED.user_tokens[next(_NEXT_TOKEN) % len(SHARED.user_tokens)]
         self.headers = {"Authorization": f"Bearer {self.token}"}
+        self.next_start = time.monotonic()
         self.record_trade()  # every user writes at least once, so even a short run checks its writes
 
-    @task(10)
+    def wait_time(self) -> float:
+        pacing = SHARED.pacing
+        if pacing.stress:
+            return random.uniform(*STRESS_WAIT_S)  # noqa: S311
+        # Poisson arrivals at the profile's rate: the next task starts an exponential gap after the last one
+        # started, so a slow answer does not lower the rate offered (open-loop, as people do not wait for others).
+        self.next_start += random.expovariate(pacing.per_user_s)
+        return max(0.0, self.next_start - time.monotonic())
+
+    @task(15)
     def read_quotes(self) -> None:
-        self.client.get(f"/api/v1/quotes?symbols={','.join(SYMBOLS[:3])}", headers=self.headers, name="quotes (cached)")
+        path = f"/api/v1/quotes?symbols={','.join(SYMBOLS[:3])}"
+        with self.client.get(path, headers=self.headers, name="quotes (cached)", catch_response=True) as response:
+            if response.status_code == 200 and response.json().get("missing"):
+                SHARED.quote_misses += 1
 
     @task(4)
     def list_journal(self) -> None:
@@ -97,7 +120,7 @@ class Trader(HttpUser):
             gevent.sleep(0.2 * attempt)
         SHARED.unanswered += 1
 
-    @task(1)
+    @task(2)
     def save_watchlist(self) -> None:
         self.client.put(
             f"/api/v1/watchlists/load-{random.randint(1, 3)}",  # noqa: S311
@@ -108,12 +131,22 @@ class Trader(HttpUser):
 
 
 class Streamer(HttpUser):
-    """The quote streamer: one service client keeping the hot tier fresh."""
+    """The quote streamer: one service client keeping the hot tier fresh (the profile's ingests: how often, how many
+    symbols)."""
 
     fixed_count = 1
-    wait_time = constant(1)
+
+    def on_start(self) -> None:
+        self.next_start = time.monotonic()
+
+    def wait_time(self) -> float:
+        # Constant pacing: each ingest starts a period after the last started, so the hot tier's quotes (kept as long
+        # as that period) are replaced as they expire rather than a request's time later each round.
+        self.next_start += SHARED.pacing.quote_ingest_seconds
+        return max(0.0, self.next_start - time.monotonic())
 
     @task
     def ingest(self) -> None:
         headers = {"Authorization": f"Bearer {SHARED.service_token}"}
-        self.client.put("/api/v1/quotes", json=quotes_body(), headers=headers, name="quote ingest")
+        body = quotes_body(SHARED.pacing.symbols_per_ingest)
+        self.client.put("/api/v1/quotes", json=body, headers=headers, name="quote ingest")
