@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from moto.server import ThreadedMotoServer
 
 from local.account import ACCOUNT_ID, REGION
 from local.bedrock import LocalBedrock
@@ -37,6 +36,7 @@ from local.functions import LocalFunction
 from local.gateway import LocalGateway, Response
 from local.lambda_api import LocalLambdaApi
 from local.moto_atomic import make_dynamodb_requests_atomic
+from local.moto_server import KeepAliveMotoServer
 from local.poller import LocalPoller, PolledQueue, polled_queues
 from local.postgres import EmbeddedPostgres
 from local.scheduler import LocalScheduler
@@ -112,7 +112,7 @@ class LocalStack(Service):
         self.queue_urls: dict[str, str] = {}  # by binding name: TASK_QUEUE...
         self.dlq_urls: dict[str, str] = {}
         self.email_sender = "ttai@example.com"
-        self._server: ThreadedMotoServer | None = None
+        self._server: KeepAliveMotoServer | None = None
         self._saved_environ: dict[str, str | None] = {}
         self._databases: dict[str, str] = {}
         self.environ: dict[str, str] = {}
@@ -146,7 +146,7 @@ class LocalStack(Service):
             raise
 
     def _start(self) -> None:
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._server = KeepAliveMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         make_dynamodb_requests_atomic()  # the objects' leases rely on DynamoDB's per-request atomicity
         self.lambda_api = LocalLambdaApi(self.functions)
