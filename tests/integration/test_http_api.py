@@ -11,6 +11,7 @@ import pytest
 from local.aws_calls import CallCounter
 from local.stack import LocalStack
 from tests.conftest import Clock
+from ttai.http.openapi import LINKS
 
 
 @pytest.fixture(scope="module")
@@ -249,6 +250,32 @@ def test_openapi_document_declares_the_statuses_and_error_bodies_the_api_returns
     assert spec["security"] == [{"bearerAuth": []}]
     assert paths["/health"]["get"]["security"] == []
     assert "401" not in paths["/health"]["get"]["responses"]
+
+
+def test_openapi_document_links_each_create_to_what_reads_changes_or_deletes_it(stack: LocalStack, user: str) -> None:
+    spec = stack.http("GET", "/openapi.json", token=user).body
+    paths, schemas = spec["paths"], spec["components"]["schemas"]
+    for (method, path), links in LINKS.items():
+        responses = paths[path][method.lower()]["responses"]
+        success = next(status for status in responses if status.startswith("2"))
+        declared = responses[success]["links"]
+        assert set(declared) == {link.name for link in links}, (method, path)
+        answer = schemas[responses[success]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]]
+        for link in links:
+            pointer = declared[link.name]["operationRef"].removeprefix("#/paths/").replace("~1", "/").replace("~0", "~")
+            target_path, target_method = pointer.rsplit("/", 1)
+            target = paths[target_path][target_method]
+            assert link.parameter in {p["name"] for p in target["parameters"] if p["in"] == "path"}, link
+            assert declared[link.name]["parameters"] == {link.parameter: f"$response.body#/{link.field}"}
+            assert link.field in answer["required"], link  # the answer always holds the value
+    # A new create is linked too: every 201 whose answer has an id, beside an operation on /path/{id}.
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            created = operation["responses"].get("201", {}).get("content", {}).get("application/json", {})
+            answer = schemas.get(created.get("schema", {}).get("$ref", "/").rsplit("/", 1)[1], {})
+            by_id = [other for other in paths if other.startswith(f"{path}/{{")]
+            if "id" in answer.get("properties", {}) and by_id:
+                assert (method.upper(), path) in LINKS, f"{method.upper()} {path} creates {by_id} but links none"
 
 
 def test_a_cached_value_from_an_older_schema_is_a_miss_not_a_500(stack: LocalStack, user: str) -> None:
