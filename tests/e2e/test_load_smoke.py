@@ -14,7 +14,19 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_a_short_load_run_answers_no_5xx_and_loses_or_repeats_no_write(tmp_path: Path) -> None:
     report_file = tmp_path / "load.json"
     finished = subprocess.run(
-        [sys.executable, "-m", "benchmarks.load", "--users", "8", "--seconds", "4", "--json", str(report_file)],
+        # The stress pacing: the profile's (a request every ~10 s per user) would leave a 4-second run nearly empty.
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.load",
+            "--stress",
+            "--users",
+            "8",
+            "--seconds",
+            "4",
+            "--json",
+            f"{report_file}",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
