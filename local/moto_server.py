@@ -11,7 +11,9 @@ code, which closes the connection after it as before.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import socket
 import traceback
 from collections.abc import Iterable
 from typing import Any
@@ -29,6 +31,14 @@ class KeepAliveMotoHandler(MotoRequestHandler):
     # Headers and body go out in two writes: without this the body waits for the client's delayed ACK (40 ms) on a
     # kept-alive connection.
     disable_nagle_algorithm = True
+
+    def setup(self) -> None:
+        super().setup()
+        _connections(self.server).add(self.connection)
+
+    def finish(self) -> None:
+        _connections(self.server).discard(self.connection)
+        super().finish()
 
     def run_wsgi(self) -> None:
         if self.headers.get("Transfer-Encoding"):
@@ -80,11 +90,27 @@ class KeepAliveMotoHandler(MotoRequestHandler):
         self.wfile.flush()
 
 
+def _connections(server: Any) -> set[socket.socket]:
+    """The connections a server's handlers hold open (kept on the server, which the handlers see)."""
+    found: set[socket.socket] = server.__dict__.setdefault("ttai_open_connections", set())
+    return found
+
+
 class KeepAliveMotoServer(ThreadedMotoServer):
-    """ThreadedMotoServer on :class:`KeepAliveMotoHandler` (its thread, start and stop unchanged)."""
+    """ThreadedMotoServer on :class:`KeepAliveMotoHandler`; stopping it also ends the connections it kept open, so a
+    stopped endpoint refuses every call (``LocalStack.stop_aws``) instead of answering on old connections."""
 
     def _server_entry(self) -> None:
         app = DomainDispatcherApplication(create_backend_app)
         self._server = make_server(self._ip_address, self._port, app, True, request_handler=KeepAliveMotoHandler)
         self._server_ready_event.set()
         self._server.serve_forever()
+
+    def stop(self) -> None:
+        server = self._server
+        super().stop()
+        if server is not None:
+            for connection in list(_connections(server)):
+                with contextlib.suppress(OSError):  # already closed by its client
+                    connection.shutdown(socket.SHUT_RDWR)
+            server.server_close()

@@ -272,7 +272,7 @@ class LocalStack(Service):
     def start_aws(self) -> None:
         """Serve the AWS endpoint again on the same port (after ``stop_aws``)."""
         assert self._server is None, "the AWS endpoint is already running"
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._server = KeepAliveMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
 
     # --------------------------------------------------------------- functions
