@@ -38,6 +38,7 @@ from infra.constructs.database import Database
 from infra.constructs.durable_objects import DurableObjects, grant_invoke
 from infra.constructs.function import TtaiFunction
 from infra.constructs.idempotency import IdempotencyTable
+from infra.constructs.limits import LimitsTable
 from infra.constructs.notifications import Notifications
 from infra.constructs.queues import Queues
 from infra.constructs.secrets import Secrets
@@ -55,6 +56,7 @@ from infra.storage_layout import (
     IdempotencyBinding,
     KvBinding,
     LambdaBinding,
+    LimitsBinding,
     PushBinding,
     QueueBinding,
     R2Binding,
@@ -124,6 +126,7 @@ class Bindings:
         storage: Storage,
         queues: Queues,
         idempotency: IdempotencyTable,
+        limits: LimitsTable,
         notifications: Notifications,
         secrets: Secrets,
         workflows: Workflows,
@@ -141,6 +144,7 @@ class Bindings:
         self._storage = storage
         self._queues = queues
         self._idempotency = idempotency
+        self._limits = limits
         self._notifications = notifications
         self._secrets = secrets
         self._workflows = workflows
@@ -216,6 +220,8 @@ class Bindings:
                 return self._queues.bind(grantee, name, binding)
             case IdempotencyBinding():
                 return self._idempotency.bind(grantee, binding)
+            case LimitsBinding():
+                return self._limits.bind(grantee, binding)
             case PushBinding():
                 return self._notifications.bind_push(grantee, binding)
             case EmailBinding():

@@ -36,6 +36,10 @@ MIN_PROTECTED_BACKUP_RETENTION_DAYS = 7
 # AWS's advice for SQS event sources: a queue hides a received message for at least 6x its consumer's timeout
 # (15 minutes at most, so 90 minutes, well inside SQS's 12-hour ceiling).
 QUEUE_VISIBILITY_TO_TIMEOUT = 6
+# A per-user bucket's window (burst / rate_per_second) lies within one item of the limits table, a minute
+# (storage.json limits.period_seconds), and a window under a second would make an attribute per request.
+MIN_LIMIT_WINDOW_SECONDS = 1
+MAX_LIMIT_WINDOW_SECONDS = 60
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -188,6 +192,33 @@ class ApiSettings(_Settings):
     cors: CorsSettings
 
 
+class BucketSettings(_Settings):
+    """One scope's token bucket per user: `burst` tokens, refilled in whole every burst / rate_per_second seconds
+    (ttai.auth.admission says why a window, not a trickle). The window lies within the limits table's minute items."""
+
+    rate_per_second: float = Field(gt=0, le=10_000)
+    burst: int = Field(ge=1, le=10_000)
+
+    @model_validator(mode="after")
+    def _window_fits_a_minute(self) -> BucketSettings:
+        window = self.burst / self.rate_per_second
+        if not MIN_LIMIT_WINDOW_SECONDS <= window <= MAX_LIMIT_WINDOW_SECONDS:
+            msg = (
+                f"burst / rate_per_second is the bucket's window, {window:g} s here: it must lie between "
+                f"{MIN_LIMIT_WINDOW_SECONDS} and {MAX_LIMIT_WINDOW_SECONDS} seconds"
+            )
+            raise ValueError(msg)
+        return self
+
+
+class LimitsSettings(_Settings):
+    """Per-user request limits of the API's functions, inside the stage's throttle (the outer wall): a user's
+    tokens draw on `user`, service tokens (scope service) on `service`."""
+
+    user: BucketSettings
+    service: BucketSettings
+
+
 class OAuthEndpoints(_Settings):
     """TastyTrade's OAuth endpoints for this environment: its sandbox outside prod, the live service in prod."""
 
@@ -306,6 +337,7 @@ class EnvironmentConfig(_Settings):
     tracing: Literal["active", "pass_through"]
     functions: FunctionsSettings
     api: ApiSettings
+    limits: LimitsSettings
     oauth: OAuthEndpoints
     tastytrade: TastyTradeSettings
     database: DatabaseSettings

@@ -23,6 +23,7 @@ from infra.constructs.durable_objects import DurableObjects
 from infra.constructs.http_api import HttpApi
 from infra.constructs.idempotency import IdempotencyTable
 from infra.constructs.layer import EXTRA_LAYERS, SHARED_LAYER, PythonLayer
+from infra.constructs.limits import LimitsTable
 from infra.constructs.market_capacity import MarketCapacity
 from infra.constructs.migrations import Migrations
 from infra.constructs.monitoring import Monitoring, QueuePair
@@ -72,6 +73,7 @@ class TtaiStack(cdk.Stack):
         websocket = WebSocketApi(self, "WebSocket", config=config, layout=layout.websockets)
         durable = DurableObjects(self, "DurableObjects", config=config, layout=layout.durable)
         idempotency = IdempotencyTable(self, "Idempotency", config=config, layout=layout.idempotency)
+        limits = LimitsTable(self, "Limits", config=config, layout=layout.limits)
         workflows = Workflows(self, "Workflows", config=config, layout=layout.workflows)
         bindings = Bindings(
             config=config,
@@ -83,6 +85,7 @@ class TtaiStack(cdk.Stack):
             storage=storage,
             queues=queues,
             idempotency=idempotency,
+            limits=limits,
             notifications=Notifications(self, "Notifications", config=config),
             secrets=secrets,
             workflows=workflows,
@@ -137,6 +140,7 @@ class TtaiStack(cdk.Stack):
             tables={
                 "cache": cache.table,
                 "idempotency": idempotency.table,
+                "limits": limits.table,
                 "durable objects": durable.table,
                 "websocket connections": websocket.table,
                 "workflows": workflows.table,

@@ -137,6 +137,14 @@ class IdempotencyLayout(_Layout):
     expires_after_seconds: int = Field(ge=1)
 
 
+class LimitsLayout(_Layout):
+    partition_key: str
+    ttl_attribute: str
+    # One item per user and period: a revocation mark must outlive the authorizer's cache (at most an hour), and a
+    # bucket's window (at most a minute, infra.config) lies within one item.
+    period_seconds: int = Field(ge=60, le=3600)
+
+
 class ScheduledJob(_Layout):
     cron: str
     description: str
@@ -186,6 +194,12 @@ class QueueBinding(_Layout):
 
 class IdempotencyBinding(_Layout):
     type: Literal["idempotency"]
+
+
+class LimitsBinding(_Layout):
+    """The limits table: admit each authorized request (one UpdateItem) and mark the sessions the function ends."""
+
+    type: Literal["limits"]
 
 
 class EmailBinding(_Layout):
@@ -253,6 +267,7 @@ Binding = Annotated[
     | R2Binding
     | QueueBinding
     | IdempotencyBinding
+    | LimitsBinding
     | EmailBinding
     | PushBinding
     | WorkflowBinding
@@ -328,6 +343,7 @@ class StorageLayout(_Layout):
     # By binding name (TASK_QUEUE ...), as the runtime's env.TASK_QUEUE.
     queues: dict[str, QueueSpec]
     idempotency: IdempotencyLayout
+    limits: LimitsLayout
     schedules: SchedulesLayout
     ai: AiLayout
     vectorize: VectorizeLayout

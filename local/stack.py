@@ -66,6 +66,12 @@ DATABASE = "ttai"
 # moto accepts any credentials; fixed fake ones keep boto3 from searching the machine for real ones.
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}
 MARKET_DATA_CUSTOMER = "5WT09999"
+# The dev environment's buckets (cdk.json), so make dev and the tests meet the limits a deployed user meets; a test
+# of something else that needs more passes its own.
+LOCAL_LIMITS: Mapping[str, Mapping[str, float]] = {
+    "user": {"rate_per_second": 10, "burst": 20},
+    "service": {"rate_per_second": 20, "burst": 40},
+}
 
 
 def free_port() -> int:
@@ -90,6 +96,7 @@ class LocalStack(Service):
         workflow_clock: VirtualClock | WallClock | None = None,
         websocket_idle_timeout: float = IDLE_TIMEOUT_SECONDS,
         websocket_max_connection_age: float = MAX_CONNECTION_AGE_SECONDS,
+        limits: Mapping[str, Mapping[str, float]] | None = None,
     ) -> None:
         """``data_dir`` keeps PostgreSQL's data between runs (``make dev``); tests use a temporary cluster.
         ``workflows_dir`` keeps the workflows' executions and registry likewise (a temporary one otherwise), and
@@ -103,6 +110,8 @@ class LocalStack(Service):
         self.layout: StorageLayout = storage_layout()
         self.cluster_arn = f"arn:aws:rds:{REGION}:{ACCOUNT_ID}:cluster:{self.name}"
         self._secret_values = dict(secret_values or {})
+        # Per-user buckets as cdk.json's `limits` writes them (user, service: rate_per_second, burst).
+        self._limits = {scope: dict(bucket) for scope, bucket in (limits or LOCAL_LIMITS).items()}
         self._data_dir = data_dir
         self._queue_visibility_timeout = queue_visibility_timeout
         self._workflows_dir = workflows_dir
@@ -171,6 +180,7 @@ class LocalStack(Service):
             **self._provision_bucket(),
             **self._provision_queues(),
             **self._provision_idempotency(),
+            **self._provision_limits(),
             **self._provision_workflows(),
             **self._provision_notifications(),
             **self._provision_secrets(),
@@ -374,6 +384,24 @@ class LocalStack(Service):
             TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attr}
         )
         return {"TTAI_IDEMPOTENCY_TABLE": table}
+
+    def _provision_limits(self) -> dict[str, str]:
+        """The limits table, and the buckets and revocation span the limits binding gives a function (as
+        infra.constructs.limits writes them: the authorizer caches nothing, so the span is 0)."""
+        spec = self.layout.limits
+        table = f"{self.name}-limits"
+        dynamodb = self.client("dynamodb")
+        dynamodb.create_table(
+            TableName=table,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": spec.key_attr, "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": spec.key_attr, "KeyType": "HASH"}],
+        )
+        dynamodb.update_time_to_live(
+            TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attr}
+        )
+        limits = {**self._limits, "revocation_seconds": 0}
+        return {"TTAI_LIMITS_TABLE": table, "TTAI_LIMITS": json.dumps(limits, separators=(",", ":"))}
 
     def _provision_workflows(self) -> dict[str, str]:
         """The workflows table as the stack declares it, and a function ARN per workflow, which the local runner

@@ -17,6 +17,7 @@ BINDING_VARIABLES = {
     "d1": ("TTAI_DB_CLUSTER_ARN", "TTAI_DB_SECRET_ARN", "TTAI_DB_NAME"),
     "r2": ("TTAI_R2_BUCKET",),
     "idempotency": ("TTAI_IDEMPOTENCY_TABLE",),
+    "limits": ("TTAI_LIMITS_TABLE", "TTAI_LIMITS"),
     "email": ("TTAI_EMAIL_SENDER",),
     "push": ("TTAI_PUSH_TOPIC_ARN",),
     # A Vectorize index is reached through the database's Data API, so it brings the database's variables.

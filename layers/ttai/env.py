@@ -103,6 +103,8 @@ _VARIABLES: dict[str, _Rule] = {
     "tastytrade_api_url": _Rule("TTAI_TASTYTRADE_API_URL", pattern=_URL),
     "r2_bucket": _Rule("TTAI_R2_BUCKET", 3, 63),
     "idempotency_table": _Rule("TTAI_IDEMPOTENCY_TABLE", 3, 255),
+    "limits_table": _Rule("TTAI_LIMITS_TABLE", 3, 255),
+    "limits": _Rule("TTAI_LIMITS", 2, 1024, pattern=re.compile(r"^\{.*\}$")),
     "workflows_table": _Rule("TTAI_WORKFLOWS_TABLE", 3, 255),
     "email_sender": _Rule("TTAI_EMAIL_SENDER", 3, 320),
     "push_topic_arn": _Rule("TTAI_PUSH_TOPIC_ARN", 20, pattern=_ARN),
@@ -138,6 +140,9 @@ class Settings(NamedTuple):
     tastytrade_api_url: str | None = None  # TastyTrade's REST API: its sandbox outside prod
     r2_bucket: str | None = None
     idempotency_table: str | None = None
+    # The limits table and the buckets (JSON) that admit each authorized request (ttai.auth.admission).
+    limits_table: str | None = None
+    limits: str | None = None
     workflows_table: str | None = None
     email_sender: str | None = None
     push_topic_arn: str | None = None

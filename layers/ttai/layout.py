@@ -86,6 +86,14 @@ class IdempotencyLayout(NamedTuple):
     expires_after_seconds: int
 
 
+class LimitsLayout(NamedTuple):
+    """The limits table: one item per user and period (its key), expired by TTL once its period is over."""
+
+    key_attr: str
+    ttl_attr: str
+    period_seconds: int
+
+
 class ScheduleLayout(NamedTuple):
     job: str  # the job type: pre-market, analysis...
     cron: str  # five fields, day names, in the layout's time zone
@@ -117,6 +125,7 @@ class StorageLayout(NamedTuple):
     export_tag: tuple[str, str]  # (key, value) every export object carries: the lifecycle rule of exports needs it
     queues: tuple[QueueLayout, ...]
     idempotency: IdempotencyLayout
+    limits: LimitsLayout
     schedule_timezone: str
     schedules: tuple[ScheduleLayout, ...]
     ai: AiLayout
@@ -183,6 +192,7 @@ BINDING_TYPES = (
     "workflow",
     "vectorize",
     "ai",
+    "limits",
 )
 VAR_GROUPS = ("tastytrade",)
 USER_OBJECTS = "user_objects"  # the R2 scope of every object under a user's own prefix (users/{user_id}/)
@@ -266,6 +276,11 @@ def storage_layout() -> StorageLayout:
             key_attr=raw["idempotency"]["partition_key"],
             ttl_attr=raw["idempotency"]["ttl_attribute"],
             expires_after_seconds=int(raw["idempotency"]["expires_after_seconds"]),
+        ),
+        limits=LimitsLayout(
+            key_attr=raw["limits"]["partition_key"],
+            ttl_attr=raw["limits"]["ttl_attribute"],
+            period_seconds=int(raw["limits"]["period_seconds"]),
         ),
         schedule_timezone=raw["schedules"]["timezone"],
         schedules=tuple(

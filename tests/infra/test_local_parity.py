@@ -15,6 +15,7 @@ from infra.config import EnvironmentConfig
 from infra.constructs.durable_objects import SCHEDULE_ACTIONS
 from infra.constructs.http_api import HttpApi
 from infra.constructs.idempotency import RECORD_ACTIONS
+from infra.constructs.limits import ITEM_ACTIONS as LIMITS_ACTIONS
 from infra.constructs.queues import Queues
 from infra.constructs.storage import LIST_ACTIONS, OBJECT_ACTIONS
 from infra.constructs.workflows import RECORD_ACTIONS as WORKFLOW_RECORD_ACTIONS
@@ -29,6 +30,7 @@ from infra.storage_layout import (
     IdempotencyBinding,
     KvBinding,
     LambdaBinding,
+    LimitsBinding,
     PushBinding,
     QueueBinding,
     R2Binding,
@@ -351,8 +353,8 @@ def _check_binding(name: str, binding: Any, role: _Role, layout: StorageLayout) 
             assert _bucket_grants(role.statements, bucket) == _implied_bucket_grants(binding, layout)
         case QueueBinding():
             assert "sqs:SendMessage" in granted[targets[f"TTAI_{name}_URL"]]
-        case IdempotencyBinding():
-            assert granted[targets["TTAI_IDEMPOTENCY_TABLE"]] == set(RECORD_ACTIONS)
+        case IdempotencyBinding() | LimitsBinding():
+            _check_table_binding(binding, role)
         case PushBinding():
             assert granted[targets["TTAI_PUSH_TOPIC_ARN"]] == {"sns:Publish"}
         case EmailBinding():
@@ -378,6 +380,17 @@ def _check_binding(name: str, binding: Any, role: _Role, layout: StorageLayout) 
             )
         case DurableBinding() | LambdaBinding() | DurableHostBinding() | WebSocketBinding():
             _check_realtime_binding(name, binding, role)
+
+
+def _check_table_binding(binding: IdempotencyBinding | LimitsBinding, role: _Role) -> None:
+    """A table the function keeps records in: exactly the actions its construct names."""
+    granted, targets = role.granted, role.targets
+    match binding:
+        case IdempotencyBinding():
+            assert granted[targets["TTAI_IDEMPOTENCY_TABLE"]] == set(RECORD_ACTIONS)
+        case LimitsBinding():
+            assert granted[targets["TTAI_LIMITS_TABLE"]] == set(LIMITS_ACTIONS)
+            assert "TTAI_LIMITS" not in targets  # the buckets' settings, not a resource
 
 
 _TABLE_ONLY = {

@@ -1,7 +1,8 @@
 """Sessions: a durable row in SQL (who, when, revoked or not) and a KV record the authorizer checks.
 
-A token is honoured only while its KV record exists, so revoking deletes the record (and stamps the row).
-The authorizer reads KV alone: one GetItem, no database, no VPC.
+A token is honoured only while its KV record exists, so revoking deletes the record (and stamps the row), and
+marks the session on the user's limits items, which every request the authorizer's cached answers let through
+meets (ttai.auth.admission). The authorizer reads KV alone: one GetItem, no database, no VPC.
 """
 
 from __future__ import annotations
@@ -80,6 +81,10 @@ class SessionStore:
         return claims
 
     def revoke(self, user_id: str, session_id: str) -> None:
-        """End a session: the authorizer refuses it from now on (API Gateway's cache may serve it for its TTL)."""
+        """End a session: the authorizer refuses it once its record is gone, and the functions at once, whatever
+        API Gateway's cache of the authorizer's answers holds (a mark on the user's limits items)."""
+        from ttai.auth.admission import Admission  # noqa: PLC0415 - signing out alone needs it
+
         self._env.KV.delete(CacheKeys.session(user_id, session_id))
         self._env.DB.prepare(_REVOKE).bind(user_id, session_id).run()
+        Admission.from_env(self._env).revoke(user_id, [session_id])

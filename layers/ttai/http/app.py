@@ -25,6 +25,7 @@ from ttai.errors import (
     Unavailable,
     describe_error,
 )
+from ttai.http import limits
 from ttai.http.csrf import forged_write_refusal
 from ttai.http.validation import load_json_body, unreadable_body
 from ttai.observability import logger
@@ -148,7 +149,10 @@ class Resolver(APIGatewayHttpResolver):
         raw_path = event.get("rawPath")
         self.load_routes(raw_path if isinstance(raw_path, str) else None)
         refusal = unreadable_body(event)
-        if refusal is not None:
+        limited = limits.refusal(event, _answer)  # the caller's bucket and session: one UpdateItem, before all else
+        if limited is not None:
+            result = limited
+        elif refusal is not None:
             result = _refusal(*refusal)
         elif (forged := forged_write_refusal(event)) is not None:  # before anything is read, kept or written
             result = forged

@@ -64,6 +64,9 @@ class Erasure:
     audit_events_redacted: int
     cache_entries: int
     object_versions: int
+    # Every session the user had: their records are gone, and the caller marks them ended where the authorizer's
+    # cache would still let them through (ttai.auth.admission).
+    session_ids: tuple[str, ...] = ()
 
 
 def _owned(tables: list[Table]) -> list[tuple[Table, Owner]]:
@@ -125,17 +128,23 @@ class DataRightsService:
     def erase(self) -> Erasure:
         """Delete every row, object and cache entry of the user; redact their audit trail; end their sessions."""
         tables = discover(self.db)
-        known = self._cache_keys_from_rows()  # read before the rows go
+        known, session_ids = self._cache_keys_from_rows()  # read before the rows go
         versions = self.bucket.purge(user_objects_prefix(self.user_id))
         rows, redacted = self._erase_rows(tables)
         entries = self._erase_cache(known)
-        erasure = Erasure(rows=rows, audit_events_redacted=redacted, cache_entries=entries, object_versions=versions)
+        erasure = Erasure(
+            rows=rows,
+            audit_events_redacted=redacted,
+            cache_entries=entries,
+            object_versions=versions,
+            session_ids=session_ids,
+        )
         logger.info("account erased", extra={"rows": rows, "redacted": redacted, "cache": entries, "objects": versions})
         return erasure
 
-    def _cache_keys_from_rows(self) -> set[str]:
+    def _cache_keys_from_rows(self) -> tuple[set[str], tuple[str, ...]]:
         """KV keys the user's rows imply, expired ones included: listing skips an entry past its expiry that
-        DynamoDB has not swept yet, and it must go too. One statement."""
+        DynamoDB has not swept yet, and it must go too; and the ids of their sessions. One statement."""
         uid = self.user_id
         rows = (
             self.db.prepare(
@@ -148,15 +157,17 @@ class DataRightsService:
             .results
         )
         keys = {CacheKeys.positions(uid)}
+        sessions: list[str] = []
         for row in rows:
             kind, name = str(row["kind"]), str(row["name"])
             if kind == "session":
                 keys.add(CacheKeys.session(uid, name))
+                sessions.append(name)
             elif kind == "watchlist":
                 keys.add(CacheKeys.watchlist(uid, name))
             else:
                 keys |= {CacheKeys.user_analysis(uid, name), CacheKeys.analysis_index(name, uid)}
-        return keys
+        return keys, tuple(sessions)
 
     def _erase_rows(self, tables: list[Table]) -> tuple[int, int]:
         owned = [(t, w) for t, w in _owned(tables) if t.name != AUDIT_TABLE]

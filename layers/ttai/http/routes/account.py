@@ -49,7 +49,11 @@ def export_account() -> Response[WorkflowStarted]:
     responses=responses(success=HTTPStatus.NO_CONTENT),
 )
 def erase_account() -> Response[None]:
-    _data_rights().erase()
+    from ttai.auth.admission import Admission  # noqa: PLC0415 - erasure alone ends sessions here
+
+    erasure = _data_rights().erase()
+    # Their records are gone; the marks refuse the sessions while the authorizer's cache may still answer for them.
+    Admission.from_env(deps.env()).revoke(current_principal(router).user_id, erasure.session_ids)
     return no_content()
 
 
