@@ -435,6 +435,12 @@ class Env:
             raise ConfigurationError(f"secret {name} has no current value")
         return value
 
+    def forget_secret(self, name: str) -> None:
+        """Drop what this container read of ``name``: the next read fetches it again (a key rotated meanwhile)."""
+        with self._lock:
+            for stage in ("AWSCURRENT", "AWSPREVIOUS"):
+                self._secrets.pop(f"{name}@{stage}", None)
+
     def secret_versions(self, name: str) -> list[str]:
         """The current value, then the previous one if the secret was rotated (for keys that must still open
         what the old value sealed)."""

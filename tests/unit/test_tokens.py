@@ -140,3 +140,82 @@ def test_whatever_else_a_well_signed_token_holds_verifying_it_is_a_denial(
 def test_any_string_as_a_token_is_refused_as_unauthorized(token: str) -> None:
     with pytest.raises(Unauthorized):
         tokens.verify(SECRET, token)
+
+
+# ---------------------------------------------------------------------------------------- two keys live at once
+
+NEW_SECRET = "n" * 64
+
+
+def test_a_token_names_the_key_that_signed_it() -> None:
+    token = tokens.issue(NEW_SECRET, claims())
+    assert jwt.get_unverified_header(token)["kid"] == tokens.key_id(NEW_SECRET) != tokens.key_id(SECRET)
+    assert len(tokens.key_id(SECRET)) == 16  # a digest: nothing of the key itself
+    assert SECRET[:8] not in tokens.key_id(SECRET)
+
+
+def test_tokens_of_either_live_key_verify_while_both_are_given() -> None:
+    old, new = tokens.issue(SECRET, claims()), tokens.issue(NEW_SECRET, claims(user_id="user-2"))
+    live = [NEW_SECRET, SECRET]  # the current key first
+    assert tokens.verify(live, old).user_id == "user-1"
+    assert tokens.verify(live, new).user_id == "user-2"
+
+
+def test_a_removed_key_s_tokens_are_refused_as_of_an_unknown_key() -> None:
+    with pytest.raises(tokens.UnknownKey, match="not live"):
+        tokens.verify([NEW_SECRET], tokens.issue(SECRET, claims()))
+
+
+def test_a_kid_naming_a_live_key_does_not_let_another_key_s_signature_pass() -> None:
+    # Signed with a key nobody holds, but claiming a live key's id.
+    forged = jwt.encode(
+        {"iss": "ttai", "aud": "ttai-api", "sub": "u", "jti": "s" * 32, "iat": 1, "exp": 2**31},
+        "f" * 64,
+        algorithm="HS256",
+        headers={"kid": tokens.key_id(SECRET)},
+    )
+    with pytest.raises(Unauthorized, match="Signature verification failed"):
+        tokens.verify([NEW_SECRET, SECRET], forged)
+
+
+def test_a_token_without_a_kid_is_checked_with_the_current_key_alone() -> None:
+    # Tokens signed before keys had ids: the current key verifies them, the previous one does not.
+    payload = {"iss": "ttai", "aud": "ttai-api", "sub": "u", "jti": "s" * 32, "iat": 1, "exp": 2**31}
+    legacy = jwt.encode(payload, SECRET, algorithm="HS256")
+    assert tokens.verify([SECRET, NEW_SECRET], legacy).user_id == "u"
+    with pytest.raises(Unauthorized, match="Signature verification failed"):
+        tokens.verify([NEW_SECRET, SECRET], legacy)
+
+
+def _hand_signed(header: dict[str, Any], payload: dict[str, Any], key: str = SECRET) -> str:
+    """A compact HS256 JWS built without PyJWT, which will not sign some headers an attacker can send."""
+    import hashlib  # noqa: PLC0415
+    import hmac  # noqa: PLC0415
+
+    encode = jwt.utils.base64url_encode
+    signing_input = encode(json.dumps(header).encode()) + b"." + encode(json.dumps(payload).encode())
+    signature = hmac.new(key.encode(), signing_input, hashlib.sha256).digest()
+    return (signing_input + b"." + encode(signature)).decode()
+
+
+@pytest.mark.parametrize("kid", [7, ["a"], {"k": 1}, "", "x" * 16, None])
+def test_a_kid_that_is_not_a_live_key_s_id_is_refused(kid: object) -> None:
+    payload = {"iss": "ttai", "aud": "ttai-api", "sub": "u", "jti": "s" * 32, "iat": 1, "exp": 2**31}
+    with pytest.raises(Unauthorized):
+        tokens.verify([SECRET], _hand_signed({"alg": "HS256", "typ": "JWT", "kid": kid}, payload))
+
+
+def test_another_algorithm_in_the_header_is_refused_whatever_the_signature() -> None:
+    def part(value: dict[str, Any]) -> str:
+        return jwt.utils.base64url_encode(json.dumps(value).encode()).decode()
+
+    payload = {"iss": "ttai", "aud": "ttai-api", "sub": "u", "jti": "s" * 32, "iat": 1, "exp": 2**31}
+    for alg in ("RS256", "ES256", "HS384", "none", "NONE"):
+        token = f"{part({'alg': alg, 'kid': tokens.key_id(SECRET)})}.{part(payload)}.{'A' * 43}"
+        with pytest.raises(Unauthorized):
+            tokens.verify(SECRET, token)
+
+
+def test_verifying_with_no_key_is_a_configuration_fault() -> None:
+    with pytest.raises(ValueError, match="at least one key"):
+        tokens.verify([], tokens.issue(SECRET, claims()))

@@ -8,6 +8,7 @@ meets (ttai.auth.admission). The authorizer reads KV alone: one GetItem, no data
 from __future__ import annotations
 
 import json
+import math
 import secrets
 import time
 from dataclasses import dataclass
@@ -37,6 +38,15 @@ WITH revoked AS (
 INSERT INTO audit_events (user_id, actor, action, entity, entity_id)
 SELECT ?1, ?1, 'session.revoke', 'session', id FROM revoked
 """
+
+
+# How long a container trusts the signing keys it read (a key rotated out stops verifying within this), and how
+# often a token naming a key it does not know may make it read them early.
+KEYS_MAX_AGE_SECONDS = 300
+KEYS_REREAD_SECONDS = 60
+# By Env (one per container and set of variables): when it read the keys, and when it last read them early.
+_KEYS_READ: dict[int, float] = {}
+_KEYS_REREAD: dict[int, float] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +84,32 @@ class SessionStore:
 
     def verify(self, token: str) -> tokens.Claims:
         """Claims of a token that verifies and whose session is live (one GetItem once the signature holds)."""
-        claims = tokens.verify(self._env.secret(JWT_SECRET), token)
+        claims = self._signed_claims(token)
         record = self._env.KV.get(CacheKeys.session(claims.user_id, claims.session_id), "json")
         if not record or record.get("user_id") != claims.user_id:
             raise Unauthorized("session revoked or unknown")
         return claims
+
+    def _signed_claims(self, token: str) -> tokens.Claims:
+        """The claims of a token signed with a live key: the current one (the common case: one secret read per
+        container and five minutes), else the previous one too (read when a token names a key the current one is
+        not). A key neither is may have been rotated in since this container read them: it reads both again, at
+        most once a minute, so a forged kid cannot make every request a Secrets Manager call."""
+        env, now = self._env, time.time()
+        if now - _KEYS_READ.setdefault(id(env), now) >= KEYS_MAX_AGE_SECONDS:  # a key rotated out stops verifying
+            env.forget_secret(JWT_SECRET)
+            _KEYS_READ[id(env)] = now
+        try:
+            return tokens.verify(env.secret(JWT_SECRET), token)
+        except tokens.UnknownKey:
+            try:
+                return tokens.verify(env.secret_versions(JWT_SECRET), token)
+            except tokens.UnknownKey:
+                if now - _KEYS_REREAD.get(id(env), -math.inf) < KEYS_REREAD_SECONDS:
+                    raise
+                _KEYS_REREAD[id(env)] = _KEYS_READ[id(env)] = now
+                env.forget_secret(JWT_SECRET)
+                return tokens.verify(env.secret_versions(JWT_SECRET), token)
 
     def revoke(self, user_id: str, session_id: str) -> None:
         """End a session: the authorizer refuses it once its record is gone, and the functions at once, whatever

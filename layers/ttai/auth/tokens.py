@@ -1,11 +1,21 @@
-"""HS256 session tokens: what they claim, how they are signed, and how they are checked."""
+"""HS256 session tokens: what they claim, how they are signed, and how they are checked.
+
+Keys rotate with two live at once: a token's ``kid`` header names the key that signed it (a digest of the key, which
+tells nothing of it), new tokens are signed with the current key, and ``verify`` takes every key still live (the
+current one and the previous one), so tokens signed before a rotation keep working until their key is removed. A
+``kid`` no live key has is refused as ``UnknownKey``, which tells the caller its keys may be stale.
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, TypeGuard
 
 from ttai.errors import Unauthorized
@@ -23,6 +33,13 @@ TOKEN_MAX_LENGTH = 4096  # ours are about 300 characters; API Gateway caps a hea
 # the authorizer's cold start does not load pydantic. A unit test keeps the two equal.
 EARLIEST_SECONDS = 0
 LATEST_SECONDS = 7_258_118_400
+
+
+KEY_ID_BYTES = 12  # 16 base64url characters: enough to tell keys apart, nothing to learn a key from
+
+
+class UnknownKey(Unauthorized):
+    """The token names a key (``kid``) that none of the given keys is."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +71,13 @@ def _key(secret: str) -> bytes:
     return key
 
 
+@lru_cache(maxsize=8)
+def key_id(secret: str) -> str:
+    """The ``kid`` of a signing key: a digest of it, so that every function derives it alike and none is stored."""
+    digest = hashlib.sha256(b"ttai-session-key\x00" + _key(secret)).digest()[:KEY_ID_BYTES]
+    return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+
+
 def issue(secret: str, claims: Claims) -> str:
     payload = {
         "iss": ISSUER,
@@ -66,21 +90,31 @@ def issue(secret: str, claims: Claims) -> str:
     }
     import jwt  # noqa: PLC0415 - only signing and verifying need PyJWT; the api function's cold path does not
 
-    return jwt.encode(payload, _key(secret), algorithm=ALGORITHM)
+    return jwt.encode(payload, _key(secret), algorithm=ALGORITHM, headers={"kid": key_id(secret)})
 
 
-def verify(secret: str, token: str) -> Claims:
+def verify(secrets: str | Sequence[str], token: str) -> Claims:
     """The token's claims if its signature and every claim check; else Unauthorized, whatever the token holds.
 
-    PyJWT checks the signature and the algorithm only; the claims are read here, each for its JSON type first, so a
-    well-signed token with ``"exp": "soon"`` or ``"iat": [1]`` is refused like any other bad token, never a crash.
+    ``secrets``: the live keys, the current one first. The token's ``kid`` picks one (UnknownKey when none is it);
+    a token without one (signed before keys had ids) is checked with the current key alone. PyJWT checks the
+    signature and the algorithm only; the claims are read here, each for its JSON type first, so a well-signed token
+    with ``"exp": "soon"`` or ``"iat": [1]`` is refused like any other bad token, never a crash.
     """
-    key = _key(secret)  # outside the try: a short secret is the deployment's fault, not the caller's
+    keys = [secrets] if isinstance(secrets, str) else list(secrets)
+    # Outside the try: no key, or a short one, is the deployment's fault, not the caller's.
+    if not keys:
+        raise ValueError("verifying a token needs at least one key")
+    keyring = {key_id(secret): _key(secret) for secret in keys}
     if len(token) > TOKEN_MAX_LENGTH or not token.isascii():  # compact JWS is base64url and dots
         raise Unauthorized("invalid token: not a compact JWS")
     import jwt  # noqa: PLC0415 - see issue()
 
     try:
+        kid = jwt.get_unverified_header(token).get("kid")
+        if kid is not None and (not _is_text(kid) or kid not in keyring):
+            raise UnknownKey("invalid token: signed with a key that is not live")
+        key = keyring[kid] if kid is not None else _key(keys[0])
         # pinned: 'none' and RS/HS confusion are refused here
         signed = jwt.PyJWS().decode(token, key, algorithms=[ALGORITHM])
     except jwt.PyJWTError as exc:
