@@ -1,8 +1,9 @@
 """Per-user limits and revoked sessions through the local gateway, on moto: what a burst, a refill, a race, a sign-out
 and an erasure get, and the DynamoDB calls each request costs.
 
-The session stack caches the authorizer's answers for 60 s, as staging and prod do; its buckets are dev's (user: 20
-per 2 s, service: 40 per 2 s). Time is the test clock, set to the start of a minute so windows line up.
+A stack of its own with the dev environment's buckets from cdk.json (user: 20 per 2 s, service: 40 per 2 s) whose
+gateway caches the authorizer's answers for 60 s, as staging and prod do. Time is the test clock, set to the start
+of a minute so windows line up.
 """
 
 from __future__ import annotations
@@ -13,16 +14,24 @@ from collections.abc import Iterator
 
 import pytest
 
+from infra.config import load_environment, read_cdk_context
+from infra.paths import PROJECT_ROOT
 from local.aws_calls import CallCounter
 from local.aws_faults import AwsFault
-from local.stack import LOCAL_LIMITS, LocalStack
+from local.stack import LocalStack
 from tests.conftest import Clock
 from ttai.auth.admission import Admission
 
-USER_BURST = int(LOCAL_LIMITS["user"]["burst"])
-SERVICE_BURST = int(LOCAL_LIMITS["service"]["burst"])
-WINDOW = USER_BURST / LOCAL_LIMITS["user"]["rate_per_second"]
+DEV = load_environment(read_cdk_context(PROJECT_ROOT), "dev").limits
+USER_BURST, SERVICE_BURST = DEV.user.burst, DEV.service.burst
+WINDOW = DEV.user.burst / DEV.user.rate_per_second
 ROUTE = "/api/v1/me"
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[LocalStack]:
+    with LocalStack(authorizer_cache_ttl=60, limits={"user": dict(DEV.user), "service": dict(DEV.service)}) as local:
+        yield local
 
 
 @pytest.fixture
