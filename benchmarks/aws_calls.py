@@ -39,15 +39,16 @@ def http(stack: LocalStack, count: Meter) -> None:
     stack.http("GET", "/health")  # import the functions before counting
     count("GET /health", lambda: stack.http("GET", "/health"), 0)
     # Each function reads its secrets once per container: the authorizer's first call is not the per-request cost.
-    # The authorizer caches nothing (it has no identity source), so every request pays its session read.
+    # The authorizer caches nothing (it has no identity source), so every request pays its session read, and every
+    # authorized one the limits table's UpdateItem (its user's bucket and its session's mark, ttai.auth.admission).
     stack.http("GET", "/api/v1/quotes/S003", token=user)
-    count("GET /api/v1/quotes/{s}", lambda: stack.http("GET", "/api/v1/quotes/S003", token=user), 2)
+    count("GET /api/v1/quotes/{s}", lambda: stack.http("GET", "/api/v1/quotes/S003", token=user), 3)
     query = {"symbols": ",".join(SYMBOLS)}
-    count("GET /api/v1/quotes?symbols= (250)", lambda: stack.http("GET", "/api/v1/quotes", token=user, query=query), 4)
+    count("GET /api/v1/quotes?symbols= (250)", lambda: stack.http("GET", "/api/v1/quotes", token=user, query=query), 5)
     body = {"quotes": [{"symbol": s, "last": 2.0, "updated_at": "2026-11-20T15:00:00Z"} for s in SYMBOLS[:100]]}
-    count("PUT /api/v1/quotes (100 quotes)", lambda: stack.http("PUT", "/api/v1/quotes", token=service, json=body), 5)
+    count("PUT /api/v1/quotes (100 quotes)", lambda: stack.http("PUT", "/api/v1/quotes", token=service, json=body), 6)
     stack.settle()  # the ingest's asynchronous hand-off to real time runs its own calls, not the next request's
-    count("GET /api/v1/me", lambda: stack.http("GET", "/api/v1/me", token=user), 2)
+    count("GET /api/v1/me", lambda: stack.http("GET", "/api/v1/me", token=user), 3)
     count("session opened (ttai token)", lambda: stack.token_for("bench-user-2"), 2)
 
 

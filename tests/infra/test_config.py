@@ -166,6 +166,13 @@ def test_missing_environments_is_an_error():
         ({"tracing": "sampled"}, "tracing"),
         ({"account": "12345"}, "account"),
         ({"point_in_time_recovery": False}, "point_in_time_recovery"),
+        ({"limits": {"user": {"rate_per_second": 100, "burst": 10}, "service": {"rate_per_second": 1, "burst": 1}}},
+         "burst / rate_per_second is the bucket's window, 0.1 s here"),
+        ({"limits": {"user": {"rate_per_second": 1, "burst": 61}, "service": {"rate_per_second": 1, "burst": 1}}},
+         "it must lie between 1 and 60 seconds"),
+        ({"limits": {"user": {"rate_per_second": 0, "burst": 1}, "service": {"rate_per_second": 1, "burst": 1}}},
+         "limits.user.rate_per_second"),
+        ({"limits": {"user": {"rate_per_second": 1, "burst": 1}}}, "limits.service"),
         ({"surprise": 1}, "Extra inputs are not permitted"),
     ],
 )  # fmt: skip

@@ -396,6 +396,7 @@ class TestLeastPrivilege:
         workflows_id = _workflows_table_id(template)
         idempotency_id = variable_target(template, "api", "TTAI_IDEMPOTENCY_TABLE")
         connections_id = variable_target(template, "api", "TTAI_CONNECTIONS_TABLE")
+        limits_id = variable_target(template, "api", "TTAI_LIMITS_TABLE")
         statements = statements_of_role(template, role_id(ttai_functions(template)["api"]))
         dynamodb = [s for s in statements if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))]
         assert dynamodb
@@ -407,6 +408,9 @@ class TestLeastPrivilege:
                     assert "Fn::Join" not in resource
                     continue
                 if referenced_ids(resource) == {idempotency_id}:  # Idempotency-Key records (test_queues' actions)
+                    continue
+                if referenced_ids(resource) == {limits_id}:  # a request's admission and the marks of ended sessions
+                    assert set(as_list(statement["Action"])) == {"dynamodb:UpdateItem"}
                     continue
                 if referenced_ids(resource) == {connections_id}:
                     # Connect tickets: issued with a put; nothing else of the connections table.
@@ -650,6 +654,21 @@ class TestStages:
         assert prod_table["Properties"]["DeletionProtectionEnabled"] is True
         assert dev_table["DeletionPolicy"] == "Delete"
         assert dev_table["Properties"]["DeletionProtectionEnabled"] is False
+
+    def test_the_functions_admitting_requests_get_their_environment_s_limits_and_authorizer_cache(self, synthesized):
+        for name, template in synthesized.templates.items():
+            config = synthesized.configs[name]
+            for function in ("api", "auth"):
+                limits = json.loads(variables_of(template, function)["TTAI_LIMITS"])
+                assert limits == {
+                    "user": config.limits.user.model_dump(),
+                    "service": config.limits.service.model_dump(),
+                    "revocation_seconds": config.api.authorizer_cache_ttl_seconds,
+                }, (name, function)
+            table = resources(template, "AWS::DynamoDB::Table")[variable_target(template, "api", "TTAI_LIMITS_TABLE")]
+            assert table["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "exp", "Enabled": True}
+            assert table["Properties"]["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+            assert "TTAI_LIMITS_TABLE" not in variables_of(template, "authorizer")  # its cache is why it cannot be
 
     def test_function_assets_hold_only_their_own_folder(self, synthesized):
         for template in synthesized.templates.values():

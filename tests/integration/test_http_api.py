@@ -244,7 +244,8 @@ def test_openapi_document_declares_the_statuses_and_error_bodies_the_api_returns
     assert "201" in paths["/api/v1/journal"]["post"]["responses"]
     quote_read = paths["/api/v1/quotes/{symbol}"]["get"]["responses"]
     assert quote_read["422"]["content"]["application/json"]["schema"] == error  # the mapping's, not Powertools'
-    assert {"401", "403", "404", "500"} <= quote_read.keys()
+    assert {"401", "403", "404", "429", "500"} <= quote_read.keys()
+    assert quote_read["429"]["content"]["application/json"]["schema"]["anyOf"][0] == error  # the user's bucket
     assert "415" in paths["/api/v1/quotes"]["put"]["responses"]
     assert "HTTPValidationError" not in spec["components"]["schemas"]
     assert spec["security"] == [{"bearerAuth": []}]

@@ -2,9 +2,10 @@
 how one operation's answer names what another reads.
 
 Routes declare the statuses their own services raise (``responses(HTTPStatus.NOT_FOUND)``); ``complete`` adds
-the ones every operation shares: API Gateway's 401/403 and size limits, the resolver's 415 and 422, and the
-server errors, all with the bodies ``ttai.http.app`` actually returns; and the links (OpenAPI 3 ``links``) from each
-operation that creates something to the operations that read, change or delete it by the id or name it answers.
+the ones every operation shares: API Gateway's 401/403, throttle and size limits, the resolver's 415 and 422, the
+per-user limits' 429, and the server errors, all with the bodies ``ttai.http.app`` actually returns; and the links
+(OpenAPI 3 ``links``) from each operation that creates something to the operations that read, change or delete it
+by the id or name it answers.
 """
 
 from __future__ import annotations
@@ -139,8 +140,11 @@ def _shared_errors(method: str, path: str, operation: dict[str, Any]) -> dict[HT
         HTTPStatus.REQUEST_URI_TOO_LONG: _content(GatewayError),
         HTTPStatus.UNPROCESSABLE_ENTITY: _content(ErrorResponse),
         HTTPStatus.INTERNAL_SERVER_ERROR: _content(ErrorResponse, GatewayError),
+        HTTPStatus.TOO_MANY_REQUESTS: _content(GatewayError),  # the stage's throttle
     }
     if (method.upper(), path) not in PUBLIC_OPERATIONS:
+        # The caller's own bucket too (ttai.http.limits), and a session ended while the authorizer's answer is cached.
+        shared[HTTPStatus.TOO_MANY_REQUESTS] = _content(ErrorResponse, GatewayError)
         shared[HTTPStatus.UNAUTHORIZED] = _content(ErrorResponse, GatewayError)
         shared[HTTPStatus.FORBIDDEN] = _content(ErrorResponse, GatewayError)
         shared[HTTPStatus.SERVICE_UNAVAILABLE] = _content(ErrorResponse, GatewayError)
