@@ -496,10 +496,13 @@ class TestLeastPrivilege:
         assert {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"} <= actions
         assert not any(action.startswith("s3:") for action in actions)
         idempotency_id = variable_target(template, "auth", "TTAI_IDEMPOTENCY_TABLE")
+        limits_id = variable_target(template, "auth", "TTAI_LIMITS_TABLE")  # admitting positions syncs
         for statement in statements:
             if any(action.startswith("dynamodb:") for action in as_list(statement["Action"])):
                 for resource in as_list(statement["Resource"]):
-                    assert referenced_ids(resource) in ({table_id}, {idempotency_id})
+                    assert referenced_ids(resource) in ({table_id}, {idempotency_id}, {limits_id})
+                    if referenced_ids(resource) == {limits_id}:
+                        assert set(as_list(statement["Action"])) == {"dynamodb:UpdateItem"}
 
     def test_api_gateway_may_invoke_the_auth_function_from_this_api_only(self, template: Template):
         auth_id = ttai_function_ids(template)["auth"]

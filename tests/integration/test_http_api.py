@@ -85,8 +85,15 @@ def test_bulk_quotes_report_hits_and_misses_in_one_round_trip_per_hundred(
     assert sorted(body["missing"]) == sorted(set(symbols) - set(cached))
     # The authorizer reads the session (one GetItem). The hits cost one BatchGetItem per 100 symbols; the 75 misses are
     # read through TastyTrade (which lists none of them): a claim each (conditional PutItem), the breaker's item,
-    # one upstream request, and the claims marked absent (25 per BatchWriteItem) so nobody waits for them.
-    assert calls.by_operation() == {"BatchGetItem": 2, "PutItem": 75, "GetItem": 2, "BatchWriteItem": 3}
+    # one upstream request, and the claims marked absent (25 per BatchWriteItem) so nobody waits for them. The
+    # authorizer reads the session (GetItem); the request's admission is one UpdateItem (ttai.auth.admission).
+    assert calls.by_operation() == {
+        "BatchGetItem": 2,
+        "PutItem": 75,
+        "GetItem": 2,
+        "BatchWriteItem": 3,
+        "UpdateItem": 1,
+    }
     assert stack.oauth.requests["/market-data/by-type"] == upstream + 1
 
 
@@ -212,7 +219,8 @@ def test_a_cache_hit_costs_one_get_item_beside_the_authorizers(stack: LocalStack
     stack.settle()  # and let the PUT's realtime hand-off finish its own reads first
     with CallCounter(stack.env.client("dynamodb"), stack.env.client("s3")) as calls:
         assert stack.http("GET", "/api/v1/quotes/KO", token=user).status == 200
-    assert calls.by_operation() == {"GetItem": 2}  # the authorizer's session read, then the quote
+    # the authorizer's session read, the request's admission (UpdateItem), then the quote
+    assert calls.by_operation() == {"GetItem": 2, "UpdateItem": 1}
 
 
 def test_unknown_routes_are_404_after_authorization(stack: LocalStack, user: str) -> None:

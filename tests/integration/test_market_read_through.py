@@ -72,8 +72,8 @@ def test_a_miss_fetches_once_and_caches_in_the_hot_tier(stack: LocalStack, fake:
     assert status == 200
     assert (body["missing"], body["quotes"][symbol]["last"]) == ([], 10.0)
     assert fake.requests["/market-data/by-type"] == before + 1
-    # the authorizer's session read; cache read, claim, breaker, store
-    assert miss.by_operation() == {"BatchGetItem": 1, "PutItem": 1, "GetItem": 2, "BatchWriteItem": 1}
+    # the authorizer's session read; the request's admission (UpdateItem); cache read, claim, breaker, store
+    assert miss.by_operation() == {"BatchGetItem": 1, "PutItem": 1, "GetItem": 2, "BatchWriteItem": 1, "UpdateItem": 1}
     item = stack.client("dynamodb").get_item(
         TableName=stack.environ["TTAI_KV_TABLE"], Key={"k": {"S": f"quote:{symbol}"}}
     )
@@ -81,7 +81,7 @@ def test_a_miss_fetches_once_and_caches_in_the_hot_tier(stack: LocalStack, fake:
     with CallCounter(stack.env.client("dynamodb")) as hit:
         again = stack.http("GET", f"/api/v1/quotes/{symbol}", token=user)
     assert again.body == body["quotes"][symbol]
-    assert hit.by_operation() == {"GetItem": 2}  # the session, then the hot tier
+    assert hit.by_operation() == {"GetItem": 2, "UpdateItem": 1}  # the session, the admission, then the hot tier
     assert fake.requests["/market-data/by-type"] == before + 1
 
 
