@@ -162,11 +162,14 @@ def test_a_revocation_mark_covers_the_authorizer_cache_past_a_minute(stack: Loca
     assert stack.http("GET", ROUTE, token=token).status == 401
 
 
-def test_limits_that_cannot_be_read_answer_503_with_retry_after(stack: LocalStack, minute: Clock) -> None:
+def test_while_the_limits_cannot_be_reached_requests_go_on_without_them(
+    stack: LocalStack, minute: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A guard, not a dependency: the route answers as it would (its own dependencies answer their own 503s).
     token = stack.token_for(_user())
-    with AwsFault(stack.env.client("dynamodb"), "UpdateItem", code="ProvisionedThroughputExceededException"):
-        status, headers, body = stack.http("GET", ROUTE, token=token)
-    assert status == 503
-    assert headers["retry-after"] == "1"
-    assert body["error"]["code"] == "unavailable"
-    assert "the request limits" in body["error"]["message"]
+    with AwsFault(stack.env.client("dynamodb"), "UpdateItem", code="ProvisionedThroughputExceededException") as fault:
+        assert [stack.http("GET", ROUTE, token=token).status for _ in range(USER_BURST + 1)] == [200] * (USER_BURST + 1)
+    assert fault.refused == USER_BURST + 1
+    warnings = [r for r in caplog.records if r.getMessage() == "request limits unavailable: admitted without them"]
+    assert len(warnings) == USER_BURST + 1
+    assert "throttled" in str(warnings[0].__dict__.get("error"))

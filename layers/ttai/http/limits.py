@@ -2,7 +2,8 @@
 through costs one UpdateItem (ttai.auth.admission) before anything else runs; a public one (signing in) none.
 
 A request past its bucket is a 429 with Retry-After, one whose session has ended a 401, both with the standard
-error body; nothing of the route runs, no Idempotency-Key is claimed.
+error body; nothing of the route runs, no Idempotency-Key is claimed. While the limits table cannot be reached,
+requests go on without it (logged).
 """
 
 from __future__ import annotations
@@ -38,12 +39,11 @@ def refusal(event: Mapping[str, Any], answer: Answer) -> dict[str, Any] | None:
     try:
         verdict = Admission.from_env(Env.from_environ()).admit(user_id, session_id, service=SERVICE_SCOPE in scopes)
     except Unavailable as exc:
-        from ttai.http.app import unavailable_message  # noqa: PLC0415 - the module that imports this one
-
-        logger.warning("request limits unavailable: answered 503", extra={"error": describe_error(exc)})
-        refused = answer(HTTPStatus.SERVICE_UNAVAILABLE, "unavailable", unavailable_message(exc))
-        refused["headers"]["Retry-After"] = str(exc.retry_after)
-        return refused
+        # A guard, not a dependency: while the limits table cannot be reached (throttled, DynamoDB away) the request
+        # goes on, and meets its route's own dependencies, each answering its own 503; the authorizer still checks
+        # the session whenever API Gateway's cache of its answer lapses.
+        logger.warning("request limits unavailable: admitted without them", extra={"error": describe_error(exc)})
+        return None
     if verdict.outcome == "revoked":
         logger.info("refused: session revoked", extra={"user_id": user_id})
         return answer(HTTPStatus.UNAUTHORIZED, "unauthorized", "session revoked")
