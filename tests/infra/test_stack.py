@@ -10,6 +10,7 @@ from aws_cdk.assertions import Match, Template
 
 from infra.config import EnvironmentConfig
 from infra.constructs.http_api import HttpApi
+from infra.constructs.limits import AUTHORIZER_CACHE_SECONDS
 from infra.constructs.secrets import ROTATION_EXEMPTIONS
 from infra.constructs.workflows import RECORD_ACTIONS as WORKFLOW_RECORD_ACTIONS
 from infra.paths import FUNCTIONS_DIR, PROJECT_ROOT
@@ -658,7 +659,7 @@ class TestStages:
         assert dev_table["DeletionPolicy"] == "Delete"
         assert dev_table["Properties"]["DeletionProtectionEnabled"] is False
 
-    def test_the_functions_admitting_requests_get_their_environment_s_limits_and_authorizer_cache(self, synthesized):
+    def test_the_functions_admitting_requests_get_their_environment_s_limits(self, synthesized):
         for name, template in synthesized.templates.items():
             config = synthesized.configs[name]
             for function in ("api", "auth"):
@@ -666,7 +667,7 @@ class TestStages:
                 assert limits == {
                     "user": config.limits.user.model_dump(),
                     "service": config.limits.service.model_dump(),
-                    "revocation_seconds": config.api.authorizer_cache_ttl_seconds,
+                    "revocation_seconds": AUTHORIZER_CACHE_SECONDS,  # the authorizer caches nothing
                 }, (name, function)
             table = resources(template, "AWS::DynamoDB::Table")[variable_target(template, "api", "TTAI_LIMITS_TABLE")]
             assert table["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "exp", "Enabled": True}

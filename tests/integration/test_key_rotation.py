@@ -26,7 +26,7 @@ ROUTE = "/api/v1/me"
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
-    with LocalStack(authorizer_cache_ttl=0, secret_values={JWT_SECRET: FIRST}) as local:
+    with LocalStack(secret_values={JWT_SECRET: FIRST}) as local:
         yield local
 
 

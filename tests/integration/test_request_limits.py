@@ -1,16 +1,19 @@
 """Per-user limits and revoked sessions through the local gateway, on moto: what a burst, a refill, a race, a sign-out
 and an erasure get, and the DynamoDB calls each request costs.
 
-A stack of its own with the dev environment's buckets from cdk.json (user: 20 per 2 s, service: 40 per 2 s) whose
-gateway caches the authorizer's answers for 60 s, as staging and prod do. Time is the test clock, set to the start
-of a minute so windows line up.
+A stack of its own with the dev environment's buckets from cdk.json (user: 20 per 2 s, service: 40 per 2 s). The
+authorizer caches nothing (it has no identity source), so it refuses an ended session's next request itself; the
+admission's mark refuses a request already past it. Time is the test clock, set to the start of a minute so windows
+line up.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -20,7 +23,9 @@ from local.aws_calls import CallCounter
 from local.aws_faults import AwsFault
 from local.stack import LocalStack
 from tests.conftest import Clock
-from ttai.auth.admission import Admission
+from ttai.auth import tokens
+from ttai.auth.admission import MARK_MARGIN_SECONDS, Admission
+from ttai.secret_names import JWT_SECRET
 
 DEV = load_environment(read_cdk_context(PROJECT_ROOT), "dev").limits
 USER_BURST, SERVICE_BURST = DEV.user.burst, DEV.service.burst
@@ -30,7 +35,7 @@ ROUTE = "/api/v1/me"
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
-    with LocalStack(authorizer_cache_ttl=60, limits={"user": dict(DEV.user), "service": dict(DEV.service)}) as local:
+    with LocalStack(limits={"user": dict(DEV.user), "service": dict(DEV.service)}) as local:
         yield local
 
 
@@ -116,50 +121,61 @@ def test_each_request_costs_one_update_item_besides_the_authorizers_lookup(
     ddb_calls.calls.clear()  # the session's record
     stack.http("GET", "/health")  # public: nobody's bucket
     assert ddb_calls.total == 0
-    stack.http("GET", ROUTE, token=token)  # the authorizer runs (its session lookup), then the admission
-    assert ddb_calls.by_operation() == {"GetItem": 1, "UpdateItem": 1}
-    ddb_calls.calls.clear()
-    stack.http("GET", ROUTE, token=token)  # the authorizer's answer is cached: the admission alone
-    assert ddb_calls.by_operation() == {"UpdateItem": 1}
+    for _ in range(2):  # the authorizer runs every time (its session lookup), then the admission
+        ddb_calls.calls.clear()
+        stack.http("GET", ROUTE, token=token)
+        assert ddb_calls.by_operation() == {"GetItem": 1, "UpdateItem": 1}
     _spend(stack, token, USER_BURST - 2)
     ddb_calls.calls.clear()
     assert stack.http("GET", ROUTE, token=token).status == 429  # refused: the same one call
-    assert ddb_calls.by_operation() == {"UpdateItem": 1}
+    assert ddb_calls.by_operation() == {"GetItem": 1, "UpdateItem": 1}
 
 
-def test_a_signed_out_session_is_refused_at_once_despite_the_authorizer_cache(
+def _past_the_authorizer(stack: LocalStack, token: str) -> dict[str, Any]:
+    """The api function's answer to an event carrying what the authorizer said of ``token`` a moment ago: a request
+    in flight while its session ends (or one an authorizer's cache let through)."""
+    assert stack.gateway is not None
+    claims = tokens.verify(stack.env.secret(JWT_SECRET), token)
+    context = stack.gateway._request_context("GET", ROUTE, {}, "127.0.0.1", f"GET {ROUTE}")
+    context["authorizer"] = {
+        "lambda": {"user_id": claims.user_id, "session_id": claims.session_id, "scopes": ""},
+    }
+    event = stack.gateway._event("GET", ROUTE, "", {}, None, context, f"GET {ROUTE}")
+    return stack.gateway.api(event)
+
+
+def test_a_signed_out_session_is_refused_at_once_even_past_the_authorizer(
     stack: LocalStack, minute: Clock, ddb_calls: CallCounter
 ) -> None:
     user = _user()
     token, other = stack.token_for(user), stack.token_for(user)
-    assert stack.http("GET", ROUTE, token=token).status == 200  # the authorizer's answer is now cached for 60 s
+    assert _past_the_authorizer(stack, token)["statusCode"] == 200
     assert stack.http("POST", "/auth/logout", token=token).status == 204
-    minute.travel(1)
+    assert stack.http("GET", ROUTE, token=token).status == 403  # the authorizer: its record is gone
     ddb_calls.calls.clear()
-    status, _, body = stack.http("GET", ROUTE, token=token)
-    assert (status, body) == (401, {"error": {"code": "unauthorized", "message": "session revoked"}})
-    assert ddb_calls.by_operation() == {"UpdateItem": 1}  # the cached answer let it through; the admission did not
+    answer = _past_the_authorizer(stack, token)
+    assert (answer["statusCode"], json.loads(answer["body"])) == (
+        401,
+        {"error": {"code": "unauthorized", "message": "session revoked"}},
+    )
+    assert ddb_calls.by_operation() == {"UpdateItem": 1}  # the refusal is the admission's one call
     assert stack.http("GET", ROUTE, token=other).status == 200  # the user's other session lives on
+    # A mark lasts its minute's item (at least the margin past the authorizer's cache, which is none); nothing of it
+    # is kept in the next minute's.
+    minute.travel(60 - MARK_MARGIN_SECONDS)
+    assert _past_the_authorizer(stack, token)["statusCode"] == 401
+    minute.travel(MARK_MARGIN_SECONDS)
+    assert _past_the_authorizer(stack, token)["statusCode"] == 200
 
 
 def test_an_erased_account_s_sessions_are_refused_at_once(stack: LocalStack, minute: Clock) -> None:
     user = _user()
     token, other = stack.token_for(user), stack.token_for(user)
-    assert stack.http("GET", ROUTE, token=other).status == 200  # cached
     assert stack.http("DELETE", ROUTE, token=token).status == 204
     for session in (token, other):
-        status, _, body = stack.http("GET", ROUTE, token=session)
-        assert (status, body["error"]["message"]) == (401, "session revoked")
-
-
-def test_a_revocation_mark_covers_the_authorizer_cache_past_a_minute(stack: LocalStack, minute: Clock) -> None:
-    user = _user()
-    token = stack.token_for(user)
-    minute.travel(59)  # the sign-out's minute ends in a second; the cache answers for 60 more
-    assert stack.http("GET", ROUTE, token=token).status == 200
-    assert stack.http("POST", "/auth/logout", token=token).status == 204
-    minute.travel(30)
-    assert stack.http("GET", ROUTE, token=token).status == 401
+        assert stack.http("GET", ROUTE, token=session).status == 403
+        answer = _past_the_authorizer(stack, session)
+        assert (answer["statusCode"], json.loads(answer["body"])["error"]["message"]) == (401, "session revoked")
 
 
 def test_while_the_limits_cannot_be_reached_requests_go_on_without_them(

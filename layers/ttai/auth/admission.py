@@ -11,11 +11,11 @@ Within a window nobody gets more than ``burst`` requests and over time no more t
 the end of one window and one at the start of the next can meet (2 x burst in a moment), which API Gateway's stage
 throttle, the outer wall, still bounds. A refusal's Retry-After is the time left in the window.
 
-Revocation. API Gateway keeps an authorizer's answer for ``authorizer_cache_ttl_seconds`` (60 s in staging and
-prod), during which a token whose session has ended would still be let through. Ending a session (sign-out,
-erasure) deletes its record, which the authorizer checks once its cache lapses, and marks ``r:<session id>`` on
-the user's items for as long as the cache may answer for it; the admission's condition requires no mark for the
-caller's session, so the session's next request is refused, whatever the cache holds.
+Revocation. Ending a session (sign-out, erasure) deletes its record, which the authorizer checks, and marks
+``r:<session id>`` on the user's items for as long as an answer of the authorizer's may still be in use
+(``revocation_seconds``: API Gateway's cache of its answers, none today since it has no identity source, plus a
+margin for requests in flight); the admission's condition requires no mark for the caller's session, so a request
+that passed the authorizer before the session ended is refused too, whatever a cache holds.
 
 Items: one per user and period (``<user id>#<period>``, a minute by storage.json), holding the windows' counters
 (``u:<n>``, ``s:<n>``) and the marks, expired by TTL after the period. A mark must outlive the authorizer's cache

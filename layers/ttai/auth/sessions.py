@@ -1,8 +1,8 @@
 """Sessions: a durable row in SQL (who, when, revoked or not) and a KV record the authorizer checks.
 
 A token is honoured only while its KV record exists, so revoking deletes the record (and stamps the row), and
-marks the session on the user's limits items, which every request the authorizer's cached answers let through
-meets (ttai.auth.admission). The authorizer reads KV alone: one GetItem, no database, no VPC.
+marks the session on the user's limits items, which a request already past the authorizer (or let through by a
+cache of its answers) meets in the functions (ttai.auth.admission). The authorizer reads KV alone: one GetItem, no database, no VPC.
 """
 
 from __future__ import annotations
@@ -112,8 +112,8 @@ class SessionStore:
                 return tokens.verify(env.secret_versions(JWT_SECRET), token)
 
     def revoke(self, user_id: str, session_id: str) -> None:
-        """End a session: the authorizer refuses it once its record is gone, and the functions at once, whatever
-        API Gateway's cache of the authorizer's answers holds (a mark on the user's limits items)."""
+        """End a session: the authorizer refuses it once its record is gone, and the functions refuse a request
+        already past the authorizer, or let through by a cache of its answers (a mark on the user's limits items)."""
         from ttai.auth.admission import Admission  # noqa: PLC0415 - signing out alone needs it
 
         self._env.KV.delete(CacheKeys.session(user_id, session_id))
