@@ -2,7 +2,8 @@
 
 A token is honoured only while its KV record exists, so revoking deletes the record (and stamps the row), and
 marks the session on the user's limits items, which a request already past the authorizer (or let through by a
-cache of its answers) meets in the functions (ttai.auth.admission). The authorizer reads KV alone: one GetItem, no database, no VPC.
+cache of its answers) meets in the functions (ttai.auth.admission). The authorizer reads KV alone: one GetItem,
+no database, no VPC.
 """
 
 from __future__ import annotations
