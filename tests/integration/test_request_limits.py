@@ -141,7 +141,8 @@ def _past_the_authorizer(stack: LocalStack, token: str) -> dict[str, Any]:
         "lambda": {"user_id": claims.user_id, "session_id": claims.session_id, "scopes": ""},
     }
     event = stack.gateway._event("GET", ROUTE, "", {}, None, context, f"GET {ROUTE}")
-    return stack.gateway.api(event)
+    answer: dict[str, Any] = stack.gateway.api(event)
+    return answer
 
 
 def test_a_signed_out_session_is_refused_at_once_even_past_the_authorizer(
