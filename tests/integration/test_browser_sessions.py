@@ -160,8 +160,9 @@ def test_a_cookie_write_without_its_csrf_token_is_403_and_writes_nothing(
         assert answer["error"]["code"] == "forbidden"
         assert "X-CSRF-Token" in answer["error"]["message"]
         assert response_headers["x-content-type-options"] == "nosniff"  # the security headers stay
-    # Only the authorizer's session reads: no statement, no idempotency record, no write.
-    assert data_api_calls.by_operation() == {"GetItem": 4}  # the Basic header is denied before any read
+    # Only the authorizer's session reads and each request's admission (the limits table's UpdateItem, which comes
+    # before the CSRF check): no statement, no idempotency record, no write. The Basic header is denied before any.
+    assert data_api_calls.by_operation() == {"GetItem": 4, "UpdateItem": 4}
     cookie = {"Cookie": browser.cookie}
     assert stack.http("GET", "/api/v1/watchlists/forged", headers=cookie).status == 404
 
