@@ -248,6 +248,10 @@ def _table(logical_id: str, properties: Mapping[str, Any], usage: Usage, price: 
         writes = 2 * usage.per_user("queue_messages")
         reads = usage.per_user("queue_messages")
         storage_gb = 0.01
+    elif logical_id.startswith("LimitsTable"):  # one UpdateItem admits each authorized request (user or service)
+        writes = usage.requests + usage.fixed("quote_ingests")
+        reads = 0.0
+        storage_gb = 0.01
     else:  # tables the model has no driver for: a write and a read per user request they could serve, at most
         writes = reads = usage.requests * 0.01
         storage_gb = 0.01
