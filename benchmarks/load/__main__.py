@@ -201,6 +201,7 @@ def run(users: int, seconds: float, spawn_rate: float, pacing: Pacing) -> Report
 
         environment.events.request.add_listener(count_5xx)  # type: ignore[no-untyped-call]
         runner = environment.create_local_runner()
+        SHARED.ends_at = time.monotonic() + seconds
         runner.start(users + 1, spawn_rate=spawn_rate)
         gevent.spawn_later(seconds, runner.quit)
         started = time.monotonic()

@@ -31,6 +31,7 @@ class Shared:
     service_token: str = ""
     pacing: Pacing = field(default_factory=from_profile)
     quote_misses: int = 0  # quote reads that found a symbol missing (between a quote's expiry and the next ingest)
+    ends_at: float = float("inf")  # time.monotonic() when the run stops
     written: dict[str, set[int]] = field(default_factory=dict)  # journal ids answered 201, by Idempotency-Key
     unanswered: int = 0  # writes still not answered 201 after every attempt
 
@@ -73,7 +74,8 @@ class Trader(HttpUser):
             # At the profile's pacing a user's first request, too, comes an exponential gap after it starts (locust
             # would run it at once: 200 users starting in four seconds would send 200 requests, 200 first sessions for
             # the authorizer, in a burst the profile never offers), and the writes come as the profile has them.
-            gevent.sleep(self.wait_time())
+            # Not past the run's end: stopping waits for a user still starting, and would stretch the run.
+            gevent.sleep(min(self.wait_time(), max(0.0, SHARED.ends_at - time.monotonic())))
 
     def wait_time(self) -> float:
         pacing = SHARED.pacing
