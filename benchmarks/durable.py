@@ -18,8 +18,8 @@ from typing import Any
 from benchmarks.measure import Meter, moto_server, percentile, sample_ms
 from benchmarks.report import Row
 from local.aws_calls import CallCounter
-from local.durable import create_durable_table
 from local.moto_atomic import make_dynamodb_requests_atomic
+from local.tables import create_durable_table
 from ttai.bindings.durable import DurableObject, DurableObjectStub
 from ttai.bindings.durable.host import DurableObjectHost
 from ttai.layout import storage_layout

@@ -14,36 +14,7 @@ from typing import Any
 from local.service import BackgroundService
 from ttai.bindings.durable.alarms import alarm_event
 from ttai.bindings.durable.host import DurableObjectHost
-from ttai.layout import DurableLayout
 from ttai.observability import logger
-
-
-def create_durable_table(dynamodb: Any, name: str, layout: DurableLayout) -> None:
-    """The Durable Objects table with storage.json's key schema and its sparse alarm index."""
-    dynamodb.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": layout.partition_attr, "AttributeType": "S"},
-            {"AttributeName": layout.sort_attr, "AttributeType": "S"},
-            {"AttributeName": layout.alarm_shard_attr, "AttributeType": "N"},
-            {"AttributeName": layout.alarm_due_attr, "AttributeType": "N"},
-        ],
-        KeySchema=[
-            {"AttributeName": layout.partition_attr, "KeyType": "HASH"},
-            {"AttributeName": layout.sort_attr, "KeyType": "RANGE"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": layout.alarm_index,
-                "KeySchema": [
-                    {"AttributeName": layout.alarm_shard_attr, "KeyType": "HASH"},
-                    {"AttributeName": layout.alarm_due_attr, "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "KEYS_ONLY"},
-            }
-        ],
-    )
 
 
 class LocalAlarmRunner(BackgroundService):

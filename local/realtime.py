@@ -24,10 +24,11 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 
 from local.account import REGION
-from local.durable import LocalAlarmRunner, create_durable_table
+from local.durable import LocalAlarmRunner
 from local.moto_atomic import make_dynamodb_requests_atomic
 from local.service import PendingWork, Service
 from local.stack import LocalStack
+from local.tables import create_connections_table, create_durable_table
 from local.websocket import IDLE_TIMEOUT_SECONDS, MAX_CONNECTION_AGE_SECONDS, WebSocketGateway
 from ttai.bindings.durable import DurableObject
 from ttai.bindings.durable.connections import ConnectionHub
@@ -41,25 +42,6 @@ from ttai.realtime import routes
 from ttai.realtime.publish import QuoteHandOff, UserEvents
 from ttai.realtime.runtime import CLASSES, Home, Realtime, RealtimeEnv, subscriptions_home
 from ttai.realtime.tickets import IDENTITY_SOURCE, TicketOffice, authorize_connect
-
-
-def create_connections_table(dynamodb: Any, name: str, layout: WebSocketLayout) -> None:
-    """The connections table with storage.json's key schema and its TTL attribute."""
-    dynamodb.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": layout.partition_attr, "AttributeType": "S"},
-            {"AttributeName": layout.sort_attr, "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": layout.partition_attr, "KeyType": "HASH"},
-            {"AttributeName": layout.sort_attr, "KeyType": "RANGE"},
-        ],
-    )
-    dynamodb.update_time_to_live(
-        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": layout.ttl_attr}
-    )
 
 
 class LocalRealtime(Service):

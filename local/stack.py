@@ -30,7 +30,7 @@ from local.bedrock import LocalBedrock
 from local.cors import CorsPolicy
 from local.data_api import LocalDataApi
 from local.discord_sink import DiscordSink
-from local.durable import LocalAlarmRunner, create_durable_table
+from local.durable import LocalAlarmRunner
 from local.fake_oauth import FakeTastyTrade
 from local.functions import LocalFunction
 from local.gateway import LocalGateway, Response
@@ -41,6 +41,7 @@ from local.poller import LocalPoller, PolledQueue, polled_queues
 from local.postgres import EmbeddedPostgres
 from local.scheduler import LocalScheduler
 from local.service import Service
+from local.tables import create_connections_table, create_durable_table, create_table
 from local.variables import (
     CONCURRENT_FUNCTIONS,
     function_environ,
@@ -315,16 +316,13 @@ class LocalStack(Service):
         kv = self.layout.kv
         table = f"{self.name}-kv"
         bucket = f"{self.name}-kv-overflow"
-        dynamodb = self.client("dynamodb")
-        dynamodb.create_table(
-            TableName=table,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[
-                {"AttributeName": kv.key_attr, "AttributeType": "S"},
-                {"AttributeName": kv.shard_attr, "AttributeType": "N"},
-            ],
-            KeySchema=[{"AttributeName": kv.key_attr, "KeyType": "HASH"}],
-            GlobalSecondaryIndexes=[
+        create_table(
+            self.client("dynamodb"),
+            table,
+            key=kv.key_attr,
+            ttl=kv.ttl_attr,
+            index_attributes={kv.shard_attr: "N"},
+            indexes=[
                 {
                     "IndexName": kv.list_index,
                     "KeySchema": [
@@ -334,9 +332,6 @@ class LocalStack(Service):
                     "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(kv.list_attrs)},
                 }
             ],
-        )
-        dynamodb.update_time_to_live(
-            TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": kv.ttl_attr}
         )
         self.client("s3").create_bucket(Bucket=bucket)
         return {"TTAI_KV_TABLE": table, "TTAI_KV_OVERFLOW_BUCKET": bucket}
@@ -374,16 +369,7 @@ class LocalStack(Service):
     def _provision_idempotency(self) -> dict[str, str]:
         spec = self.layout.idempotency
         table = f"{self.name}-idempotency"
-        dynamodb = self.client("dynamodb")
-        dynamodb.create_table(
-            TableName=table,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": spec.key_attr, "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": spec.key_attr, "KeyType": "HASH"}],
-        )
-        dynamodb.update_time_to_live(
-            TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attr}
-        )
+        create_table(self.client("dynamodb"), table, key=spec.key_attr, ttl=spec.ttl_attr)
         return {"TTAI_IDEMPOTENCY_TABLE": table}
 
     def _provision_limits(self) -> dict[str, str]:
@@ -391,16 +377,7 @@ class LocalStack(Service):
         infra.constructs.limits writes them: the authorizer caches nothing, so the span is 0)."""
         spec = self.layout.limits
         table = f"{self.name}-limits"
-        dynamodb = self.client("dynamodb")
-        dynamodb.create_table(
-            TableName=table,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": spec.key_attr, "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": spec.key_attr, "KeyType": "HASH"}],
-        )
-        dynamodb.update_time_to_live(
-            TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attr}
-        )
+        create_table(self.client("dynamodb"), table, key=spec.key_attr, ttl=spec.ttl_attr)
         limits = {**self._limits, "revocation_seconds": 0}
         return {"TTAI_LIMITS_TABLE": table, "TTAI_LIMITS": json.dumps(limits, separators=(",", ":"))}
 
@@ -410,22 +387,7 @@ class LocalStack(Service):
         every function sees the variables it sees on AWS)."""
         spec = self.layout.workflows
         table = f"{self.name}-workflows"
-        dynamodb = self.client("dynamodb")
-        dynamodb.create_table(
-            TableName=table,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[
-                {"AttributeName": spec.partition_attr, "AttributeType": "S"},
-                {"AttributeName": spec.sort_attr, "AttributeType": "S"},
-            ],
-            KeySchema=[
-                {"AttributeName": spec.partition_attr, "KeyType": "HASH"},
-                {"AttributeName": spec.sort_attr, "KeyType": "RANGE"},
-            ],
-        )
-        dynamodb.update_time_to_live(
-            TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attr}
-        )
+        create_table(self.client("dynamodb"), table, key=spec.partition_attr, sort=spec.sort_attr, ttl=spec.ttl_attr)
         return {"TTAI_WORKFLOWS_TABLE": table, **workflow_environ(self.name, region=REGION, account=ACCOUNT_ID)}
 
     def _workflow_root(self) -> Path:
@@ -559,22 +521,7 @@ class LocalStack(Service):
         the realtime function, as infra's WebSocketApi."""
         sockets = self.layout.websockets
         table = f"{self.name}-connections"
-        dynamodb = self.client("dynamodb")
-        dynamodb.create_table(
-            TableName=table,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[
-                {"AttributeName": sockets.partition_attr, "AttributeType": "S"},
-                {"AttributeName": sockets.sort_attr, "AttributeType": "S"},
-            ],
-            KeySchema=[
-                {"AttributeName": sockets.partition_attr, "KeyType": "HASH"},
-                {"AttributeName": sockets.sort_attr, "KeyType": "RANGE"},
-            ],
-        )
-        dynamodb.update_time_to_live(
-            TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": sockets.ttl_attr}
-        )
+        create_connections_table(self.client("dynamodb"), table, sockets)
 
         def realtime(event: dict[str, Any], context: Any) -> Any:
             return self.functions["realtime"](event)

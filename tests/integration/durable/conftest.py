@@ -14,9 +14,9 @@ from botocore.config import Config
 
 from local.account import REGION
 from local.aws_calls import CallCounter
-from local.durable import create_durable_table
 from local.moto_atomic import make_dynamodb_requests_atomic
 from local.stack import LocalStack
+from local.tables import create_durable_table
 from tests.integration.durable.objects import CLASSES
 from ttai.bindings.durable import DurableObjectNamespace
 from ttai.bindings.durable.host import DurableObjectHost
