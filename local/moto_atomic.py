@@ -9,6 +9,10 @@
   every accept then copies the table three times, and a thousand accepts take minutes and gigabytes. With requests
   serialised, a rollback only has to put back the items the transaction touched: they are saved before it runs and
   restored if it fails, and the tables are no longer copied. Errors are moto's own, unchanged.
+- Memory that does not grow per request: every moto model instance is appended to its class's ``instances_tracked``
+  list for as long as the process lives (moto's debugging dump reads it), and DynamoDB makes items on every write
+  (an UpdateItem copies its item), so a dev server kept every copy: about a kilobyte per authorized request, whose
+  limits UpdateItem is a write. DynamoDB's models stop being tracked here; nothing of ours reads that list.
 """
 
 from __future__ import annotations
@@ -38,6 +42,22 @@ def make_dynamodb_requests_atomic() -> None:
     atomic.ttai_atomic = True  # type: ignore[attr-defined]
     setattr(DynamoHandler, "call_action", atomic)  # noqa: B010 - replacing a method mypy sees as read-only
     _roll_back_item_by_item()
+    _track_no_dynamodb_instances()
+
+
+class _Untracked(list[Any]):
+    """An ``instances_tracked`` that keeps nothing."""
+
+    def append(self, instance: Any) -> None:
+        del instance
+
+
+def _track_no_dynamodb_instances() -> None:
+    import moto.dynamodb.models  # noqa: F401, PLC0415 - registers the DynamoDB models in model_data
+    from moto.core.model_instances import model_data  # noqa: PLC0415
+
+    for model in model_data["dynamodb"].values():
+        setattr(model, "instances_tracked", _Untracked())  # noqa: B010 - moto's models are typed as plain objects
 
 
 class _TablesNotCopied:
