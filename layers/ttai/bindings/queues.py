@@ -21,16 +21,18 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ttai.bindings import common
 from ttai.bindings.common import reports_unavailable
 from ttai.errors import BindingError, describe_error
+
+T = TypeVar("T")
 
 ContentType = Literal["json", "text", "bytes"]
 CONTENT_TYPES: tuple[ContentType, ...] = ("json", "text", "bytes")
@@ -320,20 +322,23 @@ def _sqs_size(entry: Mapping[str, Any]) -> int:
 
 def _sqs_batches(entries: Sequence[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:
     """The entries in order, in SendMessageBatch calls of at most 10 entries and SQS's batch size."""
-    chunk: list[dict[str, Any]] = []
-    size = 0
-    for entry in entries:
-        entry_size = _sqs_size(entry)
-        if chunk and (len(chunk) == SQS_BATCH_MAX_ENTRIES or size + entry_size > SQS_BATCH_MAX_BYTES):
-            yield chunk
-            chunk, size = [], 0
-        chunk.append(entry)
-        size += entry_size
-    if chunk:
-        yield chunk
+    return cut_batches(entries, max_items=SQS_BATCH_MAX_ENTRIES, max_bytes=SQS_BATCH_MAX_BYTES, size=_sqs_size)
 
 
-# ---------------------------------------------------------------------------------------------------- consumer
+def cut_batches(items: Iterable[T], *, max_items: int, max_bytes: int, size: Callable[[T], int]) -> Iterator[list[T]]:
+    """``items`` in order, cut into as few batches as fit: each at most ``max_items`` long and ``max_bytes`` by
+    ``size`` (an item alone over ``max_bytes`` is a batch of its own, for the caller's check to refuse)."""
+    batch: list[T] = []
+    total = 0
+    for item in items:
+        counted = size(item)
+        if batch and (len(batch) == max_items or total + counted > max_bytes):
+            yield batch
+            batch, total = [], 0
+        batch.append(item)
+        total += counted
+    if batch:
+        yield batch
 
 
 def _check_retry_delay(delay_seconds: int | None) -> None:

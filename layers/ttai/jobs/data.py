@@ -15,6 +15,7 @@ from ttai.bindings.queues import (
     SEND_BATCH_MAX_BYTES,
     SEND_BATCH_MAX_MESSAGES,
     body_size,
+    cut_batches,
 )
 from ttai.errors import NotFound
 
@@ -136,14 +137,9 @@ def subscribers(db: D1Database, preference: str) -> dict[str, list[str]]:
 
 def send_batches(bodies: Sequence[Any]) -> Iterator[list[Any]]:
     """``bodies`` (JSON) cut in order into batches a ``send_batch`` takes: at most 100 messages and 256 KB each."""
-    batch: list[Any] = []
-    size = 0
-    for body in bodies:
-        counted = body_size(body, "json") + MESSAGE_METADATA_BYTES
-        if batch and (len(batch) == SEND_BATCH_MAX_MESSAGES or size + counted > SEND_BATCH_MAX_BYTES):
-            yield batch
-            batch, size = [], 0
-        batch.append(body)
-        size += counted
-    if batch:
-        yield batch
+    return cut_batches(
+        bodies,
+        max_items=SEND_BATCH_MAX_MESSAGES,
+        max_bytes=SEND_BATCH_MAX_BYTES,
+        size=lambda body: body_size(body, "json") + MESSAGE_METADATA_BYTES,
+    )
